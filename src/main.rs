@@ -1,0 +1,3 @@
+//! The `parley` daemon and tools.
+
+fn main() {}

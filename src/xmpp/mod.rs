@@ -1,0 +1,18 @@
+//! XMPP codec (RFC 6120, RFC 6121 and the XEPs parley maps): XML stream ⇄ stanzas. Never
+//! touches a socket.
+//!
+//! Data flow: [`framing::Framer`] splits an incoming stream into the stream header and depth-1
+//! elements (each a `Bytes` slice, no copy); [`stanza::parse_element`] gives a typed, borrowed
+//! view of one element; [`encode`] writes stanzas and stream elements into a reused buffer.
+
+pub mod condition;
+pub mod encode;
+pub mod error;
+pub mod framing;
+pub mod jid;
+pub mod stanza;
+
+pub use condition::{ErrorType, StanzaCondition, StreamCondition};
+pub use error::XmppError;
+pub use framing::{Frame, Framer, StreamHeader, XmppLimits};
+pub use jid::Jid;
