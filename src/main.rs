@@ -1,3 +1,160 @@
-//! The `parley` daemon and tools.
+//! The `parley` command: the daemon (`run`) and its tools.
+//!
+//! Start-up order: tracing → config (exit 64 when invalid, before anything is bound) → TLS
+//! material and listeners (exit 71 when they fail) → log every bound address → ready → wait
+//! for SIGTERM/SIGINT → drain under the configured deadline → exit 0.
 
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use parley::app::App;
+use parley::config::{Config, LogFormat};
+
+/// Exit status for an invalid config (sysexits EX_USAGE).
+const EXIT_CONFIG: u8 = 64;
+/// Exit status when the daemon cannot start (sysexits EX_OSERR).
+const EXIT_START: u8 = 71;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "parley",
+    version,
+    about = "SIP SIMPLE / XMPP federation gateway"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway (with the built-in loopback config when no --config is given).
+    Run {
+        /// Config file (TOML).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a config file without binding anything; exit 64 when invalid.
+    CheckConfig {
+        /// Config file (TOML).
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config } => run(config),
+        Command::CheckConfig { file } => match load(Some(&file)) {
+            Ok(_) => {
+                println!("{}: ok", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(EXIT_CONFIG)
+            }
+        },
+    }
+}
+
+fn load(path: Option<&PathBuf>) -> Result<Config, String> {
+    let config = match path {
+        Some(p) => Config::load(p).map_err(|e| format!("config error: {e}"))?,
+        None => Config::builtin(),
+    };
+    let origin = path
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "built-in default".into());
+    config
+        .validate()
+        .map_err(|e| format!("config error in {origin}: {e}"))?;
+    Ok(config)
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Plain => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn run(path: Option<PathBuf>) -> ExitCode {
+    let config = match load(path.as_ref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    init_tracing(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "cannot start the runtime");
+            return ExitCode::from(EXIT_START);
+        }
+    };
+    runtime.block_on(async move {
+        let grace = config.drain_timeout();
+        let origin = path
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "built-in default config".into());
+        let domains: Vec<String> = config
+            .domains
+            .iter()
+            .map(|d| format!("{} ({})", d.name, d.side.as_str()))
+            .collect();
+        let cancel = CancellationToken::new();
+        let app = match App::build(config, cancel.clone()).await {
+            Ok(app) => app,
+            Err(e) => {
+                error!(error = %e, "cannot start");
+                return ExitCode::from(EXIT_START);
+            }
+        };
+        let (sip, xmpp) = app.local_addrs();
+        for a in &sip {
+            info!(addr = %a, "listening: SIP over TLS");
+        }
+        for a in &xmpp {
+            info!(addr = %a, "listening: XMPP server-to-server (STARTTLS)");
+        }
+        info!(config = %origin, domains = ?domains, "parley ready");
+        tokio::spawn(wait_for_signal(cancel));
+        if app.run(grace).await {
+            info!("stopped");
+        } else {
+            warn!("drain deadline passed; remaining work aborted");
+        }
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal(cancel: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        error!("cannot install signal handlers");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: shutting down"),
+        _ = int.recv() => info!("SIGINT: shutting down"),
+    }
+    cancel.cancel();
+}

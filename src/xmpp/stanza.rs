@@ -114,10 +114,7 @@ pub struct Features<'a> {
 
 /// Parse one depth-1 element framed from a stream with header `stream` (which supplies the
 /// default namespace and prefixes).
-pub fn parse_element<'a>(
-    frame: &'a [u8],
-    stream: &StreamHeader,
-) -> Result<Element<'a>, XmppError> {
+pub fn parse_element<'a>(frame: &'a [u8], stream: &StreamHeader) -> Result<Element<'a>, XmppError> {
     let _ = (frame, stream);
     todo!("xmpp::stanza::parse_element")
 }

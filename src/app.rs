@@ -1,0 +1,237 @@
+//! The running daemon: [`App::build`] loads TLS material and binds every listener (so errors
+//! surface before readiness), [`App::run`] spawns the accept loops and waits for shutdown.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::config::Config;
+use crate::conn::{self, sip_conn};
+use crate::routing::Gateway;
+use crate::transport::certgen;
+use crate::transport::tls::{DomainCert, TlsContext, TlsError};
+
+/// Connections accepted at once per listener kind; more wait in the kernel backlog.
+const MAX_CONNECTIONS: usize = 16 * 1024;
+
+/// Why the daemon could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// Generated TLS material could not be written.
+    CertGen(io::Error),
+    /// TLS material could not be loaded.
+    Tls(TlsError),
+    /// A listener could not be bound.
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::CertGen(e) => write!(f, "generating TLS material: {e}"),
+            StartError::Tls(e) => write!(f, "loading TLS material: {e}"),
+            StartError::Bind { addr, source } => write!(f, "binding {addr}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// A built daemon: listeners bound, not yet accepting.
+#[derive(Debug)]
+pub struct App {
+    gw: Arc<Gateway>,
+    sip_listeners: Vec<TcpListener>,
+    xmpp_listeners: Vec<TcpListener>,
+}
+
+impl App {
+    /// Load TLS material (generating it for a config that names none) and bind listeners.
+    pub async fn build(config: Config, cancel: CancellationToken) -> Result<App, StartError> {
+        let (certs, ca_file) = tls_material(&config)?;
+        let tls = TlsContext::build(&certs, &ca_file).map_err(StartError::Tls)?;
+        let mut sip_listeners = Vec::new();
+        for addr in &config.sip.listen_tls {
+            sip_listeners.push(bind(*addr).await?);
+        }
+        let mut xmpp_listeners = Vec::new();
+        for addr in &config.xmpp.listen {
+            xmpp_listeners.push(bind(*addr).await?);
+        }
+        let gw = Arc::new(Gateway::new(config, tls, cancel, TaskTracker::new()));
+        Ok(App {
+            gw,
+            sip_listeners,
+            xmpp_listeners,
+        })
+    }
+
+    /// Addresses actually bound (ports resolved), SIP then XMPP.
+    pub fn local_addrs(&self) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
+        let addrs = |ls: &[TcpListener]| ls.iter().filter_map(|l| l.local_addr().ok()).collect();
+        (addrs(&self.sip_listeners), addrs(&self.xmpp_listeners))
+    }
+
+    /// Accept until the shutdown token fires, then drain in-flight work for at most `grace`.
+    /// Returns whether everything finished within the grace period.
+    pub async fn run(self, grace: Duration) -> bool {
+        let App {
+            gw,
+            sip_listeners,
+            xmpp_listeners,
+        } = self;
+        let tracker = gw.tracker().clone();
+        let cancel = gw.shutdown_token();
+        let sip_slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let xmpp_slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        for l in sip_listeners {
+            tracker.spawn(accept_loop(l, gw.clone(), sip_slots.clone(), Kind::Sip));
+        }
+        for l in xmpp_listeners {
+            tracker.spawn(accept_loop(l, gw.clone(), xmpp_slots.clone(), Kind::Xmpp));
+        }
+        cancel.cancelled().await;
+        tracker.close();
+        info!(
+            grace_ms = grace.as_millis() as u64,
+            "draining in-flight work"
+        );
+        tokio::time::timeout(grace, tracker.wait()).await.is_ok()
+    }
+}
+
+/// Certificates per domain and the CA file: configured, or generated under the state dir.
+fn tls_material(config: &Config) -> Result<(Vec<DomainCert>, std::path::PathBuf), StartError> {
+    let configured = config.domains.iter().all(|d| d.cert_file.is_some());
+    if configured {
+        let certs = config
+            .domains
+            .iter()
+            .map(|d| DomainCert {
+                domain: d.name.to_ascii_lowercase(),
+                side: d.side,
+                cert_file: d.cert_file.clone().unwrap_or_default(),
+                key_file: d.key_file.clone().unwrap_or_default(),
+            })
+            .collect();
+        return Ok((certs, config.tls.ca_file.clone().unwrap_or_default()));
+    }
+    let dir = config.state_dir().join("tls");
+    let names: Vec<String> = config
+        .domains
+        .iter()
+        .map(|d| d.name.to_ascii_lowercase())
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let generated = certgen::ensure(&dir, &refs).map_err(StartError::CertGen)?;
+    let verb = if generated.created {
+        "generated"
+    } else {
+        "using generated"
+    };
+    info!(dir = %dir.display(), ca = %generated.ca_file.display(), "{verb} TLS material (private CA; for evaluation only)");
+    let certs = generated
+        .domains
+        .into_iter()
+        .zip(&config.domains)
+        .map(|((domain, cert_file, key_file), d)| DomainCert {
+            domain,
+            side: d.side,
+            cert_file,
+            key_file,
+        })
+        .collect();
+    Ok((certs, generated.ca_file))
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Sip,
+    Xmpp,
+}
+
+async fn accept_loop(listener: TcpListener, gw: Arc<Gateway>, slots: Arc<Semaphore>, kind: Kind) {
+    let cancel = gw.shutdown_token();
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            () = cancel.cancelled() => return,
+        };
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(pair) => pair,
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = cancel.cancelled() => return,
+        };
+        let gw2 = gw.clone();
+        match kind {
+            Kind::Xmpp => {
+                let span = info_span!("s2s_in", peer.addr = %peer);
+                gw.tracker().spawn(
+                    async move {
+                        let _permit = permit;
+                        end_of_connection(conn::s2s_in::serve(tcp, gw2).await);
+                    }
+                    .instrument(span),
+                );
+            }
+            Kind::Sip => {
+                let span = info_span!("sip_in", peer.addr = %peer);
+                gw.tracker().spawn(
+                    async move {
+                        let _permit = permit;
+                        end_of_connection(serve_sip(tcp, gw2).await);
+                    }
+                    .instrument(span),
+                );
+            }
+        }
+    }
+}
+
+async fn serve_sip(tcp: TcpStream, gw: Arc<Gateway>) -> Result<(), conn::ConnError> {
+    tcp.set_nodelay(true)?;
+    let tls = tokio::time::timeout(Duration::from_secs(10), gw.tls().sip_acceptor().accept(tcp))
+        .await
+        .map_err(|_| conn::ConnError::Timeout("TLS handshake"))??;
+    let certs = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .map(|c| c.to_vec())
+        .unwrap_or_default();
+    debug!("SIP TLS connection accepted");
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    sip_conn::drive(tls, Arc::new(certs), gw, &mut rx, tx, None).await
+}
+
+fn end_of_connection(result: Result<(), conn::ConnError>) {
+    match result {
+        Ok(()) => debug!("connection closed"),
+        Err(e) if e.is_ordinary() => debug!(error = %e, "connection closed"),
+        Err(e) => info!(error = %e, "connection ended"),
+    }
+}

@@ -1,0 +1,278 @@
+//! SIP ⇄ model (RFC 7572 for MESSAGE, RFC 7247 §8 for errors). Pure functions.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+use bytes::BytesMut;
+
+use super::{BridgeError, address};
+use crate::model::{ChatMessage, ErrorCondition, MessageKind};
+use crate::sip::encode::{self, RequestParts};
+use crate::sip::{HeaderName, SipMessage};
+
+/// A SIP MESSAGE request to the canonical message. The recipient is the Request-URI; the
+/// body must be `text/plain` in UTF-8 (other media types come with the rich-text mapping).
+pub fn message_from_sip(msg: &SipMessage) -> Result<ChatMessage<'_>, BridgeError> {
+    let from = msg.from().map_err(|_| BridgeError::Malformed)?;
+    let from = address::from_sip_uri(from.uri)?;
+    let to = address::from_sip_uri(msg.request_uri().ok_or(BridgeError::Malformed)?)?;
+    let body = msg.body();
+    if body.is_empty() {
+        return Err(BridgeError::EmptyBody);
+    }
+    match msg.content_type().map_err(|_| BridgeError::Malformed)? {
+        Some(ct)
+            if ct.type_.eq_ignore_ascii_case("text")
+                && ct.subtype.eq_ignore_ascii_case("plain") =>
+        {
+            if let Some(cs) = ct.param("charset") {
+                if !cs.eq_ignore_ascii_case("utf-8") && !cs.eq_ignore_ascii_case("us-ascii") {
+                    return Err(BridgeError::BadCharset);
+                }
+            }
+        }
+        // RFC 3428 §9: a MESSAGE without Content-Type is text/plain.
+        None => {}
+        Some(_) => return Err(BridgeError::UnsupportedMediaType),
+    }
+    let body = std::str::from_utf8(body).map_err(|_| BridgeError::BadCharset)?;
+    let thread = msg.call_id().map_err(|_| BridgeError::Malformed)?;
+    let text_header = |name| {
+        msg.header(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(|v| Cow::Borrowed(v.trim()))
+    };
+    Ok(ChatMessage {
+        from,
+        to,
+        thread: Some(Cow::Borrowed(thread)),
+        kind: MessageKind::Chat,
+        body: Cow::Borrowed(body),
+        subject: text_header(HeaderName::Subject),
+        lang: text_header(HeaderName::ContentLanguage),
+    })
+}
+
+/// Transaction and transport values the caller chooses for an outgoing request.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestContext<'a> {
+    /// Via transport token, e.g. `TLS`.
+    pub transport: &'a str,
+    /// Via sent-by (`host:port`).
+    pub sent_by: &'a str,
+    /// Via branch (must start with `z9hG4bK`).
+    pub branch: &'a str,
+    /// From tag.
+    pub from_tag: &'a str,
+    /// Call-ID to use when the message's thread is not a valid Call-ID.
+    pub fallback_call_id: &'a str,
+    /// CSeq number.
+    pub cseq: u32,
+}
+
+/// The canonical message as a SIP MESSAGE request (RFC 3428), appended to `out`.
+pub fn write_message(out: &mut BytesMut, m: &ChatMessage<'_>, ctx: &RequestContext<'_>) {
+    let mut target = String::with_capacity(64);
+    address::to_sip_uri(&m.to, &mut target);
+    let mut from = String::with_capacity(80);
+    from.push('<');
+    let mut from_bare = m.from.clone();
+    from_bare.resource = None;
+    address::to_sip_uri(&from_bare, &mut from);
+    let _ = write!(from, ">;tag={}", ctx.from_tag);
+    let to = format!("<{target}>");
+    let via = format!(
+        "SIP/2.0/{} {};branch={};rport",
+        ctx.transport, ctx.sent_by, ctx.branch
+    );
+    let call_id = m
+        .thread
+        .as_deref()
+        .filter(|t| is_call_id(t))
+        .unwrap_or(ctx.fallback_call_id);
+    let cseq = format!("{} MESSAGE", ctx.cseq);
+    let subject = m.subject.as_deref().map(single_line);
+    let mut headers: Vec<(&str, &str)> = vec![
+        ("Via", &via),
+        ("Max-Forwards", "70"),
+        ("From", &from),
+        ("To", &to),
+        ("Call-ID", call_id),
+        ("CSeq", &cseq),
+        ("Content-Type", "text/plain;charset=UTF-8"),
+    ];
+    if let Some(s) = &subject {
+        headers.push(("Subject", s));
+    }
+    if let Some(lang) = m.lang.as_deref().filter(|l| is_language_tag(l)) {
+        headers.push(("Content-Language", lang));
+    }
+    encode::write_request(
+        out,
+        &RequestParts {
+            method: "MESSAGE",
+            uri: &target,
+            headers: &headers,
+            body: m.body.as_bytes(),
+        },
+    );
+}
+
+/// RFC 3261 §25.1 `callid = word [ "@" word ]`.
+fn is_call_id(s: &str) -> bool {
+    let word = |w: &str| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~()<>:\\\"/[]?{}".contains(&b))
+    };
+    s.len() <= 256
+        && match s.split_once('@') {
+            Some((a, b)) => word(a) && word(b),
+            None => word(s),
+        }
+}
+
+fn is_language_tag(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 35 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// A header value can never carry CR or LF: they would start a new header.
+fn single_line(s: &str) -> Cow<'_, str> {
+    if s.contains(['\r', '\n']) {
+        Cow::Owned(s.replace(['\r', '\n'], " "))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// RFC 7247 §8.2: a SIP final response code to an XMPP stanza error condition.
+pub fn status_to_condition(code: u16) -> ErrorCondition {
+    use ErrorCondition as C;
+    match code {
+        300..=399 => C::Redirect,
+        400 => C::BadRequest,
+        401 | 407 => C::NotAuthorized,
+        403 => C::Forbidden,
+        404 | 481 | 484 | 485 | 604 => C::ItemNotFound,
+        405 | 501 => C::FeatureNotImplemented,
+        406 | 415 | 416 | 488 | 606 => C::NotAcceptable,
+        408 | 504 => C::RemoteServerTimeout,
+        410 => C::Gone,
+        413 | 414 | 513 => C::PolicyViolation,
+        480 | 486 => C::RecipientUnavailable,
+        491 => C::UnexpectedRequest,
+        500 => C::InternalServerError,
+        502 => C::RemoteServerNotFound,
+        503 | 600 | 603 => C::ServiceUnavailable,
+        400..=499 => C::BadRequest,
+        500..=599 => C::InternalServerError,
+        _ => C::UndefinedCondition,
+    }
+}
+
+/// RFC 7247 §8.1: an XMPP stanza error condition to a SIP final response.
+pub fn condition_to_status(c: ErrorCondition) -> (u16, &'static str) {
+    use ErrorCondition as C;
+    match c {
+        C::BadRequest | C::Conflict | C::JidMalformed | C::UndefinedCondition => {
+            (400, "Bad Request")
+        }
+        C::NotAuthorized => (401, "Unauthorized"),
+        C::Forbidden | C::PolicyViolation => (403, "Forbidden"),
+        C::ItemNotFound => (404, "Not Found"),
+        C::NotAllowed => (405, "Method Not Allowed"),
+        C::NotAcceptable => (406, "Not Acceptable"),
+        C::RemoteServerTimeout => (408, "Request Timeout"),
+        C::Gone => (410, "Gone"),
+        C::RecipientUnavailable => (480, "Temporarily Unavailable"),
+        C::UnexpectedRequest => (491, "Request Pending"),
+        C::InternalServerError | C::ResourceConstraint => (500, "Server Internal Error"),
+        C::FeatureNotImplemented => (501, "Not Implemented"),
+        C::ServiceUnavailable => (503, "Service Unavailable"),
+        C::Redirect => (302, "Moved Temporarily"),
+        C::RemoteServerNotFound => (502, "Bad Gateway"),
+        C::RegistrationRequired | C::SubscriptionRequired => (403, "Forbidden"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_tables_follow_rfc_7247() {
+        use ErrorCondition as C;
+        let sip_to_xmpp = [
+            (302, C::Redirect),
+            (400, C::BadRequest),
+            (401, C::NotAuthorized),
+            (407, C::NotAuthorized),
+            (403, C::Forbidden),
+            (404, C::ItemNotFound),
+            (481, C::ItemNotFound),
+            (484, C::ItemNotFound),
+            (485, C::ItemNotFound),
+            (604, C::ItemNotFound),
+            (405, C::FeatureNotImplemented),
+            (501, C::FeatureNotImplemented),
+            (406, C::NotAcceptable),
+            (415, C::NotAcceptable),
+            (416, C::NotAcceptable),
+            (488, C::NotAcceptable),
+            (606, C::NotAcceptable),
+            (408, C::RemoteServerTimeout),
+            (504, C::RemoteServerTimeout),
+            (410, C::Gone),
+            (413, C::PolicyViolation),
+            (414, C::PolicyViolation),
+            (513, C::PolicyViolation),
+            (480, C::RecipientUnavailable),
+            (486, C::RecipientUnavailable),
+            (491, C::UnexpectedRequest),
+            (500, C::InternalServerError),
+            (502, C::RemoteServerNotFound),
+            (503, C::ServiceUnavailable),
+            (600, C::ServiceUnavailable),
+            (603, C::ServiceUnavailable),
+        ];
+        for (code, cond) in sip_to_xmpp {
+            assert_eq!(status_to_condition(code), cond, "{code}");
+        }
+        let xmpp_to_sip = [
+            (C::BadRequest, 400),
+            (C::Conflict, 400),
+            (C::JidMalformed, 400),
+            (C::UndefinedCondition, 400),
+            (C::NotAuthorized, 401),
+            (C::Forbidden, 403),
+            (C::PolicyViolation, 403),
+            (C::ItemNotFound, 404),
+            (C::NotAllowed, 405),
+            (C::NotAcceptable, 406),
+            (C::RemoteServerTimeout, 408),
+            (C::Gone, 410),
+            (C::RecipientUnavailable, 480),
+            (C::UnexpectedRequest, 491),
+            (C::InternalServerError, 500),
+            (C::ResourceConstraint, 500),
+            (C::FeatureNotImplemented, 501),
+            (C::ServiceUnavailable, 503),
+        ];
+        for (cond, code) in xmpp_to_sip {
+            assert_eq!(condition_to_status(cond).0, code, "{cond:?}");
+        }
+    }
+
+    #[test]
+    fn call_ids_are_checked_before_reuse() {
+        assert!(is_call_id("a84b4c76e66710@pc33.atlanta.com"));
+        assert!(!is_call_id("has space"));
+        assert!(!is_call_id("line\r\nInjected: 1"));
+        assert!(!is_call_id(""));
+    }
+
+    #[test]
+    fn subjects_cannot_inject_headers() {
+        assert_eq!(single_line("hi\r\nVia: evil"), "hi  Via: evil");
+    }
+}

@@ -1,0 +1,435 @@
+//! The configuration file: serde structs with `deny_unknown_fields`, defaults, and
+//! [`Config::validate`], which runs before any socket is bound and names the offending key.
+
+mod default;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use default::{DEFAULT_CONFIG, default_state_dir};
+
+/// Which protocol a domain lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// A SIP SIMPLE domain: parley is its XMPP server towards the XMPP world.
+    Sip,
+    /// An XMPP domain: parley is its SIP edge towards the SIP world.
+    Xmpp,
+}
+
+impl Side {
+    /// The other protocol.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Sip => Side::Xmpp,
+            Side::Xmpp => Side::Sip,
+        }
+    }
+
+    /// Lower-case name, as in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Sip => "sip",
+            Side::Xmpp => "xmpp",
+        }
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where parley keeps durable state (and generated TLS material).
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Trust anchors.
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// SIP listeners and transaction settings.
+    #[serde(default)]
+    pub sip: SipConfig,
+    /// XMPP listeners and stream settings.
+    #[serde(default)]
+    pub xmpp: XmppConfig,
+    /// Shutdown behaviour.
+    #[serde(default)]
+    pub shutdown: ShutdownConfig,
+    /// The domains parley serves, on both sides.
+    #[serde(default, rename = "domain")]
+    pub domains: Vec<DomainConfig>,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter, e.g. `info` or `parley=debug`.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+    /// Line format.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: default_log_level(),
+            format: LogFormat::default(),
+        }
+    }
+}
+
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Plain,
+    /// One JSON object per line (journald/ELK friendly).
+    Json,
+}
+
+/// `[tls]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with the CA certificates peers are verified against. When absent, parley
+    /// uses the CA it generated under the state directory.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `[sip]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SipConfig {
+    /// TLS listeners (RFC 3261 §26.2, mutual TLS per RFC 5922).
+    #[serde(default)]
+    pub listen_tls: Vec<SocketAddr>,
+    /// How long a relayed MESSAGE waits for an XMPP bounce before it is answered 202.
+    #[serde(default = "default_bounce_window_ms")]
+    pub bounce_window_ms: u64,
+    /// Non-INVITE transaction timeout (Timer F, 64·T1).
+    #[serde(default = "default_transaction_timeout_ms")]
+    pub transaction_timeout_ms: u64,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        SipConfig {
+            listen_tls: Vec::new(),
+            bounce_window_ms: default_bounce_window_ms(),
+            transaction_timeout_ms: default_transaction_timeout_ms(),
+        }
+    }
+}
+
+fn default_bounce_window_ms() -> u64 {
+    500
+}
+
+fn default_transaction_timeout_ms() -> u64 {
+    32_000
+}
+
+/// `[xmpp]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XmppConfig {
+    /// Server-to-server listeners with STARTTLS (RFC 6120, usually port 5269).
+    #[serde(default)]
+    pub listen: Vec<SocketAddr>,
+    /// Stanzas queued per outbound stream while it connects; more are refused.
+    #[serde(default = "default_queue_depth")]
+    pub queue_depth: usize,
+    /// Connect plus negotiation deadline for an outbound stream.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for XmppConfig {
+    fn default() -> Self {
+        XmppConfig {
+            listen: Vec::new(),
+            queue_depth: default_queue_depth(),
+            connect_timeout_ms: default_connect_timeout_ms(),
+        }
+    }
+}
+
+fn default_queue_depth() -> usize {
+    4096
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    10_000
+}
+
+/// `[shutdown]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// How long in-flight work may take to finish after SIGTERM before it is aborted.
+    #[serde(default = "default_drain_timeout_ms")]
+    pub drain_timeout_ms: u64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig {
+            drain_timeout_ms: default_drain_timeout_ms(),
+        }
+    }
+}
+
+fn default_drain_timeout_ms() -> u64 {
+    10_000
+}
+
+/// One `[[domain]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainConfig {
+    /// The domain name, e.g. `sip.example.com`.
+    pub name: String,
+    /// Which protocol its users are on.
+    pub side: Side,
+    /// Where its traffic goes: `host:port` of the SIP proxy (TLS) or XMPP server (s2s).
+    pub next_hop: String,
+    /// Certificate chain (PEM) parley presents when it acts for this domain.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    /// Private key (PEM) for `cert_file`.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+/// A config error, naming the key it is about.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The file could not be read.
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// TOML syntax or a type/unknown-key error from serde (its message names the key).
+    Parse(toml::de::Error),
+    /// A value that parses but is not acceptable.
+    Invalid {
+        /// Dotted key, e.g. `domain[1].next_hop`.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Read { path, source } => write!(f, "{}: {source}", path.display()),
+            ConfigError::Parse(e) => write!(f, "{e}"),
+            ConfigError::Invalid { key, reason } => write!(f, "{key}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Read { source, .. } => Some(source),
+            ConfigError::Parse(e) => Some(e),
+            ConfigError::Invalid { .. } => None,
+        }
+    }
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Parse TOML text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(ConfigError::Parse)
+    }
+
+    /// Read and parse a file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text)
+    }
+
+    /// The built-in default: loopback listeners, generated TLS material.
+    pub fn builtin() -> Config {
+        Config::parse(DEFAULT_CONFIG).expect("the built-in config parses (tested)")
+    }
+
+    /// Check everything that can be checked without binding a socket.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.domains.is_empty() {
+            return Err(invalid("domain", "at least one [[domain]] is required"));
+        }
+        let mut seen = HashSet::new();
+        for (i, d) in self.domains.iter().enumerate() {
+            let key = |field: &str| format!("domain[{i}].{field}");
+            validate_domain_name(&d.name).map_err(|r| invalid(key("name"), r))?;
+            if !seen.insert(d.name.to_ascii_lowercase()) {
+                return Err(invalid(
+                    key("name"),
+                    format!("{} is declared twice", d.name),
+                ));
+            }
+            validate_host_port(&d.next_hop).map_err(|r| invalid(key("next_hop"), r))?;
+            match (&d.cert_file, &d.key_file) {
+                (Some(_), None) => {
+                    return Err(invalid(key("key_file"), "cert_file needs key_file"));
+                }
+                (None, Some(_)) => {
+                    return Err(invalid(key("cert_file"), "key_file needs cert_file"));
+                }
+                _ => {}
+            }
+            for (field, path) in [("cert_file", &d.cert_file), ("key_file", &d.key_file)] {
+                if let Some(p) = path {
+                    if !p.is_file() {
+                        return Err(invalid(
+                            key(field),
+                            format!("{} is not a readable file", p.display()),
+                        ));
+                    }
+                }
+            }
+        }
+        for side in [Side::Sip, Side::Xmpp] {
+            if !self.domains.iter().any(|d| d.side == side) {
+                return Err(invalid(
+                    "domain",
+                    format!(
+                        "no domain with side = \"{}\": nothing to federate with",
+                        side.as_str()
+                    ),
+                ));
+            }
+        }
+        let generated = self
+            .domains
+            .iter()
+            .filter(|d| d.cert_file.is_none())
+            .count();
+        if generated != 0 && generated != self.domains.len() {
+            let i = self
+                .domains
+                .iter()
+                .position(|d| d.cert_file.is_none())
+                .unwrap_or(0);
+            return Err(invalid(
+                format!("domain[{i}].cert_file"),
+                "either every domain names its cert_file/key_file or none does (generated TLS material)",
+            ));
+        }
+        match &self.tls.ca_file {
+            Some(ca) if !ca.is_file() => {
+                return Err(invalid(
+                    "tls.ca_file",
+                    format!("{} is not a readable file", ca.display()),
+                ));
+            }
+            None if generated == 0 => {
+                return Err(invalid(
+                    "tls.ca_file",
+                    "required when domains bring their own certificates",
+                ));
+            }
+            _ => {}
+        }
+        if self.sip.listen_tls.is_empty() {
+            return Err(invalid(
+                "sip.listen_tls",
+                "at least one address is required",
+            ));
+        }
+        if self.xmpp.listen.is_empty() {
+            return Err(invalid("xmpp.listen", "at least one address is required"));
+        }
+        if self.xmpp.queue_depth == 0 {
+            return Err(invalid("xmpp.queue_depth", "must be at least 1"));
+        }
+        if self.sip.transaction_timeout_ms == 0 {
+            return Err(invalid("sip.transaction_timeout_ms", "must be positive"));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| invalid("log.level", e.to_string()))?;
+        Ok(())
+    }
+
+    /// The state directory, configured or the default.
+    pub fn state_dir(&self) -> PathBuf {
+        self.state_dir.clone().unwrap_or_else(default_state_dir)
+    }
+
+    /// Drain deadline.
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_millis(self.shutdown.drain_timeout_ms)
+    }
+
+    /// The domain entry for `name` (case-insensitive).
+    pub fn domain(&self, name: &str) -> Option<&DomainConfig> {
+        self.domains
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(name))
+    }
+}
+
+fn validate_domain_name(name: &str) -> Result<(), String> {
+    let ok_label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if name.is_empty() || name.len() > 253 || !name.split('.').all(ok_label) {
+        return Err(format!("{name:?} is not a domain name"));
+    }
+    Ok(())
+}
+
+fn validate_host_port(s: &str) -> Result<(), String> {
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{s:?} is not host:port"))?;
+    port.parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| format!("{port:?} is not a port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.parse::<std::net::IpAddr>().is_err() {
+        validate_domain_name(host)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,87 @@
+use super::*;
+
+#[test]
+fn builtin_config_parses_and_validates() {
+    let c = Config::builtin();
+    c.validate().unwrap();
+    assert_eq!(c.domains.len(), 2);
+    assert!(c.sip.listen_tls.iter().all(|a| a.ip().is_loopback()));
+    assert!(c.xmpp.listen.iter().all(|a| a.ip().is_loopback()));
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let err = Config::parse("[sip]\nlisten_tsl = []\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("listen_tsl"), "{err}");
+}
+
+#[test]
+fn bad_next_hop_is_named() {
+    let text = DEFAULT_CONFIG.replace("127.0.0.1:15061", "127.0.0.1");
+    let err = Config::parse(&text)
+        .unwrap()
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("domain[0].next_hop"), "{err}");
+}
+
+#[test]
+fn duplicate_domain_is_named() {
+    let text = DEFAULT_CONFIG.replace("xmpp.localhost", "sip.localhost");
+    let err = Config::parse(&text)
+        .unwrap()
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("domain[1].name"), "{err}");
+}
+
+#[test]
+fn both_sides_are_required() {
+    let text = DEFAULT_CONFIG.replace("side = \"xmpp\"", "side = \"sip\"");
+    let err = Config::parse(&text)
+        .unwrap()
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("side = \"xmpp\""), "{err}");
+}
+
+#[test]
+fn missing_cert_file_is_named() {
+    let text = format!(
+        "{DEFAULT_CONFIG}\n[[domain]]\nname = \"x.example\"\nside = \"sip\"\nnext_hop = \"x.example:5061\"\ncert_file = \"/nonexistent.crt\"\nkey_file = \"/nonexistent.key\"\n"
+    );
+    let err = Config::parse(&text)
+        .unwrap()
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("domain[2].cert_file"), "{err}");
+}
+
+#[test]
+fn golden_configs_parse() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/protocol-tests/configs");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let parsed = Config::load(&path);
+        if name.starts_with("bad-") {
+            let expect = std::fs::read_to_string(path.with_extension("err")).unwrap();
+            let err = parsed.and_then(|c| c.validate()).unwrap_err().to_string();
+            assert!(err.contains(expect.trim()), "{name}: {err}");
+        } else if name.ends_with(".toml") {
+            parsed
+                .unwrap()
+                .validate()
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        n += 1;
+    }
+    assert!(n >= 2);
+}

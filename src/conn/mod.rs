@@ -1,0 +1,12 @@
+//! Connection tasks: the only code that does I/O. Each reads bytes, frames them with a codec,
+//! hands complete messages to [`crate::routing`], and drains a bounded outbound queue.
+
+pub mod error;
+pub mod s2s_in;
+pub mod s2s_out;
+pub mod sip_conn;
+pub mod sip_pool;
+pub mod xml_stream;
+pub mod xmpp_pool;
+
+pub use error::ConnError;

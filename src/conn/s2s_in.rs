@@ -1,0 +1,217 @@
+//! Inbound s2s streams (RFC 6120 §4–6, XEP-0178), receiving entity side: stream header →
+//! features (STARTTLS required) → TLS → restart → SASL EXTERNAL against the peer's certificate
+//! → restart → established, then every stanza goes to the router with the proven domain.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tracing::{debug, info};
+
+use super::ConnError;
+use super::s2s_out::unexpected;
+use super::xml_stream::XmlStream;
+use crate::auth::{self, VerifiedDomain};
+use crate::config::Side;
+use crate::routing::Gateway;
+use crate::xmpp::encode::{self, FeaturesOut, StreamOpen};
+use crate::xmpp::framing::StreamNs;
+use crate::xmpp::stanza::Element;
+use crate::xmpp::{StreamCondition, StreamHeader};
+
+/// Time allowed for the whole negotiation.
+const NEGOTIATION_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Serve one accepted s2s connection until it ends.
+pub async fn serve(tcp: TcpStream, gw: Arc<Gateway>) -> Result<(), ConnError> {
+    let limits = gw.xmpp_limits();
+    let negotiated = tokio::time::timeout(NEGOTIATION_DEADLINE, negotiate(tcp, &gw, limits))
+        .await
+        .map_err(|_| ConnError::Timeout("inbound s2s negotiation"))??;
+    let (mut stream, peer, local) = negotiated;
+    info!(peer.domain = %peer, local.domain = %local, "inbound s2s stream authenticated (SASL EXTERNAL)");
+    let cancel = gw.shutdown_token();
+    loop {
+        let element = tokio::select! {
+            e = stream.read_element() => e?,
+            () = cancel.cancelled() => {
+                stream.send_stream_error(StreamCondition::SystemShutdown, None).await;
+                return Err(ConnError::Shutdown);
+            }
+        };
+        let header = stream.header().cloned().ok_or(ConnError::Closed)?;
+        if let Err(condition) = gw.xmpp_inbound(&peer, &local, &header, element).await {
+            stream.send_stream_error(condition, None).await;
+            return Err(ConnError::Unexpected {
+                expected: "a valid stanza",
+                got: condition.as_str().into(),
+            });
+        }
+    }
+}
+
+type Negotiated = (
+    XmlStream<tokio_rustls::server::TlsStream<TcpStream>>,
+    VerifiedDomain,
+    String,
+);
+
+async fn negotiate(
+    tcp: TcpStream,
+    gw: &Gateway,
+    limits: crate::xmpp::XmppLimits,
+) -> Result<Negotiated, ConnError> {
+    tcp.set_nodelay(true)?;
+    let mut plain = XmlStream::new(tcp, limits);
+    let (local, remote) = accept_header(&mut plain, gw).await?;
+    encode::write_features(
+        &mut plain.wbuf,
+        &FeaturesOut {
+            starttls_required: true,
+            ..FeaturesOut::default()
+        },
+    );
+    plain.flush().await?;
+    let starttls = plain.read_element().await?;
+    match plain.parse(&starttls)? {
+        Element::StartTls => {}
+        other => {
+            plain
+                .send_stream_error(
+                    StreamCondition::PolicyViolation,
+                    Some("STARTTLS is required"),
+                )
+                .await;
+            return Err(unexpected("<starttls/>", &other));
+        }
+    }
+    encode::write_proceed(&mut plain.wbuf);
+    plain.flush().await?;
+    let tls = gw.tls().xmpp_acceptor().accept(plain.into_inner()?).await?;
+
+    let mut secure = XmlStream::new(tls, limits);
+    let (local2, remote2) = accept_header(&mut secure, gw).await?;
+    if local2 != local || remote2 != remote {
+        secure
+            .send_stream_error(StreamCondition::InvalidFrom, None)
+            .await;
+        return Err(ConnError::UnknownDomain(remote2));
+    }
+    let has_cert = secure.io_ref().get_ref().1.peer_certificates().is_some();
+    let mechanisms: &[&str] = if has_cert { &["EXTERNAL"] } else { &[] };
+    encode::write_features(
+        &mut secure.wbuf,
+        &FeaturesOut {
+            mechanisms,
+            ..FeaturesOut::default()
+        },
+    );
+    secure.flush().await?;
+    let auth = secure.read_element().await?;
+    let authzid = match secure.parse(&auth)? {
+        Element::SaslAuth { mechanism, initial } if mechanism == "EXTERNAL" => {
+            decode_authzid(&initial).unwrap_or_else(|| remote.clone())
+        }
+        Element::SaslAuth { .. } => {
+            encode::write_sasl_failure(&mut secure.wbuf, "invalid-mechanism");
+            secure.flush().await?;
+            return Err(ConnError::SaslRefused("mechanism not offered".into()));
+        }
+        other => return Err(unexpected("SASL <auth/>", &other)),
+    };
+    let verified = if authzid.eq_ignore_ascii_case(&remote) {
+        auth::verify_certificate_for(secure.io_ref().get_ref().1.peer_certificates(), &remote)
+    } else {
+        Err(auth::AuthError::NameMismatch)
+    };
+    let peer = match verified {
+        Ok(peer) => peer,
+        Err(e) => {
+            encode::write_sasl_failure(&mut secure.wbuf, "not-authorized");
+            secure.flush().await?;
+            return Err(ConnError::Auth(e));
+        }
+    };
+    encode::write_sasl_success(&mut secure.wbuf);
+    secure.flush().await?;
+
+    let mut stream = secure.restart()?;
+    accept_header(&mut stream, gw).await?;
+    encode::write_features(&mut stream.wbuf, &FeaturesOut::default());
+    stream.flush().await?;
+    Ok((stream, peer, local))
+}
+
+/// Read the initiating entity's header, check it, and answer with ours. Returns
+/// `(local domain, claimed remote domain)`.
+async fn accept_header<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut XmlStream<S>,
+    gw: &Gateway,
+) -> Result<(String, String), ConnError> {
+    let header = stream.read_header().await?;
+    let (local, remote) = match check_header(&header, gw) {
+        Ok(pair) => pair,
+        Err((condition, err)) => {
+            stream.send_stream_error(condition, None).await;
+            return Err(err);
+        }
+    };
+    let id = gw.new_id();
+    encode::write_stream_open(
+        &mut stream.wbuf,
+        &StreamOpen {
+            from: &local,
+            to: &remote,
+            id: Some(&id),
+        },
+    );
+    debug!(local.domain = %local, peer.domain = %remote, "s2s stream header accepted");
+    Ok((local, remote))
+}
+
+fn check_header(
+    h: &StreamHeader,
+    gw: &Gateway,
+) -> Result<(String, String), (StreamCondition, ConnError)> {
+    if h.ns != StreamNs::Server {
+        return Err((
+            StreamCondition::InvalidNamespace,
+            ConnError::Unexpected {
+                expected: "jabber:server",
+                got: format!("{:?}", h.ns),
+            },
+        ));
+    }
+    let to = h.to.as_deref().unwrap_or_default().to_ascii_lowercase();
+    if !gw.serves(&to, Side::Sip) {
+        return Err((StreamCondition::HostUnknown, ConnError::UnknownDomain(to)));
+    }
+    let from = h.from.as_deref().unwrap_or_default().to_ascii_lowercase();
+    if from.is_empty() {
+        return Err((
+            StreamCondition::InvalidFrom,
+            ConnError::Unexpected {
+                expected: "a from attribute",
+                got: "none".into(),
+            },
+        ));
+    }
+    if !gw.serves(&from, Side::Xmpp) {
+        let err = ConnError::UnknownDomain(from);
+        return Err((StreamCondition::PolicyViolation, err));
+    }
+    Ok((to, from))
+}
+
+fn decode_authzid(initial: &str) -> Option<String> {
+    let initial = initial.trim();
+    if initial.is_empty() || initial == "=" {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(initial)
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}

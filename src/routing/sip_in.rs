@@ -1,0 +1,153 @@
+//! Requests arriving from SIP peers (RFC 3261 §8.2, RFC 3428): MESSAGE is relayed to XMPP,
+//! OPTIONS answered, everything else refused with 405.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::oneshot;
+use tracing::{debug, info};
+
+use super::Gateway;
+use crate::auth::{self, VerifiedDomain};
+use crate::bridge;
+use crate::config::Side;
+use crate::conn::sip_conn::PeerCerts;
+use crate::conn::xmpp_pool::{OutStanza, QueueError};
+use crate::model::ErrorCondition;
+use crate::sip::SipMessage;
+use crate::sip::encode;
+use crate::sip::message::Method;
+
+/// Methods parley accepts, for `Allow`.
+const ALLOW: &str = "MESSAGE, OPTIONS";
+
+type Status = (u16, Cow<'static, str>);
+
+impl Gateway {
+    /// Handle one request; returns the response to send (none for ACK).
+    pub async fn sip_request(self: &Arc<Self>, peer: &PeerCerts, req: SipMessage) -> Option<Bytes> {
+        let (code, reason) = match req.method()? {
+            Method::Ack => return None,
+            Method::Message => self.relay_sip_message(peer, &req).await,
+            Method::Options => (200, Cow::Borrowed("OK")),
+            _ => (405, Cow::Borrowed("Method Not Allowed")),
+        };
+        let mut out = BytesMut::with_capacity(512);
+        let tag = self.new_id();
+        encode::write_response(
+            &mut out,
+            &req,
+            code,
+            &reason,
+            Some(&tag),
+            &[("Allow", ALLOW)],
+            b"",
+        );
+        Some(out.freeze())
+    }
+
+    async fn relay_sip_message(self: &Arc<Self>, peer: &PeerCerts, req: &SipMessage) -> Status {
+        if let Ok(Some(0)) = req.max_forwards() {
+            return (483, Cow::Borrowed("Too Many Hops"));
+        }
+        let msg = match bridge::sip::message_from_sip(req) {
+            Ok(m) => m,
+            Err(e) => return status(e.sip_status()),
+        };
+        if !self.serves(&msg.from.domain, Side::Sip) {
+            return (403, Cow::Borrowed("Sender Domain Not Served Here"));
+        }
+        let sender = match auth::verify_certificate_for(Some(peer), &msg.from.domain) {
+            Ok(v) => v,
+            Err(e) => {
+                info!(sender.domain = %msg.from.domain, error = %e, "SIP MESSAGE refused: peer not authenticated for the sender's domain");
+                return (
+                    403,
+                    Cow::Borrowed("Peer Not Authenticated For Sender Domain"),
+                );
+            }
+        };
+        if !self.serves(&msg.to.domain, Side::Xmpp) {
+            return (403, Cow::Borrowed("Relaying Denied"));
+        }
+        let id = self.new_id();
+        let mut out = BytesMut::with_capacity(256 + msg.body.len());
+        bridge::xmpp::write_message(&mut out, &msg, &id);
+        let remote = msg.to.domain.into_owned();
+        self.forward_to_xmpp(&sender, &remote, id, out.freeze())
+            .await
+    }
+
+    /// Hand a stanza to the outbound stream and wait for its fate: written (then a short
+    /// window for the peer's error reply), or failed.
+    async fn forward_to_xmpp(
+        self: &Arc<Self>,
+        sender: &VerifiedDomain,
+        remote: &str,
+        id: String,
+        bytes: Bytes,
+    ) -> Status {
+        let (bounce_tx, bounce_rx) = oneshot::channel();
+        self.bounces.insert(id.clone(), bounce_tx);
+        let (ack_tx, ack_rx) = oneshot::channel();
+        let queued = self.xmpp_out.send(
+            self,
+            sender.as_str(),
+            remote,
+            OutStanza {
+                bytes,
+                ack: Some(ack_tx),
+            },
+        );
+        let result = match queued {
+            Err(QueueError::Full) => (503, Cow::Borrowed("Queue Full")),
+            Err(QueueError::Closed) => (503, Cow::Borrowed("Shutting Down")),
+            Ok(()) => self.await_delivery(ack_rx, bounce_rx).await,
+        };
+        self.bounces.remove(&id);
+        debug!(stanza.id = %id, code = result.0, "SIP MESSAGE relayed");
+        result
+    }
+
+    async fn await_delivery(
+        &self,
+        ack: oneshot::Receiver<Result<(), ErrorCondition>>,
+        bounce: oneshot::Receiver<crate::model::DeliveryError<'static>>,
+    ) -> Status {
+        let budget = Duration::from_millis(self.config.sip.transaction_timeout_ms * 3 / 4);
+        match tokio::time::timeout(budget, ack).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(condition))) => return status(bridge::sip::condition_to_status(condition)),
+            Ok(Err(_)) => return (503, Cow::Borrowed("Service Unavailable")),
+            Err(_) => return (408, Cow::Borrowed("Request Timeout")),
+        }
+        let window = Duration::from_millis(self.config.sip.bounce_window_ms);
+        match tokio::time::timeout(window, bounce).await {
+            Ok(Ok(err)) => {
+                let (code, default_reason) = bridge::sip::condition_to_status(err.condition);
+                let reason = err
+                    .text
+                    .as_deref()
+                    .map(reason_phrase)
+                    .unwrap_or(Cow::Borrowed(default_reason));
+                (code, Cow::Owned(reason.into_owned()))
+            }
+            _ => (202, Cow::Borrowed("Accepted")),
+        }
+    }
+}
+
+fn status((code, reason): (u16, &'static str)) -> Status {
+    (code, Cow::Borrowed(reason))
+}
+
+/// RFC 3261 §25.1 reason phrases: one line of printable text, bounded.
+fn reason_phrase(text: &str) -> Cow<'_, str> {
+    let clean = |c: char| !c.is_control();
+    if text.len() <= 128 && text.chars().all(clean) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.chars().filter(|c| clean(*c)).take(128).collect())
+}

@@ -1,0 +1,176 @@
+//! Stanzas arriving on authenticated inbound s2s streams (RFC 6120 §8, RFC 6121 §5): messages
+//! are relayed to SIP, error replies settle SIP→XMPP messages waiting for their fate.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tracing::{Instrument, debug, info, warn};
+
+use super::Gateway;
+use crate::auth::VerifiedDomain;
+use crate::bridge::{self, BridgeError};
+use crate::conn::xmpp_pool::OutStanza;
+use crate::model::DeliveryError;
+use crate::xmpp::jid::Jid;
+use crate::xmpp::stanza::{self, Element, MessageType, MessageView};
+use crate::xmpp::{StreamCondition, StreamHeader};
+
+impl Gateway {
+    /// Handle one element from a peer authenticated as `peer`, on a stream addressed to
+    /// `local`. An `Err` is a stream error: the caller sends it and closes the stream.
+    pub async fn xmpp_inbound(
+        self: &Arc<Self>,
+        peer: &VerifiedDomain,
+        local: &str,
+        header: &StreamHeader,
+        element: Bytes,
+    ) -> Result<(), StreamCondition> {
+        let parsed = stanza::parse_element(&element, header).map_err(|e| e.stream_condition())?;
+        let Element::Message(m) = parsed else {
+            debug!("non-message element ignored");
+            return Ok(());
+        };
+        // RFC 6120 §13.7.1.2 / §8.1.2.1: the sender must be in the domain the peer proved.
+        let from = m
+            .from
+            .as_deref()
+            .and_then(|f| Jid::parse(f).ok())
+            .ok_or(StreamCondition::InvalidFrom)?;
+        if !from.domain().eq_ignore_ascii_case(peer.as_str()) {
+            warn!(claimed = %from.domain(), "stanza from a domain the peer did not authenticate for");
+            return Err(StreamCondition::InvalidFrom);
+        }
+        let to =
+            m.to.as_deref()
+                .and_then(|t| Jid::parse(t).ok())
+                .ok_or(StreamCondition::ImproperAddressing)?;
+        if !to.domain().eq_ignore_ascii_case(local) {
+            return Err(StreamCondition::HostUnknown);
+        }
+        if m.type_ == MessageType::Error {
+            self.settle_bounce(&m);
+            return Ok(());
+        }
+        match bridge::xmpp::message_from_xmpp(&m) {
+            Ok(msg) => self.relay_to_sip(peer, local, &m, &msg),
+            // Chat states and receipts without a body: their mapping comes with the extensions.
+            Err(BridgeError::EmptyBody) => debug!("body-less message not relayed"),
+            Err(e) => self.bounce_to_xmpp(
+                peer,
+                local,
+                &m,
+                DeliveryError {
+                    condition: e.xmpp_condition(),
+                    text: Some(Cow::Borrowed(e.sip_status().1)),
+                },
+            ),
+        }
+        Ok(())
+    }
+
+    fn settle_bounce(&self, m: &MessageView<'_>) {
+        let Some(id) = m.id.as_deref() else { return };
+        let err = bridge::xmpp::delivery_error(m);
+        match self.bounces.remove(id) {
+            Some((_, waiter)) => {
+                let owned = DeliveryError {
+                    condition: err.condition,
+                    text: err.text.map(|t| Cow::Owned(t.into_owned())),
+                };
+                let _ = waiter.send(owned);
+            }
+            None => {
+                info!(stanza.id = %id, condition = err.condition.as_str(), "XMPP error for a message already answered")
+            }
+        }
+    }
+
+    fn relay_to_sip(
+        self: &Arc<Self>,
+        peer: &VerifiedDomain,
+        local: &str,
+        m: &MessageView<'_>,
+        msg: &crate::model::ChatMessage<'_>,
+    ) {
+        let id = self.new_id();
+        let branch = format!("z9hG4bK{id}");
+        let mut out = BytesMut::with_capacity(512 + msg.body.len());
+        let ctx = bridge::sip::RequestContext {
+            transport: "TLS",
+            sent_by: &self.sip_sent_by,
+            branch: &branch,
+            from_tag: &id,
+            fallback_call_id: &id,
+            cseq: 1,
+        };
+        bridge::sip::write_message(&mut out, msg, &ctx);
+        let final_rx = self
+            .sip_out
+            .request(self, peer.as_str(), local, out.freeze(), branch);
+        let reply = ErrorReply::of(m);
+        let (gw, peer, local) = (self.clone(), peer.clone(), local.to_owned());
+        self.tracker.spawn(
+            async move {
+                let Ok(f) = final_rx.await else { return };
+                debug!(code = f.code, "SIP MESSAGE final response");
+                if f.code >= 300 {
+                    let condition = bridge::sip::status_to_condition(f.code);
+                    reply.send(
+                        &gw,
+                        &peer,
+                        &local,
+                        DeliveryError {
+                            condition,
+                            text: Some(Cow::Owned(f.reason)),
+                        },
+                    );
+                }
+            }
+            .in_current_span(),
+        );
+    }
+
+    fn bounce_to_xmpp(
+        self: &Arc<Self>,
+        peer: &VerifiedDomain,
+        local: &str,
+        m: &MessageView<'_>,
+        err: DeliveryError<'_>,
+    ) {
+        ErrorReply::of(m).send(self, peer, local, err);
+    }
+}
+
+/// What is needed to answer a message with an error after its view is gone.
+struct ErrorReply {
+    from: String,
+    to: String,
+    id: Option<String>,
+}
+
+impl ErrorReply {
+    fn of(m: &MessageView<'_>) -> ErrorReply {
+        ErrorReply {
+            from: m.from.as_deref().unwrap_or_default().to_owned(),
+            to: m.to.as_deref().unwrap_or_default().to_owned(),
+            id: m.id.as_deref().map(str::to_owned),
+        }
+    }
+
+    fn send(&self, gw: &Arc<Gateway>, peer: &VerifiedDomain, local: &str, err: DeliveryError<'_>) {
+        let mut out = BytesMut::with_capacity(256);
+        bridge::xmpp::write_message_error(&mut out, &self.from, &self.to, self.id.as_deref(), &err);
+        if let Err(e) = gw.xmpp_out.send(
+            gw,
+            local,
+            peer.as_str(),
+            OutStanza {
+                bytes: out.freeze(),
+                ack: None,
+            },
+        ) {
+            warn!(error = ?e, "could not queue an XMPP error reply");
+        }
+    }
+}

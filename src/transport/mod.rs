@@ -1,0 +1,4 @@
+//! Transports: TLS contexts, listeners and outbound connects. Never looks inside payload bytes.
+
+pub mod certgen;
+pub mod tls;
