@@ -1,0 +1,294 @@
+//! Independent stand-ins for the peers parley talks to, written with plain string handling
+//! (not parley's codecs), so the tests check parley against an outside reading of the wire.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use rustls_pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use super::pki::Pki;
+
+pub const T: Duration = Duration::from_secs(10);
+
+/// A byte stream read as text up to markers.
+pub struct Text<S> {
+    pub io: S,
+    buf: String,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Text<S> {
+    pub fn new(io: S) -> Self {
+        Text {
+            io,
+            buf: String::new(),
+        }
+    }
+
+    /// Read until one of `markers` appears; return everything up to and including it.
+    pub async fn until(&mut self, markers: &[&str]) -> String {
+        loop {
+            let hit = markers
+                .iter()
+                .filter_map(|m| self.buf.find(m).map(|i| i + m.len()))
+                .min();
+            if let Some(end) = hit {
+                return self.buf.drain(..end).collect();
+            }
+            let mut chunk = [0u8; 8192];
+            let n = tokio::time::timeout(T, self.io.read(&mut chunk))
+                .await
+                .expect("peer read timed out")
+                .expect("read");
+            assert!(
+                n > 0,
+                "connection closed while waiting for {markers:?}; got {:?}",
+                self.buf
+            );
+            self.buf
+                .push_str(std::str::from_utf8(&chunk[..n]).expect("utf-8"));
+        }
+    }
+
+    /// Read exactly `n` more bytes (a SIP body).
+    pub async fn exact(&mut self, n: usize) -> String {
+        while self.buf.len() < n {
+            let mut chunk = [0u8; 8192];
+            let got = tokio::time::timeout(T, self.io.read(&mut chunk))
+                .await
+                .expect("peer read timed out")
+                .expect("read");
+            assert!(got > 0, "connection closed inside a body");
+            self.buf
+                .push_str(std::str::from_utf8(&chunk[..got]).expect("utf-8"));
+        }
+        self.buf.drain(..n).collect()
+    }
+
+    /// Read until the connection closes; return the rest.
+    pub async fn rest(&mut self) -> String {
+        let mut v = Vec::new();
+        let _ = tokio::time::timeout(T, self.io.read_to_end(&mut v)).await;
+        self.buf.push_str(&String::from_utf8_lossy(&v));
+        std::mem::take(&mut self.buf)
+    }
+
+    pub async fn send(&mut self, s: &str) {
+        self.io.write_all(s.as_bytes()).await.unwrap();
+        self.io.flush().await.unwrap();
+    }
+
+    pub fn into_inner(self) -> S {
+        assert!(self.buf.is_empty(), "unread data: {:?}", self.buf);
+        self.io
+    }
+}
+
+fn header(from: &str, to: &str, id: Option<&str>) -> String {
+    let id = id.map(|i| format!(" id='{i}'")).unwrap_or_default();
+    format!(
+        "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='{from}' to='{to}' version='1.0'{id}>"
+    )
+}
+
+const FEATURES_END: &[&str] = &["</stream:features>", "<stream:features/>"];
+
+/// An XMPP server for `domain` accepting parley's outbound s2s streams; every `<message>`
+/// it receives is sent on the channel.
+pub async fn xmpp_server(pki: &Pki, domain: &'static str) -> (SocketAddr, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = pki.server(domain);
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                let mut s = Text::new(tcp);
+                s.until(&["<stream:stream"]).await;
+                s.until(&[">"]).await;
+                s.send(&header(domain, "x", Some("s1"))).await;
+                s.send("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>").await;
+                s.until(&["<starttls"]).await;
+                s.until(&["/>", "</starttls>"]).await;
+                s.send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+                    .await;
+                let tls = acceptor.accept(s.into_inner()).await.unwrap();
+                let mut s = Text::new(tls);
+                s.until(&["<stream:stream"]).await;
+                s.until(&[">"]).await;
+                s.send(&header(domain, "x", Some("s2"))).await;
+                s.send("<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>EXTERNAL</mechanism></mechanisms></stream:features>").await;
+                s.until(&["</auth>"]).await;
+                s.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+                    .await;
+                s.until(&["<stream:stream"]).await;
+                s.until(&[">"]).await;
+                s.send(&header(domain, "x", Some("s3"))).await;
+                s.send("<stream:features/>").await;
+                loop {
+                    let chunk = s.until(&["</message>", "</stream:stream>"]).await;
+                    if chunk.ends_with("</stream:stream>") {
+                        return;
+                    }
+                    let start = chunk.find("<message").expect("a message");
+                    if tx.send(chunk[start..].to_owned()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, rx)
+}
+
+/// An XMPP server connecting to parley's s2s listener as `from`, negotiated up to an
+/// authenticated stream.
+pub async fn xmpp_initiator(
+    pki: &Pki,
+    parley: SocketAddr,
+    from: &str,
+    to: &'static str,
+) -> Text<tokio_rustls::client::TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(parley).await.unwrap();
+    let mut s = Text::new(tcp);
+    s.send(&header(from, to, None)).await;
+    s.until(&["<stream:stream"]).await;
+    s.until(&[">"]).await;
+    let features = s.until(FEATURES_END).await;
+    assert!(features.contains("starttls"), "{features}");
+    s.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        .await;
+    s.until(&["<proceed"]).await;
+    s.until(&["/>"]).await;
+    let tls = pki
+        .client(from)
+        .connect(ServerName::try_from(to).unwrap(), s.into_inner())
+        .await
+        .unwrap();
+    let mut s = Text::new(tls);
+    s.send(&header(from, to, None)).await;
+    s.until(&["<stream:stream"]).await;
+    s.until(&[">"]).await;
+    let features = s.until(FEATURES_END).await;
+    assert!(features.contains("EXTERNAL"), "{features}");
+    let authzid = base64::engine::general_purpose::STANDARD.encode(from);
+    s.send(&format!(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>{authzid}</auth>"
+    ))
+    .await;
+    let outcome = s.until(&["/>", "</failure>"]).await;
+    assert!(outcome.contains("<success"), "{outcome}");
+    s.send(&header(from, to, None)).await;
+    s.until(&["<stream:stream"]).await;
+    s.until(&[">"]).await;
+    s.until(FEATURES_END).await;
+    s
+}
+
+/// A SIP proxy for `domain` accepting parley's TLS connections. Requests go on the channel;
+/// each is answered 404 when its Request-URI user is `nobody`, else 200.
+pub async fn sip_proxy(pki: &Pki, domain: &'static str) -> (SocketAddr, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = pki.server(domain);
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                let tls = acceptor.accept(tcp).await.unwrap();
+                let mut s = Text::new(tls);
+                loop {
+                    let req = read_sip(&mut s).await;
+                    let code = if req.starts_with("MESSAGE sip:nobody@") {
+                        "404 Not Found"
+                    } else {
+                        "200 OK"
+                    };
+                    let resp = response_to(&req, code);
+                    s.send(&resp).await;
+                    if tx.send(req).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, rx)
+}
+
+/// Read one SIP message (head + Content-Length body) as text.
+pub async fn read_sip<S: AsyncRead + AsyncWrite + Unpin>(s: &mut Text<S>) -> String {
+    let head = s.until(&["\r\n\r\n"]).await;
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Content-Length:")
+                .or_else(|| l.strip_prefix("l:"))
+        })
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0);
+    let body = s.exact(len).await;
+    head + &body
+}
+
+/// A response copying Via, From, To, Call-ID and CSeq.
+pub fn response_to(req: &str, status: &str) -> String {
+    let mut out = format!("SIP/2.0 {status}\r\n");
+    for line in req.lines() {
+        let name = line.split(':').next().unwrap_or("");
+        if ["Via", "From", "Call-ID", "CSeq", "v", "f", "i"].contains(&name) {
+            out.push_str(line);
+            out.push_str("\r\n");
+        } else if name == "To" || name == "t" {
+            out.push_str(line);
+            out.push_str(";tag=proxy1\r\n");
+        }
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+/// A SIP client connected to parley's SIP listener, presenting `domain`'s certificate.
+pub async fn sip_client(
+    pki: &Pki,
+    parley: SocketAddr,
+    domain: &str,
+    server_name: &'static str,
+) -> Text<tokio_rustls::client::TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(parley).await.unwrap();
+    let tls = pki
+        .client(domain)
+        .connect(ServerName::try_from(server_name).unwrap(), tcp)
+        .await
+        .unwrap();
+    Text::new(tls)
+}
+
+/// A MESSAGE request.
+pub fn sip_message(from: &str, to: &str, call_id: &str, body: &str) -> String {
+    format!(
+        "MESSAGE sip:{to} SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK{call_id}\r\nMax-Forwards: 70\r\nFrom: \"Alice\" <sip:{from}>;tag=a1\r\nTo: <sip:{to}>\r\nCall-ID: {call_id}\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The value of attribute `name` in the first tag of `xml`.
+pub fn attr<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let tag_end = xml.find('>')?;
+    let tag = &xml[..tag_end];
+    for q in ['\'', '"'] {
+        let pat = format!(" {name}={q}");
+        if let Some(i) = tag.find(&pat) {
+            let rest = &tag[i + pat.len()..];
+            return rest.find(q).map(|j| &rest[..j]);
+        }
+    }
+    None
+}

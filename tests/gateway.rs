@@ -1,0 +1,316 @@
+//! The whole path through a running gateway: SIP over TLS ⇄ XMPP s2s, against independent
+//! stand-in peers on loopback (see `common/peers.rs`). The interop suite repeats these against
+//! real Prosody and Kamailio.
+
+mod common {
+    pub mod peers;
+    pub mod pki;
+}
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::peers::*;
+use common::pki::Pki;
+use parley::app::App;
+use parley::config::Config;
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
+
+struct Gateway {
+    sip: SocketAddr,
+    xmpp: SocketAddr,
+    cancel: CancellationToken,
+    done: JoinHandle<bool>,
+}
+
+impl Gateway {
+    async fn start(pki: &Pki, xmpp_hop: SocketAddr, sip_hop: SocketAddr) -> Gateway {
+        let d = pki.dir.display();
+        let text = format!(
+            r#"
+state_dir = "{d}/state"
+[log]
+level = "debug"
+[tls]
+ca_file = "{d}/ca.crt"
+[sip]
+listen_tls = ["127.0.0.1:0"]
+bounce_window_ms = 1000
+[xmpp]
+listen = ["127.0.0.1:0"]
+connect_timeout_ms = 2000
+[[domain]]
+name = "sip.test"
+side = "sip"
+next_hop = "{sip_hop}"
+cert_file = "{d}/sip.test.crt"
+key_file = "{d}/sip.test.key"
+[[domain]]
+name = "sip2.test"
+side = "sip"
+next_hop = "{sip_hop}"
+cert_file = "{d}/sip2.test.crt"
+key_file = "{d}/sip2.test.key"
+[[domain]]
+name = "xmpp.test"
+side = "xmpp"
+next_hop = "{xmpp_hop}"
+cert_file = "{d}/xmpp.test.crt"
+key_file = "{d}/xmpp.test.key"
+"#
+        );
+        let config = Config::parse(&text).unwrap();
+        config.validate().unwrap();
+        let cancel = CancellationToken::new();
+        let app = App::build(config, cancel.clone()).await.unwrap();
+        let (sip, xmpp) = app.local_addrs();
+        let done = tokio::spawn(app.run(Duration::from_secs(5)));
+        Gateway {
+            sip: sip[0],
+            xmpp: xmpp[0],
+            cancel,
+            done,
+        }
+    }
+
+    async fn stop(self) {
+        self.cancel.cancel();
+        let drained = timeout(Duration::from_secs(8), self.done)
+            .await
+            .expect("shutdown within budget")
+            .unwrap();
+        assert!(drained, "in-flight work drained within the grace period");
+        assert!(
+            tokio::net::TcpStream::connect(self.sip).await.is_err(),
+            "SIP port released"
+        );
+        assert!(
+            tokio::net::TcpStream::connect(self.xmpp).await.is_err(),
+            "XMPP port released"
+        );
+    }
+}
+
+fn pki(tag: &str) -> Pki {
+    Pki::new(tag, &["sip.test", "sip2.test", "xmpp.test"])
+}
+
+async fn closed_port() -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap()
+}
+
+#[tokio::test]
+async fn sip_message_becomes_xmpp_message() {
+    let pki = pki("s2x");
+    let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let gw = Gateway::start(&pki, xmpp_hop, closed_port().await).await;
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "juliet@xmpp.test",
+        "c1@host",
+        "héllo 👋 a < b & c",
+    ))
+    .await;
+    let stanza = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    assert_eq!(attr(&stanza, "from"), Some("alice@sip.test"), "{stanza}");
+    assert_eq!(attr(&stanza, "to"), Some("juliet@xmpp.test"), "{stanza}");
+    assert_eq!(attr(&stanza, "type"), Some("chat"), "{stanza}");
+    assert!(
+        attr(&stanza, "id").is_some_and(|id| !id.is_empty()),
+        "{stanza}"
+    );
+    assert!(
+        stanza.contains("<body>héllo 👋 a &lt; b &amp; c</body>"),
+        "{stanza}"
+    );
+    assert!(stanza.contains("<thread>c1@host</thread>"), "{stanza}");
+    let resp = read_sip(&mut ua).await;
+    assert!(resp.starts_with("SIP/2.0 202 "), "{resp}");
+    assert!(resp.contains("Call-ID: c1@host\r\n"), "{resp}");
+    assert!(resp.contains("branch=z9hG4bKc1@host"), "{resp}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn xmpp_message_becomes_sip_message() {
+    let pki = pki("x2s");
+    let (sip_hop, mut requests) = sip_proxy(&pki, "sip.test").await;
+    let gw = Gateway::start(&pki, closed_port().await, sip_hop).await;
+    let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
+    peer.send("<message from='juliet@xmpp.test/balcony' to='bob@sip.test' type='chat' id='m1'><body>Привет &amp; 你好</body><thread>t-42</thread></message>").await;
+    let req = timeout(T, requests.recv()).await.unwrap().unwrap();
+    assert!(
+        req.starts_with("MESSAGE sip:bob@sip.test SIP/2.0\r\n"),
+        "{req}"
+    );
+    assert!(req.contains("<sip:juliet@xmpp.test>;tag="), "{req}");
+    assert!(req.contains("Call-ID: t-42\r\n"), "{req}");
+    assert!(req.contains("text/plain;charset=UTF-8"), "{req}");
+    assert!(req.ends_with("\r\n\r\nПривет & 你好"), "{req}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn xmpp_error_reply_becomes_sip_error_response() {
+    let pki = pki("bounce");
+    let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let gw = Gateway::start(&pki, xmpp_hop, closed_port().await).await;
+    let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "nobody@xmpp.test",
+        "c2@host",
+        "anyone?",
+    ))
+    .await;
+    let stanza = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    let id = attr(&stanza, "id").unwrap();
+    peer.send(&format!(
+        "<message type='error' from='nobody@xmpp.test' to='alice@sip.test' id='{id}'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"
+    ))
+    .await;
+    let resp = read_sip(&mut ua).await;
+    assert!(resp.starts_with("SIP/2.0 503 "), "{resp}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn sip_error_response_becomes_xmpp_error_stanza() {
+    let pki = pki("sip404");
+    let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let (sip_hop, _requests) = sip_proxy(&pki, "sip.test").await;
+    let gw = Gateway::start(&pki, xmpp_hop, sip_hop).await;
+    let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
+    peer.send("<message from='juliet@xmpp.test/balcony' to='nobody@sip.test' type='chat' id='m2'><body>hello?</body></message>").await;
+    let bounce = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    assert_eq!(attr(&bounce, "type"), Some("error"), "{bounce}");
+    assert_eq!(attr(&bounce, "id"), Some("m2"), "{bounce}");
+    assert_eq!(
+        attr(&bounce, "to"),
+        Some("juliet@xmpp.test/balcony"),
+        "{bounce}"
+    );
+    assert_eq!(attr(&bounce, "from"), Some("nobody@sip.test"), "{bounce}");
+    assert!(
+        bounce.contains("<item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"),
+        "{bounce}"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn unreachable_xmpp_peer_is_a_sip_error() {
+    let pki = pki("unreach");
+    let gw = Gateway::start(&pki, closed_port().await, closed_port().await).await;
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "juliet@xmpp.test",
+        "c3@host",
+        "is anyone there",
+    ))
+    .await;
+    let resp = read_sip(&mut ua).await;
+    assert!(resp.starts_with("SIP/2.0 502 "), "{resp}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn sip_sender_must_be_in_the_peers_certificate() {
+    let pki = pki("spoof-sip");
+    let gw = Gateway::start(&pki, closed_port().await, closed_port().await).await;
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    // sip2.test is served here, but this peer's certificate names only sip.test.
+    ua.send(&sip_message(
+        "mallory@sip2.test",
+        "juliet@xmpp.test",
+        "c4@host",
+        "spoofed",
+    ))
+    .await;
+    let resp = read_sip(&mut ua).await;
+    assert!(
+        resp.starts_with("SIP/2.0 403 Peer Not Authenticated For Sender Domain"),
+        "{resp}"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn open_relay_is_refused() {
+    let pki = pki("relay");
+    let gw = Gateway::start(&pki, closed_port().await, closed_port().await).await;
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "someone@elsewhere.example",
+        "c5@host",
+        "relay me",
+    ))
+    .await;
+    let resp = read_sip(&mut ua).await;
+    assert!(resp.starts_with("SIP/2.0 403 Relaying Denied"), "{resp}");
+    ua.send(&sip_message(
+        "alice@elsewhere.example",
+        "juliet@xmpp.test",
+        "c6@host",
+        "relay me",
+    ))
+    .await;
+    let resp = read_sip(&mut ua).await;
+    assert!(
+        resp.starts_with("SIP/2.0 403 Sender Domain Not Served Here"),
+        "{resp}"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn xmpp_sender_must_be_in_the_authenticated_domain() {
+    let pki = pki("spoof-xmpp");
+    let gw = Gateway::start(&pki, closed_port().await, closed_port().await).await;
+    let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
+    peer.send("<message from='mallory@evil.example' to='bob@sip.test' type='chat' id='x'><body>spoofed</body></message>").await;
+    let rest = peer.rest().await;
+    assert!(rest.contains("<invalid-from"), "{rest}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_xmpp_peer_domain_is_refused_at_the_stream_header() {
+    let pki = pki("unknown-peer");
+    let gw = Gateway::start(&pki, closed_port().await, closed_port().await).await;
+    let tcp = tokio::net::TcpStream::connect(gw.xmpp).await.unwrap();
+    let mut s = Text::new(tcp);
+    s.send("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='evil.example' to='sip.test' version='1.0'>").await;
+    let rest = s.rest().await;
+    assert!(rest.contains("<policy-violation"), "{rest}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn builtin_config_starts_with_generated_tls_material() {
+    let dir = std::env::temp_dir().join(format!("parley-builtin-{}", std::process::id()));
+    let mut config = Config::builtin();
+    config.state_dir = Some(dir.clone());
+    config.sip.listen_tls = vec!["127.0.0.1:0".parse().unwrap()];
+    config.xmpp.listen = vec!["127.0.0.1:0".parse().unwrap()];
+    config.validate().unwrap();
+    let cancel = CancellationToken::new();
+    let app = App::build(config, cancel.clone()).await.unwrap();
+    assert!(dir.join("tls/ca.crt").is_file());
+    let done = tokio::spawn(app.run(Duration::from_secs(1)));
+    cancel.cancel();
+    assert!(
+        timeout(Duration::from_secs(5), done)
+            .await
+            .unwrap()
+            .unwrap()
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
