@@ -133,6 +133,7 @@ fn run(path: Option<PathBuf>) -> ExitCode {
             info!(addr = %a, "listening: XMPP server-to-server (STARTTLS)");
         }
         info!(config = %origin, domains = ?domains, "parley ready");
+        notify(&[sd_notify::NotifyState::Ready]);
         tokio::spawn(wait_for_signal(cancel));
         if app.run(grace).await {
             info!("stopped");
@@ -156,5 +157,13 @@ async fn wait_for_signal(cancel: CancellationToken) {
         _ = term.recv() => info!("SIGTERM: shutting down"),
         _ = int.recv() => info!("SIGINT: shutting down"),
     }
+    notify(&[sd_notify::NotifyState::Stopping]);
     cancel.cancel();
+}
+
+/// Tell systemd (Type=notify) about a state change; a no-op outside systemd.
+fn notify(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        warn!(error = %e, "systemd notification failed");
+    }
 }
