@@ -33,6 +33,14 @@ pub enum SipError {
     UnsupportedUriScheme,
     /// Max-Forwards reached zero.
     TooManyHops,
+    /// A datagram (or a message handed to the parser) ends before its empty line.
+    Truncated,
+    /// A header that may appear once appears several times (RFC 4475 §3.3.8).
+    DuplicateHeader(HeaderKind),
+    /// The CSeq method differs from the request method (RFC 4475 §3.1.2.17).
+    CSeqMethodMismatch,
+    /// A body does not match its Content-Type (PIDF, CPIM, multipart…).
+    BadBody,
 }
 
 /// Headers named in errors (kept `Copy` so errors stay small).
@@ -56,6 +64,30 @@ pub enum HeaderKind {
     ContentType,
     /// Contact
     Contact,
+    /// Expires
+    Expires,
+    /// Event
+    Event,
+    /// Subscription-State
+    SubscriptionState,
+    /// Route
+    Route,
+    /// Record-Route
+    RecordRoute,
+    /// Accept
+    Accept,
+    /// Allow
+    Allow,
+    /// Supported
+    Supported,
+    /// Require
+    Require,
+    /// Date
+    Date,
+    /// Reason
+    Reason,
+    /// Warning
+    Warning,
     /// Any other header
     Other,
 }
@@ -78,6 +110,10 @@ impl SipError {
             SipError::MissingHeader(h) => (400, missing_header_reason(*h)),
             SipError::BadContentLength => (400, "Bad Content-Length"),
             SipError::BadUri => (400, "Bad Request-URI"),
+            SipError::Truncated => (400, "Truncated Message"),
+            SipError::DuplicateHeader(h) => (400, duplicate_header_reason(*h)),
+            SipError::CSeqMethodMismatch => (400, "CSeq Method Mismatch"),
+            SipError::BadBody => (400, "Bad Message Body"),
         }
     }
 
@@ -89,6 +125,7 @@ impl SipError {
                 | SipError::BodyTooLarge
                 | SipError::BadContentLength
                 | SipError::BadStartLine
+                | SipError::Truncated
         )
     }
 }
@@ -104,6 +141,18 @@ fn bad_header_reason(h: HeaderKind) -> &'static str {
         HeaderKind::ContentLength => "Bad Content-Length",
         HeaderKind::ContentType => "Bad Content-Type",
         HeaderKind::Contact => "Bad Contact",
+        HeaderKind::Expires => "Bad Expires",
+        HeaderKind::Event => "Bad Event",
+        HeaderKind::SubscriptionState => "Bad Subscription-State",
+        HeaderKind::Route => "Bad Route",
+        HeaderKind::RecordRoute => "Bad Record-Route",
+        HeaderKind::Accept => "Bad Accept",
+        HeaderKind::Allow => "Bad Allow",
+        HeaderKind::Supported => "Bad Supported",
+        HeaderKind::Require => "Bad Require",
+        HeaderKind::Date => "Bad Date",
+        HeaderKind::Reason => "Bad Reason",
+        HeaderKind::Warning => "Bad Warning",
         HeaderKind::Other => "Bad Header",
     }
 }
@@ -119,7 +168,62 @@ fn missing_header_reason(h: HeaderKind) -> &'static str {
         HeaderKind::ContentLength => "Missing Content-Length",
         HeaderKind::ContentType => "Missing Content-Type",
         HeaderKind::Contact => "Missing Contact",
+        HeaderKind::Expires => "Missing Expires",
+        HeaderKind::Event => "Missing Event",
+        HeaderKind::SubscriptionState => "Missing Subscription-State",
+        HeaderKind::Route => "Missing Route",
+        HeaderKind::RecordRoute => "Missing Record-Route",
+        HeaderKind::Accept => "Missing Accept",
+        HeaderKind::Allow => "Missing Allow",
+        HeaderKind::Supported => "Missing Supported",
+        HeaderKind::Require => "Missing Require",
+        HeaderKind::Date => "Missing Date",
+        HeaderKind::Reason => "Missing Reason",
+        HeaderKind::Warning => "Missing Warning",
         HeaderKind::Other => "Missing Header",
+    }
+}
+
+fn duplicate_header_reason(h: HeaderKind) -> &'static str {
+    match h {
+        HeaderKind::From => "Multiple From",
+        HeaderKind::To => "Multiple To",
+        HeaderKind::CallId => "Multiple Call-ID",
+        HeaderKind::CSeq => "Multiple CSeq",
+        HeaderKind::MaxForwards => "Multiple Max-Forwards",
+        HeaderKind::ContentLength => "Multiple Content-Length",
+        HeaderKind::ContentType => "Multiple Content-Type",
+        _ => "Multiple Single-Valued Header",
+    }
+}
+
+impl From<crate::sip::HeaderName> for HeaderKind {
+    fn from(h: crate::sip::HeaderName) -> HeaderKind {
+        use crate::sip::HeaderName as N;
+        match h {
+            N::Via => HeaderKind::Via,
+            N::From => HeaderKind::From,
+            N::To => HeaderKind::To,
+            N::CallId => HeaderKind::CallId,
+            N::CSeq => HeaderKind::CSeq,
+            N::MaxForwards => HeaderKind::MaxForwards,
+            N::ContentLength => HeaderKind::ContentLength,
+            N::ContentType => HeaderKind::ContentType,
+            N::Contact => HeaderKind::Contact,
+            N::Expires => HeaderKind::Expires,
+            N::Event => HeaderKind::Event,
+            N::SubscriptionState => HeaderKind::SubscriptionState,
+            N::Route => HeaderKind::Route,
+            N::RecordRoute => HeaderKind::RecordRoute,
+            N::Accept => HeaderKind::Accept,
+            N::Allow => HeaderKind::Allow,
+            N::Supported => HeaderKind::Supported,
+            N::Require => HeaderKind::Require,
+            N::Date => HeaderKind::Date,
+            N::Reason => HeaderKind::Reason,
+            N::Warning => HeaderKind::Warning,
+            _ => HeaderKind::Other,
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! SIP header names and typed header views (RFC 3261 §7.3, §20; compact forms §7.3.3).
 //!
-//! Every name, long or compact, maps through [`HeaderName::from_bytes`] to one enum; typed
-//! views borrow from the message bytes.
+//! Every name, long or compact, maps through [`HeaderName::from_bytes`] to one enum via one
+//! table ([`TABLE`]); typed views borrow from the message bytes.
+
+use super::scan::{self, Params};
 
 /// A header name, compact forms folded into their long form. `Other` keeps unknown names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,20 +31,295 @@ pub enum HeaderName {
     Subject,
     /// Content-Language
     ContentLanguage,
+    /// Expires
+    Expires,
+    /// Event / o (RFC 6665)
+    Event,
+    /// Subscription-State (RFC 6665)
+    SubscriptionState,
+    /// Allow-Events / u (RFC 6665)
+    AllowEvents,
+    /// Route
+    Route,
+    /// Record-Route
+    RecordRoute,
+    /// Accept
+    Accept,
+    /// Accept-Encoding
+    AcceptEncoding,
+    /// Accept-Language
+    AcceptLanguage,
+    /// Allow
+    Allow,
+    /// Supported / k
+    Supported,
+    /// Require
+    Require,
+    /// Proxy-Require
+    ProxyRequire,
+    /// Unsupported
+    Unsupported,
+    /// Date
+    Date,
+    /// Reason (RFC 3326)
+    Reason,
+    /// Warning
+    Warning,
+    /// Content-Encoding / e
+    ContentEncoding,
+    /// Content-Disposition
+    ContentDisposition,
+    /// MIME-Version
+    MimeVersion,
+    /// User-Agent
+    UserAgent,
+    /// Server
+    Server,
+    /// Authorization
+    Authorization,
+    /// Proxy-Authorization
+    ProxyAuthorization,
+    /// WWW-Authenticate
+    WwwAuthenticate,
+    /// Proxy-Authenticate
+    ProxyAuthenticate,
+    /// Authentication-Info
+    AuthenticationInfo,
+    /// Min-Expires
+    MinExpires,
+    /// Retry-After
+    RetryAfter,
+    /// Timestamp
+    Timestamp,
+    /// Organization
+    Organization,
+    /// Priority
+    Priority,
+    /// In-Reply-To
+    InReplyTo,
+    /// Reply-To
+    ReplyTo,
+    /// Alert-Info
+    AlertInfo,
+    /// Call-Info
+    CallInfo,
+    /// Error-Info
+    ErrorInfo,
+    /// Accept-Contact / a (RFC 3841)
+    AcceptContact,
+    /// Reject-Contact / j (RFC 3841)
+    RejectContact,
+    /// Request-Disposition / d (RFC 3841)
+    RequestDisposition,
+    /// Refer-To / r (RFC 3515)
+    ReferTo,
+    /// Referred-By / b (RFC 3892)
+    ReferredBy,
+    /// Session-Expires / x (RFC 4028)
+    SessionExpires,
+    /// Min-SE (RFC 4028)
+    MinSe,
+    /// Identity / y (RFC 8224)
+    Identity,
+    /// Identity-Info / n (RFC 4474)
+    IdentityInfo,
+    /// Path (RFC 3327)
+    Path,
+    /// Service-Route (RFC 3608)
+    ServiceRoute,
+    /// SIP-ETag (RFC 3903)
+    SipEtag,
+    /// SIP-If-Match (RFC 3903)
+    SipIfMatch,
+    /// P-Asserted-Identity (RFC 3325)
+    PAssertedIdentity,
+    /// P-Preferred-Identity (RFC 3325)
+    PPreferredIdentity,
+    /// Privacy (RFC 3323)
+    Privacy,
+    /// Content-Transfer-Encoding (seen in MIME bodies and some SIP stacks)
+    ContentTransferEncoding,
     /// Any other header
     Other,
 }
 
+/// One row of the header table.
+#[derive(Debug, Clone, Copy)]
+pub struct HeaderInfo {
+    /// The header.
+    pub name: HeaderName,
+    /// Canonical long form.
+    pub long: &'static str,
+    /// Compact form (RFC 3261 §7.3.3 and later RFCs), lower case.
+    pub compact: Option<u8>,
+    /// True when the header's grammar is a comma-separated list (§7.3.1).
+    pub list: bool,
+}
+
+const fn row(name: HeaderName, long: &'static str, compact: Option<u8>, list: bool) -> HeaderInfo {
+    HeaderInfo {
+        name,
+        long,
+        compact,
+        list,
+    }
+}
+
+use HeaderName as H;
+
+/// The one header table, in enum order (checked at compile time).
+pub const TABLE: &[HeaderInfo] = &[
+    row(H::Via, "Via", Some(b'v'), true),
+    row(H::From, "From", Some(b'f'), false),
+    row(H::To, "To", Some(b't'), false),
+    row(H::CallId, "Call-ID", Some(b'i'), false),
+    row(H::CSeq, "CSeq", None, false),
+    row(H::MaxForwards, "Max-Forwards", None, false),
+    row(H::ContentLength, "Content-Length", Some(b'l'), false),
+    row(H::ContentType, "Content-Type", Some(b'c'), false),
+    row(H::Contact, "Contact", Some(b'm'), true),
+    row(H::Subject, "Subject", Some(b's'), false),
+    row(H::ContentLanguage, "Content-Language", None, true),
+    row(H::Expires, "Expires", None, false),
+    row(H::Event, "Event", Some(b'o'), false),
+    row(H::SubscriptionState, "Subscription-State", None, false),
+    row(H::AllowEvents, "Allow-Events", Some(b'u'), true),
+    row(H::Route, "Route", None, true),
+    row(H::RecordRoute, "Record-Route", None, true),
+    row(H::Accept, "Accept", None, true),
+    row(H::AcceptEncoding, "Accept-Encoding", None, true),
+    row(H::AcceptLanguage, "Accept-Language", None, true),
+    row(H::Allow, "Allow", None, true),
+    row(H::Supported, "Supported", Some(b'k'), true),
+    row(H::Require, "Require", None, true),
+    row(H::ProxyRequire, "Proxy-Require", None, true),
+    row(H::Unsupported, "Unsupported", None, true),
+    row(H::Date, "Date", None, false),
+    row(H::Reason, "Reason", None, true),
+    row(H::Warning, "Warning", None, true),
+    row(H::ContentEncoding, "Content-Encoding", Some(b'e'), true),
+    row(H::ContentDisposition, "Content-Disposition", None, false),
+    row(H::MimeVersion, "MIME-Version", None, false),
+    row(H::UserAgent, "User-Agent", None, false),
+    row(H::Server, "Server", None, false),
+    row(H::Authorization, "Authorization", None, false),
+    row(H::ProxyAuthorization, "Proxy-Authorization", None, false),
+    row(H::WwwAuthenticate, "WWW-Authenticate", None, false),
+    row(H::ProxyAuthenticate, "Proxy-Authenticate", None, false),
+    row(H::AuthenticationInfo, "Authentication-Info", None, false),
+    row(H::MinExpires, "Min-Expires", None, false),
+    row(H::RetryAfter, "Retry-After", None, false),
+    row(H::Timestamp, "Timestamp", None, false),
+    row(H::Organization, "Organization", None, false),
+    row(H::Priority, "Priority", None, false),
+    row(H::InReplyTo, "In-Reply-To", None, true),
+    row(H::ReplyTo, "Reply-To", None, false),
+    row(H::AlertInfo, "Alert-Info", None, true),
+    row(H::CallInfo, "Call-Info", None, true),
+    row(H::ErrorInfo, "Error-Info", None, true),
+    row(H::AcceptContact, "Accept-Contact", Some(b'a'), true),
+    row(H::RejectContact, "Reject-Contact", Some(b'j'), true),
+    row(
+        H::RequestDisposition,
+        "Request-Disposition",
+        Some(b'd'),
+        true,
+    ),
+    row(H::ReferTo, "Refer-To", Some(b'r'), false),
+    row(H::ReferredBy, "Referred-By", Some(b'b'), false),
+    row(H::SessionExpires, "Session-Expires", Some(b'x'), false),
+    row(H::MinSe, "Min-SE", None, false),
+    row(H::Identity, "Identity", Some(b'y'), false),
+    row(H::IdentityInfo, "Identity-Info", Some(b'n'), false),
+    row(H::Path, "Path", None, true),
+    row(H::ServiceRoute, "Service-Route", None, true),
+    row(H::SipEtag, "SIP-ETag", None, false),
+    row(H::SipIfMatch, "SIP-If-Match", None, false),
+    row(H::PAssertedIdentity, "P-Asserted-Identity", None, true),
+    row(H::PPreferredIdentity, "P-Preferred-Identity", None, true),
+    row(H::Privacy, "Privacy", None, false),
+    row(
+        H::ContentTransferEncoding,
+        "Content-Transfer-Encoding",
+        None,
+        false,
+    ),
+];
+
+/// Per first letter (a–z), a bit set of table rows whose long name starts with it.
+const BY_LETTER: [u128; 26] = {
+    assert!(TABLE.len() == H::Other as usize && TABLE.len() <= 128);
+    let mut masks = [0u128; 26];
+    let mut i = 0;
+    while i < TABLE.len() {
+        assert!(TABLE[i].name as usize == i, "TABLE must follow enum order");
+        let first = TABLE[i].long.as_bytes()[0].to_ascii_lowercase();
+        assert!(first.is_ascii_lowercase());
+        masks[(first - b'a') as usize] |= 1u128 << i;
+        i += 1;
+    }
+    masks
+};
+
+/// Compact letter → header.
+const COMPACT: [Option<HeaderName>; 26] = {
+    let mut out = [None; 26];
+    let mut i = 0;
+    while i < TABLE.len() {
+        if let Some(c) = TABLE[i].compact {
+            assert!(out[(c - b'a') as usize].is_none(), "duplicate compact form");
+            out[(c - b'a') as usize] = Some(TABLE[i].name);
+        }
+        i += 1;
+    }
+    out
+};
+
 impl HeaderName {
     /// Map a header name as written on the wire (any case, compact or long).
     pub fn from_bytes(name: &[u8]) -> HeaderName {
-        let _ = name;
-        todo!("sip::header::HeaderName::from_bytes")
+        let Some(first) = name.first() else {
+            return H::Other;
+        };
+        let letter = first.to_ascii_lowercase().wrapping_sub(b'a');
+        let Some(&mask) = BY_LETTER.get(usize::from(letter)) else {
+            return H::Other;
+        };
+        if name.len() == 1 {
+            return COMPACT
+                .get(usize::from(letter))
+                .copied()
+                .flatten()
+                .unwrap_or(H::Other);
+        }
+        let mut bits = mask;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let Some(info) = TABLE.get(i) {
+                if info.long.len() == name.len() && info.long.as_bytes().eq_ignore_ascii_case(name)
+                {
+                    return info.name;
+                }
+            }
+        }
+        H::Other
     }
 
     /// The canonical long form, e.g. `Call-ID`. `Other` has none.
     pub fn as_str(&self) -> Option<&'static str> {
-        todo!("sip::header::HeaderName::as_str")
+        self.info().map(|i| i.long)
+    }
+
+    /// The table row of this header (`None` for `Other`).
+    pub fn info(&self) -> Option<&'static HeaderInfo> {
+        TABLE.get(*self as usize)
+    }
+
+    /// True when the header's values form a comma-separated list (§7.3.1), so that
+    /// [`super::SipMessage::header_values`] splits them.
+    pub fn is_list(&self) -> bool {
+        self.info().is_some_and(|i| i.list)
     }
 }
 
@@ -55,6 +332,94 @@ pub struct NameAddr<'a> {
     pub uri: &'a str,
     /// The `tag` parameter, if any.
     pub tag: Option<&'a str>,
+    /// Raw header parameters after the URI (without the leading `;`), may be empty.
+    pub params: &'a str,
+}
+
+impl<'a> NameAddr<'a> {
+    /// Parse a name-addr / addr-spec with header parameters (RFC 3261 §20.10, §25.1). Strict:
+    /// no white space inside `<…>`, unquoted display names are tokens, an addr-spec may not
+    /// contain `?` or `,`, every parameter is well formed.
+    pub fn parse(value: &'a str) -> Option<NameAddr<'a>> {
+        let v = scan::trim(value);
+        let bytes = v.as_bytes();
+        let (display_name, uri, after) = if bytes.first() == Some(&b'"') {
+            let end = scan::quoted_end(bytes)?;
+            let inner = v.get(1..end - 1)?;
+            let rest = scan::trim_start(v.get(end..)?);
+            let (uri, after) = angle_uri(rest)?;
+            (Some(inner), uri, after)
+        } else if let Some(lt) = v.find('<') {
+            let dn = scan::trim(v.get(..lt)?);
+            if !dn
+                .split([' ', '\t', '\r', '\n'])
+                .all(|w| w.is_empty() || scan::is_token(w))
+            {
+                return None;
+            }
+            let (uri, after) = angle_uri(v.get(lt..)?)?;
+            (if dn.is_empty() { None } else { Some(dn) }, uri, after)
+        } else {
+            let end = v.find(';').unwrap_or(v.len());
+            let uri = scan::trim(v.get(..end)?);
+            if uri.contains(['?', ',', ' ', '\t', '\r', '\n', '"', '>']) {
+                return None;
+            }
+            (None, uri, v.get(end..)?)
+        };
+        if !is_absolute_uri(uri) {
+            return None;
+        }
+        let after = scan::trim_start(after);
+        let params = if after.is_empty() {
+            ""
+        } else {
+            after.strip_prefix(';')?
+        };
+        let mut tag = None;
+        for p in Params::new(params) {
+            let (name, val) = p.ok()?;
+            if name.eq_ignore_ascii_case("tag") {
+                tag = Some(scan::unquote(val?));
+            }
+        }
+        Some(NameAddr {
+            display_name,
+            uri,
+            tag,
+            params: scan::trim(params),
+        })
+    }
+
+    /// Value of a header parameter (`expires`, `q`, `+sip.instance`…), quotes removed.
+    pub fn param(&self, name: &str) -> Option<&'a str> {
+        scan::param(self.params, name)
+    }
+}
+
+/// `<uri>` at the start of `s` (LAQUOT/RAQUOT allow no white space inside): the URI and the rest.
+fn angle_uri(s: &str) -> Option<(&str, &str)> {
+    let inner = s.strip_prefix('<')?;
+    let gt = inner.find('>')?;
+    let uri = inner.get(..gt)?;
+    if uri.is_empty() || uri.bytes().any(|b| scan::is_lws(b) || b == b'<') {
+        return None;
+    }
+    Some((uri, inner.get(gt + 1..)?))
+}
+
+/// `scheme ":" …` with a valid scheme and no white space (RFC 3986 §3.1).
+pub(crate) fn is_absolute_uri(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let mut sb = scheme.bytes();
+    sb.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && sb.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        && !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b > b' ' && b != 0x7f && b != b'<' && b != b'>')
 }
 
 /// CSeq: sequence number and method.
@@ -66,7 +431,22 @@ pub struct CSeq<'a> {
     pub method: &'a str,
 }
 
-/// The top Via's transport, sent-by and branch.
+impl<'a> CSeq<'a> {
+    /// Parse `1*DIGIT LWS Method`; the number must be below 2^31 (RFC 3261 §8.1.1.5).
+    pub fn parse(value: &'a str) -> Option<CSeq<'a>> {
+        let (num, method) = scan::split_ws(scan::trim(value));
+        let seq = scan::parse_bounded(num, (1 << 31) - 1)?;
+        if !scan::is_token(method) {
+            return None;
+        }
+        Some(CSeq {
+            seq: u32::try_from(seq).ok()?,
+            method,
+        })
+    }
+}
+
+/// One Via value: protocol, sent-by and the parameters parley uses (RFC 3261 §20.42, RFC 3581).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Via<'a> {
     /// Transport token (UDP, TCP, TLS…).
@@ -77,6 +457,111 @@ pub struct Via<'a> {
     pub port: Option<u16>,
     /// The `branch` parameter, if any.
     pub branch: Option<&'a str>,
+    /// The `received` parameter, if any.
+    pub received: Option<&'a str>,
+    /// The `rport` parameter: `Some(None)` for the bare flag, `Some(Some(port))` when filled in.
+    pub rport: Option<Option<u16>>,
+    /// The `maddr` parameter, if any.
+    pub maddr: Option<&'a str>,
+    /// The `ttl` parameter, if any.
+    pub ttl: Option<u8>,
+    /// Raw parameter text (without the leading `;`), may be empty.
+    pub params: &'a str,
+}
+
+impl<'a> Via<'a> {
+    /// Parse one via-parm: `SIP / 2.0 / transport sent-by *(; param)` (LWS allowed around `/`).
+    pub fn parse(value: &'a str) -> Option<Via<'a>> {
+        let v = scan::trim(value);
+        let (name, rest) = v.split_once('/')?;
+        let (version, rest) = rest.split_once('/')?;
+        if !scan::trim(name).eq_ignore_ascii_case("SIP") || scan::trim(version) != "2.0" {
+            return None;
+        }
+        let rest = scan::trim_start(rest);
+        let tlen = rest.bytes().take_while(|b| scan::is_token_byte(*b)).count();
+        let transport = rest.get(..tlen)?;
+        if transport.is_empty() {
+            return None;
+        }
+        let rest = scan::trim_start(rest.get(tlen..)?);
+        let (sent_by, params) = match rest.split_once(';') {
+            Some((s, p)) => (scan::trim(s), p),
+            None => (scan::trim(rest), ""),
+        };
+        let (host, port) = split_host_port(sent_by)?;
+        let mut via = Via {
+            transport,
+            host,
+            port,
+            branch: None,
+            received: None,
+            rport: None,
+            maddr: None,
+            ttl: None,
+            params: scan::trim(params),
+        };
+        if rest.contains(';') && via.params.is_empty() {
+            return None;
+        }
+        for p in Params::new(params) {
+            let (name, val) = p.ok()?;
+            let lower = |n: &str| name.eq_ignore_ascii_case(n);
+            if lower("branch") {
+                via.branch = Some(val?);
+            } else if lower("received") {
+                via.received = Some(val?);
+            } else if lower("maddr") {
+                via.maddr = Some(val?);
+            } else if lower("ttl") {
+                via.ttl = Some(u8::try_from(scan::parse_bounded(val?, 255)?).ok()?);
+            } else if lower("rport") {
+                via.rport = Some(match val {
+                    None => None,
+                    Some(p) => Some(u16::try_from(scan::parse_bounded(p, 65535)?).ok()?),
+                });
+            }
+        }
+        Some(via)
+    }
+
+    /// Value of any Via parameter, quotes removed; `Some("")` for a flag.
+    pub fn param(&self, name: &str) -> Option<&'a str> {
+        scan::param(self.params, name)
+    }
+}
+
+/// `host[:port]` with an IPv6 reference in brackets; host chars checked loosely.
+pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = if s.starts_with('[') {
+        let end = s.find(']')? + 1;
+        let host = s.get(..end)?;
+        if !host
+            .get(1..end - 1)?
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return None;
+        }
+        (host, s.get(end..)?)
+    } else {
+        let end = s.find(':').unwrap_or(s.len());
+        let host = s.get(..end)?;
+        if host.is_empty()
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+        {
+            return None;
+        }
+        (host, s.get(end..)?)
+    };
+    let port = match port.strip_prefix(':') {
+        None if port.is_empty() => None,
+        None => return None,
+        Some(p) => Some(u16::try_from(scan::parse_bounded(p, 65535)?).ok()?),
+    };
+    Some((host, port))
 }
 
 /// A media type with its parameters (Content-Type, Accept entries).
@@ -91,9 +576,39 @@ pub struct MediaType<'a> {
 }
 
 impl<'a> MediaType<'a> {
+    /// Parse `type "/" subtype *(";" param)` (RFC 3261 §20.15), LWS allowed around `/` and `;`.
+    pub fn parse(value: &'a str) -> Option<MediaType<'a>> {
+        let v = scan::trim(value);
+        let (ty, rest) = v.split_once('/')?;
+        let (sub, params) = match rest.split_once(';') {
+            Some((s, p)) => (s, scan::trim(p)),
+            None => (rest, ""),
+        };
+        let (type_, subtype) = (scan::trim(ty), scan::trim(sub));
+        if !scan::is_token(type_) || !scan::is_token(subtype) || !scan::params_valid(params) {
+            return None;
+        }
+        if rest.contains(';') && params.is_empty() {
+            return None;
+        }
+        Some(MediaType {
+            type_,
+            subtype,
+            params,
+        })
+    }
+
     /// Value of a parameter (name compared case-insensitively), quotes removed.
     pub fn param(&self, name: &str) -> Option<&'a str> {
-        let _ = name;
-        todo!("sip::header::MediaType::param")
+        scan::param(self.params, name)
+    }
+
+    /// True when type and subtype match (case-insensitively).
+    pub fn is(&self, type_: &str, subtype: &str) -> bool {
+        self.type_.eq_ignore_ascii_case(type_) && self.subtype.eq_ignore_ascii_case(subtype)
     }
 }
+
+#[cfg(test)]
+#[path = "header_tests.rs"]
+mod tests;

@@ -1,14 +1,19 @@
 //! SIP codec (RFC 3261): bytes ⇄ borrowed SIP messages. Never touches a socket.
 //!
-//! Data flow: [`framing`] finds message boundaries in a stream or datagram, [`message::SipMessage`]
-//! indexes the start line and header slices of one message (tier 1) and types other headers on
-//! first access (tier 2), [`encode`] writes requests and responses into a reused buffer.
+//! Data flow: [`framing`] finds message boundaries in a stream or datagram (§18.3, RFC 5626
+//! keep-alives), [`message::SipMessage`] indexes the start line and header slices of one message
+//! (tier 1, §7) and types other headers on first access (tier 2, [`header`]), [`uri`]
+//! parses sip/sips/tel URIs (§19.1), [`encode`] writes requests and responses into a reused
+//! buffer (§8.2.6) or re-emits a message with edits. Every codec failure is a [`SipError`]
+//! with the one status code a server answers it with.
 
 pub mod encode;
 pub mod error;
 pub mod framing;
 pub mod header;
+mod lines;
 pub mod message;
+mod scan;
 pub mod uri;
 
 pub use error::SipError;

@@ -1,8 +1,11 @@
-//! SIP and SIPS URIs (RFC 3261 §19.1), parsed once into borrowed parts.
+//! SIP and SIPS URIs (RFC 3261 §19.1), tel URIs (RFC 3966) and other absolute URIs
+//! (RFC 3986), parsed once into borrowed parts.
 
 use std::borrow::Cow;
 
 use super::SipError;
+use super::header::{is_absolute_uri, split_host_port};
+use super::scan;
 
 /// URI scheme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,23 +29,236 @@ pub struct SipUri<'a> {
     pub port: Option<u16>,
     /// Raw `;param` text (without the leading `;`), may be empty.
     pub params: &'a str,
+    /// Password after `user:`, if any (deprecated by RFC 3261 but legal).
+    pub password: Option<&'a str>,
+    /// Raw `?header` text (without the leading `?`), may be empty.
+    pub headers: &'a str,
+}
+
+/// Bytes never allowed in a SIP URI: controls, space, non-ASCII and the RFC 3986 "unwise" set.
+fn uri_byte_ok(b: u8) -> bool {
+    b > b' '
+        && b < 0x7f
+        && !matches!(
+            b,
+            b'<' | b'>' | b'"' | b'{' | b'}' | b'|' | b'\\' | b'^' | b'`'
+        )
+}
+
+/// Every `%` starts a two-hex-digit escape.
+fn escapes_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if c == b'%' {
+            let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+            if !ok {
+                return false;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    true
 }
 
 impl<'a> SipUri<'a> {
     /// Parse a sip:/sips: URI. Other schemes give [`SipError::UnsupportedUriScheme`].
     pub fn parse(text: &'a str) -> Result<SipUri<'a>, SipError> {
-        let _ = text;
-        todo!("sip::uri::SipUri::parse")
+        let (scheme, rest) = text.split_once(':').ok_or(SipError::BadUri)?;
+        let scheme = if scheme.eq_ignore_ascii_case("sip") {
+            Scheme::Sip
+        } else if scheme.eq_ignore_ascii_case("sips") {
+            Scheme::Sips
+        } else if is_absolute_uri(text) {
+            return Err(SipError::UnsupportedUriScheme);
+        } else {
+            return Err(SipError::BadUri);
+        };
+        if rest.is_empty() || !rest.bytes().all(uri_byte_ok) || !escapes_ok(rest) {
+            return Err(SipError::BadUri);
+        }
+        // The first `@` ends the userinfo: it cannot appear unescaped in params or headers.
+        let (userinfo, hostpart) = match rest.split_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, rest),
+        };
+        let (user, password) = match userinfo {
+            None => (None, None),
+            Some(u) => match u.split_once(':') {
+                Some((user, pw)) => (Some(user), Some(pw)),
+                None => (Some(u), None),
+            },
+        };
+        if user == Some("") {
+            return Err(SipError::BadUri);
+        }
+        let (before_headers, headers) = match hostpart.split_once('?') {
+            Some((b, h)) => (b, h),
+            None => (hostpart, ""),
+        };
+        let (hostport, params) = match before_headers.split_once(';') {
+            Some((hp, p)) => (hp, p),
+            None => (before_headers, ""),
+        };
+        let (host, port) = split_host_port(hostport).ok_or(SipError::BadUri)?;
+        if !params.is_empty() && !params.split(';').all(|p| !p.is_empty() && param_ok(p)) {
+            return Err(SipError::BadUri);
+        }
+        if before_headers.ends_with(';') {
+            return Err(SipError::BadUri);
+        }
+        if hostpart.contains('?')
+            && (headers.is_empty() || !headers.split('&').all(|h| h.contains('=')))
+        {
+            return Err(SipError::BadUri);
+        }
+        Ok(SipUri {
+            scheme,
+            user,
+            host,
+            port,
+            params,
+            password,
+            headers,
+        })
     }
 
-    /// The user part with percent-escapes decoded (borrowed when there are none).
+    /// The user part with percent-escapes decoded (borrowed when there are none). Escapes that
+    /// decode to invalid UTF-8 are replaced with U+FFFD.
     pub fn user_decoded(&self) -> Option<Cow<'a, str>> {
-        todo!("sip::uri::SipUri::user_decoded")
+        self.user.map(percent_decode)
     }
 
     /// Value of a URI parameter (`transport`, `gr`, `lr`…); `Some("")` for a flag parameter.
     pub fn param(&self, name: &str) -> Option<&'a str> {
-        let _ = name;
-        todo!("sip::uri::SipUri::param")
+        self.params.split(';').find_map(|p| {
+            let (n, v) = p.split_once('=').unwrap_or((p, ""));
+            n.eq_ignore_ascii_case(name).then_some(v)
+        })
+    }
+
+    /// Value of a URI header (`?name=value&…`), escapes intact.
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers.split('&').find_map(|h| {
+            let (n, v) = h.split_once('=')?;
+            n.eq_ignore_ascii_case(name).then_some(v)
+        })
     }
 }
+
+fn param_ok(p: &str) -> bool {
+    let name = p.split_once('=').map_or(p, |(n, _)| n);
+    !name.is_empty()
+}
+
+/// Decode `%XX` escapes; borrowed when there are none.
+pub fn percent_decode(s: &str) -> Cow<'_, str> {
+    if !s.contains('%') {
+        return Cow::Borrowed(s);
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        let hex = |j: usize| b.get(j).and_then(|d| (*d as char).to_digit(16));
+        match (c, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// A tel: URI (RFC 3966): global (`+…`) or local number with parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TelUri<'a> {
+    /// The number as written, visual separators kept (e.g. `+1-201-555-0123`).
+    pub number: &'a str,
+    /// Raw parameter text (without the leading `;`), may be empty.
+    pub params: &'a str,
+}
+
+impl<'a> TelUri<'a> {
+    /// Parse a tel: URI.
+    pub fn parse(text: &'a str) -> Result<TelUri<'a>, SipError> {
+        let (scheme, rest) = text.split_once(':').ok_or(SipError::BadUri)?;
+        if !scheme.eq_ignore_ascii_case("tel") {
+            return Err(SipError::BadUri);
+        }
+        let (number, params) = rest.split_once(';').unwrap_or((rest, ""));
+        let digits = number.strip_prefix('+').unwrap_or(number);
+        let ok = !digits.is_empty()
+            && digits
+                .bytes()
+                .any(|b| b.is_ascii_hexdigit() || b == b'*' || b == b'#')
+            && digits.bytes().all(|b| {
+                b.is_ascii_hexdigit() || matches!(b, b'*' | b'#' | b'-' | b'.' | b'(' | b')')
+            });
+        if !ok || !rest.bytes().all(uri_byte_ok) {
+            return Err(SipError::BadUri);
+        }
+        Ok(TelUri { number, params })
+    }
+
+    /// True for a global number (`+` prefix).
+    pub fn is_global(&self) -> bool {
+        self.number.starts_with('+')
+    }
+
+    /// Value of a parameter (`phone-context`, `ext`…).
+    pub fn param(&self, name: &str) -> Option<&'a str> {
+        self.params.split(';').find_map(|p| {
+            let (n, v) = p.split_once('=').unwrap_or((p, ""));
+            n.eq_ignore_ascii_case(name).then_some(v)
+        })
+    }
+}
+
+/// Any URI a SIP message may carry. Unknown schemes are kept as written (a server answers
+/// them with 416, RFC 3261 §8.2.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uri<'a> {
+    /// sip: or sips:
+    Sip(SipUri<'a>),
+    /// tel:
+    Tel(TelUri<'a>),
+    /// Any other absolute URI.
+    Absolute {
+        /// The scheme as written.
+        scheme: &'a str,
+        /// Everything after the first `:`.
+        rest: &'a str,
+    },
+}
+
+impl<'a> Uri<'a> {
+    /// Parse any absolute URI, typing sip/sips/tel.
+    pub fn parse(text: &'a str) -> Result<Uri<'a>, SipError> {
+        let text = scan::trim(text);
+        match SipUri::parse(text) {
+            Ok(u) => Ok(Uri::Sip(u)),
+            Err(SipError::UnsupportedUriScheme) => {
+                let (scheme, rest) = text.split_once(':').ok_or(SipError::BadUri)?;
+                if scheme.eq_ignore_ascii_case("tel") {
+                    TelUri::parse(text).map(Uri::Tel)
+                } else {
+                    Ok(Uri::Absolute { scheme, rest })
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "uri_tests.rs"]
+mod tests;

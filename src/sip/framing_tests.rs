@@ -1,0 +1,114 @@
+use super::*;
+
+const MSG: &[u8] = include_bytes!("../../protocol-tests/sip/rfc3428-4-message.sip");
+
+fn lim() -> SipLimits {
+    SipLimits::default()
+}
+
+#[test]
+fn keepalives() {
+    assert_eq!(frame_stream(b"", &lim()), Ok(None));
+    assert_eq!(frame_stream(b"\r", &lim()), Ok(None));
+    assert_eq!(frame_stream(b"\r\n\r", &lim()), Ok(None));
+    assert_eq!(
+        frame_stream(b"\r\n\r\n", &lim()),
+        Ok(Some(StreamItem::Ping))
+    );
+    assert_eq!(
+        frame_stream(b"\r\n\r\nMESSAGE", &lim()),
+        Ok(Some(StreamItem::Ping))
+    );
+    assert_eq!(frame_stream(b"\r\n", &lim()), Ok(Some(StreamItem::Pong)));
+    assert_eq!(
+        frame_stream(b"\r\nMESSAGE", &lim()),
+        Ok(Some(StreamItem::Pong))
+    );
+    assert_eq!(StreamItem::Ping.len(), 4);
+    assert_eq!(StreamItem::Pong.len(), 2);
+}
+
+#[test]
+fn whole_message_then_next() {
+    let mut buf = MSG.to_vec();
+    buf.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(
+        frame_stream(&buf, &lim()),
+        Ok(Some(StreamItem::Message { len: MSG.len() }))
+    );
+    assert_eq!(
+        frame_stream(&buf[MSG.len()..], &lim()),
+        Ok(Some(StreamItem::Ping))
+    );
+}
+
+#[test]
+fn every_prefix_is_incomplete() {
+    for n in 0..MSG.len() {
+        let got = frame_stream(&MSG[..n], &lim());
+        let ok = match got {
+            Ok(None) => true,
+            // A prefix that happens to start with CRLF never occurs: the message starts with a method.
+            _ => false,
+        };
+        assert!(ok, "prefix {n}: {got:?}");
+    }
+    assert_eq!(
+        frame_stream(MSG, &lim()),
+        Ok(Some(StreamItem::Message { len: MSG.len() }))
+    );
+}
+
+#[test]
+fn content_length_rules() {
+    let no_cl = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h\r\n\r\n";
+    assert_eq!(frame_stream(no_cl, &lim()), Err(SipError::BadContentLength));
+    assert_eq!(frame_datagram(no_cl, &lim()), Ok(no_cl.len()));
+    let neg = b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: -999\r\n\r\n";
+    assert_eq!(frame_stream(neg, &lim()), Err(SipError::BadContentLength));
+    let two = b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 13\r\nl: 5\r\n\r\nabcde";
+    assert_eq!(frame_stream(two, &lim()), Err(SipError::BadContentLength));
+    let same = b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 5\r\nL :\r\n 5\r\n\r\nabcde";
+    assert_eq!(
+        frame_stream(same, &lim()),
+        Ok(Some(StreamItem::Message { len: same.len() }))
+    );
+}
+
+#[test]
+fn datagram_trailing_and_short() {
+    let mut d = MSG.to_vec();
+    d.extend_from_slice(b"\r\nINVITE sip:x SIP/2.0\r\n");
+    assert_eq!(frame_datagram(&d, &lim()), Ok(MSG.len()));
+    assert_eq!(
+        frame_datagram(&MSG[..MSG.len() - 1], &lim()),
+        Err(SipError::BadContentLength)
+    );
+    assert_eq!(
+        frame_datagram(b"OPTIONS sip:a@b SIP/2.0\r\n", &lim()),
+        Err(SipError::Truncated)
+    );
+}
+
+#[test]
+fn limits() {
+    let small = SipLimits {
+        max_head_bytes: 64,
+        max_body_bytes: 10,
+        ..SipLimits::default()
+    };
+    assert_eq!(frame_stream(MSG, &small), Err(SipError::HeadTooLarge));
+    assert_eq!(
+        frame_stream(&MSG[..65], &small),
+        Err(SipError::HeadTooLarge)
+    );
+    assert_eq!(frame_stream(&MSG[..60], &small), Ok(None));
+    let body = SipLimits {
+        max_body_bytes: 10,
+        ..SipLimits::default()
+    };
+    assert_eq!(frame_stream(MSG, &body), Err(SipError::BodyTooLarge));
+    assert_eq!(frame_datagram(MSG, &body), Err(SipError::BodyTooLarge));
+    let huge = b"MESSAGE sip:a@b SIP/2.0\r\nl: 99999999999999999999999\r\n\r\n";
+    assert_eq!(frame_stream(huge, &lim()), Err(SipError::BadContentLength));
+}

@@ -1,0 +1,183 @@
+use super::*;
+
+#[test]
+fn names_long_compact_and_case() {
+    let cases: &[(&[u8], HeaderName)] = &[
+        (b"Via", H::Via),
+        (b"v", H::Via),
+        (b"V", H::Via),
+        (b"vIA", H::Via),
+        (b"i", H::CallId),
+        (b"call-id", H::CallId),
+        (b"m", H::Contact),
+        (b"e", H::ContentEncoding),
+        (b"l", H::ContentLength),
+        (b"c", H::ContentType),
+        (b"f", H::From),
+        (b"s", H::Subject),
+        (b"k", H::Supported),
+        (b"t", H::To),
+        (b"o", H::Event),
+        (b"u", H::AllowEvents),
+        (b"r", H::ReferTo),
+        (b"b", H::ReferredBy),
+        (b"x", H::SessionExpires),
+        (b"y", H::Identity),
+        (b"a", H::AcceptContact),
+        (b"j", H::RejectContact),
+        (b"d", H::RequestDisposition),
+        (b"n", H::IdentityInfo),
+        (b"MAX-FORWARDS", H::MaxForwards),
+        (b"subscription-state", H::SubscriptionState),
+        (b"WWW-Authenticate", H::WwwAuthenticate),
+        (b"X-Custom", H::Other),
+        (b"C%6Fntact", H::Other),
+        (b"q", H::Other),
+        (b"", H::Other),
+        (b"1", H::Other),
+        (b"\xff", H::Other),
+    ];
+    for (raw, want) in cases {
+        assert_eq!(
+            HeaderName::from_bytes(raw),
+            *want,
+            "{:?}",
+            String::from_utf8_lossy(raw)
+        );
+    }
+}
+
+#[test]
+fn every_row_round_trips() {
+    for info in TABLE {
+        assert_eq!(HeaderName::from_bytes(info.long.as_bytes()), info.name);
+        assert_eq!(info.name.as_str(), Some(info.long));
+        if let Some(c) = info.compact {
+            assert_eq!(HeaderName::from_bytes(&[c]), info.name);
+            assert_eq!(HeaderName::from_bytes(&[c.to_ascii_uppercase()]), info.name);
+        }
+    }
+    assert_eq!(H::Other.as_str(), None);
+    assert!(H::Via.is_list() && H::Contact.is_list() && !H::Date.is_list());
+}
+
+#[test]
+fn name_addr_forms() {
+    let n = NameAddr::parse("\"Alice \\\"A\\\"\" <sip:alice@a.example>;tag=1;x").unwrap();
+    assert_eq!(n.display_name, Some("Alice \\\"A\\\""));
+    assert_eq!(n.uri, "sip:alice@a.example");
+    assert_eq!(n.tag, Some("1"));
+    assert_eq!(n.param("x"), Some(""));
+
+    let n = NameAddr::parse("Bob  Smith <sips:bob@b.example>").unwrap();
+    assert_eq!(n.display_name, Some("Bob  Smith"));
+    assert_eq!(n.tag, None);
+
+    let n = NameAddr::parse("caller<sip:caller@example.com>;tag=323").unwrap();
+    assert_eq!(n.display_name, Some("caller"));
+
+    let n = NameAddr::parse("sip:carol@c.example ;  tag = 9").unwrap();
+    assert_eq!(
+        (n.display_name, n.uri, n.tag),
+        (None, "sip:carol@c.example", Some("9"))
+    );
+
+    let n = NameAddr::parse("isbn:2983792873").unwrap();
+    assert_eq!(n.uri, "isbn:2983792873");
+
+    let n = NameAddr::parse("\"Folded\"\r\n <sip:f@x>\r\n  ;\r\n  tag = a").unwrap();
+    assert_eq!(n.tag, Some("a"));
+}
+
+#[test]
+fn name_addr_rejects() {
+    for bad in [
+        "\"Mr. J. User <sip:j.user@example.com>",
+        "\"Watson, Thomas\" < sip:t.watson@example.org >",
+        "Bell, Alexander <sip:a.g.bell@example.com>;tag=43",
+        "sip:user@example.com?Route=%3Csip:sip.example.com%3E",
+        "<sip:a@b>;;",
+        "<sip:a@b> junk",
+        "<>",
+        "",
+        "nocolon",
+    ] {
+        assert_eq!(NameAddr::parse(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn cseq() {
+    assert_eq!(
+        CSeq::parse("0009\r\n  INVITE"),
+        Some(CSeq {
+            seq: 9,
+            method: "INVITE"
+        })
+    );
+    assert_eq!(CSeq::parse("2147483647 X").map(|c| c.seq), Some(2147483647));
+    assert_eq!(CSeq::parse("2147483648 X"), None);
+    assert_eq!(CSeq::parse("36893488147419103232 REGISTER"), None);
+    assert_eq!(CSeq::parse("1"), None);
+    assert_eq!(CSeq::parse("x INVITE"), None);
+}
+
+#[test]
+fn via() {
+    let v = Via::parse("SIP  /   2.0\r\n /UDP\r\n    192.0.2.2;branch=390skdjuw").unwrap();
+    assert_eq!(
+        (v.transport, v.host, v.port, v.branch),
+        ("UDP", "192.0.2.2", None, Some("390skdjuw"))
+    );
+    let v = Via::parse(
+        "SIP/2.0/TLS [2001:db8::1]:5061;branch=z9hG4bK1;received=192.0.2.1;rport=5062;maddr=224.2.0.1;ttl=16;x",
+    )
+    .unwrap();
+    assert_eq!(v.host, "[2001:db8::1]");
+    assert_eq!(v.port, Some(5061));
+    assert_eq!(v.received, Some("192.0.2.1"));
+    assert_eq!(v.rport, Some(Some(5062)));
+    assert_eq!(v.maddr, Some("224.2.0.1"));
+    assert_eq!(v.ttl, Some(16));
+    assert_eq!(v.param("x"), Some(""));
+    let v = Via::parse("SIP/2.0/UDP h;rport;branch=z9hG4bKx").unwrap();
+    assert_eq!(v.rport, Some(None));
+    for bad in [
+        "SIP/2.0/UDP 192.0.2.15;;,;,,",
+        "SIP/2.0/UDP 192.0.2.15;",
+        "SIP/3.0/UDP h",
+        "SIP/2.0/ h",
+        "SIP/2.0/UDP",
+        "SIP/2.0/UDP h:99999",
+        "SIP/2.0/UDP h;ttl=300",
+        "SIP/2.0/UDP h;branch",
+    ] {
+        assert_eq!(Via::parse(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn media_type() {
+    let m = MediaType::parse("text/plain ; charset=\"UTF-8\";format=flowed").unwrap();
+    assert_eq!((m.type_, m.subtype), ("text", "plain"));
+    assert_eq!(m.param("CHARSET"), Some("UTF-8"));
+    assert_eq!(m.param("format"), Some("flowed"));
+    assert_eq!(m.param("nope"), None);
+    assert!(m.is("TEXT", "Plain"));
+    let m = MediaType::parse("multipart/mixed;boundary=7a9cbec02ceef655").unwrap();
+    assert_eq!(m.param("boundary"), Some("7a9cbec02ceef655"));
+    assert_eq!(
+        MediaType::parse("application / pidf+xml").map(|m| m.subtype),
+        Some("pidf+xml")
+    );
+    for bad in [
+        "text",
+        "text/",
+        "/plain",
+        "text/plain;",
+        "text/plain;=x",
+        "te xt/plain",
+    ] {
+        assert_eq!(MediaType::parse(bad), None, "{bad}");
+    }
+}

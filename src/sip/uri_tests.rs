@@ -1,0 +1,108 @@
+use super::*;
+
+#[test]
+fn sip_uri_parts() {
+    let u = SipUri::parse("sips:alice:secret@[2001:db8::1]:5061;transport=tls;lr?subject=hi&x=1")
+        .unwrap();
+    assert_eq!(u.scheme, Scheme::Sips);
+    assert_eq!(u.user, Some("alice"));
+    assert_eq!(u.password, Some("secret"));
+    assert_eq!(u.host, "[2001:db8::1]");
+    assert_eq!(u.port, Some(5061));
+    assert_eq!(u.params, "transport=tls;lr");
+    assert_eq!(u.param("TRANSPORT"), Some("tls"));
+    assert_eq!(u.param("lr"), Some(""));
+    assert_eq!(u.param("gr"), None);
+    assert_eq!(u.headers, "subject=hi&x=1");
+    assert_eq!(u.header("x"), Some("1"));
+
+    let u = SipUri::parse("sip:example.com").unwrap();
+    assert_eq!(
+        (u.user, u.host, u.port, u.params),
+        (None, "example.com", None, "")
+    );
+}
+
+#[test]
+fn user_part_quirks() {
+    let u = SipUri::parse("sip:user;par=u%40example.net@example.com").unwrap();
+    assert_eq!(u.user, Some("user;par=u%40example.net"));
+    assert_eq!(u.host, "example.com");
+    assert_eq!(u.user_decoded().as_deref(), Some("user;par=u@example.net"));
+
+    let u = SipUri::parse("sip:%75se%72@example.com").unwrap();
+    assert_eq!(u.user_decoded().as_deref(), Some("user"));
+    assert!(matches!(
+        SipUri::parse("sip:bob@b").unwrap().user_decoded(),
+        Some(Cow::Borrowed("bob"))
+    ));
+
+    let u = SipUri::parse(
+        "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com",
+    )
+    .unwrap();
+    assert_eq!(
+        u.user,
+        Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+    );
+    assert_eq!(
+        u.password,
+        Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)")
+    );
+    assert_eq!(u.host, "example.com");
+    assert_eq!(u.headers, "");
+
+    let u = SipUri::parse("sip:null-%00-null@example.com").unwrap();
+    assert_eq!(u.user_decoded().as_deref(), Some("null-\0-null"));
+}
+
+#[test]
+fn schemes_and_rejects() {
+    assert_eq!(
+        SipUri::parse("tel:+1-201-555-0123"),
+        Err(SipError::UnsupportedUriScheme)
+    );
+    assert_eq!(
+        SipUri::parse("soap.beep://192.0.2.103:3002"),
+        Err(SipError::UnsupportedUriScheme)
+    );
+    for bad in [
+        "sip:",
+        "sip:user@",
+        "sip:@example.com",
+        "sip:user@example.com; lr",
+        "sip:user@exa mple.com",
+        "sip:a@b:port",
+        "sip:a@b:70000",
+        "sip:a@b;",
+        "sip:a@b?",
+        "sip:a@[zz::1]",
+        "sip:a%zz@b",
+        "<sip:a@b>",
+        "nocolon",
+    ] {
+        assert!(SipUri::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn tel_and_absolute() {
+    let Uri::Tel(t) = Uri::parse("tel:+1-201-555-0123;phone-context=example.com").unwrap() else {
+        panic!("tel");
+    };
+    assert!(t.is_global());
+    assert_eq!(t.number, "+1-201-555-0123");
+    assert_eq!(t.param("phone-context"), Some("example.com"));
+    assert!(TelUri::parse("tel:1234;ext=5").is_ok_and(|t| !t.is_global()));
+    assert!(TelUri::parse("tel:").is_err());
+    assert!(TelUri::parse("tel:+12 34").is_err());
+    assert_eq!(
+        Uri::parse("isbn:2983792873").unwrap(),
+        Uri::Absolute {
+            scheme: "isbn",
+            rest: "2983792873"
+        }
+    );
+    assert!(matches!(Uri::parse("sip:a@b"), Ok(Uri::Sip(_))));
+    assert!(Uri::parse("sip:a@ b").is_err());
+}
