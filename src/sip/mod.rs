@@ -7,6 +7,7 @@
 //! buffer (§8.2.6) or re-emits a message with edits. Every codec failure is a [`SipError`]
 //! with the one status code a server answers it with.
 
+pub mod body;
 pub mod encode;
 pub mod error;
 pub mod framing;
