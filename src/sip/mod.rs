@@ -8,6 +8,7 @@
 //! with the one status code a server answers it with.
 
 pub mod body;
+pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod framing;

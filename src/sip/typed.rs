@@ -36,7 +36,8 @@ impl<'a> Contact<'a> {
         }
     }
 
-    fn parse(value: &'a str) -> Option<Contact<'a>> {
+    /// Parse one Contact value (`*` or a name-addr/addr-spec with valid expires and q).
+    pub fn parse(value: &'a str) -> Option<Contact<'a>> {
         if scan::trim(value) == "*" {
             return Some(Contact::Wildcard);
         }
