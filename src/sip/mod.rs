@@ -12,6 +12,8 @@ pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod framing;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod header;
 mod lines;
 pub mod message;

@@ -369,6 +369,27 @@ impl SipMessage {
         self.option_tags(HeaderName::Require)
     }
 
+    /// Require option tags not in `supported` (RFC 3261 §8.2.2.3): answer 420 with them in
+    /// Unsupported when there are any. Malformed tags count as unsupported.
+    pub fn unsupported_requires<'m>(
+        &'m self,
+        supported: &'m [&str],
+    ) -> impl Iterator<Item = &'m str> + 'm {
+        self.headers()
+            .filter(|f| f.name == HeaderName::Require)
+            .flat_map(|f| CommaSplit::new(f.value))
+            .filter_map(|v| from_utf8(v).ok().map(scan::trim))
+            .filter(move |t| !t.is_empty() && !supported.iter().any(|s| s.eq_ignore_ascii_case(t)))
+    }
+
+    /// [`SipError::BadExtension`] when Require names an unsupported extension.
+    pub fn check_require(&self, supported: &[&str]) -> Result<(), SipError> {
+        match self.unsupported_requires(supported).next() {
+            Some(_) => Err(SipError::BadExtension),
+            None => Ok(()),
+        }
+    }
+
     /// Reason values.
     pub fn reasons(&self) -> impl Iterator<Item = Result<Reason<'_>, SipError>> + '_ {
         self.typed_list(HeaderName::Reason, Reason::parse)

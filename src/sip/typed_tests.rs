@@ -171,3 +171,21 @@ fn qvalues() {
     assert_eq!(parse_qvalue("1.5"), None);
     assert_eq!(parse_qvalue("0.1234"), None);
 }
+
+#[test]
+fn require_and_420() {
+    let m = msg("Require: pref, nothingSupportsThis\r\nRequire: path\r\n");
+    assert_eq!(
+        m.unsupported_requires(&["path", "PREF"])
+            .collect::<Vec<_>>(),
+        ["nothingSupportsThis"]
+    );
+    assert_eq!(
+        m.check_require(&["path"]).unwrap_err().status(),
+        (420, "Bad Extension")
+    );
+    assert!(
+        m.check_require(&["path", "pref", "nothingsupportsthis"])
+            .is_ok()
+    );
+}
