@@ -118,6 +118,40 @@ pub fn write_response(
     put_tail(out, body);
 }
 
+/// Re-serialise a parsed message in canonical form: the start line rebuilt, every header
+/// written as `Name: value` with its long name (compact forms expanded, spacing normalised),
+/// values and body as they arrived. Parsing the output gives the same message.
+pub fn write_canonical(out: &mut BytesMut, msg: &SipMessage) {
+    out.reserve(msg.raw().len() + 64);
+    match (msg.method(), msg.request_uri(), msg.status()) {
+        (Some(m), Some(uri), _) => {
+            out.put_slice(m.as_str().as_bytes());
+            out.put_u8(b' ');
+            out.put_slice(uri.as_bytes());
+            out.put_slice(b" SIP/2.0\r\n");
+        }
+        (_, _, Some(code)) => {
+            out.put_slice(b"SIP/2.0 ");
+            put_decimal(out, u64::from(code));
+            out.put_u8(b' ');
+            out.put_slice(msg.reason().unwrap_or_default().as_bytes());
+            out.put_slice(b"\r\n");
+        }
+        _ => {}
+    }
+    for f in msg.headers() {
+        match f.name.as_str() {
+            Some(n) => out.put_slice(n.as_bytes()),
+            None => out.put_slice(f.raw_name),
+        }
+        out.put_slice(b": ");
+        out.put_slice(f.value);
+        out.put_slice(b"\r\n");
+    }
+    out.put_slice(b"\r\n");
+    out.put_slice(msg.body());
+}
+
 /// One edit to apply by [`write_edited`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Edit<'a> {

@@ -41,6 +41,9 @@ pub enum SipError {
     CSeqMethodMismatch,
     /// A body does not match its Content-Type (PIDF, CPIM, multipart…).
     BadBody,
+    /// Require names an extension this element does not support (RFC 3261 §8.2.2.3); the
+    /// answer lists them in Unsupported.
+    BadExtension,
 }
 
 /// Headers named in errors (kept `Copy` so errors stay small).
@@ -98,9 +101,9 @@ impl SipError {
     pub fn status(&self) -> (u16, &'static str) {
         match self {
             SipError::BadVersion => (505, "Version Not Supported"),
-            SipError::HeadTooLarge | SipError::HeaderTooLong | SipError::TooManyHeaders => {
-                (400, "Header Block Too Large")
-            }
+            SipError::HeadTooLarge => (513, "Message Too Large"),
+            SipError::HeaderTooLong => (400, "Header Too Long"),
+            SipError::TooManyHeaders => (400, "Too Many Headers"),
             SipError::BodyTooLarge => (413, "Request Entity Too Large"),
             SipError::UriTooLong => (414, "Request-URI Too Long"),
             SipError::UnsupportedUriScheme => (416, "Unsupported URI Scheme"),
@@ -114,6 +117,7 @@ impl SipError {
             SipError::DuplicateHeader(h) => (400, duplicate_header_reason(*h)),
             SipError::CSeqMethodMismatch => (400, "CSeq Method Mismatch"),
             SipError::BadBody => (400, "Bad Message Body"),
+            SipError::BadExtension => (420, "Bad Extension"),
         }
     }
 
@@ -235,3 +239,41 @@ impl fmt::Display for SipError {
 }
 
 impl std::error::Error for SipError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_table() {
+        let cases = [
+            (SipError::BadStartLine, 400),
+            (SipError::BadVersion, 505),
+            (SipError::BadHeader(HeaderKind::Via), 400),
+            (SipError::MissingHeader(HeaderKind::CallId), 400),
+            (SipError::HeadTooLarge, 513),
+            (SipError::TooManyHeaders, 400),
+            (SipError::HeaderTooLong, 400),
+            (SipError::BodyTooLarge, 413),
+            (SipError::UriTooLong, 414),
+            (SipError::BadContentLength, 400),
+            (SipError::BadUri, 400),
+            (SipError::UnsupportedUriScheme, 416),
+            (SipError::TooManyHops, 483),
+            (SipError::Truncated, 400),
+            (SipError::DuplicateHeader(HeaderKind::To), 400),
+            (SipError::CSeqMethodMismatch, 400),
+            (SipError::BadBody, 400),
+            (SipError::BadExtension, 420),
+        ];
+        for (e, code) in cases {
+            assert_eq!(e.status().0, code, "{e:?}");
+            assert!(!e.status().1.is_empty());
+            assert_eq!(e.to_string(), format!("{} ({code})", e.status().1));
+        }
+        assert_eq!(SipError::MissingHeader(HeaderKind::CallId).status().1, "Missing Call-ID");
+        assert_eq!(SipError::DuplicateHeader(HeaderKind::To).status().1, "Multiple To");
+        assert!(SipError::HeadTooLarge.is_fatal_for_stream());
+        assert!(!SipError::BadHeader(HeaderKind::From).is_fatal_for_stream());
+    }
+}

@@ -7,6 +7,7 @@
 //! [`INLINE_HEADERS`] header fields. Accessors re-type those slices on demand (no allocation).
 
 use std::str::from_utf8;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 
@@ -189,6 +190,8 @@ pub struct SipMessage {
     /// Position in `index` + 1 of the first occurrence of each [`CORE`] header (0 = absent).
     core: [u16; 8],
     body_start: u32,
+    /// Cached verdict of [`SipMessage::validate`] (tier 2).
+    validated: OnceLock<Result<(), SipError>>,
 }
 
 /// One header field as written: typed name, the name's spelling and the raw value.
@@ -266,6 +269,7 @@ impl SipMessage {
             core,
             body_start: u32_of(body_start)?,
             raw,
+            validated: OnceLock::new(),
         };
         msg.check(limits)?;
         Ok(msg)
@@ -510,6 +514,10 @@ impl SipMessage {
     /// Offset where the body starts (the head's length, empty line included).
     pub fn head_len(&self) -> usize {
         self.body_start as usize
+    }
+
+    pub(crate) fn validated(&self) -> &OnceLock<Result<(), SipError>> {
+        &self.validated
     }
 
     /// Offsets of the start line's Request-URI, for editors.

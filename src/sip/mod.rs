@@ -2,19 +2,27 @@
 //!
 //! Data flow: [`framing`] finds message boundaries in a stream or datagram (§18.3, RFC 5626
 //! keep-alives), [`message::SipMessage`] indexes the start line and header slices of one message
-//! (tier 1, §7) and types other headers on first access (tier 2, [`header`]), [`uri`]
+//! (tier 1, §7) and types other headers on first access (tier 2, [`header`], [`typed`]), [`uri`]
 //! parses sip/sips/tel URIs (§19.1), [`encode`] writes requests and responses into a reused
 //! buffer (§8.2.6) or re-emits a message with edits. Every codec failure is a [`SipError`]
 //! with the one status code a server answers it with.
 
+pub mod body;
+pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod framing;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod header;
 mod lines;
 pub mod message;
 mod scan;
+pub mod typed;
 pub mod uri;
+
+#[cfg(test)]
+mod rfc4475_tests;
 
 pub use error::SipError;
 pub use framing::{SipLimits, StreamItem};
