@@ -93,24 +93,45 @@ pub enum StanzaCondition {
 const STANZACONDITION_NAMES: &[(StanzaCondition, &str)] = &[
     (StanzaCondition::BadRequest, "bad-request"),
     (StanzaCondition::Conflict, "conflict"),
-    (StanzaCondition::FeatureNotImplemented, "feature-not-implemented"),
+    (
+        StanzaCondition::FeatureNotImplemented,
+        "feature-not-implemented",
+    ),
     (StanzaCondition::Forbidden, "forbidden"),
     (StanzaCondition::Gone, "gone"),
-    (StanzaCondition::InternalServerError, "internal-server-error"),
+    (
+        StanzaCondition::InternalServerError,
+        "internal-server-error",
+    ),
     (StanzaCondition::ItemNotFound, "item-not-found"),
     (StanzaCondition::JidMalformed, "jid-malformed"),
     (StanzaCondition::NotAcceptable, "not-acceptable"),
     (StanzaCondition::NotAllowed, "not-allowed"),
     (StanzaCondition::NotAuthorized, "not-authorized"),
     (StanzaCondition::PolicyViolation, "policy-violation"),
-    (StanzaCondition::RecipientUnavailable, "recipient-unavailable"),
+    (
+        StanzaCondition::RecipientUnavailable,
+        "recipient-unavailable",
+    ),
     (StanzaCondition::Redirect, "redirect"),
-    (StanzaCondition::RegistrationRequired, "registration-required"),
-    (StanzaCondition::RemoteServerNotFound, "remote-server-not-found"),
-    (StanzaCondition::RemoteServerTimeout, "remote-server-timeout"),
+    (
+        StanzaCondition::RegistrationRequired,
+        "registration-required",
+    ),
+    (
+        StanzaCondition::RemoteServerNotFound,
+        "remote-server-not-found",
+    ),
+    (
+        StanzaCondition::RemoteServerTimeout,
+        "remote-server-timeout",
+    ),
     (StanzaCondition::ResourceConstraint, "resource-constraint"),
     (StanzaCondition::ServiceUnavailable, "service-unavailable"),
-    (StanzaCondition::SubscriptionRequired, "subscription-required"),
+    (
+        StanzaCondition::SubscriptionRequired,
+        "subscription-required",
+    ),
     (StanzaCondition::UndefinedCondition, "undefined-condition"),
     (StanzaCondition::UnexpectedRequest, "unexpected-request"),
 ];
@@ -127,7 +148,10 @@ impl StanzaCondition {
 
     /// Parse an element name.
     pub fn from_wire(s: &str) -> Option<StanzaCondition> {
-        STANZACONDITION_NAMES.iter().find(|(_, n)| *n == s).map(|(c, _)| *c)
+        STANZACONDITION_NAMES
+            .iter()
+            .find(|(_, n)| *n == s)
+            .map(|(c, _)| *c)
     }
 
     /// Every condition, in RFC order.
@@ -200,14 +224,20 @@ const STREAMCONDITION_NAMES: &[(StreamCondition, &str)] = &[
     (StreamCondition::HostGone, "host-gone"),
     (StreamCondition::HostUnknown, "host-unknown"),
     (StreamCondition::ImproperAddressing, "improper-addressing"),
-    (StreamCondition::InternalServerError, "internal-server-error"),
+    (
+        StreamCondition::InternalServerError,
+        "internal-server-error",
+    ),
     (StreamCondition::InvalidFrom, "invalid-from"),
     (StreamCondition::InvalidNamespace, "invalid-namespace"),
     (StreamCondition::InvalidXml, "invalid-xml"),
     (StreamCondition::NotAuthorized, "not-authorized"),
     (StreamCondition::NotWellFormed, "not-well-formed"),
     (StreamCondition::PolicyViolation, "policy-violation"),
-    (StreamCondition::RemoteConnectionFailed, "remote-connection-failed"),
+    (
+        StreamCondition::RemoteConnectionFailed,
+        "remote-connection-failed",
+    ),
     (StreamCondition::Reset, "reset"),
     (StreamCondition::ResourceConstraint, "resource-constraint"),
     (StreamCondition::RestrictedXml, "restricted-xml"),
@@ -216,7 +246,10 @@ const STREAMCONDITION_NAMES: &[(StreamCondition, &str)] = &[
     (StreamCondition::UndefinedCondition, "undefined-condition"),
     (StreamCondition::UnsupportedEncoding, "unsupported-encoding"),
     (StreamCondition::UnsupportedFeature, "unsupported-feature"),
-    (StreamCondition::UnsupportedStanzaType, "unsupported-stanza-type"),
+    (
+        StreamCondition::UnsupportedStanzaType,
+        "unsupported-stanza-type",
+    ),
     (StreamCondition::UnsupportedVersion, "unsupported-version"),
 ];
 
@@ -232,7 +265,10 @@ impl StreamCondition {
 
     /// Parse an element name.
     pub fn from_wire(s: &str) -> Option<StreamCondition> {
-        STREAMCONDITION_NAMES.iter().find(|(_, n)| *n == s).map(|(c, _)| *c)
+        STREAMCONDITION_NAMES
+            .iter()
+            .find(|(_, n)| *n == s)
+            .map(|(c, _)| *c)
     }
 
     /// Every condition, in RFC order.
