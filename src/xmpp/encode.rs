@@ -6,6 +6,11 @@ use bytes::BytesMut;
 use super::stanza::MessageType;
 use super::{ErrorType, StanzaCondition, StreamCondition, ns};
 
+pub use super::encode_ext::{
+    IqOut, IqPayloadOut, MarkerOut, MessageExtOut, PresenceOut, write_iq, write_message_with,
+    write_presence,
+};
+
 /// The opening tag parley sends (always s2s, `jabber:server`, dialback namespace declared).
 #[derive(Debug, Clone, Copy)]
 pub struct StreamOpen<'a> {
@@ -159,8 +164,12 @@ pub fn write_message(out: &mut BytesMut, msg: &MessageOut<'_>) {
 /// The start tag of a `<message>` and its attributes.
 pub(crate) fn write_message_open(out: &mut BytesMut, msg: &MessageOut<'_>) {
     out.extend_from_slice(b"<message");
-    write_attr(out, "from", msg.from);
-    write_attr(out, "to", msg.to);
+    if !msg.from.is_empty() {
+        write_attr(out, "from", msg.from);
+    }
+    if !msg.to.is_empty() {
+        write_attr(out, "to", msg.to);
+    }
     if let Some(id) = msg.id {
         write_attr(out, "id", id);
     }

@@ -7,13 +7,17 @@
 
 mod children;
 pub mod condition;
+pub mod decode;
 pub mod encode;
+mod encode_ext;
 pub mod error;
 pub mod framing;
 mod header;
+mod iq;
 pub mod jid;
 mod message;
 pub mod ns;
+mod presence;
 mod scope;
 pub mod stanza;
 mod xml;

@@ -11,9 +11,12 @@ use super::scope::{ChildStart, Scope, resolve_name};
 use super::xml::{Attrs, Token, Tokenizer, attr_value};
 use super::{ErrorType, StanzaCondition, StreamCondition, StreamHeader, XmppError, ns};
 
+pub use super::children::{Child, Children};
+pub use super::iq::{DiscoInfo, Identity, IqPayload, IqType, IqView, VCard};
 pub use super::message::{
     ChatState, Delay, Marker, MessageType, MessageView, Oob, Reactions, Reply, StanzaId,
 };
+pub use super::presence::{Caps, PresenceType, PresenceView, Show};
 
 /// A stanza error (RFC 6120 §8.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,10 +67,10 @@ pub enum Element<'a> {
     },
     /// `<message/>`.
     Message(MessageView<'a>),
-    /// `<presence/>` (typed view to come; raw bytes available to the caller).
-    Presence,
-    /// `<iq/>` (typed view to come).
-    Iq,
+    /// `<presence/>`.
+    Presence(PresenceView<'a>),
+    /// `<iq/>`.
+    Iq(IqView<'a>),
     /// XEP-0220 `<db:result/>`.
     DbResult(Dialback<'a>),
     /// XEP-0220 `<db:verify/>`.
@@ -213,12 +216,10 @@ pub fn parse_element<'a>(frame: &'a [u8], stream: &StreamHeader) -> Result<Eleme
             Element::Message(super::message::parse_message(&mut scope, &me, src)?)
         }
         (ns::SERVER | ns::CLIENT | ns::COMPONENT, "presence") => {
-            scope.finish(&me)?;
-            Element::Presence
+            Element::Presence(super::presence::parse_presence(&mut scope, &me, src)?)
         }
         (ns::SERVER | ns::CLIENT | ns::COMPONENT, "iq") => {
-            scope.finish(&me)?;
-            Element::Iq
+            Element::Iq(super::iq::parse_iq(&mut scope, &me, src)?)
         }
         (ns::STREAMS, "features") => Element::Features(parse_features(&mut scope, &me)?),
         (ns::STREAMS, "error") => parse_stream_error(&mut scope, &me)?,

@@ -159,3 +159,90 @@ fn reused_buffer_no_realloc() {
     write_message(&mut out, &msg);
     assert_eq!(out.capacity(), cap);
 }
+
+#[test]
+fn presence_iq_and_extensions_round_trip() {
+    use crate::xmpp::stanza::{ChatState, IqPayload, IqType, Marker, PresenceType, Show};
+    let h = crate::xmpp::StreamHeader::default();
+    let mut out = BytesMut::new();
+    write_presence(
+        &mut out,
+        &PresenceOut {
+            from: "a@b/c",
+            to: "",
+            id: Some("p1"),
+            type_: PresenceType::Available,
+            show: Some(Show::Xa),
+            status: Some("on & off"),
+            priority: Some(-5),
+            caps: Some(("http://parley", "ver=", "sha-1")),
+            nick: Some("A"),
+            error: None,
+        },
+    );
+    let Element::Presence(p) = parse_element(&out, &h).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (p.type_, p.show, p.priority),
+        (Some(PresenceType::Available), Some(Show::Xa), Some(-5))
+    );
+    assert_eq!(
+        (p.status.as_deref(), p.to.as_deref()),
+        (Some("on & off"), None)
+    );
+    assert_eq!(&*p.caps.unwrap().ver, "ver=");
+    out.clear();
+    let ids = [("gateway", "sip", "parley")];
+    let iq = IqOut {
+        from: "g",
+        to: "h",
+        id: "i1",
+        type_: IqType::Result,
+        payload: IqPayloadOut::DiscoInfo(&ids, &["urn:xmpp:ping"]),
+        error: None,
+    };
+    write_iq(&mut out, &iq);
+    let Element::Iq(v) = parse_element(&out, &h).unwrap() else {
+        panic!()
+    };
+    let IqPayload::DiscoInfo(d) = v.payload_kind() else {
+        panic!()
+    };
+    assert_eq!(d.features().collect::<Vec<_>>(), vec!["urn:xmpp:ping"]);
+    assert_eq!(
+        d.identities().next().unwrap().name.as_deref(),
+        Some("parley")
+    );
+    out.clear();
+    let msg = MessageOut {
+        from: "a@b",
+        to: "c@d",
+        id: Some("m"),
+        type_: MessageType::Chat,
+        lang: None,
+        body: Some("b"),
+        subject: None,
+        thread: None,
+        error: None,
+    };
+    let ext = MessageExtOut {
+        chat_state: Some(ChatState::Gone),
+        marker: Some(MarkerOut::Acknowledged("x")),
+        reactions: Some(("m0", &["👍"])),
+        reply: Some((None, "m0")),
+        raw: &["<z xmlns='urn:z'/>"],
+        ..Default::default()
+    };
+    write_message_with(&mut out, &msg, &ext);
+    let Element::Message(m) = parse_element(&out, &h).unwrap() else {
+        panic!()
+    };
+    assert_eq!(m.chat_state, Some(ChatState::Gone));
+    assert_eq!(m.marker, Some(Marker::Acknowledged("x".into())));
+    assert_eq!(m.reactions.as_ref().unwrap().iter().collect::<Vec<_>>(), vec!["👍"]);
+    assert_eq!(
+        m.unknown_children().next().unwrap().xml,
+        "<z xmlns='urn:z'/>"
+    );
+}

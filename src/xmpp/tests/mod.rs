@@ -2,6 +2,7 @@
 
 mod encode;
 mod framing;
+mod golden;
 mod jid;
 mod stanza;
 
