@@ -4,7 +4,12 @@
 use bytes::BytesMut;
 
 use super::stanza::MessageType;
-use super::{ErrorType, StanzaCondition, StreamCondition};
+use super::{ErrorType, StanzaCondition, StreamCondition, ns};
+
+pub use super::encode_ext::{
+    IqOut, IqPayloadOut, MarkerOut, MessageExtOut, PresenceOut, write_iq, write_message_with,
+    write_presence,
+};
 
 /// The opening tag parley sends (always s2s, `jabber:server`, dialback namespace declared).
 #[derive(Debug, Clone, Copy)]
@@ -64,8 +69,13 @@ pub struct MessageOut<'a> {
 
 /// `<?xml version='1.0'?><stream:stream …>`.
 pub fn write_stream_open(out: &mut BytesMut, open: &StreamOpen<'_>) {
-    let _ = (out, open);
-    todo!("xmpp::encode::write_stream_open")
+    out.extend_from_slice(b"<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback'");
+    write_attr(out, "from", open.from);
+    write_attr(out, "to", open.to);
+    if let Some(id) = open.id {
+        write_attr(out, "id", id);
+    }
+    out.extend_from_slice(b" version='1.0'>");
 }
 
 /// `</stream:stream>`.
@@ -75,8 +85,23 @@ pub fn write_stream_close(out: &mut BytesMut) {
 
 /// `<stream:features>…</stream:features>`.
 pub fn write_features(out: &mut BytesMut, features: &FeaturesOut<'_>) {
-    let _ = (out, features);
-    todo!("xmpp::encode::write_features")
+    out.extend_from_slice(b"<stream:features>");
+    if features.starttls_required {
+        out.extend_from_slice(
+            b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>",
+        );
+    }
+    if !features.mechanisms.is_empty() {
+        out.extend_from_slice(b"<mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>");
+        for m in features.mechanisms {
+            write_text_element(out, "mechanism", m);
+        }
+        out.extend_from_slice(b"</mechanisms>");
+    }
+    if features.dialback {
+        out.extend_from_slice(b"<dialback xmlns='urn:xmpp:features:dialback'><errors/></dialback>");
+    }
+    out.extend_from_slice(b"</stream:features>");
 }
 
 /// `<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`.
@@ -89,10 +114,18 @@ pub fn write_proceed(out: &mut BytesMut) {
     out.extend_from_slice(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
 }
 
-/// SASL `<auth mechanism=…>initial</auth>` (initial is base64, `=` for empty).
+/// SASL `<auth mechanism=…>initial</auth>` (initial is base64, `=` for empty; `""` writes no
+/// initial response at all).
 pub fn write_sasl_auth(out: &mut BytesMut, mechanism: &str, initial: &str) {
-    let _ = (out, mechanism, initial);
-    todo!("xmpp::encode::write_sasl_auth")
+    out.extend_from_slice(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'");
+    write_attr(out, "mechanism", mechanism);
+    if initial.is_empty() {
+        out.extend_from_slice(b"/>");
+    } else {
+        out.extend_from_slice(b">");
+        write_text(out, initial);
+        out.extend_from_slice(b"</auth>");
+    }
 }
 
 /// SASL `<success/>`.
@@ -100,20 +133,148 @@ pub fn write_sasl_success(out: &mut BytesMut) {
     out.extend_from_slice(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
 }
 
-/// SASL `<failure><condition/></failure>`.
+/// SASL `<failure><condition/></failure>` (RFC 6120 §6.5). A condition that is not an XML
+/// name is written as `not-authorized`.
 pub fn write_sasl_failure(out: &mut BytesMut, condition: &str) {
-    let _ = (out, condition);
-    todo!("xmpp::encode::write_sasl_failure")
+    out.extend_from_slice(b"<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><");
+    out.extend_from_slice(safe_name(condition, "not-authorized").as_bytes());
+    out.extend_from_slice(b"/></failure>");
 }
 
 /// `<stream:error><condition/><text/></stream:error>`.
 pub fn write_stream_error(out: &mut BytesMut, condition: StreamCondition, text: Option<&str>) {
-    let _ = (out, condition, text);
-    todo!("xmpp::encode::write_stream_error")
+    out.extend_from_slice(b"<stream:error><");
+    out.extend_from_slice(condition.as_str().as_bytes());
+    out.extend_from_slice(b" xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>");
+    if let Some(t) = text {
+        out.extend_from_slice(b"<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>");
+        write_text(out, t);
+        out.extend_from_slice(b"</text>");
+    }
+    out.extend_from_slice(b"</stream:error>");
 }
 
 /// `<message …>…</message>`.
 pub fn write_message(out: &mut BytesMut, msg: &MessageOut<'_>) {
-    let _ = (out, msg);
-    todo!("xmpp::encode::write_message")
+    write_message_open(out, msg);
+    write_message_children(out, msg);
+    out.extend_from_slice(b"</message>");
+}
+
+/// The start tag of a `<message>` and its attributes.
+pub(crate) fn write_message_open(out: &mut BytesMut, msg: &MessageOut<'_>) {
+    out.extend_from_slice(b"<message");
+    if !msg.from.is_empty() {
+        write_attr(out, "from", msg.from);
+    }
+    if !msg.to.is_empty() {
+        write_attr(out, "to", msg.to);
+    }
+    if let Some(id) = msg.id {
+        write_attr(out, "id", id);
+    }
+    if msg.type_ != MessageType::Normal {
+        write_attr(out, "type", msg.type_.as_str());
+    }
+    if let Some(lang) = msg.lang {
+        write_attr(out, "xml:lang", lang);
+    }
+    out.extend_from_slice(b">");
+}
+
+/// The RFC 6121 children of a `<message>`: subject, body, thread, error.
+pub(crate) fn write_message_children(out: &mut BytesMut, msg: &MessageOut<'_>) {
+    if let Some(s) = msg.subject {
+        write_text_element(out, "subject", s);
+    }
+    if let Some(b) = msg.body {
+        write_text_element(out, "body", b);
+    }
+    if let Some(t) = msg.thread {
+        write_text_element(out, "thread", t);
+    }
+    if let Some(e) = &msg.error {
+        write_stanza_error(out, e);
+    }
+}
+
+/// `<error type=…><condition xmlns=…/><text xmlns=…>…</text></error>` (RFC 6120 §8.3.2).
+pub fn write_stanza_error(out: &mut BytesMut, e: &StanzaErrorOut<'_>) {
+    out.extend_from_slice(b"<error");
+    write_attr(out, "type", e.type_.as_str());
+    out.extend_from_slice(b"><");
+    out.extend_from_slice(e.condition.as_str().as_bytes());
+    out.extend_from_slice(b" xmlns='");
+    out.extend_from_slice(ns::STANZA_ERRORS.as_bytes());
+    out.extend_from_slice(b"'/>");
+    if let Some(t) = e.text {
+        out.extend_from_slice(b"<text xmlns='");
+        out.extend_from_slice(ns::STANZA_ERRORS.as_bytes());
+        out.extend_from_slice(b"'>");
+        write_text(out, t);
+        out.extend_from_slice(b"</text>");
+    }
+    out.extend_from_slice(b"</error>");
+}
+
+/// `<name>text</name>` with the text escaped; `name` must be a literal XML name.
+pub(crate) fn write_text_element(out: &mut BytesMut, name: &str, text: &str) {
+    out.extend_from_slice(b"<");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b">");
+    write_text(out, text);
+    out.extend_from_slice(b"</");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b">");
+}
+
+/// ` name='value'` with the value escaped; `name` must be a literal XML name.
+pub(crate) fn write_attr(out: &mut BytesMut, name: &str, value: &str) {
+    out.extend_from_slice(b" ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"='");
+    escape_into(out, value, true);
+    out.extend_from_slice(b"'");
+}
+
+/// Character data, escaped.
+pub(crate) fn write_text(out: &mut BytesMut, text: &str) {
+    escape_into(out, text, false);
+}
+
+/// `name` if it is a plain XML name (letters, digits, `-`, `_`, `.`), else `fallback`.
+pub(crate) fn safe_name<'n>(name: &'n str, fallback: &'n str) -> &'n str {
+    let ok = name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok { name } else { fallback }
+}
+
+/// Escape `s` into `out`. `&`, `<`, `>` always; quotes, tab, CR and LF in attributes (so
+/// attribute-value normalisation gives the same string back); CR in text. Characters XML 1.0
+/// cannot carry (controls other than tab/LF/CR, U+FFFE, U+FFFF) become U+FFFD.
+pub(crate) fn escape_into(out: &mut BytesMut, s: &str, attr: bool) {
+    let bytes = s.as_bytes();
+    let mut last = 0;
+    for (i, c) in s.char_indices() {
+        let rep: &[u8] = match c {
+            '&' => b"&amp;",
+            '<' => b"&lt;",
+            '>' => b"&gt;",
+            '\'' if attr => b"&apos;",
+            '"' if attr => b"&quot;",
+            '\t' if attr => b"&#9;",
+            '\n' if attr => b"&#10;",
+            '\r' => b"&#13;",
+            '\t' | '\n' => continue,
+            '\u{fffe}' | '\u{ffff}' => "\u{fffd}".as_bytes(),
+            c if (c as u32) < 0x20 => "\u{fffd}".as_bytes(),
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[last..i]);
+        out.extend_from_slice(rep);
+        last = i + c.len_utf8();
+    }
+    out.extend_from_slice(&bytes[last..]);
 }

@@ -24,6 +24,12 @@ pub enum XmppError {
     BadStreamHeader,
     /// The peer sent something the stream state does not allow.
     UnexpectedElement,
+    /// A prefix is used that no enclosing element (nor the stream header) declares.
+    BadNamespacePrefix,
+    /// The XML declaration names an encoding other than UTF-8.
+    UnsupportedEncoding,
+    /// The stream header's `version` has a major version other than 1.
+    UnsupportedVersion,
 }
 
 impl XmppError {
@@ -38,6 +44,9 @@ impl XmppError {
             }
             XmppError::BadStreamHeader => StreamCondition::BadFormat,
             XmppError::UnexpectedElement => StreamCondition::UnsupportedStanzaType,
+            XmppError::BadNamespacePrefix => StreamCondition::BadNamespacePrefix,
+            XmppError::UnsupportedEncoding => StreamCondition::UnsupportedEncoding,
+            XmppError::UnsupportedVersion => StreamCondition::UnsupportedVersion,
         }
     }
 }

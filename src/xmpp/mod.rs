@@ -5,14 +5,27 @@
 //! elements (each a `Bytes` slice, no copy); [`stanza::parse_element`] gives a typed, borrowed
 //! view of one element; [`encode`] writes stanzas and stream elements into a reused buffer.
 
+mod children;
 pub mod condition;
+pub mod decode;
 pub mod encode;
+mod encode_ext;
 pub mod error;
 pub mod framing;
+mod header;
+mod iq;
 pub mod jid;
+mod message;
+pub mod ns;
+mod presence;
+mod scope;
 pub mod stanza;
+mod xml;
+
+#[cfg(test)]
+mod tests;
 
 pub use condition::{ErrorType, StanzaCondition, StreamCondition};
 pub use error::XmppError;
-pub use framing::{Frame, Framer, StreamHeader, XmppLimits};
+pub use framing::{Frame, Framer, StreamHeader, StreamNs, XmppLimits};
 pub use jid::Jid;

@@ -1,0 +1,94 @@
+//! JIDs (RFC 7622) and XEP-0106.
+
+use crate::xmpp::Jid;
+use crate::xmpp::jid::{JidError, escape_local, unescape_local};
+
+#[test]
+fn parse_table() {
+    type Case<'s> = (&'s str, Option<&'s str>, &'s str, Option<&'s str>, &'s str);
+    let ok: &[Case<'_>] = &[
+        (
+            "Juliet@Example.COM/Balcony",
+            Some("juliet"),
+            "example.com",
+            Some("Balcony"),
+            "juliet@example.com/Balcony",
+        ),
+        ("example.com", None, "example.com", None, "example.com"),
+        ("example.com.", None, "example.com", None, "example.com"),
+        ("a@b/c/d@e", Some("a"), "b", Some("c/d@e"), "a@b/c/d@e"),
+        (
+            "ÉLÈVE@exämple.org",
+            Some("élève"),
+            "exämple.org",
+            None,
+            "élève@exämple.org",
+        ),
+        ("x@[::1]", Some("x"), "[::1]", None, "x@[::1]"),
+        ("d'artagnan\\20x@b", None, "", None, ""),
+    ];
+    for (input, l, d, r, text) in ok {
+        if d.is_empty() {
+            assert_eq!(
+                Jid::parse(input).err(),
+                Some(JidError::BadCharacter),
+                "{input}"
+            );
+            continue;
+        }
+        let j = Jid::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+        assert_eq!(
+            (j.local(), j.domain(), j.resource(), j.as_str()),
+            (*l, *d, *r, *text),
+            "{input}"
+        );
+    }
+    let bad: &[(&str, JidError)] = &[
+        ("", JidError::Empty),
+        ("@b", JidError::Empty),
+        ("a@", JidError::Empty),
+        ("a@b/", JidError::Empty),
+        ("a b@c", JidError::BadCharacter),
+        ("a@b c", JidError::BadCharacter),
+        ("a@-b", JidError::BadCharacter),
+        ("a@b..c", JidError::BadCharacter),
+        ("a:b@c", JidError::BadCharacter),
+    ];
+    for (input, e) in bad {
+        assert_eq!(Jid::parse(input), Err(*e), "{input}");
+    }
+    assert_eq!(
+        Jid::parse(&format!("{}@b", "a".repeat(1024))),
+        Err(JidError::TooLong)
+    );
+    assert_eq!(Jid::parse("a@b/c").unwrap().bare(), "a@b");
+}
+
+#[test]
+fn xep0106_examples() {
+    // XEP-0106 §5 table of examples.
+    let cases = [
+        ("space cadet", "space\\20cadet"),
+        ("call me \"ishmael\"", "call\\20me\\20\\22ishmael\\22"),
+        ("at&t guy", "at\\26t\\20guy"),
+        ("d'artagnan", "d\\27artagnan"),
+        ("/.fanboy", "\\2f.fanboy"),
+        ("::foo::", "\\3a\\3afoo\\3a\\3a"),
+        ("<foo>", "\\3cfoo\\3e"),
+        ("user@host", "user\\40host"),
+        ("c:\\net", "c\\3a\\net"),
+        ("c:\\\\net", "c\\3a\\\\net"),
+        ("c:\\cool stuff", "c\\3a\\cool\\20stuff"),
+        ("c:\\5commas", "c\\3a\\5c5commas"),
+    ];
+    for (raw, esc) in cases {
+        assert_eq!(escape_local(raw), esc, "{raw}");
+        assert_eq!(unescape_local(esc), raw, "{esc}");
+        let j = Jid::parse(&format!("{esc}@example.com")).unwrap();
+        assert_eq!(unescape_local(j.local().unwrap()), raw.to_lowercase());
+    }
+    assert!(matches!(
+        escape_local("plain"),
+        std::borrow::Cow::Borrowed(_)
+    ));
+}
