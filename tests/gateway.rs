@@ -131,7 +131,7 @@ async fn sip_message_becomes_xmpp_message() {
     let resp = read_sip(&mut ua).await;
     assert!(resp.starts_with("SIP/2.0 202 "), "{resp}");
     assert!(resp.contains("Call-ID: c1@host\r\n"), "{resp}");
-    assert!(resp.contains("branch=z9hG4bKc1@host"), "{resp}");
+    assert!(resp.contains("branch=z9hG4bK-c1-host"), "{resp}");
     gw.stop().await;
 }
 
@@ -313,4 +313,31 @@ async fn builtin_config_starts_with_generated_tls_material() {
             .unwrap()
     );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn unparsable_request_gets_a_400_and_the_connection_keeps_serving() {
+    let pki = pki("bad-sip");
+    let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let gw = Gateway::start(&pki, xmpp_hop, closed_port().await).await;
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    // '@' is not allowed in a Via branch token.
+    let bad = sip_message("alice@sip.test", "juliet@xmpp.test", "c7@host", "x")
+        .replace("branch=z9hG4bK-c7-host", "branch=z9hG4bK@bad");
+    ua.send(&bad).await;
+    let resp = read_sip(&mut ua).await;
+    assert!(resp.starts_with("SIP/2.0 400 "), "{resp}");
+    assert!(resp.contains("Call-ID: c7@host\r\n"), "{resp}");
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "juliet@xmpp.test",
+        "c8@host",
+        "still here",
+    ))
+    .await;
+    let stanza = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    assert!(stanza.contains("<body>still here</body>"), "{stanza}");
+    let resp = read_sip(&mut ua).await;
+    assert!(resp.starts_with("SIP/2.0 202 "), "{resp}");
+    gw.stop().await;
 }

@@ -164,8 +164,9 @@ pub fn status_to_condition(code: u16) -> ErrorCondition {
         500 => C::InternalServerError,
         502 => C::RemoteServerNotFound,
         503 | 600 | 603 => C::ServiceUnavailable,
-        400..=499 => C::BadRequest,
-        500..=599 => C::InternalServerError,
+        // Codes the table does not name: by class.
+        c if c / 100 == 4 => C::BadRequest,
+        c if c / 100 == 5 => C::InternalServerError,
         _ => C::UndefinedCondition,
     }
 }

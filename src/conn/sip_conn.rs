@@ -17,7 +17,7 @@ use tracing::{debug, warn};
 use super::ConnError;
 use crate::routing::Gateway;
 use crate::sip::framing::{self, StreamItem};
-use crate::sip::{SipError, SipMessage};
+use crate::sip::{SipError, SipMessage, reject};
 
 /// A final response to a request parley sent (or one parley made up for a local failure).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,7 +201,7 @@ fn process(
         match item {
             StreamItem::Ping => wbuf.extend_from_slice(b"\r\n"),
             StreamItem::Pong => {}
-            StreamItem::Message { .. } => match SipMessage::parse(bytes, limits) {
+            StreamItem::Message { .. } => match SipMessage::parse(bytes.clone(), limits) {
                 Ok(msg) if msg.status().is_some() => on_response(msg, transactions),
                 Ok(msg) => {
                     let (gw, peer, tx) = (gw.clone(), peer.clone(), tx.clone());
@@ -211,7 +211,7 @@ fn process(
                         }
                     });
                 }
-                Err(e) => on_parse_error(e, wbuf, gw),
+                Err(e) => on_parse_error(e, &bytes, wbuf),
             },
         }
     }
@@ -233,9 +233,9 @@ fn on_response(msg: SipMessage, transactions: &mut HashMap<String, ClientTransac
     let _ = t.respond.send(SipFinal { code, reason });
 }
 
-/// A message that framed but does not parse: answer a request with the mapped status
-/// (RFC 3261 §8.2); a broken response is dropped (it cannot be answered) and logged.
-fn on_parse_error(e: SipError, wbuf: &mut BytesMut, gw: &Gateway) {
-    warn!(error = %e, "unparsable SIP message");
-    let _ = (wbuf, gw);
+/// A message that framed but does not parse: a request is answered with the mapped status
+/// (RFC 3261 §8.2); a broken response cannot be answered and is only logged.
+fn on_parse_error(e: SipError, raw: &[u8], wbuf: &mut BytesMut) {
+    let answered = reject::write_rejection(wbuf, raw, e);
+    warn!(error = %e, answered, "unparsable SIP message");
 }

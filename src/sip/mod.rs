@@ -17,6 +17,7 @@ pub mod fuzzing;
 pub mod header;
 mod lines;
 pub mod message;
+pub mod reject;
 mod scan;
 pub mod typed;
 pub mod uri;

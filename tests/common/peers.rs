@@ -274,7 +274,8 @@ pub async fn sip_client(
 /// A MESSAGE request.
 pub fn sip_message(from: &str, to: &str, call_id: &str, body: &str) -> String {
     format!(
-        "MESSAGE sip:{to} SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK{call_id}\r\nMax-Forwards: 70\r\nFrom: \"Alice\" <sip:{from}>;tag=a1\r\nTo: <sip:{to}>\r\nCall-ID: {call_id}\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n{body}",
+        "MESSAGE sip:{to} SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK-{}\r\nMax-Forwards: 70\r\nFrom: \"Alice\" <sip:{from}>;tag=a1\r\nTo: <sip:{to}>\r\nCall-ID: {call_id}\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n\r\n{body}",
+        call_id.replace(['@', '.'], "-"),
         body.len()
     )
 }
