@@ -290,7 +290,7 @@ if [ "$MODE" = gateway ] && alive parley; then
   [ "$rc" = 0 ] || echo "note: parley exited with status $rc after SIGTERM (124: still running after 15s)" >&2
 fi
 if [ "$FAILED" != 0 ] && [ -s "$RUN/parley.log" ]; then
-  { echo "--- last lines of $RUN/parley.log:"; tail -n 40 "$RUN/parley.log" | sed 's/^/    /'; } >&2
+  { echo "--- last lines of $RUN/parley.log:"; tail -n 40 "$RUN/parley.log" | sed 's/\x1b\[[0-9;]*m//g; s/^/    /'; } >&2
 fi
 stop_all
 summary

@@ -73,7 +73,8 @@ class Acc(pj.Account):
         raw = prm.rdata.wholeMsg
         frm, to = bare_uri(prm.fromUri), bare_uri(prm.toUri)
         print(f"RECV from={frm} to={to} body={one_line(prm.msgBody)}", flush=True)
-        print(f"RECV-DETAIL from={prm.fromUri} to={prm.toUri} content_type={prm.contentType} "
+        print(f"RECV-DETAIL from={prm.fromUri} to={prm.toUri} "
+              f"content_type={header(raw, 'content-type', 'c') or prm.contentType} "
               f"call_id={header(raw, 'call-id', 'i')}", flush=True)
         if self.a.expect_body is not None and prm.msgBody == self.a.expect_body and (
                 self.a.expect_from is None or frm == bare_uri(self.a.expect_from)):
