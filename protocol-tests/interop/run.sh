@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# Interop suite: parley between a real Prosody (xmpp.test) and a real Kamailio (sip.test),
+# with a slixmpp client and pjsua2 UAs, all inside one private network + mount + PID namespace.
+#
+# usage: protocol-tests/interop/run.sh [SCENARIO...]     the gateway scenarios (default: all)
+#        protocol-tests/interop/run.sh --self-test       the peers alone, without parley
+#
+# Prints one line per scenario ("PASS name" / "FAIL name (see LOG): reason"), then
+# "N passed, M failed" alone on the last line; exits non-zero on any failure.
+# Diagnostics of failures go to stderr. Everything is under $RUN (default /tmp/parley-interop/run).
+#
+# Environment:
+#   PARLEY_BIN          the gateway binary (default <repo>/target/debug/parley; if that is missing,
+#                       "cargo build --bin parley" runs first, outside the namespace)
+#   PARLEY_INTEROP_HOME where runs and the venv live (default /tmp/parley-interop)
+#   VERBOSE=1           harness progress on stderr as well as in $RUN/harness.log
+# Needs root (unshare) and the peers from install.sh.
+set -uo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$HERE/lib.sh"
+
+GATEWAY_SCENARIOS=(sip-to-xmpp-plain xmpp-to-sip-plain unicode-both-ways errors-both-ways)
+SELF_TESTS=(peers-xmpp-local peers-sip-local)
+
+# Address plan (see README.md).
+XMPP_IP=127.0.0.2     # Prosody: xmpp.test c2s 5222, s2s 5269
+GW_XMPP_IP=127.0.0.3  # parley: sip.test's XMPP server, s2s 5269
+KAM_IP=127.0.0.4      # Kamailio: sip.test udp/tcp 5060, tls 5061
+GW_SIP_IP=127.0.0.5   # parley: xmpp.test's SIP edge, tls 5061
+declare -A UA_IP=([alice]=127.0.0.6 [bob]=127.0.0.7)
+RECV_TIMEOUT=20       # seconds a receiver waits for its message
+SEND_TIMEOUT=15       # seconds a sender waits for its answer (final response, error stanza)
+UNICODE_BODY="héllo 👋 Привет 你好 مرحبا"
+
+ORIG_ARGS=("$@")
+MODE=gateway
+SELECTED=()
+for arg in "$@"; do
+  case "$arg" in
+    --self-test) MODE=self-test ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -*) echo "unknown option $arg" >&2; exit 64 ;;
+    *) SELECTED+=("$arg") ;;
+  esac
+done
+if [ ${#SELECTED[@]} = 0 ]; then
+  if [ "$MODE" = self-test ]; then SELECTED=("${SELF_TESTS[@]}"); else SELECTED=("${GATEWAY_SCENARIOS[@]}"); fi
+fi
+for s in "${SELECTED[@]}"; do
+  case " ${GATEWAY_SCENARIOS[*]} ${SELF_TESTS[*]} " in *" $s "*) ;; *) echo "unknown scenario $s" >&2; exit 64 ;; esac
+done
+
+PASSED=0; FAILED=0
+report() { # report NAME OK|REASON LOG
+  if [ "$2" = OK ]; then
+    echo "PASS $1"; PASSED=$((PASSED + 1))
+  else
+    echo "FAIL $1 (see $3): $2"; FAILED=$((FAILED + 1))
+  fi
+}
+summary() { echo "$PASSED passed, $FAILED failed"; [ "$FAILED" = 0 ]; }
+fail_all() { local s; for s in "${SELECTED[@]}"; do report "$s" "$1" "$2"; done; summary; exit 1; }
+
+# ---- outside the namespace: checks, certificates, the parley binary ------------------------
+if [ "${PARLEY_INTEROP_IN_NS:-}" != 1 ]; then
+  rm -rf "$RUN"; mkdir -p "$RUN"; chmod 755 "$INTEROP_HOME"
+  log "run folder $RUN, mode $MODE, scenarios: ${SELECTED[*]}"
+  [ "$(id -u)" = 0 ] || fail_all "must run as root (unshare, bind mounts)" "$RUN/harness.log"
+  missing=()
+  for c in unshare ip ss openssl prosody prosodyctl kamailio timeout; do
+    command -v "$c" >/dev/null || missing+=("$c")
+  done
+  [ -e "${KAMAILIO_MODULES:-/usr/lib/x86_64-linux-gnu/kamailio/modules}/tls.so" ] || missing+=(kamailio-tls-modules)
+  "$VENV/bin/python" -c 'import slixmpp, pjsua2' 2>/dev/null || missing+=("venv $VENV with slixmpp+pjsua2")
+  if [ ${#missing[@]} -gt 0 ]; then
+    fail_all "missing ${missing[*]}: run protocol-tests/interop/install.sh" "$RUN/harness.log"
+  fi
+  "$REPO/certs/make-certs.sh" -o "$CERTS" > "$RUN/certs.log" 2>&1 \
+    || fail_all "certs/make-certs.sh failed" "$RUN/certs.log"
+
+  PARLEY_PROBLEM=""
+  if [ "$MODE" = gateway ]; then
+    if [ -z "${PARLEY_BIN:-}" ]; then
+      PARLEY_BIN="$REPO/target/debug/parley"
+      if [ ! -x "$PARLEY_BIN" ]; then
+        log "no $PARLEY_BIN: cargo build --bin parley"
+        (cd "$REPO" && cargo build --bin parley) > "$RUN/cargo-build.log" 2>&1 \
+          || PARLEY_PROBLEM="cargo build --bin parley failed (see $RUN/cargo-build.log)"
+      fi
+    fi
+    if [ -z "$PARLEY_PROBLEM" ] && [ ! -x "$PARLEY_BIN" ]; then
+      PARLEY_PROBLEM="no parley binary at $PARLEY_BIN"
+    fi
+    PARLEY_BIN="$(cd "$(dirname "$PARLEY_BIN")" 2>/dev/null && pwd)/$(basename "$PARLEY_BIN")"
+  fi
+  export PARLEY_BIN PARLEY_PROBLEM
+  ns_reexec "$0" "${ORIG_ARGS[@]}"
+fi
+
+# ---- inside the namespace ----------------------------------------------------------------
+trap stop_all EXIT
+ns_setup "$XMPP_IP xmpp.test" "$GW_XMPP_IP sip.test" \
+  || fail_all "could not set up the network namespace" "$RUN/harness.log"
+
+PEER_PROBLEM=""
+prosody_start xmpp.test "$XMPP_IP" juliet romeo \
+  || PEER_PROBLEM="Prosody did not start (see $RUN/prosody/)"
+kamailio_start "$KAM_IP" "$GW_SIP_IP" \
+  || PEER_PROBLEM="${PEER_PROBLEM:+$PEER_PROBLEM; }Kamailio did not start (see $RUN/kamailio/kamailio.log)"
+
+if [ "$MODE" = gateway ] && [ -z "$PARLEY_PROBLEM" ]; then
+  render "$HERE/parley.toml.in" "$RUN/parley.toml" RUN="$RUN" CERTS="$CERTS"
+  mkdir -p "$RUN/state"
+  start_bg parley "$RUN/parley.log" env RUST_BACKTRACE=1 "$PARLEY_BIN" run --config "$RUN/parley.toml"
+  if ! { wait_tcp "$GW_XMPP_IP" 5269 30 parley && wait_tcp "$GW_SIP_IP" 5061 30 parley; }; then
+    if alive parley; then
+      PARLEY_PROBLEM="parley is not listening on $GW_XMPP_IP:5269 and $GW_SIP_IP:5061 after 30s (see $RUN/parley.log)"
+    else
+      rc=0; wait "$(pid_of parley)" 2>/dev/null || rc=$?
+      PARLEY_PROBLEM="parley exited with status $rc at start-up (see $RUN/parley.log)"
+    fi
+  fi
+fi
+
+# ---- scenario building blocks --------------------------------------------------------------
+# Each sets REASON (first failure wins) and appends client output to $LOG.
+REASON=""
+fail() { [ -n "$REASON" ] || REASON="$*"; log "  $*"; }
+# show TAG FILE: a client's output into the scenario log (without pjlib's start-up chatter)
+show() { grep -avE '^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} ' "$2" 2>/dev/null | sed "s/^/[$1] /" >> "$LOG" || true; }
+
+# start_receiver TAG KIND USER@DOMAIN BODY FROM_USER@DOMAIN: receiver in the background; waits
+# for READY. Sets RECV_PID and RECV_OUT.
+start_receiver() {
+  local tag="$1" kind="$2" who="$3" body="$4" from="$5"
+  RECV_OUT="$SC_DIR/$tag.recv.out"
+  if [ "$kind" = xmpp ]; then
+    BOUND=$((RECV_TIMEOUT + 10)) xmpp_client --jid "$who" --server "$XMPP_IP" \
+      --expect-body "$body" --expect-from "$from" --timeout "$RECV_TIMEOUT" > "$RECV_OUT" 2>&1 &
+  else
+    local user="${who%@*}"
+    BOUND=$((RECV_TIMEOUT + 10)) sip_ua "$user" "${UA_IP[$user]}" --expect-body "$body" \
+      --expect-from "sip:$from" --timeout "$RECV_TIMEOUT" --log-file "$SC_DIR/$tag.$user.pjsip.log" \
+      > "$RECV_OUT" 2>&1 &
+  fi
+  RECV_PID=$!
+  if ! wait_grep "$RECV_OUT" '^READY' 15 "$RECV_PID"; then
+    if [ "$kind" = xmpp ]; then fail "$who could not log in at Prosody"; else fail "$who could not register at Kamailio"; fi
+    return 1
+  fi
+}
+
+# deliver TAG FROM_KIND FROM TO_KIND TO BODY: FROM sends BODY to TO; TO must see exactly
+# sender, recipient and body. A SIP sender must get a 2xx final response.
+deliver() {
+  local tag="$1" fk="$2" from="$3" tk="$4" to="$5" body="$6" send_out rc=0
+  send_out="$SC_DIR/$tag.send.out"
+  log "  $tag: $from ($fk) -> $to ($tk)"
+  if start_receiver "$tag" "$tk" "$to" "$body" "$from"; then
+    if [ "$fk" = xmpp ]; then
+      BOUND=$((RECV_TIMEOUT + 15)) xmpp_client --jid "$from" --server "$XMPP_IP" --send "$to" \
+        --body "$body" --hold-file "$SC_DIR/$tag.done" --timeout "$((RECV_TIMEOUT + 5))" > "$send_out" 2>&1 &
+    else
+      local user="${from%@*}"
+      BOUND=$((SEND_TIMEOUT + 10)) sip_ua "$user" "${UA_IP[$user]}" --send "sip:$to" --body "$body" \
+        --timeout "$SEND_TIMEOUT" --log-file "$SC_DIR/$tag.$user.pjsip.log" > "$send_out" 2>&1 &
+    fi
+    local send_pid=$!
+    wait_pid "$RECV_PID" $((RECV_TIMEOUT + 12)) || rc=$?
+    touch "$SC_DIR/$tag.done"
+    wait_pid "$send_pid" $((SEND_TIMEOUT + 12)) || true
+  else
+    wait_pid "$RECV_PID" 5 || true
+  fi
+  show "$tag recv $to" "$RECV_OUT"; show "$tag send $from" "$send_out"
+
+  local want
+  if [ "$tk" = xmpp ]; then want="RECV type=chat from=$from to=$to body=$body"
+  else want="RECV from=sip:$from to=sip:$to body=$body"; fi
+  if [ "$fk" = sip ]; then
+    local st
+    st="$(sed -n 's/^SENT .*status=\([0-9]*\).*/\1/p' "$send_out" 2>/dev/null | head -1)"
+    if [ -z "$st" ]; then fail "$from got no final response to its MESSAGE"
+    elif [ "$st" -lt 200 ] || [ "$st" -ge 300 ]; then
+      fail "$from's MESSAGE was answered $(sed -n 's/^SENT .*status=\([0-9]*\) reason=/\1 /p' "$send_out" | head -1)"
+    fi
+  elif grep -q '^ERROR' "$send_out" 2>/dev/null; then
+    fail "$from got an error stanza back: $(grep -m1 '^ERROR' "$send_out")"
+  fi
+  if ! grep -qFx -- "$want" "$RECV_OUT" 2>/dev/null; then
+    local got
+    got="$(grep -m1 '^RECV ' "$RECV_OUT" 2>/dev/null)"
+    if [ -n "$got" ]; then fail "$to saw [$got], wanted [$want]"
+    else fail "$to received nothing within ${RECV_TIMEOUT}s"; fi
+  fi
+  [ -z "$REASON" ]
+}
+
+# bounce TAG FROM_KIND FROM TO: FROM sends to the unknown user TO and must get an error back:
+# a SIP final response >= 400 (not 408, which is the proxy's timer: nobody answered), or an XMPP
+# <message type='error'> from TO.
+bounce() {
+  local tag="$1" fk="$2" from="$3" to="$4" out
+  out="$SC_DIR/$tag.send.out"
+  log "  $tag: $from ($fk) -> $to, expecting an error"
+  if [ "$fk" = sip ]; then
+    local user="${from%@*}" st
+    BOUND=$((SEND_TIMEOUT + 10)) sip_ua "$user" "${UA_IP[$user]}" --send "sip:$to" \
+      --body "are you there? ($tag)" --expect-error --timeout "$SEND_TIMEOUT" \
+      --log-file "$SC_DIR/$tag.$user.pjsip.log" > "$out" 2>&1
+    show "$tag send $from" "$out"
+    st="$(sed -n 's/^SENT .*status=\([0-9]*\).*/\1/p' "$out" | head -1)"
+    if ! grep -q '^READY' "$out"; then fail "$from could not register at Kamailio"
+    elif [ -z "$st" ]; then fail "$from got no final response within ${SEND_TIMEOUT}s"
+    elif [ "$st" = 408 ]; then fail "$from got 408 (nobody answered before the proxy's timer fired)"
+    elif [ "$st" -lt 400 ]; then fail "$from's MESSAGE to the unknown $to was answered $st, not an error"
+    else log "  $from got: $(grep -m1 '^SENT' "$out")"; fi
+  else
+    BOUND=$((SEND_TIMEOUT + 10)) xmpp_client --jid "$from" --server "$XMPP_IP" --send "$to" \
+      --body "are you there? ($tag)" --expect-error --timeout "$SEND_TIMEOUT" > "$out" 2>&1
+    show "$tag send $from" "$out"
+    if ! grep -q '^READY' "$out"; then fail "$from could not log in at Prosody"
+    elif ! grep -q '^ERROR' "$out"; then fail "$from got no error stanza within ${SEND_TIMEOUT}s (silence)"
+    elif ! grep -q "^ERROR from=$to " "$out"; then fail "error stanza not from $to: $(grep -m1 '^ERROR' "$out")"
+    else log "  $from got: $(grep -m1 '^ERROR' "$out")"; fi
+  fi
+  [ -z "$REASON" ]
+}
+
+nonce() { printf '%04x%04x' $RANDOM $RANDOM; }
+
+# ---- scenarios ---------------------------------------------------------------------------
+sc_sip_to_xmpp_plain() {
+  deliver s2x sip alice@sip.test xmpp juliet@xmpp.test "Hello Juliet, plain text from SIP & <alice> $(nonce)"
+}
+sc_xmpp_to_sip_plain() {
+  deliver x2s xmpp juliet@xmpp.test sip bob@sip.test "Hello Bob, plain text from XMPP & <juliet> $(nonce)"
+}
+sc_unicode_both_ways() {
+  deliver s2x sip alice@sip.test xmpp juliet@xmpp.test "$UNICODE_BODY $(nonce)" \
+    && deliver x2s xmpp juliet@xmpp.test sip bob@sip.test "$UNICODE_BODY $(nonce)"
+}
+sc_errors_both_ways() {
+  bounce s2x sip alice@sip.test nobody@xmpp.test
+  bounce x2s xmpp juliet@xmpp.test nobody@sip.test
+}
+# self-tests: the same clients and peers, within one domain, no parley
+sc_peers_xmpp_local() {
+  deliver local xmpp romeo@xmpp.test xmpp juliet@xmpp.test "$UNICODE_BODY & <romeo> $(nonce)" \
+    && bounce unknown xmpp romeo@xmpp.test nobody@xmpp.test
+}
+sc_peers_sip_local() {
+  deliver local sip alice@sip.test sip bob@sip.test "$UNICODE_BODY & <alice> $(nonce)" \
+    && bounce unknown sip alice@sip.test nobody@sip.test
+}
+
+run_scenario() {
+  local name="$1"
+  LOG="$RUN/$name.log"; SC_DIR="$RUN/$name"; REASON=""
+  mkdir -p "$SC_DIR"; : > "$LOG"
+  log "scenario $name"
+  if [ -n "$PEER_PROBLEM" ]; then
+    REASON="$PEER_PROBLEM"
+  elif [ "$MODE" = gateway ] && [ -n "$PARLEY_PROBLEM" ]; then
+    REASON="parley not running: $PARLEY_PROBLEM"
+  elif [ "$MODE" = gateway ] && ! alive parley; then
+    REASON="parley is no longer running (see $RUN/parley.log)"
+  else
+    "sc_${name//-/_}" || true
+    if [ -n "$REASON" ] && [ "$MODE" = gateway ] && ! alive parley; then
+      REASON="$REASON; parley has exited (see $RUN/parley.log)"
+    fi
+  fi
+  if [ -z "$REASON" ]; then
+    report "$name" OK "$LOG"
+  else
+    report "$name" "$REASON" "$LOG"
+    { echo "--- $name: $REASON"; sed 's/^/    /' "$LOG" | head -40; } >&2
+  fi
+}
+
+for s in "${SELECTED[@]}"; do run_scenario "$s"; done
+
+# parley must stop on SIGTERM within its drain deadline and exit 0 (logged, not a scenario).
+if [ "$MODE" = gateway ] && alive parley; then
+  pid="$(pid_of parley)"; t0=$(date +%s)
+  kill -TERM "$pid"
+  rc=0; wait_pid "$pid" 15 || rc=$?
+  log "parley: exit status $rc after SIGTERM in $(( $(date +%s) - t0 ))s"
+  [ "$rc" = 0 ] || echo "note: parley exited with status $rc after SIGTERM (124: still running after 15s)" >&2
+fi
+if [ "$FAILED" != 0 ] && [ -s "$RUN/parley.log" ]; then
+  { echo "--- last lines of $RUN/parley.log:"; tail -n 40 "$RUN/parley.log" | sed 's/\x1b\[[0-9;]*m//g; s/^/    /'; } >&2
+fi
+stop_all
+summary
