@@ -172,6 +172,9 @@ pub struct XmppConfig {
     /// Close a stream (either direction) that carried no stanza this long.
     #[serde(default = "default_idle_timeout_ms")]
     pub idle_timeout_ms: u64,
+    /// Answer XEP-0092 software version queries to the gateway's domains.
+    #[serde(default = "yes")]
+    pub answer_version: bool,
 }
 
 impl Default for XmppConfig {
@@ -183,6 +186,7 @@ impl Default for XmppConfig {
             delivery_timeout_ms: default_delivery_timeout_ms(),
             keepalive_ms: default_keepalive_ms(),
             idle_timeout_ms: default_idle_timeout_ms(),
+            answer_version: true,
         }
     }
 }
@@ -193,6 +197,10 @@ fn default_queue_depth() -> usize {
 
 fn default_connect_timeout_ms() -> u64 {
     10_000
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_delivery_timeout_ms() -> u64 {
