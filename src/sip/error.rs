@@ -271,8 +271,14 @@ mod tests {
             assert!(!e.status().1.is_empty());
             assert_eq!(e.to_string(), format!("{} ({code})", e.status().1));
         }
-        assert_eq!(SipError::MissingHeader(HeaderKind::CallId).status().1, "Missing Call-ID");
-        assert_eq!(SipError::DuplicateHeader(HeaderKind::To).status().1, "Multiple To");
+        assert_eq!(
+            SipError::MissingHeader(HeaderKind::CallId).status().1,
+            "Missing Call-ID"
+        );
+        assert_eq!(
+            SipError::DuplicateHeader(HeaderKind::To).status().1,
+            "Multiple To"
+        );
         assert!(SipError::HeadTooLarge.is_fatal_for_stream());
         assert!(!SipError::BadHeader(HeaderKind::From).is_fatal_for_stream());
     }
