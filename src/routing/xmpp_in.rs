@@ -37,19 +37,28 @@ impl Gateway {
             }
         };
         // RFC 6120 §13.7.1.2 / §8.1.2.1: the sender must be in the domain the peer proved.
-        let from = from.and_then(|f| Jid::parse(f).ok()).ok_or(StreamCondition::InvalidFrom)?;
+        let from = from
+            .and_then(|f| Jid::parse(f).ok())
+            .ok_or(StreamCondition::InvalidFrom)?;
         if !from.domain().eq_ignore_ascii_case(peer.as_str()) {
             warn!(claimed = %from.domain(), "stanza from a domain the peer did not authenticate for");
             return Err(StreamCondition::InvalidFrom);
         }
-        let to = to.and_then(|t| Jid::parse(t).ok()).ok_or(StreamCondition::ImproperAddressing)?;
+        let to = to
+            .and_then(|t| Jid::parse(t).ok())
+            .ok_or(StreamCondition::ImproperAddressing)?;
         if !to.domain().eq_ignore_ascii_case(local) {
             return Err(StreamCondition::HostUnknown);
         }
         let m = match parsed {
             Element::Message(m) => m,
             Element::Iq(iq) => {
-                self.answer_iq(peer, local, &iq, to.local().is_none() && to.resource().is_none());
+                self.answer_iq(
+                    peer,
+                    local,
+                    &iq,
+                    to.local().is_none() && to.resource().is_none(),
+                );
                 return Ok(());
             }
             _ => return Ok(()),
@@ -75,15 +84,33 @@ impl Gateway {
         Ok(())
     }
 
-    fn answer_iq(self: &Arc<Self>, peer: &VerifiedDomain, local: &str, iq: &IqView<'_>, to_domain: bool) {
+    fn answer_iq(
+        self: &Arc<Self>,
+        peer: &VerifiedDomain,
+        local: &str,
+        iq: &IqView<'_>,
+        to_domain: bool,
+    ) {
         let answer = xmpp_iq::decide(iq, to_domain, self.config.xmpp.answer_version);
         if answer == xmpp_iq::IqAnswer::None {
             return;
         }
-        let (from, to, id) = (iq.from.as_deref().unwrap_or_default(), iq.to.as_deref().unwrap_or_default(), iq.id.as_deref().unwrap_or_default());
+        let (from, to, id) = (
+            iq.from.as_deref().unwrap_or_default(),
+            iq.to.as_deref().unwrap_or_default(),
+            iq.id.as_deref().unwrap_or_default(),
+        );
         let mut out = BytesMut::with_capacity(256);
         xmpp_iq::write(&mut out, answer, from, to, id);
-        if let Err(e) = self.xmpp_out.send(self, local, peer.as_str(), OutStanza { bytes: out.freeze(), ack: None }) {
+        if let Err(e) = self.xmpp_out.send(
+            self,
+            local,
+            peer.as_str(),
+            OutStanza {
+                bytes: out.freeze(),
+                ack: None,
+            },
+        ) {
             warn!(error = ?e, "could not queue an iq answer");
         }
     }

@@ -51,7 +51,12 @@ pub fn decide(iq: &IqView<'_>, to_domain: bool, version_enabled: bool) -> IqAnsw
         IqPayload::Ping => IqAnswer::Pong,
         IqPayload::DiscoInfo(d) if d.node.is_none() => IqAnswer::DiscoInfo,
         IqPayload::DiscoItems { node: None, .. } => IqAnswer::DiscoItems,
-        _ if version_enabled && iq.payload.as_ref().is_some_and(|p| p.ns == "jabber:iq:version" && p.name == "query") => {
+        _ if version_enabled
+            && iq
+                .payload
+                .as_ref()
+                .is_some_and(|p| p.ns == "jabber:iq:version" && p.name == "query") =>
+        {
             IqAnswer::Version
         }
         _ => IqAnswer::Error(StanzaCondition::ServiceUnavailable),
@@ -79,10 +84,24 @@ pub fn write(out: &mut BytesMut, answer: IqAnswer, request_from: &str, request_t
         IqAnswer::Error(condition) => (
             IqType::Error,
             IqPayloadOut::None,
-            Some(StanzaErrorOut { type_: error_type(condition), condition, text: None }),
+            Some(StanzaErrorOut {
+                type_: error_type(condition),
+                condition,
+                text: None,
+            }),
         ),
     };
-    crate::xmpp::encode::write_iq(out, &IqOut { from: request_to, to: request_from, id, type_, payload, error });
+    crate::xmpp::encode::write_iq(
+        out,
+        &IqOut {
+            from: request_to,
+            to: request_from,
+            id,
+            type_,
+            payload,
+            error,
+        },
+    );
 }
 
 fn error_type(c: StanzaCondition) -> ErrorType {
@@ -95,12 +114,21 @@ fn error_type(c: StanzaCondition) -> ErrorType {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::xmpp::StreamHeader;
     use crate::xmpp::framing::StreamNs;
     use crate::xmpp::stanza::{Element, parse_element};
-    use crate::xmpp::StreamHeader;
 
     fn decide_on(xml: &str, to_domain: bool) -> IqAnswer {
-        let header = StreamHeader { to: None, from: None, id: None, version: None, lang: None, ns: StreamNs::Server, dialback: true };
+        let header = StreamHeader {
+            to: None,
+            from: None,
+            id: None,
+            version: None,
+            lang: None,
+            ns: StreamNs::Server,
+            dialback: true,
+            prefixes: Vec::new(),
+        };
         match parse_element(xml.as_bytes(), &header).unwrap() {
             Element::Iq(iq) => decide(&iq, to_domain, true),
             other => panic!("not an iq: {other:?}"),
@@ -120,11 +148,20 @@ mod tests {
     #[test]
     fn everything_else_is_service_unavailable_or_bad_request() {
         let to_user = "<iq from='a.example' to='bob@sip.test' id='p2' type='get'><ping xmlns='urn:xmpp:ping'/></iq>";
-        assert_eq!(decide_on(to_user, false), IqAnswer::Error(StanzaCondition::ServiceUnavailable));
+        assert_eq!(
+            decide_on(to_user, false),
+            IqAnswer::Error(StanzaCondition::ServiceUnavailable)
+        );
         let roster = "<iq from='a.example' to='sip.test' id='r1' type='set'><query xmlns='jabber:iq:roster'/></iq>";
-        assert_eq!(decide_on(roster, true), IqAnswer::Error(StanzaCondition::ServiceUnavailable));
+        assert_eq!(
+            decide_on(roster, true),
+            IqAnswer::Error(StanzaCondition::ServiceUnavailable)
+        );
         let empty = "<iq from='a.example' to='sip.test' id='e1' type='get'/>";
-        assert_eq!(decide_on(empty, true), IqAnswer::Error(StanzaCondition::BadRequest));
+        assert_eq!(
+            decide_on(empty, true),
+            IqAnswer::Error(StanzaCondition::BadRequest)
+        );
         let result = "<iq from='a.example' to='sip.test' id='x' type='result'/>";
         assert_eq!(decide_on(result, true), IqAnswer::None);
     }
@@ -132,9 +169,21 @@ mod tests {
     #[test]
     fn answers_swap_addresses_and_keep_the_id() {
         let mut out = BytesMut::new();
-        write(&mut out, IqAnswer::Error(StanzaCondition::ServiceUnavailable), "a.example", "bob@sip.test", "q1");
+        write(
+            &mut out,
+            IqAnswer::Error(StanzaCondition::ServiceUnavailable),
+            "a.example",
+            "bob@sip.test",
+            "q1",
+        );
         let s = std::str::from_utf8(&out).unwrap();
-        assert!(s.starts_with("<iq from='bob@sip.test' to='a.example' id='q1' type='error'>"), "{s}");
-        assert!(s.contains("<service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"), "{s}");
+        assert!(
+            s.starts_with("<iq from='bob@sip.test' to='a.example' id='q1' type='error'>"),
+            "{s}"
+        );
+        assert!(
+            s.contains("<service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"),
+            "{s}"
+        );
     }
 }
