@@ -156,6 +156,9 @@ pub struct XmppConfig {
     /// Server-to-server listeners with STARTTLS (RFC 6120, usually port 5269).
     #[serde(default)]
     pub listen: Vec<SocketAddr>,
+    /// Server-to-server listeners with TLS from the first byte (XEP-0368, usually 5270).
+    #[serde(default)]
+    pub listen_tls: Vec<SocketAddr>,
     /// Stanzas queued per outbound stream while it connects; more are refused.
     #[serde(default = "default_queue_depth")]
     pub queue_depth: usize,
@@ -181,6 +184,7 @@ impl Default for XmppConfig {
     fn default() -> Self {
         XmppConfig {
             listen: Vec::new(),
+            listen_tls: Vec::new(),
             queue_depth: default_queue_depth(),
             connect_timeout_ms: default_connect_timeout_ms(),
             delivery_timeout_ms: default_delivery_timeout_ms(),
@@ -245,7 +249,12 @@ pub struct DomainConfig {
     /// Which protocol its users are on.
     pub side: Side,
     /// Where its traffic goes: `host:port` of the SIP proxy (TLS) or XMPP server (s2s).
-    pub next_hop: String,
+    /// Optional for XMPP domains, which are then found through DNS (RFC 6120 §3.2).
+    #[serde(default)]
+    pub next_hop: Option<String>,
+    /// For an XMPP `next_hop`: TLS from the first byte (XEP-0368) instead of STARTTLS.
+    #[serde(default)]
+    pub direct_tls: bool,
     /// Certificate chain (PEM) parley presents when it acts for this domain.
     #[serde(default)]
     pub cert_file: Option<PathBuf>,
@@ -337,7 +346,21 @@ impl Config {
                     format!("{} is declared twice", d.name),
                 ));
             }
-            validate_host_port(&d.next_hop).map_err(|r| invalid(key("next_hop"), r))?;
+            match (&d.next_hop, d.side) {
+                (Some(hop), _) => {
+                    validate_host_port(hop).map_err(|r| invalid(key("next_hop"), r))?
+                }
+                (None, Side::Sip) => {
+                    return Err(invalid(key("next_hop"), "required for SIP domains"));
+                }
+                (None, Side::Xmpp) => {}
+            }
+            if d.direct_tls && (d.side != Side::Xmpp || d.next_hop.is_none()) {
+                return Err(invalid(
+                    key("direct_tls"),
+                    "applies only to an XMPP domain's next_hop",
+                ));
+            }
             match (&d.cert_file, &d.key_file) {
                 (Some(_), None) => {
                     return Err(invalid(key("key_file"), "cert_file needs key_file"));
@@ -406,8 +429,11 @@ impl Config {
                 "at least one address is required",
             ));
         }
-        if self.xmpp.listen.is_empty() {
-            return Err(invalid("xmpp.listen", "at least one address is required"));
+        if self.xmpp.listen.is_empty() && self.xmpp.listen_tls.is_empty() {
+            return Err(invalid(
+                "xmpp.listen",
+                "at least one address (listen or listen_tls) is required",
+            ));
         }
         if self.xmpp.queue_depth == 0 {
             return Err(invalid("xmpp.queue_depth", "must be at least 1"));

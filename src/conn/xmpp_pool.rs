@@ -124,17 +124,24 @@ async fn run(gw: Arc<Gateway>, local: String, remote: String, mut rx: mpsc::Rece
                 () = cancel.cancelled() => return,
             }
         }
-        let (Some(next_hop), Some(connector)) = (
-            gw.config().domain(&remote).map(|d| d.next_hop.clone()),
-            gw.tls().connector(&local).cloned(),
-        ) else {
-            backlog.drain(|s| fail(s, ErrorCondition::RemoteServerNotFound));
+        let Some(connector) = gw.tls().connector(&local).cloned() else {
+            backlog.drain(|s| fail(s, ErrorCondition::InternalServerError));
             continue;
         };
+        let route = s2s_out::Route {
+            local: &local,
+            remote: &remote,
+            targets: gw.xmpp_targets(&remote).await,
+        };
         let connected = tokio::select! {
-            r = s2s_out::connect(&next_hop, &local, &remote, &connector, gw.xmpp_limits(), timing.connect) => r,
+            r = s2s_out::connect(&route, gw.resolver(), &connector, gw.xmpp_limits(), timing.connect) => r,
             () = cancel.cancelled() => Err(ConnError::Shutdown),
         };
+        let next_hop = route
+            .targets
+            .first()
+            .map(|t| format!("{}:{}", t.host, t.port))
+            .unwrap_or_default();
         match connected {
             Ok(est) => {
                 info!(peer.addr = %next_hop, "outbound s2s stream authenticated (SASL EXTERNAL)");
