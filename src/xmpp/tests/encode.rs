@@ -240,7 +240,10 @@ fn presence_iq_and_extensions_round_trip() {
     };
     assert_eq!(m.chat_state, Some(ChatState::Gone));
     assert_eq!(m.marker, Some(Marker::Acknowledged("x".into())));
-    assert_eq!(m.reactions.as_ref().unwrap().iter().collect::<Vec<_>>(), vec!["👍"]);
+    assert_eq!(
+        m.reactions.as_ref().unwrap().iter().collect::<Vec<_>>(),
+        vec!["👍"]
+    );
     assert_eq!(
         m.unknown_children().next().unwrap().xml,
         "<z xmlns='urn:z'/>"
