@@ -89,3 +89,6 @@ impl fmt::Display for BridgeError {
 }
 
 impl std::error::Error for BridgeError {}
+
+#[cfg(test)]
+mod golden_tests;

@@ -124,6 +124,11 @@ impl ReceiptRequest {
     pub fn any(&self) -> bool {
         self.delivery || self.display
     }
+
+    /// Whether no receipt is asked for.
+    pub fn is_none(&self) -> bool {
+        !self.any()
+    }
 }
 
 /// XEP-0461 reply reference.

@@ -94,31 +94,42 @@ pub struct ChatMessage<'a> {
     /// Recipient.
     pub to: Address<'a>,
     /// Conversation id: SIP Call-ID ⇄ XMPP `<thread/>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub thread: Option<Cow<'a, str>>,
     /// Chat or normal.
     pub kind: MessageKind,
     /// Plain-text body.
     pub body: Cow<'a, str>,
     /// Subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<Cow<'a, str>>,
     /// Language of body and subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lang: Option<Cow<'a, str>>,
     /// Message id: XMPP stanza `id` ⇄ CPIM `imdn.Message-ID`, for receipts and errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<Cow<'a, str>>,
     /// Rich body as a sanitised XHTML fragment (the content of the XHTML `<body>`):
     /// XEP-0071 ⇄ `text/html`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rich: Option<Cow<'a, str>>,
     /// Further bodies in other languages, `(language, text)` (RFC 6121 §5.2.3).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alt_bodies: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     /// Sender's display name: XEP-0172 nick ⇄ SIP/CPIM display name.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nick: Option<Cow<'a, str>>,
     /// Receipts the sender asked for.
+    #[serde(skip_serializing_if = "ReceiptRequest::is_none")]
     pub receipts: ReceiptRequest,
     /// Original sending time (RFC 3339): CPIM `DateTime` ⇄ XEP-0203 `stamp`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stamp: Option<Cow<'a, str>>,
     /// XEP-0461 reply reference.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reply: Option<ReplyTo<'a>>,
     /// Extensions parley does not map, kept raw for policy to judge.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub passthrough: Vec<Passthrough<'a>>,
 }
 
