@@ -92,3 +92,6 @@ impl std::error::Error for BridgeError {}
 
 #[cfg(test)]
 mod golden_tests;
+
+#[cfg(test)]
+mod roundtrip_tests;
