@@ -21,5 +21,6 @@ pub mod conn;
 pub mod model;
 pub mod routing;
 pub mod sip;
+pub mod translate;
 pub mod transport;
 pub mod xmpp;
