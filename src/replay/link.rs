@@ -67,21 +67,36 @@ impl Skip {
     }
 }
 
+/// Linux cooked capture v1 header length, and where its protocol type is.
+const SLL_LEN: usize = 16;
+const SLL_PROTO: usize = 14;
 /// Linux cooked capture v2 header length (the protocol type comes first).
 const SLL2_LEN: usize = 20;
+
+/// A Linux cooked header of `len` bytes with the EtherType at `proto`, then the packet.
+fn cooked(
+    data: &[u8],
+    proto: usize,
+    len: usize,
+) -> Result<Result<SlicedPacket<'_>, etherparse::err::packet::SliceError>, Skip> {
+    let (Some(p), Some(rest)) = (data.get(proto..proto + 2), data.get(len..)) else {
+        return Err(Skip::Malformed);
+    };
+    Ok(SlicedPacket::from_ether_type(
+        EtherType(u16::from_be_bytes([p[0], p[1]])),
+        rest,
+    ))
+}
 
 /// Decode one packet of link type `link`.
 pub(crate) fn decode(link: DataLink, data: &[u8]) -> Result<Segment<'_>, Skip> {
     let sliced = match link {
         DataLink::ETHERNET => SlicedPacket::from_ethernet(data),
-        DataLink::LINUX_SLL => SlicedPacket::from_linux_sll(data),
-        DataLink::LINUX_SLL2 => {
-            let (Some(proto), Some(rest)) = (data.get(..2), data.get(SLL2_LEN..)) else {
-                return Err(Skip::Malformed);
-            };
-            let proto = u16::from_be_bytes([proto[0], proto[1]]);
-            SlicedPacket::from_ether_type(EtherType(proto), rest)
-        }
+        // The cooked headers are read here: etherparse accepts SLL only with ARPHRD_ETHER,
+        // while `-i any` captures of the loopback carry ARPHRD_LOOPBACK. The protocol field
+        // is an EtherType for both.
+        DataLink::LINUX_SLL => cooked(data, SLL_PROTO, SLL_LEN)?,
+        DataLink::LINUX_SLL2 => cooked(data, 0, SLL2_LEN)?,
         DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => SlicedPacket::from_ip(data),
         // BSD loopback: a 4-byte address family (host order for NULL, network order for LOOP).
         DataLink::NULL | DataLink::LOOP => {

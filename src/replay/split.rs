@@ -135,16 +135,15 @@ impl SipSplitter {
     }
 }
 
-/// Offset of the first line that looks like a SIP start line (`SIP/2.0 NNN` or
-/// `METHOD uri SIP/2.0`).
+/// Offset of the first thing that looks like a SIP start line (`SIP/2.0 NNN` or
+/// `METHOD uri SIP/2.0`). Not only at line starts: a body without a final CRLF runs straight
+/// into the next message.
 pub(crate) fn find_sip_start(buf: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    loop {
-        if is_sip_start(&buf[at..]) {
-            return Some(at);
-        }
-        at += buf[at..].iter().position(|b| *b == b'\n')? + 1;
-    }
+    (0..buf.len()).find(|&at| {
+        buf[at].is_ascii_uppercase()
+            && (at == 0 || !buf[at - 1].is_ascii_uppercase())
+            && is_sip_start(&buf[at..])
+    })
 }
 
 /// Whether `b` begins with something that can only be a SIP start line (once complete).
