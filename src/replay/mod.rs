@@ -26,6 +26,7 @@ mod flows;
 mod link;
 mod progress;
 mod send;
+mod send_io;
 mod split;
 mod summary;
 pub mod synth;
@@ -44,6 +45,7 @@ use std::time::Duration;
 
 pub use capture::CaptureError;
 pub use flows::Proto;
+pub use send::SendReport;
 pub use summary::Summary;
 
 use flows::{Engine, EngineConfig, Sink};
@@ -93,6 +95,9 @@ pub enum SendTransport {
         server_name: String,
         /// PEM file of the CA to trust.
         ca_file: PathBuf,
+        /// Client certificate chain and key (PEM), for targets that require mutual TLS
+        /// (parley's SIP listener does, RFC 5922).
+        client_cert: Option<(PathBuf, PathBuf)>,
     },
 }
 

@@ -17,7 +17,6 @@ pub(crate) enum Item<'a> {
     /// SIP framing failed; the stream is resynchronised at the next start line.
     SipInvalid(SipError),
     /// An XMPP stream header, with its bytes.
-    #[allow(dead_code)]
     XmppOpen(&'a StreamHeader, Bytes),
     /// A depth-1 XMPP element and the header of the stream it belongs to.
     XmppElement(Bytes, &'a StreamHeader),
