@@ -41,6 +41,7 @@ bounce_window_ms = 1000
 [xmpp]
 listen = ["127.0.0.1:0"]
 connect_timeout_ms = 2000
+delivery_timeout_ms = 3000
 [[domain]]
 name = "sip.test"
 side = "sip"
@@ -204,10 +205,11 @@ async fn sip_error_response_becomes_xmpp_error_stanza() {
 }
 
 #[tokio::test]
-async fn unreachable_xmpp_peer_is_a_sip_error() {
+async fn unreachable_xmpp_peer_is_a_sip_error_at_the_delivery_deadline() {
     let pki = pki("unreach");
     let gw = Gateway::start(&pki, closed_port().await, closed_port().await).await;
     let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    let sent = std::time::Instant::now();
     ua.send(&sip_message(
         "alice@sip.test",
         "juliet@xmpp.test",
@@ -216,7 +218,38 @@ async fn unreachable_xmpp_peer_is_a_sip_error() {
     ))
     .await;
     let resp = read_sip(&mut ua).await;
+    // remote-server-not-found (RFC 7247: 502), once the 3 s delivery deadline passed.
     assert!(resp.starts_with("SIP/2.0 502 "), "{resp}");
+    assert!(
+        sent.elapsed() >= Duration::from_millis(2900),
+        "bounced before the deadline"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn xmpp_peer_back_within_the_deadline_gets_the_message() {
+    let pki = pki("comeback");
+    let hop = closed_port().await;
+    let gw = Gateway::start(&pki, hop, closed_port().await).await;
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "juliet@xmpp.test",
+        "c9@host",
+        "sent while you were down",
+    ))
+    .await;
+    // The first connection attempt fails; the peer comes back on the same port.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, mut stanzas) = xmpp_server_at(&pki, "xmpp.test", hop).await;
+    let stanza = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    assert!(
+        stanza.contains("<body>sent while you were down</body>"),
+        "{stanza}"
+    );
+    let resp = read_sip(&mut ua).await;
+    assert!(resp.starts_with("SIP/2.0 202 "), "{resp}");
     gw.stop().await;
 }
 

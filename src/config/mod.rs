@@ -170,6 +170,19 @@ pub struct XmppConfig {
     /// Connect plus negotiation deadline for an outbound stream.
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
+    /// How long a stanza may wait for an unreachable peer (retrying with backoff) before it
+    /// is bounced with `remote-server-timeout`. Keep it below `sip.transaction_timeout_ms`.
+    #[serde(default = "default_delivery_timeout_ms")]
+    pub delivery_timeout_ms: u64,
+    /// Send a whitespace keep-alive on an outbound stream idle this long.
+    #[serde(default = "default_keepalive_ms")]
+    pub keepalive_ms: u64,
+    /// Close a stream (either direction) that carried no stanza this long.
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    /// Answer XEP-0092 software version queries to the gateway's domains.
+    #[serde(default = "yes")]
+    pub answer_version: bool,
 }
 
 impl Default for XmppConfig {
@@ -178,6 +191,10 @@ impl Default for XmppConfig {
             listen: Vec::new(),
             queue_depth: default_queue_depth(),
             connect_timeout_ms: default_connect_timeout_ms(),
+            delivery_timeout_ms: default_delivery_timeout_ms(),
+            keepalive_ms: default_keepalive_ms(),
+            idle_timeout_ms: default_idle_timeout_ms(),
+            answer_version: true,
         }
     }
 }
@@ -188,6 +205,22 @@ fn default_queue_depth() -> usize {
 
 fn default_connect_timeout_ms() -> u64 {
     10_000
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_delivery_timeout_ms() -> u64 {
+    20_000
+}
+
+fn default_keepalive_ms() -> u64 {
+    60_000
+}
+
+fn default_idle_timeout_ms() -> u64 {
+    600_000
 }
 
 /// `[shutdown]`.
@@ -386,6 +419,21 @@ impl Config {
         }
         if self.xmpp.queue_depth == 0 {
             return Err(invalid("xmpp.queue_depth", "must be at least 1"));
+        }
+        if self.xmpp.delivery_timeout_ms >= self.sip.transaction_timeout_ms * 3 / 4 {
+            return Err(invalid(
+                "xmpp.delivery_timeout_ms",
+                "must be below 3/4 of sip.transaction_timeout_ms, so a SIP sender hears the outcome",
+            ));
+        }
+        for (key, v) in [
+            ("xmpp.connect_timeout_ms", self.xmpp.connect_timeout_ms),
+            ("xmpp.keepalive_ms", self.xmpp.keepalive_ms),
+            ("xmpp.idle_timeout_ms", self.xmpp.idle_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(invalid(key, "must be positive"));
+            }
         }
         if self.sip.transaction_timeout_ms == 0 {
             return Err(invalid("sip.transaction_timeout_ms", "must be positive"));

@@ -6,6 +6,7 @@
 mod ids;
 mod sip_in;
 mod xmpp_in;
+pub mod xmpp_iq;
 
 use dashmap::DashMap;
 use tokio::sync::oneshot;

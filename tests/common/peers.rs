@@ -99,7 +99,16 @@ const FEATURES_END: &[&str] = &["</stream:features>", "<stream:features/>"];
 /// An XMPP server for `domain` accepting parley's outbound s2s streams; every `<message>`
 /// it receives is sent on the channel.
 pub async fn xmpp_server(pki: &Pki, domain: &'static str) -> (SocketAddr, mpsc::Receiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    xmpp_server_at(pki, domain, "127.0.0.1:0".parse().unwrap()).await
+}
+
+/// [`xmpp_server`] on a given address (to bring a peer back on the port it had).
+pub async fn xmpp_server_at(
+    pki: &Pki,
+    domain: &'static str,
+    at: SocketAddr,
+) -> (SocketAddr, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind(at).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let acceptor = pki.server(domain);
     let (tx, rx) = mpsc::channel(64);
