@@ -367,6 +367,12 @@ pub fn parse_error(p: Protocol, r: ParseReason) {
     with(|m| m.parse_error(p, r));
 }
 
+/// An XMPP element that did not parse: counted, and turned into its stream error.
+pub fn xmpp_parse_failed(e: &crate::xmpp::XmppError) -> crate::xmpp::StreamCondition {
+    parse_error(Protocol::Xmpp, e.into());
+    e.stream_condition()
+}
+
 /// A message refused by policy; `p` is the protocol it arrived on.
 pub fn policy_refusal(p: Protocol, r: PolicyReason) {
     with(|m| m.policy_refusal(p, r));

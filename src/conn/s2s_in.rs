@@ -15,6 +15,7 @@ use super::s2s_out::unexpected;
 use super::xml_stream::XmlStream;
 use crate::auth::{self, VerifiedDomain};
 use crate::config::Side;
+use crate::metrics::{self, AuthMethod, Protocol, TlsFailure};
 use crate::routing::Gateway;
 use crate::xmpp::encode::{self, FeaturesOut, StreamOpen};
 use crate::xmpp::framing::StreamNs;
@@ -32,6 +33,7 @@ pub async fn serve(tcp: TcpStream, gw: Arc<Gateway>) -> Result<(), ConnError> {
         .map_err(|_| ConnError::Timeout("inbound s2s negotiation"))??;
     let (mut stream, peer, local) = negotiated;
     info!(peer.domain = %peer, local.domain = %local, "inbound s2s stream authenticated (SASL EXTERNAL)");
+    let _counted = metrics::connection(Protocol::Xmpp, true, peer.as_str());
     let cancel = gw.shutdown_token();
     loop {
         let element = tokio::select! {
@@ -89,7 +91,14 @@ async fn negotiate(
     }
     encode::write_proceed(&mut plain.wbuf);
     plain.flush().await?;
-    let tls = gw.tls().xmpp_acceptor().accept(plain.into_inner()?).await?;
+    let tls = gw
+        .tls()
+        .xmpp_acceptor()
+        .accept(plain.into_inner()?)
+        .await
+        .inspect_err(|e| {
+            metrics::tls_handshake_failure(Protocol::Xmpp, true, TlsFailure::of_io(e))
+        })?;
 
     let mut secure = XmlStream::new(tls, limits);
     let (local2, remote2) = accept_header(&mut secure, gw).await?;
@@ -126,6 +135,7 @@ async fn negotiate(
     } else {
         Err(auth::AuthError::NameMismatch)
     };
+    metrics::auth(Protocol::Xmpp, AuthMethod::SaslExternal, verified.is_ok());
     let peer = match verified {
         Ok(peer) => peer,
         Err(e) => {
