@@ -148,8 +148,8 @@ impl Gateway {
         msg: &crate::model::ChatMessage<'_>,
     ) {
         let _timer = metrics::translate_timer(Direction::XmppToSip);
-        let record = AuditRecord::im(Direction::XmppToSip, msg);
         let id = self.new_id();
+        let record = AuditRecord::im(Direction::XmppToSip, msg).session(&id);
         let branch = format!("z9hG4bK{id}");
         let mut out = BytesMut::with_capacity(512 + msg.body.len());
         let ctx = bridge::sip::RequestContext {

@@ -47,8 +47,11 @@ pub fn table(u: &Usage, opts: &Options, out: &mut dyn Write) -> io::Result<()> {
             let pad = width - key.chars().count();
             writeln!(
                 out,
-                "{month:<8}  {key}{:pad$}  {:>8}  {:>10}",
-                "", c.users, c.messages
+                "{:<8}  {key}{:pad$}  {:>8}  {:>10}",
+                month.to_string(),
+                "",
+                c.users,
+                c.messages
             )?;
         }
     }
