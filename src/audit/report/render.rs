@@ -191,6 +191,7 @@ fn chart(
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 20))
         .margin(15)
+        .margin_right(45)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(0..xmax, 0..ymax + ymax / 10 + 1)
