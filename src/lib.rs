@@ -12,12 +12,19 @@
 //! - [`bridge`]: pure SIP ⇄ model ⇄ XMPP translations and the RFC 7247 error tables.
 //! - [`routing`]: the gateway core: authorization of each message, forwarding, bounces.
 //! - [`app`]: builds listeners and runs accept loops under one shutdown token.
+//! - [`metrics`], [`admin`]: Prometheus metrics and `/metrics`, `/healthz`, `/readyz` on an
+//!   isolated thread.
+//! - [`audit`]: the metadata-only audit log and `parley report`.
 
+pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod bridge;
 pub mod config;
 pub mod conn;
+pub mod manpage;
+pub mod metrics;
 pub mod model;
 pub mod replay;
 pub mod routing;

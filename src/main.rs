@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
@@ -43,12 +43,23 @@ enum Command {
         /// Config file (TOML).
         file: PathBuf,
     },
+    /// Usage per month from audit logs: unique users and messages per domain and platform
+    /// pair, top partners; as a table, CSV or an SVG chart.
+    Report(parley::audit::report::ReportArgs),
+    /// Write the man pages generated from this command line into DIR.
+    #[command(hide = true)]
+    Man {
+        /// Output directory.
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run { config } => run(config),
+        Command::Report(args) => parley::audit::report::run_cli(args),
+        Command::Man { dir } => parley::manpage::run_cli(Cli::command(), &dir),
         Command::CheckConfig { file } => match load(Some(&file)) {
             Ok(_) => {
                 println!("{}: ok", file.display());
@@ -98,6 +109,13 @@ fn run(path: Option<PathBuf>) -> ExitCode {
         }
     };
     init_tracing(&config);
+    let ops = match parley::admin::Ops::start(&config) {
+        Ok(ops) => ops,
+        Err(e) => {
+            error!(error = %e, "cannot start metrics, admin server or audit log");
+            return ExitCode::from(EXIT_START);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -138,6 +156,8 @@ fn run(path: Option<PathBuf>) -> ExitCode {
         }
         info!(config = %origin, domains = ?domains, "parley ready");
         notify(&[sd_notify::NotifyState::Ready]);
+        ops.set_ready();
+        parley::admin::spawn_watchdog();
         tokio::spawn(wait_for_signal(cancel));
         if app.run(grace).await {
             info!("stopped");

@@ -3,7 +3,8 @@
 # everything is already there (no apt-get update then).
 #   apt: prosody (+ lua-unbound, only Recommended by Debian, needed to read /etc/hosts),
 #        kamailio + kamailio-tls-modules, python3-venv, openssl, iproute2, util-linux, curl;
-#        and ejabberd, sip-tester (SIPp), stunnel4 for later scenarios.
+#        and ejabberd, sip-tester (SIPp), stunnel4 for later scenarios;
+#        prometheus (server and promtool), systemd (systemd-analyze), man-db for the ops checks.
 #   pip: a venv at $PARLEY_INTEROP_VENV (default /tmp/parley-interop/venv) with slixmpp and
 #        pjsua2-python (manylinux wheel for CPython 3.11, Debian 12's python3).
 # Distro services are not started by the packages' install scripts: when the machine has no
@@ -15,6 +16,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 APT_PACKAGES=(
   prosody lua-unbound kamailio kamailio-tls-modules python3-venv openssl iproute2 util-linux curl
   ejabberd sip-tester stunnel4
+  prometheus systemd man-db
 )
 PIP_PACKAGES=(slixmpp==1.17.0 pjsua2-python==2.15.1.post1)
 PY=/usr/bin/python3   # Debian's interpreter: the pjsua2 wheel is built for CPython 3.11

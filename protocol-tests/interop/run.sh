@@ -19,7 +19,7 @@ set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib.sh"
 
-GATEWAY_SCENARIOS=(sip-to-xmpp-plain xmpp-to-sip-plain unicode-both-ways errors-both-ways)
+GATEWAY_SCENARIOS=(sip-to-xmpp-plain xmpp-to-sip-plain unicode-both-ways errors-both-ways ops-metrics-audit)
 SELF_TESTS=(peers-xmpp-local peers-sip-local)
 
 # Address plan (see README.md).
@@ -243,6 +243,51 @@ sc_unicode_both_ways() {
 sc_errors_both_ways() {
   bounce s2x sip alice@sip.test nobody@xmpp.test
   bounce x2s xmpp juliet@xmpp.test nobody@sip.test
+}
+# ops (issue 9): a real Prometheus scrapes parley's /metrics (127.0.0.1:9464, parley.toml.in)
+# while messages cross both ways, and its HTTP API must show delivered messages in both
+# directions; the audit log must get exactly one line per crossing, and no body text at all
+# (the bodies of every scenario are checked; protocol-tests/ops/check_audit.py).
+PROM_ADDR=127.0.0.1:9090
+sc_ops_metrics_audit() {
+  local audit="$RUN/state/audit/audit.log" prom="$SC_DIR/prometheus" before b1 b2 i q ok=""
+  command -v prometheus >/dev/null || { fail "no prometheus binary: run protocol-tests/interop/install.sh"; return 1; }
+  mkdir -p "$prom/data"
+  printf '%s\n' 'global: {scrape_interval: 1s, evaluation_interval: 1s}' 'scrape_configs:' \
+    '  - job_name: parley' '    static_configs: [{targets: ["127.0.0.1:9464"]}]' > "$prom/prometheus.yml"
+  start_bg prometheus "$prom/prometheus.log" prometheus --config.file="$prom/prometheus.yml" \
+    --storage.tsdb.path="$prom/data" --web.listen-address="$PROM_ADDR"
+  wait_tcp "${PROM_ADDR%:*}" "${PROM_ADDR#*:}" 30 prometheus \
+    || { fail "Prometheus did not start (see $prom/prometheus.log)"; return 1; }
+  before=$(cat "$audit" 2>/dev/null | wc -l)
+  b1="Audited from SIP $(nonce) <confidential>"; b2="Audited from XMPP $(nonce) & classified"
+  deliver s2x sip alice@sip.test xmpp juliet@xmpp.test "$b1" || return 1
+  deliver x2s xmpp juliet@xmpp.test sip bob@sip.test "$b2" || return 1
+  q='sum by (direction) (parley_messages_total{kind="im",outcome="delivered"})'
+  for i in $(seq 1 40); do
+    curl -s --max-time 3 -G "http://$PROM_ADDR/api/v1/query" --data-urlencode "query=$q" > "$prom/query.json" 2>/dev/null
+    if python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["data"]["result"]; v={x["metric"].get("direction"): float(x["value"][1]) for x in r}; sys.exit(0 if v.get("sip_to_xmpp",0)>0 and v.get("xmpp_to_sip",0)>0 else 1)' "$prom/query.json" 2>/dev/null; then
+      ok=1; break
+    fi
+    sleep 0.5
+  done
+  log "  Prometheus: $(cat "$prom/query.json" 2>/dev/null)"
+  [ -n "$ok" ] || fail "Prometheus API shows no delivered messages both ways: $(head -c 300 "$prom/query.json" 2>/dev/null)"
+  printf '%s\n' "$b1" "$b2" "$UNICODE_BODY" "Hello Juliet, plain text from SIP & <alice>" \
+    "Hello Bob, plain text from XMPP & <juliet>" "are you there?" > "$SC_DIR/bodies.txt"
+  local expect=("sip_to_xmpp,im,alice@sip.test,juliet@xmpp.test,delivered"
+                "xmpp_to_sip,im,juliet@xmpp.test,bob@sip.test,delivered")
+  for i in $(seq 1 50); do
+    [ "$(cat "$audit" 2>/dev/null | wc -l)" -ge $((before + 2)) ] && break
+    sleep 0.2
+  done
+  sleep 0.5
+  local problems
+  if ! problems="$(python3 "$REPO/protocol-tests/ops/check_audit.py" "$audit" "$before" "$SC_DIR/bodies.txt" "${expect[@]}" 2>&1)"; then
+    fail "audit log $audit: $(echo "$problems" | head -3 | tr '\n' ';')"
+  fi
+  kill -TERM "$(pid_of prometheus)" 2>/dev/null || true
+  [ -z "$REASON" ]
 }
 # self-tests: the same clients and peers, within one domain, no parley
 sc_peers_xmpp_local() {

@@ -2,6 +2,7 @@
 //! [`Config::validate`], which runs before any socket is bound and names the offending key.
 
 mod default;
+mod ops;
 #[cfg(test)]
 mod tests;
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use default::{DEFAULT_CONFIG, default_state_dir};
+pub use ops::{AuditConfig, AuditOutput, MetricsConfig};
 
 /// Which protocol a domain lives on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -65,6 +67,12 @@ pub struct Config {
     /// Shutdown behaviour.
     #[serde(default)]
     pub shutdown: ShutdownConfig,
+    /// The admin HTTP server and metrics.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// The metadata audit log.
+    #[serde(default)]
+    pub audit: AuditConfig,
     /// The domains parley serves, on both sides.
     #[serde(default, rename = "domain")]
     pub domains: Vec<DomainConfig>,
@@ -458,6 +466,8 @@ impl Config {
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| invalid("log.level", e.to_string()))?;
+        self.metrics.validate()?;
+        self.audit.validate()?;
         Ok(())
     }
 

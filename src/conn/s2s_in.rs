@@ -15,6 +15,7 @@ use super::s2s_out::unexpected;
 use super::xml_stream::XmlStream;
 use crate::auth::{self, VerifiedDomain};
 use crate::config::Side;
+use crate::metrics::{self, AuthMethod, Protocol, TlsFailure};
 use crate::routing::Gateway;
 use crate::xmpp::encode::{self, FeaturesOut, StreamOpen};
 use crate::xmpp::framing::StreamNs;
@@ -44,7 +45,14 @@ pub async fn serve(tcp: TcpStream, mode: Mode, gw: Arc<Gateway>) -> Result<(), C
                 authenticate(tls, Some((local, remote)), &gw, limits).await
             }
             Mode::DirectTls => {
-                let tls = gw.tls().xmpp_acceptor().accept(tcp).await?;
+                let tls = gw
+                    .tls()
+                    .xmpp_acceptor()
+                    .accept(tcp)
+                    .await
+                    .inspect_err(|e| {
+                        metrics::tls_handshake_failure(Protocol::Xmpp, true, TlsFailure::of_io(e))
+                    })?;
                 authenticate(tls, None, &gw, limits).await
             }
         }
@@ -53,6 +61,7 @@ pub async fn serve(tcp: TcpStream, mode: Mode, gw: Arc<Gateway>) -> Result<(), C
         .await
         .map_err(|_| ConnError::Timeout("inbound s2s negotiation"))??;
     info!(peer.domain = %peer, local.domain = %local, ?mode, "inbound s2s stream authenticated (SASL EXTERNAL)");
+    let _counted = metrics::connection(Protocol::Xmpp, true, peer.as_str());
     let cancel = gw.shutdown_token();
     let idle = Duration::from_millis(gw.config().xmpp.idle_timeout_ms);
     loop {
@@ -114,7 +123,14 @@ async fn starttls(
     }
     encode::write_proceed(&mut plain.wbuf);
     plain.flush().await?;
-    let tls = gw.tls().xmpp_acceptor().accept(plain.into_inner()?).await?;
+    let tls = gw
+        .tls()
+        .xmpp_acceptor()
+        .accept(plain.into_inner()?)
+        .await
+        .inspect_err(|e| {
+            metrics::tls_handshake_failure(Protocol::Xmpp, true, TlsFailure::of_io(e))
+        })?;
     Ok((tls, local, remote))
 }
 
@@ -164,6 +180,7 @@ async fn authenticate(
     } else {
         Err(auth::AuthError::NameMismatch)
     };
+    metrics::auth(Protocol::Xmpp, AuthMethod::SaslExternal, verified.is_ok());
     let peer = match verified {
         Ok(peer) => peer,
         Err(e) => {

@@ -15,6 +15,7 @@ use tracing::debug;
 use super::ConnError;
 use super::xml_stream::XmlStream;
 use crate::auth::{self, VerifiedDomain};
+use crate::metrics::{self, Protocol, TlsFailure};
 use crate::transport::resolve::{Resolver, Target};
 use crate::xmpp::XmppLimits;
 use crate::xmpp::encode::{self, StreamOpen};
@@ -87,7 +88,9 @@ async fn negotiate(
     };
     let name = ServerName::try_from(remote.to_owned())
         .map_err(|_| ConnError::UnknownDomain(remote.to_owned()))?;
-    let tls = connector.connect(name, tcp).await?;
+    let tls = connector.connect(name, tcp).await.inspect_err(|e| {
+        metrics::tls_handshake_failure(Protocol::Xmpp, false, TlsFailure::of_io(e))
+    })?;
     let peer = auth::verify_certificate_for(tls.get_ref().1.peer_certificates(), remote)
         .map_err(ConnError::Auth)?;
 

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::ConnError;
+use crate::metrics::{self, Protocol};
 use crate::routing::Gateway;
 use crate::sip::framing::{self, StreamItem};
 use crate::sip::{SipError, SipMessage, reject};
@@ -236,6 +237,7 @@ fn on_response(msg: SipMessage, transactions: &mut HashMap<String, ClientTransac
 /// A message that framed but does not parse: a request is answered with the mapped status
 /// (RFC 3261 §8.2); a broken response cannot be answered and is only logged.
 fn on_parse_error(e: SipError, raw: &[u8], wbuf: &mut BytesMut) {
+    metrics::parse_error(Protocol::Sip, (&e).into());
     let answered = reject::write_rejection(wbuf, raw, e);
     warn!(error = %e, answered, "unparsable SIP message");
 }

@@ -15,6 +15,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::ConnError;
 use super::sip_conn::{self, SipFinal, SipOut};
 use crate::auth;
+use crate::metrics::{self, Protocol, TlsFailure};
 use crate::routing::Gateway;
 
 const QUEUE_DEPTH: usize = 4096;
@@ -143,7 +144,9 @@ async fn connect(gw: &Gateway, local: &str, remote: &str) -> Result<Connected, C
     let attempt = async {
         let tcp = TcpStream::connect(&next_hop).await?;
         tcp.set_nodelay(true)?;
-        let tls = connector.connect(name, tcp).await?;
+        let tls = connector.connect(name, tcp).await.inspect_err(|e| {
+            metrics::tls_handshake_failure(Protocol::Sip, false, TlsFailure::of_io(e))
+        })?;
         let certs = tls
             .get_ref()
             .1

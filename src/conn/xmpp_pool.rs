@@ -16,6 +16,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::ConnError;
 use super::backlog::{Backlog, Backoff};
 use super::s2s_out;
+use crate::metrics::{self, Protocol};
 use crate::model::ErrorCondition;
 use crate::routing::Gateway;
 use crate::xmpp::Frame;
@@ -74,6 +75,11 @@ impl XmppPool {
                 tx
             })
             .clone();
+        metrics::queue_depth(
+            Protocol::Xmpp,
+            remote,
+            tx.max_capacity() - tx.capacity() + 1,
+        );
         tx.try_send(stanza).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => QueueError::Full,
             mpsc::error::TrySendError::Closed(_) => QueueError::Closed,

@@ -10,11 +10,13 @@ use tokio::sync::oneshot;
 use tracing::{debug, info};
 
 use super::Gateway;
+use crate::audit::{self, AuditRecord};
 use crate::auth::{self, VerifiedDomain};
 use crate::bridge;
 use crate::config::Side;
 use crate::conn::sip_conn::PeerCerts;
 use crate::conn::xmpp_pool::{OutStanza, QueueError};
+use crate::metrics::{self, Direction, PolicyReason, Protocol};
 use crate::model::ErrorCondition;
 use crate::sip::SipMessage;
 use crate::sip::encode;
@@ -34,6 +36,7 @@ impl Gateway {
             Method::Options => (200, Cow::Borrowed("OK")),
             _ => (405, Cow::Borrowed("Method Not Allowed")),
         };
+        metrics::sip_response_sent(code);
         let mut out = BytesMut::with_capacity(512);
         let tag = self.new_id();
         encode::write_response(
@@ -49,20 +52,29 @@ impl Gateway {
     }
 
     async fn relay_sip_message(self: &Arc<Self>, peer: &PeerCerts, req: &SipMessage) -> Status {
+        let timer = metrics::translate_timer(Direction::SipToXmpp);
         if let Ok(Some(0)) = req.max_forwards() {
+            metrics::policy_refusal(Protocol::Sip, PolicyReason::TooManyHops);
             return (483, Cow::Borrowed("Too Many Hops"));
         }
         let msg = match bridge::sip::message_from_sip(req) {
             Ok(m) => m,
-            Err(e) => return status(e.sip_status()),
+            Err(e) => {
+                metrics::policy_refusal(Protocol::Sip, PolicyReason::Untranslatable);
+                return status(e.sip_status());
+            }
         };
+        let record =
+            AuditRecord::im(Direction::SipToXmpp, &msg).session(req.call_id().unwrap_or_default());
         if !self.serves(&msg.from.domain, Side::Sip) {
+            audit::refuse(record, PolicyReason::SenderDomainNotServed);
             return (403, Cow::Borrowed("Sender Domain Not Served Here"));
         }
         let sender = match auth::verify_certificate_for(Some(peer), &msg.from.domain) {
             Ok(v) => v,
             Err(e) => {
                 info!(sender.domain = %msg.from.domain, error = %e, "SIP MESSAGE refused: peer not authenticated for the sender's domain");
+                audit::refuse(record, PolicyReason::PeerNotAuthenticated);
                 return (
                     403,
                     Cow::Borrowed("Peer Not Authenticated For Sender Domain"),
@@ -70,14 +82,19 @@ impl Gateway {
             }
         };
         if !self.serves(&msg.to.domain, Side::Xmpp) {
+            audit::refuse(record, PolicyReason::RelayingDenied);
             return (403, Cow::Borrowed("Relaying Denied"));
         }
         let id = self.new_id();
         let mut out = BytesMut::with_capacity(256 + msg.body.len());
         bridge::xmpp::write_message(&mut out, &msg, &id);
         let remote = msg.to.domain.into_owned();
-        self.forward_to_xmpp(&sender, &remote, id, out.freeze())
-            .await
+        drop(timer);
+        let result = self
+            .forward_to_xmpp(&sender, &remote, id, out.freeze())
+            .await;
+        audit::emit(record.sip_final(result.0));
+        result
     }
 
     /// Hand a stanza to the outbound stream and wait for its fate: written (then a short

@@ -8,9 +8,11 @@ use bytes::{Bytes, BytesMut};
 use tracing::{Instrument, debug, info, warn};
 
 use super::{Gateway, xmpp_iq};
+use crate::audit::{self, AuditRecord};
 use crate::auth::VerifiedDomain;
 use crate::bridge::{self, BridgeError};
 use crate::conn::xmpp_pool::OutStanza;
+use crate::metrics::{self, Direction, PolicyReason, Protocol};
 use crate::model::DeliveryError;
 use crate::xmpp::jid::Jid;
 use crate::xmpp::stanza::IqView;
@@ -27,7 +29,8 @@ impl Gateway {
         header: &StreamHeader,
         element: Bytes,
     ) -> Result<(), StreamCondition> {
-        let parsed = stanza::parse_element(&element, header).map_err(|e| e.stream_condition())?;
+        let parsed =
+            stanza::parse_element(&element, header).map_err(|e| metrics::xmpp_parse_failed(&e))?;
         let (from, to) = match &parsed {
             Element::Message(m) => (m.from.as_deref(), m.to.as_deref()),
             Element::Iq(iq) => (iq.from.as_deref(), iq.to.as_deref()),
@@ -42,12 +45,14 @@ impl Gateway {
             .ok_or(StreamCondition::InvalidFrom)?;
         if !from.domain().eq_ignore_ascii_case(peer.as_str()) {
             warn!(claimed = %from.domain(), "stanza from a domain the peer did not authenticate for");
+            metrics::policy_refusal(Protocol::Xmpp, PolicyReason::PeerNotAuthenticated);
             return Err(StreamCondition::InvalidFrom);
         }
         let to = to
             .and_then(|t| Jid::parse(t).ok())
             .ok_or(StreamCondition::ImproperAddressing)?;
         if !to.domain().eq_ignore_ascii_case(local) {
+            metrics::policy_refusal(Protocol::Xmpp, PolicyReason::RelayingDenied);
             return Err(StreamCondition::HostUnknown);
         }
         let m = match parsed {
@@ -71,15 +76,18 @@ impl Gateway {
             Ok(msg) => self.relay_to_sip(peer, local, &m, &msg),
             // Chat states and receipts without a body: their mapping comes with the extensions.
             Err(BridgeError::EmptyBody) => debug!("body-less message not relayed"),
-            Err(e) => self.bounce_to_xmpp(
-                peer,
-                local,
-                &m,
-                DeliveryError {
-                    condition: e.xmpp_condition(),
-                    text: Some(Cow::Borrowed(e.sip_status().1)),
-                },
-            ),
+            Err(e) => {
+                metrics::policy_refusal(Protocol::Xmpp, PolicyReason::Untranslatable);
+                self.bounce_to_xmpp(
+                    peer,
+                    local,
+                    &m,
+                    DeliveryError {
+                        condition: e.xmpp_condition(),
+                        text: Some(Cow::Borrowed(e.sip_status().1)),
+                    },
+                )
+            }
         }
         Ok(())
     }
@@ -139,7 +147,9 @@ impl Gateway {
         m: &MessageView<'_>,
         msg: &crate::model::ChatMessage<'_>,
     ) {
+        let _timer = metrics::translate_timer(Direction::XmppToSip);
         let id = self.new_id();
+        let record = AuditRecord::im(Direction::XmppToSip, msg).session(&id);
         let branch = format!("z9hG4bK{id}");
         let mut out = BytesMut::with_capacity(512 + msg.body.len());
         let ctx = bridge::sip::RequestContext {
@@ -159,6 +169,7 @@ impl Gateway {
         self.tracker.spawn(
             async move {
                 let Ok(f) = final_rx.await else { return };
+                audit::emit(record.sip_final(f.code));
                 debug!(code = f.code, "SIP MESSAGE final response");
                 if f.code >= 300 {
                     let condition = bridge::sip::status_to_condition(f.code);
@@ -205,6 +216,7 @@ impl ErrorReply {
     }
 
     fn send(&self, gw: &Arc<Gateway>, peer: &VerifiedDomain, local: &str, err: DeliveryError<'_>) {
+        metrics::error_sent(Protocol::Xmpp, err.condition);
         let mut out = BytesMut::with_capacity(256);
         bridge::xmpp::write_message_error(&mut out, &self.from, &self.to, self.id.as_deref(), &err);
         if let Err(e) = gw.xmpp_out.send(
