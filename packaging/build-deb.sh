@@ -11,4 +11,4 @@ cargo build --release --bin parley >&2
 rm -rf target/man && mkdir -p target/man
 target/release/parley man target/man >&2
 gzip -9nf target/man/*.1
-cargo deb --no-build 2>&1 | tail -n 1
+cargo deb --no-build --strip 2>&1 | tail -n 1

@@ -23,10 +23,12 @@ pass "build ($(basename "$deb"))"
 
 contents="$(dpkg-deb --contents "$deb")"
 for want in ./usr/bin/parley ./etc/parley/parley.toml ./usr/share/man/man1/parley.1.gz \
-            ./usr/share/man/man1/parley-run.1.gz ./lib/systemd/system/parley.service; do
+            ./usr/share/man/man1/parley-run.1.gz ./usr/share/man/man1/parley-report.1.gz; do
   echo "$contents" | grep -q " $want\$" || fail contents "missing $want"
 done
-dpkg-deb --field "$deb" Conffiles | grep -q /etc/parley/parley.toml || fail contents "/etc/parley/parley.toml is not a conffile"
+echo "$contents" | grep -qE " \./(usr/)?lib/systemd/system/parley\.service\$" || fail contents "missing the systemd unit"
+dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles 2>/dev/null | grep -qx /etc/parley/parley.toml \
+  || fail contents "/etc/parley/parley.toml is not a conffile"
 [ "$FAILED" = 0 ] && pass contents
 
 cleanup() { [ "${KEEP:-0}" = 1 ] || dpkg --purge parley >>"$LOG" 2>&1 || true; }
