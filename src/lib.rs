@@ -29,6 +29,7 @@ pub mod model;
 pub mod replay;
 pub mod routing;
 pub mod sip;
+pub mod tools;
 pub mod translate;
 pub mod transport;
 pub mod xmpp;

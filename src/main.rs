@@ -43,6 +43,12 @@ enum Command {
         /// Config file (TOML).
         file: PathBuf,
     },
+    /// Print SIP messages or XMPP stanzas as JSON as parley's codecs read them, or the error
+    /// parley would answer; exit 1 when any input is invalid.
+    Decode(parley::tools::DecodeArgs),
+    /// Print what parley would send on the other side for each message (`--json`: the
+    /// canonical events), or why it would refuse it; exit 1 when any input is refused.
+    Translate(parley::tools::TranslateArgs),
     /// Usage per month from audit logs: unique users and messages per domain and platform
     /// pair, top partners; as a table, CSV or an SVG chart.
     Report(parley::audit::report::ReportArgs),
@@ -59,6 +65,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Run { config } => run(config),
         Command::Report(args) => parley::audit::report::run_cli(args),
+        Command::Decode(args) => parley::tools::decode(&args),
+        Command::Translate(args) => parley::tools::translate(&args),
         Command::Man { dir } => parley::manpage::run_cli(Cli::command(), &dir),
         Command::CheckConfig { file } => match load(Some(&file)) {
             Ok(_) => {
