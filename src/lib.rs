@@ -19,6 +19,7 @@ pub mod bridge;
 pub mod config;
 pub mod conn;
 pub mod model;
+pub mod replay;
 pub mod routing;
 pub mod sip;
 pub mod translate;
