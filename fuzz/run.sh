@@ -9,7 +9,7 @@ root="$(dirname "$here")"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 corpus="$here/corpus/sip_message"
 mkdir -p "$corpus"
-cp "$root"/protocol-tests/sip/rfc4475/*.dat "$root"/protocol-tests/sip/bench/*.sip "$root"/protocol-tests/sip/*.sip "$corpus"/ 2>/dev/null || true
+cp "$root"/protocol-tests/sip/rfc4475/*.dat "$root"/protocol-tests/sip/bench/*.sip "$root"/protocol-tests/sip/*.sip "$root"/protocol-tests/sip/fuzz/* "$corpus"/ 2>/dev/null || true
 cd "$root"
 export RUSTC_BOOTSTRAP=1
 nice -n 10 cargo fuzz build sip_message

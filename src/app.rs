@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::config::Config;
-use crate::conn::{self, sip_conn};
+use crate::conn::{self, s2s_in, sip_conn};
 use crate::routing::Gateway;
 use crate::transport::certgen;
 use crate::transport::tls::{DomainCert, TlsContext, TlsError};
@@ -55,6 +55,7 @@ pub struct App {
     gw: Arc<Gateway>,
     sip_listeners: Vec<TcpListener>,
     xmpp_listeners: Vec<TcpListener>,
+    xmpp_tls_listeners: Vec<TcpListener>,
 }
 
 impl App {
@@ -70,18 +71,27 @@ impl App {
         for addr in &config.xmpp.listen {
             xmpp_listeners.push(bind(*addr).await?);
         }
+        let mut xmpp_tls_listeners = Vec::new();
+        for addr in &config.xmpp.listen_tls {
+            xmpp_tls_listeners.push(bind(*addr).await?);
+        }
         let gw = Arc::new(Gateway::new(config, tls, cancel, TaskTracker::new()));
         Ok(App {
             gw,
             sip_listeners,
             xmpp_listeners,
+            xmpp_tls_listeners,
         })
     }
 
-    /// Addresses actually bound (ports resolved), SIP then XMPP.
-    pub fn local_addrs(&self) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
+    /// Addresses actually bound (ports resolved): SIP TLS, XMPP STARTTLS, XMPP direct TLS.
+    pub fn local_addrs(&self) -> (Vec<SocketAddr>, Vec<SocketAddr>, Vec<SocketAddr>) {
         let addrs = |ls: &[TcpListener]| ls.iter().filter_map(|l| l.local_addr().ok()).collect();
-        (addrs(&self.sip_listeners), addrs(&self.xmpp_listeners))
+        (
+            addrs(&self.sip_listeners),
+            addrs(&self.xmpp_listeners),
+            addrs(&self.xmpp_tls_listeners),
+        )
     }
 
     /// Accept until the shutdown token fires, then drain in-flight work for at most `grace`.
@@ -91,6 +101,7 @@ impl App {
             gw,
             sip_listeners,
             xmpp_listeners,
+            xmpp_tls_listeners,
         } = self;
         let tracker = gw.tracker().clone();
         let cancel = gw.shutdown_token();
@@ -100,7 +111,20 @@ impl App {
             tracker.spawn(accept_loop(l, gw.clone(), sip_slots.clone(), Kind::Sip));
         }
         for l in xmpp_listeners {
-            tracker.spawn(accept_loop(l, gw.clone(), xmpp_slots.clone(), Kind::Xmpp));
+            tracker.spawn(accept_loop(
+                l,
+                gw.clone(),
+                xmpp_slots.clone(),
+                Kind::Xmpp(s2s_in::Mode::StartTls),
+            ));
+        }
+        for l in xmpp_tls_listeners {
+            tracker.spawn(accept_loop(
+                l,
+                gw.clone(),
+                xmpp_slots.clone(),
+                Kind::Xmpp(s2s_in::Mode::DirectTls),
+            ));
         }
         cancel.cancelled().await;
         tracker.close();
@@ -165,7 +189,7 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     Sip,
-    Xmpp,
+    Xmpp(s2s_in::Mode),
 }
 
 async fn accept_loop(listener: TcpListener, gw: Arc<Gateway>, slots: Arc<Semaphore>, kind: Kind) {
@@ -188,12 +212,12 @@ async fn accept_loop(listener: TcpListener, gw: Arc<Gateway>, slots: Arc<Semapho
         };
         let gw2 = gw.clone();
         match kind {
-            Kind::Xmpp => {
+            Kind::Xmpp(mode) => {
                 let span = info_span!("s2s_in", peer.addr = %peer);
                 gw.tracker().spawn(
                     async move {
                         let _permit = permit;
-                        end_of_connection(conn::s2s_in::serve(tcp, gw2).await);
+                        end_of_connection(s2s_in::serve(tcp, mode, gw2).await);
                     }
                     .instrument(span),
                 );

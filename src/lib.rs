@@ -22,5 +22,6 @@ pub mod model;
 pub mod replay;
 pub mod routing;
 pub mod sip;
+pub mod translate;
 pub mod transport;
 pub mod xmpp;

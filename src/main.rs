@@ -126,12 +126,15 @@ fn run(path: Option<PathBuf>) -> ExitCode {
                 return ExitCode::from(EXIT_START);
             }
         };
-        let (sip, xmpp) = app.local_addrs();
+        let (sip, xmpp, xmpp_tls) = app.local_addrs();
         for a in &sip {
             info!(addr = %a, "listening: SIP over TLS");
         }
         for a in &xmpp {
             info!(addr = %a, "listening: XMPP server-to-server (STARTTLS)");
+        }
+        for a in &xmpp_tls {
+            info!(addr = %a, "listening: XMPP server-to-server (direct TLS)");
         }
         info!(config = %origin, domains = ?domains, "parley ready");
         notify(&[sd_notify::NotifyState::Ready]);

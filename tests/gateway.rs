@@ -21,12 +21,23 @@ use tokio_util::sync::CancellationToken;
 struct Gateway {
     sip: SocketAddr,
     xmpp: SocketAddr,
+    xmpp_tls: SocketAddr,
     cancel: CancellationToken,
     done: JoinHandle<bool>,
 }
 
 impl Gateway {
     async fn start(pki: &Pki, xmpp_hop: SocketAddr, sip_hop: SocketAddr) -> Gateway {
+        Gateway::start_with(pki, xmpp_hop, sip_hop, false).await
+    }
+
+    /// With `direct_tls`, parley reaches the XMPP peer with TLS from the first byte.
+    async fn start_with(
+        pki: &Pki,
+        xmpp_hop: SocketAddr,
+        sip_hop: SocketAddr,
+        direct_tls: bool,
+    ) -> Gateway {
         let d = pki.dir.display();
         let text = format!(
             r#"
@@ -40,7 +51,9 @@ listen_tls = ["127.0.0.1:0"]
 bounce_window_ms = 1000
 [xmpp]
 listen = ["127.0.0.1:0"]
+listen_tls = ["127.0.0.1:0"]
 connect_timeout_ms = 2000
+delivery_timeout_ms = 3000
 [[domain]]
 name = "sip.test"
 side = "sip"
@@ -57,6 +70,7 @@ key_file = "{d}/sip2.test.key"
 name = "xmpp.test"
 side = "xmpp"
 next_hop = "{xmpp_hop}"
+direct_tls = {direct_tls}
 cert_file = "{d}/xmpp.test.crt"
 key_file = "{d}/xmpp.test.key"
 "#
@@ -65,11 +79,12 @@ key_file = "{d}/xmpp.test.key"
         config.validate().unwrap();
         let cancel = CancellationToken::new();
         let app = App::build(config, cancel.clone()).await.unwrap();
-        let (sip, xmpp) = app.local_addrs();
+        let (sip, xmpp, xmpp_tls) = app.local_addrs();
         let done = tokio::spawn(app.run(Duration::from_secs(5)));
         Gateway {
             sip: sip[0],
             xmpp: xmpp[0],
+            xmpp_tls: xmpp_tls[0],
             cancel,
             done,
         }
@@ -155,6 +170,71 @@ async fn xmpp_message_becomes_sip_message() {
 }
 
 #[tokio::test]
+async fn direct_tls_works_both_ways() {
+    let pki = pki("direct-tls");
+    let (xmpp_hop, mut stanzas) = xmpp_server_direct_tls(&pki, "xmpp.test").await;
+    let (sip_hop, mut requests) = sip_proxy(&pki, "sip.test").await;
+    let gw = Gateway::start_with(&pki, xmpp_hop, sip_hop, true).await;
+    // Inbound: XEP-0368 on parley's direct-TLS listener.
+    let mut peer = xmpp_initiator_with(&pki, gw.xmpp_tls, "xmpp.test", "sip.test", true).await;
+    peer.send("<message from='juliet@xmpp.test/b' to='bob@sip.test' type='chat' id='d1'><body>direct in</body></message>").await;
+    let req = timeout(T, requests.recv()).await.unwrap().unwrap();
+    assert!(req.ends_with("\r\n\r\ndirect in"), "{req}");
+    // Outbound: parley opens TLS at once to a direct-TLS peer.
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "juliet@xmpp.test",
+        "d2@host",
+        "direct out",
+    ))
+    .await;
+    let stanza = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    assert!(stanza.contains("<body>direct out</body>"), "{stanza}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn the_gateway_domain_answers_ping_disco_and_version() {
+    let pki = pki("iq");
+    let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let gw = Gateway::start(&pki, xmpp_hop, closed_port().await).await;
+    let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
+    peer.send(
+        "<iq from='xmpp.test' to='sip.test' id='p1' type='get'><ping xmlns='urn:xmpp:ping'/></iq>",
+    )
+    .await;
+    peer.send("<iq from='xmpp.test' to='sip.test' id='d1' type='get'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>").await;
+    peer.send("<iq from='xmpp.test' to='sip.test' id='v1' type='get'><query xmlns='jabber:iq:version'/></iq>").await;
+    peer.send("<iq from='juliet@xmpp.test/b' to='bob@sip.test' id='u1' type='get'><query xmlns='jabber:iq:roster'/></iq>").await;
+    // The answers come back over parley's own outbound stream (s2s streams are one-way).
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        answers.push(timeout(T, stanzas.recv()).await.unwrap().unwrap());
+    }
+    let by_id = |id: &str| {
+        answers
+            .iter()
+            .find(|a| attr(a, "id") == Some(id))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let pong = by_id("p1");
+    assert_eq!(attr(&pong, "type"), Some("result"), "{pong}");
+    assert_eq!(attr(&pong, "from"), Some("sip.test"), "{pong}");
+    assert_eq!(attr(&pong, "to"), Some("xmpp.test"), "{pong}");
+    let disco = by_id("d1");
+    assert!(disco.contains("<feature var='urn:xmpp:ping'/>"), "{disco}");
+    assert!(disco.contains("category='server'"), "{disco}");
+    let version = by_id("v1");
+    assert!(version.contains("<name>parley</name>"), "{version}");
+    let roster = by_id("u1");
+    assert_eq!(attr(&roster, "type"), Some("error"), "{roster}");
+    assert!(roster.contains("<service-unavailable"), "{roster}");
+    gw.stop().await;
+}
+
+#[tokio::test]
 async fn xmpp_error_reply_becomes_sip_error_response() {
     let pki = pki("bounce");
     let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
@@ -204,10 +284,11 @@ async fn sip_error_response_becomes_xmpp_error_stanza() {
 }
 
 #[tokio::test]
-async fn unreachable_xmpp_peer_is_a_sip_error() {
+async fn unreachable_xmpp_peer_is_a_sip_error_at_the_delivery_deadline() {
     let pki = pki("unreach");
     let gw = Gateway::start(&pki, closed_port().await, closed_port().await).await;
     let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    let sent = std::time::Instant::now();
     ua.send(&sip_message(
         "alice@sip.test",
         "juliet@xmpp.test",
@@ -216,7 +297,38 @@ async fn unreachable_xmpp_peer_is_a_sip_error() {
     ))
     .await;
     let resp = read_sip(&mut ua).await;
+    // remote-server-not-found (RFC 7247: 502), once the 3 s delivery deadline passed.
     assert!(resp.starts_with("SIP/2.0 502 "), "{resp}");
+    assert!(
+        sent.elapsed() >= Duration::from_millis(2900),
+        "bounced before the deadline"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn xmpp_peer_back_within_the_deadline_gets_the_message() {
+    let pki = pki("comeback");
+    let hop = closed_port().await;
+    let gw = Gateway::start(&pki, hop, closed_port().await).await;
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "juliet@xmpp.test",
+        "c9@host",
+        "sent while you were down",
+    ))
+    .await;
+    // The first connection attempt fails; the peer comes back on the same port.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, mut stanzas) = xmpp_server_at(&pki, "xmpp.test", hop).await;
+    let stanza = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    assert!(
+        stanza.contains("<body>sent while you were down</body>"),
+        "{stanza}"
+    );
+    let resp = read_sip(&mut ua).await;
+    assert!(resp.starts_with("SIP/2.0 202 "), "{resp}");
     gw.stop().await;
 }
 

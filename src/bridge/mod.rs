@@ -1,9 +1,31 @@
-//! Pure translations between the wire views and the canonical model (RFC 7247, RFC 7572):
-//! [`sip`] for SIP ⇄ model, [`xmpp`] for XMPP ⇄ model. No sockets, no policy, no clocks.
+//! Pure translations between the wire views and the canonical model (RFC 7247, RFC 7572,
+//! RFC 8048 and the XEPs of DESIGN). No sockets, no policy, no clocks.
+//!
+//! Two paths:
+//! - the plain fast path, [`sip::message_from_sip`] / [`xmpp::write_message`] and
+//!   [`xmpp::message_from_xmpp`] / [`sip::write_message`]: a text/plain message, borrowed
+//!   from the input and written straight into the output buffer, no allocation;
+//! - the event path, [`sip_in::events_from_sip`] / [`xmpp_in::events_from_xmpp`] into
+//!   [`crate::model::Event`]s, and [`sip_out::write_sip_event`] /
+//!   [`xmpp_out::write_xmpp_event`] (or the per-event `write_sip_*` / `write_xmpp_*`) out.
+//!
+//! Supporting tables: [`address`] (RFC 7247 §5), [`presence`] (RFC 8048 / RFC 4480
+//! normalisation), [`html`] (XEP-0071 profile), [`ext`] (CPIM extension headers and text
+//! fallbacks), [`receipts`] (the IMDN ⇄ XEP-0184/0333 id map), and both RFC 7247 §8 error
+//! tables in [`sip`] ([`sip::status_to_condition`], [`sip::condition_to_status`]).
 
 pub mod address;
+pub mod ext;
+pub mod html;
+pub mod presence;
+pub mod receipts;
 pub mod sip;
+pub mod sip_in;
+pub mod sip_out;
+mod sip_wire;
 pub mod xmpp;
+pub mod xmpp_in;
+pub mod xmpp_out;
 
 use std::fmt;
 
@@ -24,6 +46,11 @@ pub enum BridgeError {
     EmptyBody,
     /// A required header or attribute is missing or malformed.
     Malformed,
+    /// A SUBSCRIBE or NOTIFY for an event package other than `presence` (RFC 6665 §8.3).
+    BadEvent,
+    /// The request or stanza has no mapping to the other side (a SIP method, an XMPP
+    /// message type or payload parley does not interwork).
+    NotInterworked,
 }
 
 impl BridgeError {
@@ -36,6 +63,8 @@ impl BridgeError {
             BridgeError::BadCharset => (415, "Unsupported Charset"),
             BridgeError::EmptyBody => (400, "Empty Message"),
             BridgeError::Malformed => (400, "Bad Request"),
+            BridgeError::BadEvent => (489, "Bad Event"),
+            BridgeError::NotInterworked => (501, "Not Implemented"),
         }
     }
 
@@ -48,6 +77,7 @@ impl BridgeError {
                 C::BadRequest
             }
             BridgeError::UnsupportedMediaType | BridgeError::BadCharset => C::NotAcceptable,
+            BridgeError::BadEvent | BridgeError::NotInterworked => C::FeatureNotImplemented,
         }
     }
 }
@@ -59,3 +89,9 @@ impl fmt::Display for BridgeError {
 }
 
 impl std::error::Error for BridgeError {}
+
+#[cfg(test)]
+mod golden_tests;
+
+#[cfg(test)]
+mod roundtrip_tests;

@@ -1,13 +1,12 @@
 //! SIP ⇄ model (RFC 7572 for MESSAGE, RFC 7247 §8 for errors). Pure functions.
 
 use std::borrow::Cow;
-use std::fmt::Write;
 
 use bytes::BytesMut;
 
+use super::sip_wire::{Head, finish, header, write_head};
 use super::{BridgeError, address};
 use crate::model::{ChatMessage, ErrorCondition, MessageKind};
-use crate::sip::encode::{self, RequestParts};
 use crate::sip::{HeaderName, SipMessage};
 
 /// A SIP MESSAGE request to the canonical message. The recipient is the Request-URI; the
@@ -42,15 +41,12 @@ pub fn message_from_sip(msg: &SipMessage) -> Result<ChatMessage<'_>, BridgeError
             .and_then(|v| std::str::from_utf8(v).ok())
             .map(|v| Cow::Borrowed(v.trim()))
     };
-    Ok(ChatMessage {
-        from,
-        to,
-        thread: Some(Cow::Borrowed(thread)),
-        kind: MessageKind::Chat,
-        body: Cow::Borrowed(body),
-        subject: text_header(HeaderName::Subject),
-        lang: text_header(HeaderName::ContentLanguage),
-    })
+    let mut m = ChatMessage::plain(from, to, Cow::Borrowed(body));
+    m.thread = Some(Cow::Borrowed(thread));
+    m.kind = MessageKind::Chat;
+    m.subject = text_header(HeaderName::Subject);
+    m.lang = text_header(HeaderName::ContentLanguage);
+    Ok(m)
 }
 
 /// Transaction and transport values the caller chooses for an outgoing request.
@@ -70,56 +66,39 @@ pub struct RequestContext<'a> {
     pub cseq: u32,
 }
 
-/// The canonical message as a SIP MESSAGE request (RFC 3428), appended to `out`.
+/// The canonical message as a SIP MESSAGE request (RFC 3428), appended to `out`: the plain
+/// fast path (text/plain, no CPIM; From without GRUU). Written straight into `out`, no
+/// allocation besides the buffer's growth.
 pub fn write_message(out: &mut BytesMut, m: &ChatMessage<'_>, ctx: &RequestContext<'_>) {
-    let mut target = String::with_capacity(64);
-    address::to_sip_uri(&m.to, &mut target);
-    let mut from = String::with_capacity(80);
-    from.push('<');
-    let mut from_bare = m.from.clone();
-    from_bare.resource = None;
-    address::to_sip_uri(&from_bare, &mut from);
-    let _ = write!(from, ">;tag={}", ctx.from_tag);
-    let to = format!("<{target}>");
-    let via = format!(
-        "SIP/2.0/{} {};branch={};rport",
-        ctx.transport, ctx.sent_by, ctx.branch
-    );
     let call_id = m
         .thread
         .as_deref()
         .filter(|t| is_call_id(t))
         .unwrap_or(ctx.fallback_call_id);
-    let cseq = format!("{} MESSAGE", ctx.cseq);
-    let subject = m.subject.as_deref().map(single_line);
-    let mut headers: Vec<(&str, &str)> = vec![
-        ("Via", &via),
-        ("Max-Forwards", "70"),
-        ("From", &from),
-        ("To", &to),
-        ("Call-ID", call_id),
-        ("CSeq", &cseq),
-        ("Content-Type", "text/plain;charset=UTF-8"),
-    ];
-    if let Some(s) = &subject {
-        headers.push(("Subject", s));
+    let head = Head {
+        method: "MESSAGE",
+        target: &m.to,
+        from: &m.from,
+        from_gruu: false,
+        from_name: None,
+        to: &m.to,
+        to_tag: None,
+        call_id,
+    };
+    out.reserve(m.body.len() + 128);
+    write_head(out, &head, ctx);
+    out.extend_from_slice(b"Content-Type: text/plain;charset=UTF-8\r\n");
+    if let Some(s) = &m.subject {
+        header(out, "Subject", s);
     }
     if let Some(lang) = m.lang.as_deref().filter(|l| is_language_tag(l)) {
-        headers.push(("Content-Language", lang));
+        header(out, "Content-Language", lang);
     }
-    encode::write_request(
-        out,
-        &RequestParts {
-            method: "MESSAGE",
-            uri: &target,
-            headers: &headers,
-            body: m.body.as_bytes(),
-        },
-    );
+    finish(out, m.body.as_bytes());
 }
 
 /// RFC 3261 §25.1 `callid = word [ "@" word ]`.
-fn is_call_id(s: &str) -> bool {
+pub(crate) fn is_call_id(s: &str) -> bool {
     let word = |w: &str| {
         !w.is_empty()
             && w.bytes()
@@ -132,17 +111,8 @@ fn is_call_id(s: &str) -> bool {
         }
 }
 
-fn is_language_tag(s: &str) -> bool {
+pub(crate) fn is_language_tag(s: &str) -> bool {
     !s.is_empty() && s.len() <= 35 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
-/// A header value can never carry CR or LF: they would start a new header.
-fn single_line(s: &str) -> Cow<'_, str> {
-    if s.contains(['\r', '\n']) {
-        Cow::Owned(s.replace(['\r', '\n'], " "))
-    } else {
-        Cow::Borrowed(s)
-    }
 }
 
 /// RFC 7247 §8.2: a SIP final response code to an XMPP stanza error condition.
@@ -274,6 +244,8 @@ mod tests {
 
     #[test]
     fn subjects_cannot_inject_headers() {
-        assert_eq!(single_line("hi\r\nVia: evil"), "hi  Via: evil");
+        let mut out = BytesMut::new();
+        header(&mut out, "Subject", "hi\r\nVia: evil");
+        assert_eq!(&out[..], b"Subject: hi  Via: evil\r\n");
     }
 }

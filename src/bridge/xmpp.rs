@@ -2,17 +2,18 @@
 
 use std::borrow::Cow;
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 
 use super::{BridgeError, address};
-use crate::model::{ChatMessage, DeliveryError, MessageKind};
-use crate::xmpp::encode::{self, MessageOut, StanzaErrorOut};
+use crate::model::{Address, ChatMessage, DeliveryError, MessageKind};
+use crate::xmpp::encode::{self, MessageOut, StanzaErrorOut, escape_into};
 use crate::xmpp::stanza::{MessageType, MessageView};
 
-/// An XMPP `<message/>` with a body to the canonical message.
+/// An XMPP `<message/>` with a body to the canonical message: the plain fast path (only the
+/// RFC 6121 fields; [`super::xmpp_in::events_from_xmpp`] reads the extensions too).
 pub fn message_from_xmpp<'a>(m: &MessageView<'a>) -> Result<ChatMessage<'a>, BridgeError> {
-    let from = address::from_jid(m.from.as_deref().ok_or(BridgeError::Malformed)?)?;
-    let to = address::from_jid(m.to.as_deref().ok_or(BridgeError::Malformed)?)?;
+    let from = jid_address(m.from.as_ref().ok_or(BridgeError::Malformed)?)?;
+    let to = jid_address(m.to.as_ref().ok_or(BridgeError::Malformed)?)?;
     let kind = match m.type_ {
         MessageType::Chat => MessageKind::Chat,
         MessageType::Normal => MessageKind::Normal,
@@ -26,40 +27,78 @@ pub fn message_from_xmpp<'a>(m: &MessageView<'a>) -> Result<ChatMessage<'a>, Bri
         .clone()
         .filter(|b| !b.is_empty())
         .ok_or(BridgeError::EmptyBody)?;
-    Ok(ChatMessage {
-        from,
-        to,
-        thread: m.thread.clone(),
-        kind,
-        body,
-        subject: m.subject.clone(),
-        lang: m.lang.clone(),
-    })
+    let mut msg = ChatMessage::plain(from, to, body);
+    msg.thread = m.thread.clone();
+    msg.kind = kind;
+    msg.subject = m.subject.clone();
+    msg.lang = m.body_lang.clone().or_else(|| m.lang.clone());
+    Ok(msg)
 }
 
-/// The canonical message as an XMPP `<message/>`, appended to `out`.
+/// A JID attribute of a view as an address, borrowed from the input when the view borrowed.
+pub fn jid_address<'a>(c: &Cow<'a, str>) -> Result<Address<'a>, BridgeError> {
+    match c {
+        Cow::Borrowed(s) => address::from_jid(s),
+        Cow::Owned(s) => address::from_jid(s).map(Address::into_owned),
+    }
+}
+
+/// The canonical message as an XMPP `<message/>`, appended to `out`: the plain fast path
+/// (RFC 6121 children only), written straight into `out`.
 pub fn write_message(out: &mut BytesMut, m: &ChatMessage<'_>, id: &str) {
-    let mut from = String::with_capacity(64);
-    address::to_full_jid(&m.from, &mut from);
-    let mut to = String::with_capacity(64);
-    address::to_full_jid(&m.to, &mut to);
-    encode::write_message(
-        out,
-        &MessageOut {
-            from: &from,
-            to: &to,
-            id: Some(id),
-            type_: match m.kind {
-                MessageKind::Chat => MessageType::Chat,
-                MessageKind::Normal => MessageType::Normal,
-            },
-            lang: m.lang.as_deref(),
-            body: Some(&m.body),
-            subject: m.subject.as_deref(),
-            thread: m.thread.as_deref(),
-            error: None,
-        },
-    );
+    out.reserve(m.body.len() + 160);
+    open_message(out, &m.from, &m.to, Some(id), m.kind, m.lang.as_deref());
+    if let Some(s) = &m.subject {
+        text_element(out, "subject", s);
+    }
+    text_element(out, "body", &m.body);
+    if let Some(t) = &m.thread {
+        text_element(out, "thread", t);
+    }
+    out.put_slice(b"</message>");
+}
+
+/// `<message from to id type xml:lang>` from addresses (JIDs written in place).
+pub(crate) fn open_message(
+    out: &mut BytesMut,
+    from: &Address<'_>,
+    to: &Address<'_>,
+    id: Option<&str>,
+    kind: MessageKind,
+    lang: Option<&str>,
+) {
+    out.put_slice(b"<message from='");
+    address::write_jid(out, from, true);
+    out.put_slice(b"' to='");
+    address::write_jid(out, to, true);
+    out.put_u8(b'\'');
+    if let Some(id) = id {
+        out.put_slice(b" id='");
+        escape_into(out, id, true);
+        out.put_u8(b'\'');
+    }
+    match kind {
+        MessageKind::Chat => out.put_slice(b" type='chat'"),
+        MessageKind::Groupchat => out.put_slice(b" type='groupchat'"),
+        MessageKind::Normal => {}
+    }
+    if let Some(lang) = lang {
+        out.put_slice(b" xml:lang='");
+        escape_into(out, lang, true);
+        out.put_u8(b'\'');
+    }
+    out.put_u8(b'>');
+}
+
+/// `<name>text</name>`, text escaped.
+pub(crate) fn text_element(out: &mut BytesMut, name: &str, text: &str) {
+    out.put_u8(b'<');
+    out.put_slice(name.as_bytes());
+    out.put_u8(b'>');
+    escape_into(out, text, false);
+    out.put_slice(b"</");
+    out.put_slice(name.as_bytes());
+    out.put_u8(b'>');
 }
 
 /// A `type='error'` reply to a message that could not be delivered (RFC 6120 §8.3.1): sent

@@ -156,20 +156,41 @@ pub struct XmppConfig {
     /// Server-to-server listeners with STARTTLS (RFC 6120, usually port 5269).
     #[serde(default)]
     pub listen: Vec<SocketAddr>,
+    /// Server-to-server listeners with TLS from the first byte (XEP-0368, usually 5270).
+    #[serde(default)]
+    pub listen_tls: Vec<SocketAddr>,
     /// Stanzas queued per outbound stream while it connects; more are refused.
     #[serde(default = "default_queue_depth")]
     pub queue_depth: usize,
     /// Connect plus negotiation deadline for an outbound stream.
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
+    /// How long a stanza may wait for an unreachable peer (retrying with backoff) before it
+    /// is bounced with `remote-server-timeout`. Keep it below `sip.transaction_timeout_ms`.
+    #[serde(default = "default_delivery_timeout_ms")]
+    pub delivery_timeout_ms: u64,
+    /// Send a whitespace keep-alive on an outbound stream idle this long.
+    #[serde(default = "default_keepalive_ms")]
+    pub keepalive_ms: u64,
+    /// Close a stream (either direction) that carried no stanza this long.
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    /// Answer XEP-0092 software version queries to the gateway's domains.
+    #[serde(default = "yes")]
+    pub answer_version: bool,
 }
 
 impl Default for XmppConfig {
     fn default() -> Self {
         XmppConfig {
             listen: Vec::new(),
+            listen_tls: Vec::new(),
             queue_depth: default_queue_depth(),
             connect_timeout_ms: default_connect_timeout_ms(),
+            delivery_timeout_ms: default_delivery_timeout_ms(),
+            keepalive_ms: default_keepalive_ms(),
+            idle_timeout_ms: default_idle_timeout_ms(),
+            answer_version: true,
         }
     }
 }
@@ -180,6 +201,22 @@ fn default_queue_depth() -> usize {
 
 fn default_connect_timeout_ms() -> u64 {
     10_000
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_delivery_timeout_ms() -> u64 {
+    20_000
+}
+
+fn default_keepalive_ms() -> u64 {
+    60_000
+}
+
+fn default_idle_timeout_ms() -> u64 {
+    600_000
 }
 
 /// `[shutdown]`.
@@ -212,7 +249,12 @@ pub struct DomainConfig {
     /// Which protocol its users are on.
     pub side: Side,
     /// Where its traffic goes: `host:port` of the SIP proxy (TLS) or XMPP server (s2s).
-    pub next_hop: String,
+    /// Optional for XMPP domains, which are then found through DNS (RFC 6120 §3.2).
+    #[serde(default)]
+    pub next_hop: Option<String>,
+    /// For an XMPP `next_hop`: TLS from the first byte (XEP-0368) instead of STARTTLS.
+    #[serde(default)]
+    pub direct_tls: bool,
     /// Certificate chain (PEM) parley presents when it acts for this domain.
     #[serde(default)]
     pub cert_file: Option<PathBuf>,
@@ -304,7 +346,21 @@ impl Config {
                     format!("{} is declared twice", d.name),
                 ));
             }
-            validate_host_port(&d.next_hop).map_err(|r| invalid(key("next_hop"), r))?;
+            match (&d.next_hop, d.side) {
+                (Some(hop), _) => {
+                    validate_host_port(hop).map_err(|r| invalid(key("next_hop"), r))?
+                }
+                (None, Side::Sip) => {
+                    return Err(invalid(key("next_hop"), "required for SIP domains"));
+                }
+                (None, Side::Xmpp) => {}
+            }
+            if d.direct_tls && (d.side != Side::Xmpp || d.next_hop.is_none()) {
+                return Err(invalid(
+                    key("direct_tls"),
+                    "applies only to an XMPP domain's next_hop",
+                ));
+            }
             match (&d.cert_file, &d.key_file) {
                 (Some(_), None) => {
                     return Err(invalid(key("key_file"), "cert_file needs key_file"));
@@ -373,11 +429,29 @@ impl Config {
                 "at least one address is required",
             ));
         }
-        if self.xmpp.listen.is_empty() {
-            return Err(invalid("xmpp.listen", "at least one address is required"));
+        if self.xmpp.listen.is_empty() && self.xmpp.listen_tls.is_empty() {
+            return Err(invalid(
+                "xmpp.listen",
+                "at least one address (listen or listen_tls) is required",
+            ));
         }
         if self.xmpp.queue_depth == 0 {
             return Err(invalid("xmpp.queue_depth", "must be at least 1"));
+        }
+        if self.xmpp.delivery_timeout_ms >= self.sip.transaction_timeout_ms * 3 / 4 {
+            return Err(invalid(
+                "xmpp.delivery_timeout_ms",
+                "must be below 3/4 of sip.transaction_timeout_ms, so a SIP sender hears the outcome",
+            ));
+        }
+        for (key, v) in [
+            ("xmpp.connect_timeout_ms", self.xmpp.connect_timeout_ms),
+            ("xmpp.keepalive_ms", self.xmpp.keepalive_ms),
+            ("xmpp.idle_timeout_ms", self.xmpp.idle_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(invalid(key, "must be positive"));
+            }
         }
         if self.sip.transaction_timeout_ms == 0 {
             return Err(invalid("sip.transaction_timeout_ms", "must be positive"));

@@ -36,6 +36,8 @@ pub enum ConnError {
     SaslRefused(String),
     /// The stream names a domain parley does not serve.
     UnknownDomain(String),
+    /// The connection carried nothing for the idle timeout and was closed.
+    Idle,
     /// The gateway is shutting down.
     Shutdown,
 }
@@ -43,8 +45,10 @@ pub enum ConnError {
 impl ConnError {
     /// True for the ordinary ends of a connection, logged at debug level.
     pub fn is_ordinary(&self) -> bool {
-        matches!(self, ConnError::Closed | ConnError::Shutdown)
-            || matches!(self, ConnError::Io(e) if matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe))
+        matches!(
+            self,
+            ConnError::Closed | ConnError::Idle | ConnError::Shutdown
+        ) || matches!(self, ConnError::Io(e) if matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe))
     }
 }
 
@@ -67,6 +71,7 @@ impl fmt::Display for ConnError {
             ConnError::Auth(e) => write!(f, "authentication failed: {e}"),
             ConnError::SaslRefused(why) => write!(f, "SASL refused: {why}"),
             ConnError::UnknownDomain(d) => write!(f, "domain not served here: {d}"),
+            ConnError::Idle => f.write_str("idle timeout"),
             ConnError::Shutdown => f.write_str("shutting down"),
         }
     }

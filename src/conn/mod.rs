@@ -1,6 +1,7 @@
 //! Connection tasks: the only code that does I/O. Each reads bytes, frames them with a codec,
 //! hands complete messages to [`crate::routing`], and drains a bounded outbound queue.
 
+pub mod backlog;
 pub mod error;
 pub mod s2s_in;
 pub mod s2s_out;

@@ -19,23 +19,51 @@ use crate::routing::Gateway;
 use crate::xmpp::encode::{self, FeaturesOut, StreamOpen};
 use crate::xmpp::framing::StreamNs;
 use crate::xmpp::stanza::Element;
-use crate::xmpp::{StreamCondition, StreamHeader};
+use crate::xmpp::{StreamCondition, StreamHeader, XmppLimits};
 
 /// Time allowed for the whole negotiation.
 const NEGOTIATION_DEADLINE: Duration = Duration::from_secs(30);
 
+/// How an inbound connection starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Plain stream, STARTTLS required (port 5269).
+    StartTls,
+    /// TLS from the first byte (XEP-0368, port 5270).
+    DirectTls,
+}
+
 /// Serve one accepted s2s connection until it ends.
-pub async fn serve(tcp: TcpStream, gw: Arc<Gateway>) -> Result<(), ConnError> {
+pub async fn serve(tcp: TcpStream, mode: Mode, gw: Arc<Gateway>) -> Result<(), ConnError> {
     let limits = gw.xmpp_limits();
-    let negotiated = tokio::time::timeout(NEGOTIATION_DEADLINE, negotiate(tcp, &gw, limits))
+    tcp.set_nodelay(true)?;
+    let negotiation = async {
+        match mode {
+            Mode::StartTls => {
+                let (tls, local, remote) = starttls(tcp, &gw, limits).await?;
+                authenticate(tls, Some((local, remote)), &gw, limits).await
+            }
+            Mode::DirectTls => {
+                let tls = gw.tls().xmpp_acceptor().accept(tcp).await?;
+                authenticate(tls, None, &gw, limits).await
+            }
+        }
+    };
+    let (mut stream, peer, local) = tokio::time::timeout(NEGOTIATION_DEADLINE, negotiation)
         .await
         .map_err(|_| ConnError::Timeout("inbound s2s negotiation"))??;
-    let (mut stream, peer, local) = negotiated;
-    info!(peer.domain = %peer, local.domain = %local, "inbound s2s stream authenticated (SASL EXTERNAL)");
+    info!(peer.domain = %peer, local.domain = %local, ?mode, "inbound s2s stream authenticated (SASL EXTERNAL)");
     let cancel = gw.shutdown_token();
+    let idle = Duration::from_millis(gw.config().xmpp.idle_timeout_ms);
     loop {
         let element = tokio::select! {
-            e = stream.read_element() => e?,
+            e = tokio::time::timeout(idle, stream.read_element()) => match e {
+                Ok(e) => e?,
+                Err(_) => {
+                    stream.send_stream_error(StreamCondition::ConnectionTimeout, None).await;
+                    return Err(ConnError::Idle);
+                }
+            },
             () = cancel.cancelled() => {
                 stream.send_stream_error(StreamCondition::SystemShutdown, None).await;
                 return Err(ConnError::Shutdown);
@@ -52,18 +80,15 @@ pub async fn serve(tcp: TcpStream, gw: Arc<Gateway>) -> Result<(), ConnError> {
     }
 }
 
-type Negotiated = (
-    XmlStream<tokio_rustls::server::TlsStream<TcpStream>>,
-    VerifiedDomain,
-    String,
-);
+type Tls = tokio_rustls::server::TlsStream<TcpStream>;
+type Negotiated = (XmlStream<Tls>, VerifiedDomain, String);
 
-async fn negotiate(
+/// The plain prelude: header, features (STARTTLS required), `<starttls/>`, `<proceed/>`, TLS.
+async fn starttls(
     tcp: TcpStream,
     gw: &Gateway,
-    limits: crate::xmpp::XmppLimits,
-) -> Result<Negotiated, ConnError> {
-    tcp.set_nodelay(true)?;
+    limits: XmppLimits,
+) -> Result<(Tls, String, String), ConnError> {
     let mut plain = XmlStream::new(tcp, limits);
     let (local, remote) = accept_header(&mut plain, gw).await?;
     encode::write_features(
@@ -90,14 +115,27 @@ async fn negotiate(
     encode::write_proceed(&mut plain.wbuf);
     plain.flush().await?;
     let tls = gw.tls().xmpp_acceptor().accept(plain.into_inner()?).await?;
+    Ok((tls, local, remote))
+}
 
+/// On TLS: header (the same domains as before STARTTLS, when there was a prelude), SASL
+/// EXTERNAL against the peer's certificate, restart.
+async fn authenticate(
+    tls: Tls,
+    expected: Option<(String, String)>,
+    gw: &Gateway,
+    limits: XmppLimits,
+) -> Result<Negotiated, ConnError> {
     let mut secure = XmlStream::new(tls, limits);
-    let (local2, remote2) = accept_header(&mut secure, gw).await?;
-    if local2 != local || remote2 != remote {
+    let (local, remote) = accept_header(&mut secure, gw).await?;
+    if expected
+        .as_ref()
+        .is_some_and(|(l, r)| *l != local || *r != remote)
+    {
         secure
             .send_stream_error(StreamCondition::InvalidFrom, None)
             .await;
-        return Err(ConnError::UnknownDomain(remote2));
+        return Err(ConnError::UnknownDomain(remote));
     }
     let has_cert = secure.io_ref().get_ref().1.peer_certificates().is_some();
     let mechanisms: &[&str] = if has_cert { &["EXTERNAL"] } else { &[] };

@@ -1,8 +1,7 @@
-//! Outbound s2s stream negotiation (RFC 6120 §4–6, XEP-0178), initiating entity side:
-//! TCP → stream header → STARTTLS → TLS (verifying the peer's certificate for its domain,
-//! presenting ours) → restart → SASL EXTERNAL → restart → established.
-//!
-//! Each step is a function that consumes the previous state and returns the next.
+//! Outbound s2s stream negotiation (RFC 6120 §4–6, XEP-0178, XEP-0368), initiating entity
+//! side: TCP → (stream header → STARTTLS, or TLS at once for direct TLS) → TLS, verifying the
+//! peer's certificate for its domain and presenting ours → restart → SASL EXTERNAL → restart →
+//! established. Each step consumes the previous state and returns the next.
 
 use std::time::Duration;
 
@@ -11,10 +10,12 @@ use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
+use tracing::debug;
 
 use super::ConnError;
 use super::xml_stream::XmlStream;
 use crate::auth::{self, VerifiedDomain};
+use crate::transport::resolve::{Resolver, Target};
 use crate::xmpp::XmppLimits;
 use crate::xmpp::encode::{self, StreamOpen};
 use crate::xmpp::stanza::Element;
@@ -28,45 +29,62 @@ pub struct Established {
     pub peer: VerifiedDomain,
 }
 
-/// Connect to `addr` and negotiate a stream from `local` to `remote`, within `deadline`.
+/// Where and how to reach the peer.
+#[derive(Debug, Clone)]
+pub struct Route<'a> {
+    /// Our domain (stream `from`, the certificate we present).
+    pub local: &'a str,
+    /// The peer's domain.
+    pub remote: &'a str,
+    /// Servers to try in order (static next hop, or DNS).
+    pub targets: Vec<Target>,
+}
+
+/// Try each target in turn (RFC 6120 §3.2.1: after a connection failure, the next one) and
+/// negotiate a stream on the first that accepts, all within `deadline`.
 pub async fn connect(
-    addr: &str,
-    local: &str,
-    remote: &str,
+    route: &Route<'_>,
+    resolver: &Resolver,
     connector: &TlsConnector,
     limits: XmppLimits,
     deadline: Duration,
 ) -> Result<Established, ConnError> {
-    tokio::time::timeout(deadline, negotiate(addr, local, remote, connector, limits))
+    let attempt = async {
+        let mut last = ConnError::UnknownDomain(route.remote.to_owned());
+        for target in &route.targets {
+            for addr in resolver.addresses(target).await {
+                match TcpStream::connect(addr).await {
+                    Ok(tcp) => {
+                        return negotiate(tcp, target.direct_tls, route, connector, limits).await;
+                    }
+                    Err(e) => {
+                        debug!(peer.addr = %addr, error = %e, "s2s connect failed; trying the next target");
+                        last = e.into();
+                    }
+                }
+            }
+        }
+        Err(last)
+    };
+    tokio::time::timeout(deadline, attempt)
         .await
         .map_err(|_| ConnError::Timeout("s2s connect and negotiation"))?
 }
 
 async fn negotiate(
-    addr: &str,
-    local: &str,
-    remote: &str,
+    tcp: TcpStream,
+    direct_tls: bool,
+    route: &Route<'_>,
     connector: &TlsConnector,
     limits: XmppLimits,
 ) -> Result<Established, ConnError> {
-    let tcp = TcpStream::connect(addr).await?;
+    let (local, remote) = (route.local, route.remote);
     tcp.set_nodelay(true)?;
-    // Plain stream: header, features, STARTTLS.
-    let mut plain = XmlStream::new(tcp, limits);
-    open(&mut plain, local, remote).await?;
-    let features = plain.read_element().await?;
-    match plain.parse(&features)? {
-        Element::Features(f) if f.starttls.is_some() => {}
-        other => return Err(unexpected("features offering STARTTLS", &other)),
-    }
-    encode::write_starttls(&mut plain.wbuf);
-    plain.flush().await?;
-    let proceed = plain.read_element().await?;
-    match plain.parse(&proceed)? {
-        Element::Proceed => {}
-        other => return Err(unexpected("<proceed/>", &other)),
-    }
-    let tcp = plain.into_inner()?;
+    let tcp = if direct_tls {
+        tcp
+    } else {
+        starttls(tcp, local, remote, limits).await?
+    };
     let name = ServerName::try_from(remote.to_owned())
         .map_err(|_| ConnError::UnknownDomain(remote.to_owned()))?;
     let tls = connector.connect(name, tcp).await?;
@@ -107,6 +125,30 @@ async fn negotiate(
         other => return Err(unexpected("post-auth features", &other)),
     }
     Ok(Established { stream, peer })
+}
+
+/// The plain-text prelude: stream header, features offering STARTTLS, `<starttls/>`,
+/// `<proceed/>`; returns the socket ready for the TLS handshake.
+async fn starttls(
+    tcp: TcpStream,
+    local: &str,
+    remote: &str,
+    limits: XmppLimits,
+) -> Result<TcpStream, ConnError> {
+    let mut plain = XmlStream::new(tcp, limits);
+    open(&mut plain, local, remote).await?;
+    let features = plain.read_element().await?;
+    match plain.parse(&features)? {
+        Element::Features(f) if f.starttls.is_some() => {}
+        other => return Err(unexpected("features offering STARTTLS", &other)),
+    }
+    encode::write_starttls(&mut plain.wbuf);
+    plain.flush().await?;
+    let proceed = plain.read_element().await?;
+    match plain.parse(&proceed)? {
+        Element::Proceed => plain.into_inner(),
+        other => Err(unexpected("<proceed/>", &other)),
+    }
 }
 
 async fn open<S>(stream: &mut XmlStream<S>, local: &str, remote: &str) -> Result<(), ConnError>

@@ -131,7 +131,7 @@ async fn connect(gw: &Gateway, local: &str, remote: &str) -> Result<Connected, C
     let next_hop = gw
         .config()
         .domain(remote)
-        .map(|d| d.next_hop.clone())
+        .and_then(|d| d.next_hop.clone())
         .ok_or_else(|| ConnError::UnknownDomain(remote.to_owned()))?;
     let connector = gw
         .tls()

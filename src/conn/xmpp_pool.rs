@@ -10,9 +10,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use dashmap::DashMap;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::ConnError;
+use super::backlog::{Backlog, Backoff};
 use super::s2s_out;
 use crate::model::ErrorCondition;
 use crate::routing::Gateway;
@@ -41,6 +43,7 @@ pub enum QueueError {
 }
 
 const MAX_BATCH: usize = 256;
+const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// The pool of outbound streams.
@@ -91,94 +94,178 @@ impl XmppPool {
     }
 }
 
+/// Timing settings of one pool task, from `[xmpp]`.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    connect: Duration,
+    delivery: Duration,
+    keepalive: Duration,
+    idle: Duration,
+}
+
 async fn run(gw: Arc<Gateway>, local: String, remote: String, mut rx: mpsc::Receiver<OutStanza>) {
     let cancel = gw.shutdown_token();
-    let mut backoff = Duration::from_millis(500);
+    let cfg = &gw.config().xmpp;
+    let timing = Timing {
+        connect: Duration::from_millis(cfg.connect_timeout_ms),
+        delivery: Duration::from_millis(cfg.delivery_timeout_ms),
+        keepalive: Duration::from_millis(cfg.keepalive_ms),
+        idle: Duration::from_millis(cfg.idle_timeout_ms),
+    };
+    let mut backlog = Backlog::new(cfg.queue_depth);
+    let mut backoff = Backoff::new(INITIAL_BACKOFF, MAX_BACKOFF);
     loop {
-        let first = tokio::select! {
-            item = rx.recv() => match item { Some(s) => s, None => return },
-            () = cancel.cancelled() => return drain(&mut rx, ErrorCondition::ServiceUnavailable),
-        };
-        let Some(next_hop) = gw.config().domain(&remote).map(|d| d.next_hop.clone()) else {
-            fail(first, ErrorCondition::RemoteServerNotFound);
-            continue;
-        };
+        if backlog.is_empty() {
+            tokio::select! {
+                item = rx.recv() => match item {
+                    Some(s) => backlog.push(s, Instant::now() + timing.delivery),
+                    None => return,
+                },
+                () = cancel.cancelled() => return,
+            }
+        }
         let Some(connector) = gw.tls().connector(&local).cloned() else {
-            fail(first, ErrorCondition::InternalServerError);
+            backlog.drain(|s| fail(s, ErrorCondition::InternalServerError));
             continue;
         };
-        let deadline = Duration::from_millis(gw.config().xmpp.connect_timeout_ms);
+        let route = s2s_out::Route {
+            local: &local,
+            remote: &remote,
+            targets: gw.xmpp_targets(&remote).await,
+        };
         let connected = tokio::select! {
-            r = s2s_out::connect(&next_hop, &local, &remote, &connector, gw.xmpp_limits(), deadline) => r,
+            r = s2s_out::connect(&route, gw.resolver(), &connector, gw.xmpp_limits(), timing.connect) => r,
             () = cancel.cancelled() => Err(ConnError::Shutdown),
         };
+        let next_hop = route
+            .targets
+            .first()
+            .map(|t| format!("{}:{}", t.host, t.port))
+            .unwrap_or_default();
         match connected {
             Ok(est) => {
                 info!(peer.addr = %next_hop, "outbound s2s stream authenticated (SASL EXTERNAL)");
-                backoff = Duration::from_millis(500);
-                match established(est, first, &mut rx, &gw).await {
-                    Ok(()) => return,
+                backoff.reset();
+                match established(est, &mut backlog, &mut rx, &gw, timing).await {
+                    Ok(()) => {
+                        return backlog.drain(|s| fail(s, ErrorCondition::ServiceUnavailable));
+                    }
                     Err(e) if e.is_ordinary() => debug!(error = %e, "outbound s2s stream ended"),
                     Err(e) => warn!(error = %e, "outbound s2s stream failed"),
                 }
             }
+            Err(ConnError::Shutdown) => {
+                return backlog.drain(|s| fail(s, ErrorCondition::ServiceUnavailable));
+            }
             Err(e) => {
                 let condition = match e {
                     ConnError::Timeout(_) => ErrorCondition::RemoteServerTimeout,
-                    ConnError::Shutdown => ErrorCondition::ServiceUnavailable,
                     _ => ErrorCondition::RemoteServerNotFound,
                 };
-                warn!(peer.addr = %next_hop, error = %e, "outbound s2s connect failed; bouncing queued stanzas");
-                fail(first, condition);
-                drain(&mut rx, condition);
-                tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
-                    () = cancel.cancelled() => {}
+                let delay = backoff.next_delay();
+                warn!(peer.addr = %next_hop, error = %e, waiting = backlog.len(), retry_ms = delay.as_millis() as u64, "outbound s2s connect failed");
+                if !wait_to_retry(
+                    &mut backlog,
+                    &mut rx,
+                    &cancel,
+                    Instant::now() + delay,
+                    timing,
+                    condition,
+                )
+                .await
+                {
+                    return;
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
 }
 
-/// Write stanzas until the stream ends. `Ok(())` only on shutdown.
+/// Between connection attempts: take new stanzas while there is room, and bounce each one
+/// whose delivery deadline passes. Returns false when the pool must stop.
+async fn wait_to_retry(
+    backlog: &mut Backlog<OutStanza>,
+    rx: &mut mpsc::Receiver<OutStanza>,
+    cancel: &tokio_util::sync::CancellationToken,
+    retry_at: Instant,
+    timing: Timing,
+    condition: ErrorCondition,
+) -> bool {
+    loop {
+        let now = Instant::now();
+        backlog.expire(now, |s| fail(s, condition));
+        if now >= retry_at || backlog.is_empty() {
+            return true;
+        }
+        let wake = backlog
+            .earliest_deadline()
+            .map_or(retry_at, |d| d.min(retry_at));
+        tokio::select! {
+            () = tokio::time::sleep_until(wake) => {}
+            item = rx.recv(), if backlog.has_room() => match item {
+                Some(s) => backlog.push(s, Instant::now() + timing.delivery),
+                None => return false,
+            },
+            () = cancel.cancelled() => {
+                backlog.drain(|s| fail(s, ErrorCondition::ServiceUnavailable));
+                return false;
+            }
+        }
+    }
+}
+
+/// Write stanzas until the stream ends. `Ok(())` only on shutdown. A batch whose write fails
+/// goes back to the backlog for the next connection.
 async fn established(
     mut est: s2s_out::Established,
-    first: OutStanza,
+    backlog: &mut Backlog<OutStanza>,
     rx: &mut mpsc::Receiver<OutStanza>,
     gw: &Gateway,
+    timing: Timing,
 ) -> Result<(), ConnError> {
     let cancel = gw.shutdown_token();
-    let mut acks = Vec::with_capacity(MAX_BATCH);
-    let mut next = Some(first);
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut last_write = Instant::now();
+    let mut last_stanza = Instant::now();
     loop {
-        if let Some(item) = next.take() {
-            // Batch whatever else is already queued into one write.
-            let mut item = item;
-            loop {
-                est.stream.wbuf.extend_from_slice(&item.bytes);
-                acks.extend(item.ack.take());
-                if acks.len() >= MAX_BATCH {
+        backlog.expire(Instant::now(), |s| {
+            fail(s, ErrorCondition::RemoteServerTimeout)
+        });
+        if !backlog.is_empty() {
+            while batch.len() < MAX_BATCH {
+                let Some((item, deadline)) = backlog.pop() else {
                     break;
+                };
+                est.stream.wbuf.extend_from_slice(&item.bytes);
+                batch.push((item, deadline));
+            }
+            if let Err(e) = est.stream.flush().await {
+                for (item, deadline) in batch.drain(..).rev() {
+                    backlog.push_front(item, deadline);
                 }
-                match rx.try_recv() {
-                    Ok(more) => item = more,
-                    Err(_) => break,
+                return Err(e);
+            }
+            for (item, _) in batch.drain(..) {
+                if let Some(ack) = item.ack {
+                    let _ = ack.send(Ok(()));
                 }
             }
-            let written = est.stream.flush().await;
-            let outcome = written
-                .as_ref()
-                .map(|_| ())
-                .map_err(|_| ErrorCondition::RemoteServerTimeout);
-            for ack in acks.drain(..) {
-                let _ = ack.send(outcome);
-            }
-            written?;
+            last_write = Instant::now();
+            last_stanza = last_write;
+            continue;
         }
         tokio::select! {
             item = rx.recv() => match item {
-                Some(s) => next = Some(s),
+                Some(s) => {
+                    backlog.push(s, Instant::now() + timing.delivery);
+                    // Batch whatever else is already queued into one write.
+                    while backlog.has_room() {
+                        match rx.try_recv() {
+                            Ok(s) => backlog.push(s, Instant::now() + timing.delivery),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 None => return close(est).await,
             },
             frame = est.stream.read_frame() => match frame? {
@@ -191,6 +278,15 @@ async fn established(
                     debug!(len = bytes.len(), "ignored element on outbound stream");
                 }
             },
+            () = tokio::time::sleep_until(last_write + timing.keepalive) => {
+                est.stream.wbuf.extend_from_slice(b" ");
+                est.stream.flush().await?;
+                last_write = Instant::now();
+            }
+            () = tokio::time::sleep_until(last_stanza + timing.idle) => {
+                close(est).await?;
+                return Err(ConnError::Idle);
+            }
             () = cancel.cancelled() => return close(est).await,
         }
     }
@@ -204,11 +300,5 @@ async fn close(mut est: s2s_out::Established) -> Result<(), ConnError> {
 fn fail(item: OutStanza, condition: ErrorCondition) {
     if let Some(ack) = item.ack {
         let _ = ack.send(Err(condition));
-    }
-}
-
-fn drain(rx: &mut mpsc::Receiver<OutStanza>, condition: ErrorCondition) {
-    while let Ok(item) = rx.try_recv() {
-        fail(item, condition);
     }
 }

@@ -141,7 +141,11 @@ fn message_json(m: &ChatMessage<'_>) -> Value {
         "type": "message",
         "from": m.from.to_string(),
         "to": m.to.to_string(),
-        "kind": match m.kind { MessageKind::Chat => "chat", MessageKind::Normal => "normal" },
+        "kind": match m.kind {
+            MessageKind::Chat => "chat",
+            MessageKind::Normal => "normal",
+            MessageKind::Groupchat => "groupchat",
+        },
         "thread": m.thread,
         "body": m.body,
         "subject": m.subject,

@@ -6,6 +6,7 @@
 mod ids;
 mod sip_in;
 mod xmpp_in;
+pub mod xmpp_iq;
 
 use dashmap::DashMap;
 use tokio::sync::oneshot;
@@ -17,6 +18,7 @@ use crate::conn::sip_pool::SipPool;
 use crate::conn::xmpp_pool::XmppPool;
 use crate::model::DeliveryError;
 use crate::sip::SipLimits;
+use crate::transport::resolve::{Resolver, Target};
 use crate::transport::tls::TlsContext;
 use crate::xmpp::XmppLimits;
 
@@ -33,6 +35,7 @@ pub struct Gateway {
     /// SIP→XMPP messages waiting for a possible XMPP error reply, by stanza id.
     bounces: DashMap<String, oneshot::Sender<DeliveryError<'static>>>,
     ids: IdGenerator,
+    resolver: Resolver,
     cancel: CancellationToken,
     tracker: TaskTracker,
 }
@@ -59,6 +62,7 @@ impl Gateway {
             sip_out: SipPool::default(),
             bounces: DashMap::new(),
             ids: IdGenerator::new(),
+            resolver: Resolver::from_system(),
             cancel,
             tracker,
         }
@@ -97,6 +101,24 @@ impl Gateway {
     /// A fresh unique id (stanza ids, stream ids, tags, branches).
     pub fn new_id(&self) -> String {
         self.ids.next()
+    }
+
+    /// The process-wide DNS resolver.
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
+    }
+
+    /// The s2s servers of an XMPP domain: its static next hop, or DNS (RFC 6120 §3.2).
+    pub async fn xmpp_targets(&self, domain: &str) -> Vec<Target> {
+        match self.config.domain(domain) {
+            Some(d) => match &d.next_hop {
+                Some(hop) => Target::from_host_port(hop, d.direct_tls)
+                    .into_iter()
+                    .collect(),
+                None => self.resolver.xmpp_targets(domain).await,
+            },
+            None => Vec::new(),
+        }
     }
 
     /// Whether `domain` is configured here on `side`.

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use tracing::{Instrument, debug, info, warn};
 
-use super::Gateway;
+use super::{Gateway, xmpp_iq};
 use crate::auth::VerifiedDomain;
 use crate::bridge::{self, BridgeError};
 use crate::conn::xmpp_pool::OutStanza;
 use crate::model::DeliveryError;
 use crate::xmpp::jid::Jid;
+use crate::xmpp::stanza::IqView;
 use crate::xmpp::stanza::{self, Element, MessageType, MessageView};
 use crate::xmpp::{StreamCondition, StreamHeader};
 
@@ -27,27 +28,41 @@ impl Gateway {
         element: Bytes,
     ) -> Result<(), StreamCondition> {
         let parsed = stanza::parse_element(&element, header).map_err(|e| e.stream_condition())?;
-        let Element::Message(m) = parsed else {
-            debug!("non-message element ignored");
-            return Ok(());
+        let (from, to) = match &parsed {
+            Element::Message(m) => (m.from.as_deref(), m.to.as_deref()),
+            Element::Iq(iq) => (iq.from.as_deref(), iq.to.as_deref()),
+            _ => {
+                debug!("element ignored");
+                return Ok(());
+            }
         };
         // RFC 6120 §13.7.1.2 / §8.1.2.1: the sender must be in the domain the peer proved.
-        let from = m
-            .from
-            .as_deref()
+        let from = from
             .and_then(|f| Jid::parse(f).ok())
             .ok_or(StreamCondition::InvalidFrom)?;
         if !from.domain().eq_ignore_ascii_case(peer.as_str()) {
             warn!(claimed = %from.domain(), "stanza from a domain the peer did not authenticate for");
             return Err(StreamCondition::InvalidFrom);
         }
-        let to =
-            m.to.as_deref()
-                .and_then(|t| Jid::parse(t).ok())
-                .ok_or(StreamCondition::ImproperAddressing)?;
+        let to = to
+            .and_then(|t| Jid::parse(t).ok())
+            .ok_or(StreamCondition::ImproperAddressing)?;
         if !to.domain().eq_ignore_ascii_case(local) {
             return Err(StreamCondition::HostUnknown);
         }
+        let m = match parsed {
+            Element::Message(m) => m,
+            Element::Iq(iq) => {
+                self.answer_iq(
+                    peer,
+                    local,
+                    &iq,
+                    to.local().is_none() && to.resource().is_none(),
+                );
+                return Ok(());
+            }
+            _ => return Ok(()),
+        };
         if m.type_ == MessageType::Error {
             self.settle_bounce(&m);
             return Ok(());
@@ -67,6 +82,37 @@ impl Gateway {
             ),
         }
         Ok(())
+    }
+
+    fn answer_iq(
+        self: &Arc<Self>,
+        peer: &VerifiedDomain,
+        local: &str,
+        iq: &IqView<'_>,
+        to_domain: bool,
+    ) {
+        let answer = xmpp_iq::decide(iq, to_domain, self.config.xmpp.answer_version);
+        if answer == xmpp_iq::IqAnswer::None {
+            return;
+        }
+        let (from, to, id) = (
+            iq.from.as_deref().unwrap_or_default(),
+            iq.to.as_deref().unwrap_or_default(),
+            iq.id.as_deref().unwrap_or_default(),
+        );
+        let mut out = BytesMut::with_capacity(256);
+        xmpp_iq::write(&mut out, answer, from, to, id);
+        if let Err(e) = self.xmpp_out.send(
+            self,
+            local,
+            peer.as_str(),
+            OutStanza {
+                bytes: out.freeze(),
+                ack: None,
+            },
+        ) {
+            warn!(error = ?e, "could not queue an iq answer");
+        }
     }
 
     fn settle_bounce(&self, m: &MessageView<'_>) {

@@ -179,8 +179,9 @@ pub fn write_edited(out: &mut BytesMut, msg: &SipMessage, edits: &[Edit<'_>]) {
         Edit::RequestUri(u) => Some(*u),
         _ => None,
     });
-    let mut spans = msg.header_spans().peekable();
-    let first_field = spans.peek().map_or(msg.head_len(), |s| s.0);
+    let (lines, fields_end) = msg.header_lines();
+    let mut spans = lines.peekable();
+    let first_field = spans.peek().map_or(fields_end, |s| s.0);
     let start_line = raw.get(..first_field).unwrap_or_default();
     match (new_uri, msg.request_uri_span()) {
         (Some(uri), Some((s, e))) => {
@@ -223,10 +224,7 @@ pub fn write_edited(out: &mut BytesMut, msg: &SipMessage, edits: &[Edit<'_>]) {
         });
         match replacement {
             Some(v) => put_header(out, name.as_str().unwrap_or_default(), v.as_bytes()),
-            None => {
-                out.put_slice(written);
-                out.put_slice(b"\r\n");
-            }
+            None => out.put_slice(written),
         }
     }
     for e in edits {
@@ -238,7 +236,7 @@ pub fn write_edited(out: &mut BytesMut, msg: &SipMessage, edits: &[Edit<'_>]) {
             _ => {}
         }
     }
-    out.put_slice(b"\r\n");
+    out.put_slice(raw.get(fields_end..msg.head_len()).unwrap_or(b"\r\n"));
     out.put_slice(msg.body());
 }
 

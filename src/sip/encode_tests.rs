@@ -121,3 +121,24 @@ fn edits_on_original_bytes() {
     let from_line = b"From: \"Alice Liddell\" <sip:alice@sip.example>;tag=Ys1hOqJ7\r\n";
     assert!(out.windows(from_line.len()).any(|w| w == from_line));
 }
+
+#[test]
+fn edit_mode_keeps_bare_lf_line_ends() {
+    let raw = b"OPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1 \nFrom: <sip:x@y>;tag=1\nTo: <sip:a@b>\nCall-ID: c\nCSeq: 1 OPTIONS\nUser-Agent: x\rY\n\nbody";
+    let m = parse(raw);
+    let mut out = BytesMut::new();
+    write_edited(&mut out, &m, &[]);
+    assert_eq!(&out[..], &raw[..]);
+    out.clear();
+    write_edited(
+        &mut out,
+        &m,
+        &[
+            Edit::Remove(HeaderName::UserAgent),
+            Edit::Append("X-A", "1"),
+        ],
+    );
+    let e = parse(&out);
+    assert_eq!(e.header_by_name("x-a"), Some(&b"1"[..]));
+    assert_eq!(e.body(), b"body");
+}

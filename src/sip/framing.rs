@@ -128,6 +128,9 @@ pub(crate) fn content_length(buf: &[u8], fields_end: usize) -> Result<Option<usi
             // Malformed lines are the parser's business; framing only needs Content-Length.
             continue;
         };
+        if !matches!(buf.get(f.start), Some(b'c' | b'C' | b'l' | b'L')) {
+            continue;
+        }
         let name = buf.get(f.start..f.name_end).unwrap_or_default();
         if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
             continue;

@@ -77,7 +77,7 @@ mod tests {
     #[test]
     fn corpus_round_trips() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/protocol-tests/sip");
-        for sub in ["rfc4475", "bench", "."] {
+        for sub in ["rfc4475", "bench", "fuzz", "."] {
             for entry in std::fs::read_dir(format!("{dir}/{sub}")).unwrap() {
                 let path = entry.unwrap().path();
                 if path.extension().is_some_and(|e| e == "dat" || e == "sip") {

@@ -5,11 +5,31 @@ use super::SipError;
 use super::error::HeaderKind;
 use super::scan::{is_lws, is_token_byte};
 
+/// Index of the first `\n` in `hay`, eight bytes at a time (SWAR; no unsafe, no dependency).
+pub(crate) fn find_newline(hay: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = LO * b'\n' as u64;
+    let mut chunks = hay.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default()) ^ NL;
+        if word.wrapping_sub(LO) & !word & HI != 0 {
+            break;
+        }
+        offset += 8;
+    }
+    hay.get(offset..)?
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|p| p + offset)
+}
+
 /// Where the head ends: `(end of the last header line, start of the body)`. The head is
 /// everything before the first empty line.
 pub(crate) fn head_end(buf: &[u8]) -> Option<(usize, usize)> {
     let mut from = 0;
-    while let Some(off) = buf.get(from..)?.iter().position(|&b| b == b'\n') {
+    while let Some(off) = find_newline(buf.get(from..)?) {
         let nl = from + off;
         match buf.get(nl + 1) {
             Some(b'\n') => return Some((nl + 1, nl + 2)),
@@ -124,6 +144,24 @@ impl Iterator for Fields<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn swar_newline_matches_position() {
+        let mut buf = vec![b'a'; 40];
+        assert_eq!(find_newline(&buf), None);
+        for i in 0..40 {
+            buf.iter_mut().for_each(|b| *b = b'a');
+            buf[i] = b'\n';
+            if i + 3 < 40 {
+                buf[i + 3] = b'\n';
+            }
+            buf[0] = if i == 0 { b'\n' } else { 0x8a };
+            for start in 0..8 {
+                let want = buf[start..].iter().position(|&b| b == b'\n');
+                assert_eq!(find_newline(&buf[start..]), want, "i={i} start={start}");
+            }
+        }
+    }
 
     #[test]
     fn head_end_crlf_and_lf() {

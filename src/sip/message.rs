@@ -190,6 +190,8 @@ pub struct SipMessage {
     /// Position in `index` + 1 of the first occurrence of each [`CORE`] header (0 = absent).
     core: [u16; 8],
     body_start: u32,
+    /// End of the last header line (its terminator included): where the empty line starts.
+    fields_end: u32,
     /// Cached verdict of [`SipMessage::validate`] (tier 2).
     validated: OnceLock<Result<(), SipError>>,
 }
@@ -268,6 +270,7 @@ impl SipMessage {
             index,
             core,
             body_start: u32_of(body_start)?,
+            fields_end: u32_of(fields_end)?,
             raw,
             validated: OnceLock::new(),
         };
@@ -530,12 +533,20 @@ impl SipMessage {
         }
     }
 
-    /// Offsets of every header line: `(line start, value end, name)`, for editors.
-    pub(crate) fn header_spans(&self) -> impl Iterator<Item = (usize, usize, HeaderName)> + '_ {
-        self.index
-            .as_slice()
-            .iter()
-            .map(|e| (e.name_start as usize, e.value_end as usize, e.name))
+    /// Every header line as `(line start, next line start, name)` (terminators included),
+    /// then where the empty line starts, for editors that copy untouched lines verbatim.
+    pub(crate) fn header_lines(
+        &self,
+    ) -> (impl Iterator<Item = (usize, usize, HeaderName)> + '_, usize) {
+        let entries = self.index.as_slice();
+        let fields_end = self.fields_end as usize;
+        let lines = entries.iter().enumerate().map(move |(i, e)| {
+            let next = entries
+                .get(i + 1)
+                .map_or(fields_end, |n| n.name_start as usize);
+            (e.name_start as usize, next, e.name)
+        });
+        (lines, fields_end)
     }
 }
 

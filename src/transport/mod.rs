@@ -1,4 +1,5 @@
 //! Transports: TLS contexts, listeners and outbound connects. Never looks inside payload bytes.
 
 pub mod certgen;
+pub mod resolve;
 pub mod tls;

@@ -280,6 +280,10 @@ impl Framer {
     fn scan(&mut self, buf: &mut BytesMut, limit: usize) -> Result<Option<Frame>, XmppError> {
         let end = buf.len().min(limit);
         while self.pos < end {
+            self.skip_run(buf, end);
+            if self.pos >= end {
+                break;
+            }
             let b = buf[self.pos];
             if b < 0x20 && !is_space(b) {
                 return Err(XmppError::NotWellFormed);
@@ -417,6 +421,27 @@ impl Framer {
             }
         }
         Ok(None)
+    }
+
+    /// Fast path: skip the bytes of a name or attribute value that need no state change.
+    fn skip_run(&mut self, buf: &[u8], end: usize) {
+        let rest = &buf[self.pos..end];
+        let run = match self.lex {
+            Lex::AttrValue(q) => rest
+                .iter()
+                .position(|&c| c == q || c == b'<' || c == b'&' || c < 0x20)
+                .unwrap_or(rest.len()),
+            Lex::StartName | Lex::AttrName => rest
+                .iter()
+                .position(|&c| !is_name_byte(c))
+                .unwrap_or(rest.len()),
+            Lex::EndName if self.pos > self.mark => rest
+                .iter()
+                .position(|&c| !is_name_byte(c))
+                .unwrap_or(rest.len()),
+            _ => 0,
+        };
+        self.pos += run;
     }
 
     /// Character data: skip quickly to the next markup byte.

@@ -18,6 +18,7 @@ pub mod jid;
 mod message;
 pub mod ns;
 mod presence;
+pub mod roundtrip;
 mod scope;
 pub mod stanza;
 mod xml;

@@ -53,6 +53,56 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Text<S> {
         }
     }
 
+    /// The next top-level XML element (or the stream footer), by counting tag depth; skips
+    /// whitespace between elements. Enough for the stanzas parley writes (it escapes `>` in
+    /// attribute values).
+    pub async fn element(&mut self) -> String {
+        loop {
+            let start = self.buf.find('<');
+            if let Some(start) = start {
+                let mut depth = 0usize;
+                let mut i = start;
+                while let Some(open) = self.buf[i..].find('<').map(|o| i + o) {
+                    let Some(close) = self.buf[open..].find('>').map(|c| open + c) else {
+                        break;
+                    };
+                    let tag = &self.buf[open..=close];
+                    if tag.starts_with("</") {
+                        if depth == 0 {
+                            // The stream footer.
+                            return self
+                                .buf
+                                .drain(..=close)
+                                .collect::<String>()
+                                .trim()
+                                .to_owned();
+                        }
+                        depth -= 1;
+                    } else if !tag.ends_with("/>") {
+                        depth += 1;
+                    }
+                    i = close + 1;
+                    if depth == 0 {
+                        let element: String = self.buf.drain(..i).collect();
+                        return element.trim().to_owned();
+                    }
+                }
+            }
+            let mut chunk = [0u8; 8192];
+            let n = tokio::time::timeout(T, self.io.read(&mut chunk))
+                .await
+                .expect("peer read timed out")
+                .expect("read");
+            assert!(
+                n > 0,
+                "connection closed while waiting for an element; got {:?}",
+                self.buf
+            );
+            self.buf
+                .push_str(std::str::from_utf8(&chunk[..n]).expect("utf-8"));
+        }
+    }
+
     /// Read exactly `n` more bytes (a SIP body).
     pub async fn exact(&mut self, n: usize) -> String {
         while self.buf.len() < n {
@@ -99,7 +149,33 @@ const FEATURES_END: &[&str] = &["</stream:features>", "<stream:features/>"];
 /// An XMPP server for `domain` accepting parley's outbound s2s streams; every `<message>`
 /// it receives is sent on the channel.
 pub async fn xmpp_server(pki: &Pki, domain: &'static str) -> (SocketAddr, mpsc::Receiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    xmpp_server_at(pki, domain, "127.0.0.1:0".parse().unwrap()).await
+}
+
+/// [`xmpp_server`] speaking TLS from the first byte (XEP-0368).
+pub async fn xmpp_server_direct_tls(
+    pki: &Pki,
+    domain: &'static str,
+) -> (SocketAddr, mpsc::Receiver<String>) {
+    serve_xmpp(pki, domain, "127.0.0.1:0".parse().unwrap(), true).await
+}
+
+/// [`xmpp_server`] on a given address (to bring a peer back on the port it had).
+pub async fn xmpp_server_at(
+    pki: &Pki,
+    domain: &'static str,
+    at: SocketAddr,
+) -> (SocketAddr, mpsc::Receiver<String>) {
+    serve_xmpp(pki, domain, at, false).await
+}
+
+async fn serve_xmpp(
+    pki: &Pki,
+    domain: &'static str,
+    at: SocketAddr,
+    direct_tls: bool,
+) -> (SocketAddr, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind(at).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let acceptor = pki.server(domain);
     let (tx, rx) = mpsc::channel(64);
@@ -108,16 +184,21 @@ pub async fn xmpp_server(pki: &Pki, domain: &'static str) -> (SocketAddr, mpsc::
             let (tcp, _) = listener.accept().await.unwrap();
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             tokio::spawn(async move {
-                let mut s = Text::new(tcp);
-                s.until(&["<stream:stream"]).await;
-                s.until(&[">"]).await;
-                s.send(&header(domain, "x", Some("s1"))).await;
-                s.send("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>").await;
-                s.until(&["<starttls"]).await;
-                s.until(&["/>", "</starttls>"]).await;
-                s.send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-                    .await;
-                let tls = acceptor.accept(s.into_inner()).await.unwrap();
+                let tcp = if direct_tls {
+                    tcp
+                } else {
+                    let mut s = Text::new(tcp);
+                    s.until(&["<stream:stream"]).await;
+                    s.until(&[">"]).await;
+                    s.send(&header(domain, "x", Some("s1"))).await;
+                    s.send("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>").await;
+                    s.until(&["<starttls"]).await;
+                    s.until(&["/>", "</starttls>"]).await;
+                    s.send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+                        .await;
+                    s.into_inner()
+                };
+                let tls = acceptor.accept(tcp).await.unwrap();
                 let mut s = Text::new(tls);
                 s.until(&["<stream:stream"]).await;
                 s.until(&[">"]).await;
@@ -131,12 +212,11 @@ pub async fn xmpp_server(pki: &Pki, domain: &'static str) -> (SocketAddr, mpsc::
                 s.send(&header(domain, "x", Some("s3"))).await;
                 s.send("<stream:features/>").await;
                 loop {
-                    let chunk = s.until(&["</message>", "</stream:stream>"]).await;
-                    if chunk.ends_with("</stream:stream>") {
+                    let element = s.element().await;
+                    if element == "</stream:stream>" {
                         return;
                     }
-                    let start = chunk.find("<message").expect("a message");
-                    if tx.send(chunk[start..].to_owned()).await.is_err() {
+                    if tx.send(element).await.is_err() {
                         return;
                     }
                 }
@@ -154,20 +234,36 @@ pub async fn xmpp_initiator(
     from: &str,
     to: &'static str,
 ) -> Text<tokio_rustls::client::TlsStream<TcpStream>> {
+    xmpp_initiator_with(pki, parley, from, to, false).await
+}
+
+/// [`xmpp_initiator`], with TLS from the first byte when `direct_tls` (XEP-0368).
+pub async fn xmpp_initiator_with(
+    pki: &Pki,
+    parley: SocketAddr,
+    from: &str,
+    to: &'static str,
+    direct_tls: bool,
+) -> Text<tokio_rustls::client::TlsStream<TcpStream>> {
     let tcp = TcpStream::connect(parley).await.unwrap();
-    let mut s = Text::new(tcp);
-    s.send(&header(from, to, None)).await;
-    s.until(&["<stream:stream"]).await;
-    s.until(&[">"]).await;
-    let features = s.until(FEATURES_END).await;
-    assert!(features.contains("starttls"), "{features}");
-    s.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-        .await;
-    s.until(&["<proceed"]).await;
-    s.until(&["/>"]).await;
+    let tcp = if direct_tls {
+        tcp
+    } else {
+        let mut s = Text::new(tcp);
+        s.send(&header(from, to, None)).await;
+        s.until(&["<stream:stream"]).await;
+        s.until(&[">"]).await;
+        let features = s.until(FEATURES_END).await;
+        assert!(features.contains("starttls"), "{features}");
+        s.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            .await;
+        s.until(&["<proceed"]).await;
+        s.until(&["/>"]).await;
+        s.into_inner()
+    };
     let tls = pki
         .client(from)
-        .connect(ServerName::try_from(to).unwrap(), s.into_inner())
+        .connect(ServerName::try_from(to).unwrap(), tcp)
         .await
         .unwrap();
     let mut s = Text::new(tls);

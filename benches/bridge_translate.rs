@@ -1,0 +1,2 @@
+//! Placeholder until the bridge benchmark lands.
+fn main() {}

@@ -1,0 +1,148 @@
+//! RFC 7247 §5 address mapping, checked row by row.
+//!
+//! What the RFC says (RFC 7247 §5.1–5.3, as read for these tests): the gateway strips the
+//! `sip:`/`sips:` scheme, keeps `user@host`, unescapes percent-encoding and applies
+//! XEP-0106 escaping to characters a localpart cannot carry; the reverse applies
+//! percent-encoding per RFC 3986/3261. GRUUs (RFC 5627) map to resources (§5.3 "the
+//! gateway MAY map a GRUU to an XMPP resourcepart"). `tel:` has no XMPP form.
+
+use super::*;
+
+fn jid_of(uri: &str) -> String {
+    let mut s = String::new();
+    to_full_jid(&from_sip_uri(uri).unwrap(), &mut s);
+    s
+}
+
+fn jid_bytes_of(uri: &str) -> String {
+    let mut b = BytesMut::new();
+    write_jid(&mut b, &from_sip_uri(uri).unwrap(), true);
+    String::from_utf8(b.to_vec()).unwrap()
+}
+
+fn uri_of(jid: &str) -> String {
+    let mut s = String::new();
+    to_sip_uri(&from_jid(jid).unwrap(), &mut s);
+    s
+}
+
+fn gruu_uri_of(jid: &str) -> String {
+    let mut b = BytesMut::new();
+    write_sip_uri(&mut b, &from_jid(jid).unwrap(), true);
+    String::from_utf8(b.to_vec()).unwrap()
+}
+
+#[test]
+fn plain_addresses_map_both_ways() {
+    assert_eq!(jid_of("sip:alice@sip.example"), "alice@sip.example");
+    assert_eq!(
+        jid_of("sips:alice@SIP.Example:5061;transport=tls"),
+        "alice@sip.example"
+    );
+    assert_eq!(
+        uri_of("juliet@xmpp.example/balcony"),
+        "sip:juliet@xmpp.example"
+    );
+}
+
+#[test]
+fn escapes_are_translated() {
+    // %20 is a space in SIP; a space is \20 in a JID localpart (XEP-0106).
+    assert_eq!(
+        jid_of("sip:john%20doe@sip.example"),
+        "john\\20doe@sip.example"
+    );
+    assert_eq!(
+        uri_of("john\\20doe@xmpp.example"),
+        "sip:john%20doe@xmpp.example"
+    );
+    assert_eq!(jid_of("sip:o'hara@sip.example"), "o\\27hara@sip.example");
+    // The streaming writer agrees with the String one.
+    for uri in [
+        "sip:john%20doe@sip.example",
+        "sip:o'hara@sip.example",
+        "sip:a%2Fb%3Ac%40d@sip.example",
+        "sip:back%5C5cslash@sip.example",
+        "sip:%C3%89lodie@sip.example",
+    ] {
+        assert_eq!(jid_bytes_of(uri), jid_of(uri), "{uri}");
+    }
+}
+
+#[test]
+fn case_rule_folds_sip_user_parts() {
+    assert_eq!(jid_of("sip:Alice@sip.example"), "alice@sip.example");
+    assert_eq!(
+        jid_bytes_of("sip:%C3%89LODIE@sip.example"),
+        "élodie@sip.example"
+    );
+    assert_eq!(uri_of("Alice@XMPP.example"), "sip:alice@xmpp.example");
+}
+
+#[test]
+fn gruu_and_resource_are_reversible() {
+    let a = from_sip_uri("sip:alice@sip.example;gr=urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6")
+        .unwrap();
+    assert_eq!(
+        a.resource.as_deref(),
+        Some("urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6")
+    );
+    for jid in [
+        "juliet@xmpp.example/balcony",
+        "juliet@xmpp.example/Gajim.X1y2",
+        "juliet@xmpp.example/with space & more%",
+        "juliet@xmpp.example/ünïcode/slash",
+    ] {
+        let uri = gruu_uri_of(jid);
+        let back = from_sip_uri(&uri).unwrap();
+        let orig = from_jid(jid).unwrap();
+        assert_eq!(back.resource, orig.resource, "{jid} -> {uri}");
+    }
+    assert_eq!(
+        gruu_uri_of("juliet@xmpp.example/with space"),
+        "sip:juliet@xmpp.example;gr=with%20space"
+    );
+}
+
+#[test]
+fn normal_jids_are_borrowed() {
+    let a = from_jid("juliet@xmpp.example/balcony").unwrap();
+    assert!(matches!(a.local, Cow::Borrowed(_)));
+    assert!(matches!(a.domain, Cow::Borrowed(_)));
+    let b = from_jid("Juliet@xmpp.example").unwrap();
+    assert!(matches!(b.local, Cow::Owned(_)));
+    assert_eq!(b.local, "juliet");
+}
+
+#[test]
+fn cpim_uris_are_accepted() {
+    let a = from_sip_uri("im:alice@sip.example").unwrap();
+    assert_eq!(a.bare(), "alice@sip.example");
+    let p = from_sip_uri("pres:juliet@xmpp.example").unwrap();
+    assert_eq!(p.bare(), "juliet@xmpp.example");
+}
+
+#[test]
+fn unsupported_addresses_are_refused() {
+    assert_eq!(
+        from_sip_uri("tel:+15551234567"),
+        Err(BridgeError::UnsupportedScheme)
+    );
+    assert_eq!(
+        from_sip_uri("mailto:a@b.example"),
+        Err(BridgeError::UnsupportedScheme)
+    );
+    assert_eq!(
+        from_sip_uri("sip:sip.example"),
+        Err(BridgeError::BadAddress)
+    );
+    assert_eq!(
+        from_sip_uri("sip:alice@192.0.2.1"),
+        Err(BridgeError::BadAddress)
+    );
+    assert_eq!(
+        from_sip_uri("sip:a%00b@sip.example"),
+        Err(BridgeError::BadAddress)
+    );
+    assert_eq!(from_jid("xmpp.example"), Err(BridgeError::BadAddress));
+}
