@@ -141,6 +141,7 @@ fn run(path: Option<PathBuf>) -> ExitCode {
     };
     runtime.block_on(async move {
         let grace = config.drain_timeout();
+        let config_path = path.clone();
         let origin = path
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "built-in default config".into());
@@ -171,7 +172,8 @@ fn run(path: Option<PathBuf>) -> ExitCode {
         notify(&[sd_notify::NotifyState::Ready]);
         ops.set_ready();
         parley::admin::spawn_watchdog();
-        tokio::spawn(wait_for_signal(cancel));
+        tokio::spawn(wait_for_signal(cancel.clone()));
+        tokio::spawn(reload_on_sighup(app.gateway(), config_path, cancel));
         if app.run(grace).await {
             info!("stopped");
         } else {
@@ -196,6 +198,44 @@ async fn wait_for_signal(cancel: CancellationToken) {
     }
     notify(&[sd_notify::NotifyState::Stopping]);
     cancel.cancel();
+}
+
+/// SIGHUP: read the config file again and put it in force (domains, policy, rate limits,
+/// certificates) without touching established connections. A file that does not load or
+/// validate is logged and the config in force kept.
+async fn reload_on_sighup(
+    gw: std::sync::Arc<parley::routing::Gateway>,
+    path: Option<PathBuf>,
+    cancel: CancellationToken,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        error!("cannot install the SIGHUP handler");
+        return;
+    };
+    loop {
+        tokio::select! {
+            r = hup.recv() => if r.is_none() { return },
+            () = cancel.cancelled() => return,
+        }
+        let Some(path) = &path else {
+            info!("SIGHUP: running on the built-in config, nothing to reload");
+            continue;
+        };
+        let mut states = vec![sd_notify::NotifyState::Reloading];
+        states.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
+        notify(&states);
+        let result = Config::load(path)
+            .map_err(|e| e.to_string())
+            .and_then(|c| parley::app::reload(&gw, c).map_err(|e| e.to_string()));
+        match result {
+            Ok(()) => info!(config = %path.display(), "SIGHUP: configuration reloaded"),
+            Err(e) => {
+                error!(config = %path.display(), error = %e, "SIGHUP: new configuration rejected; keeping the one in force")
+            }
+        }
+        notify(&[sd_notify::NotifyState::Ready]);
+    }
 }
 
 /// Tell systemd (Type=notify) about a state change; a no-op outside systemd.

@@ -3,6 +3,7 @@
 
 mod default;
 mod ops;
+mod policy;
 #[cfg(test)]
 mod tests;
 
@@ -16,6 +17,10 @@ use serde::Deserialize;
 
 pub use default::{DEFAULT_CONFIG, default_state_dir};
 pub use ops::{AuditConfig, AuditOutput, MetricsConfig};
+pub use policy::{
+    Action, ConsentConfig, DomainPair, DomainSwitch, FederationConfig, LimitsConfig, PolicyConfig,
+    UserLists,
+};
 
 /// Which protocol a domain lives on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -73,6 +78,9 @@ pub struct Config {
     /// The metadata audit log.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// Federation matrix, consent and abuse limits.
+    #[serde(default)]
+    pub policy: PolicyConfig,
     /// The domains parley serves, on both sides.
     #[serde(default, rename = "domain")]
     pub domains: Vec<DomainConfig>,
@@ -478,6 +486,7 @@ impl Config {
             .map_err(|e| invalid("log.level", e.to_string()))?;
         self.metrics.validate()?;
         self.audit.validate()?;
+        self.policy.validate()?;
         Ok(())
     }
 

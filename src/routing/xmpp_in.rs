@@ -80,7 +80,19 @@ impl Gateway {
             return Ok(None);
         }
         match bridge::xmpp::message_from_xmpp(&m) {
-            Ok(msg) => self.relay_to_sip(peer, local, &m, &msg),
+            Ok(msg) => match self.police(&msg, crate::config::Side::Xmpp) {
+                Ok(()) => self.relay_to_sip(peer, local, &m, &msg),
+                Err(r) => {
+                    info!(
+                        reason = r.reason().as_str(),
+                        "XMPP message refused by policy"
+                    );
+                    audit::refuse(AuditRecord::im(Direction::XmppToSip, &msg), r.reason());
+                    let text = Some(Cow::Borrowed(r.text()));
+                    let condition = r.xmpp_condition();
+                    self.bounce_to_xmpp(peer, local, &m, DeliveryError { condition, text })
+                }
+            },
             // Chat states and receipts without a body: their mapping comes with the extensions.
             Err(BridgeError::EmptyBody) => debug!("body-less message not relayed"),
             Err(e) => {
@@ -106,7 +118,7 @@ impl Gateway {
         iq: &IqView<'_>,
         to_domain: bool,
     ) {
-        let answer = xmpp_iq::decide(iq, to_domain, self.config.xmpp.answer_version);
+        let answer = xmpp_iq::decide(iq, to_domain, self.config().xmpp.answer_version);
         if answer == xmpp_iq::IqAnswer::None {
             return;
         }
