@@ -80,12 +80,20 @@ pub async fn serve(tcp: TcpStream, mode: Mode, gw: Arc<Gateway>) -> Result<(), C
             }
         };
         let header = stream.header().cloned().ok_or(ConnError::Closed)?;
-        if let Err(condition) = gw.xmpp_inbound(&peer, &local, &header, element).await {
-            stream.send_stream_error(condition, None).await;
-            return Err(ConnError::Unexpected {
-                expected: "a valid stanza",
-                got: condition.as_str().into(),
-            });
+        match gw.xmpp_inbound(&peer, &local, &header, element).await {
+            Ok(None) => {}
+            // A dialback answer (XEP-0220 §2.3) goes back on this same stream.
+            Ok(Some(answer)) => {
+                stream.wbuf.extend_from_slice(&answer);
+                stream.flush().await?;
+            }
+            Err(condition) => {
+                stream.send_stream_error(condition, None).await;
+                return Err(ConnError::Unexpected {
+                    expected: "a valid stanza",
+                    got: condition.as_str().into(),
+                });
+            }
         }
     }
 }

@@ -116,8 +116,8 @@ async fn authenticate(
         Element::Features(f) => (f.mechanisms.iter().any(|m| m == "EXTERNAL"), f.dialback),
         other => return Err(unexpected("stream features", &other)),
     };
+    let dialback = dialback || secure.header().is_some_and(|h| h.dialback);
     if !external {
-        let dialback = dialback || secure.header().is_some_and(|h| h.dialback);
         if !dialback {
             return Err(ConnError::SaslRefused(
                 "peer offers neither EXTERNAL nor dialback".into(),
@@ -131,6 +131,12 @@ async fn authenticate(
     let outcome = secure.read_element().await?;
     match secure.parse(&outcome)? {
         Element::SaslSuccess => {}
+        // Some servers offer EXTERNAL and then cannot verify our certificate (ejabberd
+        // without the full chain); dialback on the same stream still proves our domain.
+        Element::SaslFailure { condition } if dialback => {
+            debug!(condition = %condition, "SASL EXTERNAL refused; trying dialback");
+            return dialback_result(secure, peer, route, secret).await;
+        }
         Element::SaslFailure { condition } => {
             return Err(ConnError::SaslRefused(condition.into_owned()));
         }
@@ -234,10 +240,28 @@ where
     Ok(())
 }
 
+/// A protocol violation, naming what arrived by its kind only: element contents (message
+/// bodies, dialback keys) never reach the logs.
 pub(crate) fn unexpected(expected: &'static str, got: &Element<'_>) -> ConnError {
-    let got = format!("{got:?}");
+    let got = match got {
+        Element::Features(_) => "<stream:features/>",
+        Element::StartTls => "<starttls/>",
+        Element::Proceed => "<proceed/>",
+        Element::TlsFailure => "TLS <failure/>",
+        Element::SaslAuth { .. } => "SASL <auth/>",
+        Element::SaslSuccess => "SASL <success/>",
+        Element::SaslFailure { .. } => "SASL <failure/>",
+        Element::StreamError { .. } => "<stream:error/>",
+        Element::Message(_) => "<message/>",
+        Element::Presence(_) => "<presence/>",
+        Element::Iq(_) => "<iq/>",
+        Element::DbResult(_) => "<db:result/>",
+        Element::DbVerify(_) => "<db:verify/>",
+        Element::Bidi => "<bidi/>",
+        Element::Unknown { .. } => "an unknown element",
+    };
     ConnError::Unexpected {
         expected,
-        got: got.chars().take(120).collect(),
+        got: got.to_owned(),
     }
 }
