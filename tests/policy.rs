@@ -1,5 +1,6 @@
 //! Policy against a running gateway: consent for strangers end to end (in process, with the
-//! stand-in peers of `common/peers.rs`), and SIGHUP reload of the `parley` binary itself.
+//! stand-in peers of `common/peers.rs`), SIGHUP reload of the `parley` binary itself, and
+//! `parley forget`.
 
 // Shared with tests/gateway.rs, which uses every helper; this binary uses some.
 #[allow(dead_code)]
@@ -278,4 +279,47 @@ async fn sighup_applies_a_new_allow_list_and_keeps_the_old_config_when_the_new_o
 
     daemon.signal("-TERM");
     daemon.wait_for("stopped", 0).await;
+}
+
+#[test]
+fn forget_erases_everything_stored_about_an_address() {
+    use parley::store::{RedbStore, Store};
+    let dir = std::env::temp_dir().join(format!("parley-forget-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = dir.join("state/state.redb");
+    {
+        let s = RedbStore::open(&db).unwrap();
+        s.accept("alice@sip.test", "juliet@xmpp.test", 1).unwrap();
+        s.set_blocked("bob@sip.test", "alice@sip.test", true)
+            .unwrap();
+        s.accept("bob@sip.test", "juliet@xmpp.test", 1).unwrap();
+    }
+    let file = dir.join("parley.toml");
+    let text = format!(
+        "state_dir = \"{}\"\n{}",
+        dir.join("state").display(),
+        parley::config::DEFAULT_CONFIG
+    );
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_parley"))
+        .args(["forget", "alice@SIP.test", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("2 records erased"), "{stdout}");
+    let s = RedbStore::open(&db).unwrap();
+    assert!(
+        !s.pair("juliet@xmpp.test", "alice@sip.test")
+            .unwrap()
+            .accepted
+    );
+    assert!(!s.pair("alice@sip.test", "bob@sip.test").unwrap().blocked);
+    assert!(
+        s.pair("juliet@xmpp.test", "bob@sip.test").unwrap().accepted,
+        "others kept"
+    );
+    drop(s);
+    std::fs::remove_dir_all(dir).unwrap();
 }
