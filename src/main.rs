@@ -56,6 +56,16 @@ enum Command {
     /// Usage per month from audit logs: unique users and messages per domain and platform
     /// pair, top partners; as a table, CSV or an SVG chart.
     Report(parley::audit::report::ReportArgs),
+    /// Erase everything parley stores about ADDRESS (consent, blocks, subscriptions,
+    /// spooled messages) for a data-protection request; the audit log is kept. Run it while
+    /// the daemon is stopped (the state file is locked while parley runs).
+    Forget {
+        /// The address, `user@domain`.
+        address: String,
+        /// Config file (TOML), for its state_dir; the built-in default when absent.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Write the man pages generated from this command line into DIR.
     #[command(hide = true)]
     Man {
@@ -71,6 +81,7 @@ fn main() -> ExitCode {
         Command::Report(args) => parley::audit::report::run_cli(args),
         Command::Decode(args) => parley::tools::decode(&args),
         Command::Translate(args) => parley::tools::translate(&args),
+        Command::Forget { address, config } => forget(&address, config.as_ref()),
         Command::Replay(args) => parley::tools::replay(&args),
         Command::Man { dir } => parley::manpage::run_cli(Cli::command(), &dir),
         Command::CheckConfig { file } => match load(Some(&file)) {
@@ -98,6 +109,34 @@ fn load(path: Option<&PathBuf>) -> Result<Config, String> {
         .validate()
         .map_err(|e| format!("config error in {origin}: {e}"))?;
     Ok(config)
+}
+
+fn forget(address: &str, config: Option<&PathBuf>) -> ExitCode {
+    use parley::store::Store;
+    let config = match load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if !address.contains('@') {
+        eprintln!("{address:?} is not an address (user@domain)");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let path = config.state_dir().join("state.redb");
+    let result =
+        parley::store::RedbStore::open(&path).and_then(|s| s.forget(&parley::store::bare(address)));
+    match result {
+        Ok(n) => {
+            println!("{address}: {n} records erased from {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e} (is parley running? stop it first)", path.display());
+            ExitCode::from(EXIT_START)
+        }
+    }
 }
 
 fn init_tracing(config: &Config) {
