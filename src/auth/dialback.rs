@@ -69,7 +69,7 @@ pub fn confirmed(domain: &str, answer_valid: bool) -> Result<VerifiedDomain, sup
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

@@ -397,13 +397,13 @@ impl Config {
                 _ => {}
             }
             for (field, path) in [("cert_file", &d.cert_file), ("key_file", &d.key_file)] {
-                if let Some(p) = path {
-                    if !p.is_file() {
-                        return Err(invalid(
-                            key(field),
-                            format!("{} is not a readable file", p.display()),
-                        ));
-                    }
+                if let Some(p) = path
+                    && !p.is_file()
+                {
+                    return Err(invalid(
+                        key(field),
+                        format!("{} is not a readable file", p.display()),
+                    ));
                 }
             }
         }

@@ -254,10 +254,11 @@ impl Policy {
             return Err(Refusal::Blocked);
         }
         let stranger = self.consent.is_some() && !s.pair.accepted;
-        if let Some(max) = self.consent {
-            if stranger && s.pair.unaccepted >= max {
-                return Err(Refusal::ConsentRequired);
-            }
+        if let Some(max) = self.consent
+            && stranger
+            && s.pair.unaccepted >= max
+        {
+            return Err(Refusal::ConsentRequired);
         }
         let domain_bucket = s
             .domain_bucket

@@ -471,16 +471,16 @@ impl Deliver<'_> {
     }
 
     fn chunk(&mut self, c: Chunk<'_>) {
-        if *self.class == Class::Undecided {
-            if let Chunk::Data(d) = c {
-                *self.class = self.engine.classify(self.id.src, self.id.dst, d);
-                match *self.class {
-                    Class::Other => self.engine.stats.unclassified += 1,
-                    Class::Proto(p) => {
-                        self.other.split = new_splitter(p, !self.other.saw_syn);
-                    }
-                    _ => {}
+        if *self.class == Class::Undecided
+            && let Chunk::Data(d) = c
+        {
+            *self.class = self.engine.classify(self.id.src, self.id.dst, d);
+            match *self.class {
+                Class::Other => self.engine.stats.unclassified += 1,
+                Class::Proto(p) => {
+                    self.other.split = new_splitter(p, !self.other.saw_syn);
                 }
+                _ => {}
             }
         }
         let proto = match *self.class {

@@ -69,10 +69,8 @@ impl Gateway {
             Decision::Allow {
                 count_unaccepted, ..
             } => {
-                if count_unaccepted {
-                    if let Err(e) = self.store.count_unaccepted(&from, &to) {
-                        warn!(error = %e, "could not count a message from a stranger");
-                    }
+                if count_unaccepted && let Err(e) = self.store.count_unaccepted(&from, &to) {
+                    warn!(error = %e, "could not count a message from a stranger");
                 }
                 // Writing to someone accepts their replies (and refreshes the pair's activity).
                 self.note_accepted(&from, &to);
@@ -87,10 +85,8 @@ impl Gateway {
         let (by, of) = (bare(by), bare(of));
         let now = now_s();
         let fresh = matches!(self.store.last_activity(&by, &of), Ok(Some(t)) if t + ACTIVITY_GRANULARITY_S > now);
-        if !fresh {
-            if let Err(e) = self.store.accept(&by, &of, now) {
-                warn!(error = %e, "could not record an accepted contact");
-            }
+        if !fresh && let Err(e) = self.store.accept(&by, &of, now) {
+            warn!(error = %e, "could not record an accepted contact");
         }
     }
 }
