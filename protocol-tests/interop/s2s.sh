@@ -74,6 +74,24 @@ report() { # report NAME OK|REASON LOG
 summary() { echo "$PASSED passed, $FAILED failed"; [ "$FAILED" = 0 ]; }
 fail_all() { local s; for s in "${SELECTED[@]}"; do report "$s" "$1" "$2"; done; summary; exit 1; }
 
+# rogue_certs DIR: another CA, unrelated to the test CA and with another name, and an
+# xmpp.test certificate from it with the same names as the real one (xmpp.test.crt/.key/.pem).
+rogue_certs() {
+  local d="$1"; mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 -keyout "$d/ca.key" -out "$d/ca.crt" \
+    -subj "/O=Elsewhere/CN=Elsewhere Test CA (untrusted by parley)" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null &&
+  openssl req -new -newkey rsa:2048 -nodes -sha256 -keyout "$d/xmpp.test.key" -subj "/O=Elsewhere/CN=xmpp.test" \
+    -out "$d/xmpp.test.csr" 2>/dev/null &&
+  printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+    "extendedKeyUsage=serverAuth,clientAuth" \
+    "subjectAltName=DNS:xmpp.test,DNS:*.xmpp.test,otherName:1.3.6.1.5.5.7.8.7;IA5:_xmpp-server.xmpp.test,IP:$XMPP_IP" \
+    > "$d/ext.cnf" &&
+  openssl x509 -req -in "$d/xmpp.test.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 30 \
+    -sha256 -extfile "$d/ext.cnf" -out "$d/xmpp.test.crt" 2>/dev/null &&
+  cat "$d/xmpp.test.crt" "$d/xmpp.test.key" > "$d/xmpp.test.pem" && chmod 644 "$d"/*.key "$d"/*.pem
+}
+
 # ---- outside the namespace: checks, certificates, the parley binary ------------------------
 if [ "${PARLEY_INTEROP_IN_NS:-}" != 1 ]; then
   rm -rf "$RUN"; mkdir -p "$RUN"; chmod 755 "$INTEROP_HOME" "$RUN"
@@ -90,8 +108,8 @@ if [ "${PARLEY_INTEROP_IN_NS:-}" != 1 ]; then
   fi
   # The test CA with xmpp.test and sip.test; and a second, unrelated CA ("rogue") that issues
   # another xmpp.test certificate, for the untrusted-certificate scenarios.
-  { "$REPO/certs/make-certs.sh" -o "$CERTS" && "$REPO/certs/make-certs.sh" -o "$RUN/rogue" xmpp.test=$XMPP_IP; } \
-    > "$RUN/certs.log" 2>&1 || fail_all "certs/make-certs.sh failed" "$RUN/certs.log"
+  { "$REPO/certs/make-certs.sh" -o "$CERTS" && rogue_certs "$RUN/rogue"; } \
+    > "$RUN/certs.log" 2>&1 || fail_all "making the test certificates failed" "$RUN/certs.log"
   cat "$CERTS/ca.crt" "$RUN/rogue/ca.crt" > "$RUN/clients-ca.pem"
   chmod -R a+rX "$RUN"
 
@@ -154,11 +172,15 @@ port_free() {
 # (Prosody also dials parley with direct TLS), offline (offline storage on, for restarts),
 # untrusted (its certificate comes from another CA), otherdomain (also serves other.test,
 # for which it has no certificate: it presents xmpp.test's).
-PEER=""; PEER_MODE=""; PEER_LOG=""
+PEER=""; PEER_MODE=""; PEER_LOG=""; PEER_LOG_FROM=""
 peer_start() { # peer_start SERVER MODE
   PEER="$1"; PEER_MODE="$2"
+  if [ "$PEER" = prosody ]; then PEER_LOG="$RUN/prosody/prosody.log"; else PEER_LOG="$RUN/ejabberd/logs/ejabberd.log"; fi
+  # The server's log is kept across scenarios: checks read only this scenario's part.
+  [ -n "$PEER_LOG_FROM" ] || PEER_LOG_FROM=$(( $(cat "$PEER_LOG" 2>/dev/null | wc -l) + 1 ))
   if [ "$PEER" = prosody ]; then prosody_up; else ejabberd_up; fi
 }
+peer_log() { tail -n "+${PEER_LOG_FROM:-1}" "$PEER_LOG" 2>/dev/null; }
 peer_stop() {
   [ -n "$PEER" ] || return 0
   if [ "$PEER" = prosody ]; then
@@ -180,9 +202,12 @@ prosody_up() {
   case "$PEER_MODE" in
     ext) ;;
     dialback)
-      # Never marks a certificate valid, so it neither offers nor uses SASL EXTERNAL: XEP-0220
-      # dialback both ways (after TLS; it can then no longer insist on a valid certificate).
-      printf '%s\n' 'modules_disabled = { "offline"; "s2s_auth_certs" }' 's2s_secure_auth = false' >> "$g" ;;
+      # Without s2s_auth_certs it never marks a certificate valid, so it offers no SASL
+      # EXTERNAL; s2s_dialback_only keeps it from using EXTERNAL on its own streams. XEP-0220
+      # both ways, over TLS (it then cannot insist on a valid certificate: s2s_secure_auth off).
+      printf '%s\n' 'modules_enabled = { "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping";' \
+        '  "presence"; "message"; "posix"; "s2s_pin"; "s2s_dialback_only" }' \
+        'modules_disabled = { "offline"; "s2s_auth_certs" }' 's2s_secure_auth = false' >> "$g" ;;
     directtls)
       # Prosody dials direct TLS only for _xmpps-server SRV records; there is no DNS here, so
       # the pin module sends sip.test to parley's direct-TLS listener.
@@ -203,7 +228,6 @@ prosody_up() {
     prosodyctl --config "$d/prosody.cfg.lua" register "${u%@*}" "${u#*@}" pass >> "$d/prosodyctl.out" 2>&1 \
       || { log "prosodyctl register $u failed"; return 1; }
   done
-  PEER_LOG="$d/prosody.log"
   start_bg prosody "$d/prosody.out" prosody -F --config "$d/prosody.cfg.lua"
   wait_tcp "$XMPP_IP" 5222 20 prosody && wait_tcp "$XMPP_IP" 5269 20 prosody \
     && wait_tcp "$XMPP_IP" 5270 20 prosody
@@ -230,7 +254,6 @@ ejabberd_up() {
   cp "$INTEROP/ejabberd/inetrc" "$d/etc/inetrc"
   chown -R ejabberd:ejabberd "$d"
   EJCTL=(ejabberdctl --config-dir "$d/etc" --logs "$d/logs" --spool "$d/spool")
-  PEER_LOG="$d/logs/ejabberd.log"
   start_bg ejabberd "$d/foreground.out" "${EJCTL[@]}" foreground
   wait_tcp "$XMPP_IP" 5222 60 ejabberd && wait_tcp "$XMPP_IP" 5269 20 ejabberd || return 1
   local i u
@@ -295,7 +318,9 @@ key_file = "$CERTS/xmpp.test.key"
 EOF
   if [ "$other" = 1 ]; then
     # A configured XMPP domain without next_hop: found through the private /etc/hosts.
-    printf '%s\n' '' '[[domain]]' 'name = "other.test"' 'side = "xmpp"' >> "$SC_DIR/parley.toml"
+    # (Every domain names its certificate or none does; other.test's SIP edge is not used here.)
+    printf '%s\n' '' '[[domain]]' 'name = "other.test"' 'side = "xmpp"' \
+      "cert_file = \"$CERTS/xmpp.test.crt\"" "key_file = \"$CERTS/xmpp.test.key\"" >> "$SC_DIR/parley.toml"
   fi
   PARLEY_LOG="$SC_DIR/parley.log"
   start_bg parley "$PARLEY_LOG" env RUST_BACKTRACE=1 NO_COLOR=1 "$PARLEY_BIN" run --config "$SC_DIR/parley.toml"
@@ -308,17 +333,24 @@ parley_down() {
   return 0
 }
 # parley_lines REGEX: parley's log lines matching REGEX (no colours), at most 5.
-parley_lines() { strip_ansi < "$PARLEY_LOG" 2>/dev/null | grep -iE "$1" | head -5; }
+# DEBUG and TRACE lines do not count: a refusal has to be visible at the default level.
+parley_lines() {
+  strip_ansi < "$PARLEY_LOG" 2>/dev/null | grep -E ' (INFO|WARN|ERROR) ' | grep -v 'parley ready' \
+    | grep -iE "$1" | head -3
+}
 
 # ---- clients -------------------------------------------------------------------------------
 REASON=""
-fail() { [ -n "$REASON" ] || REASON="$*"; log "  $*"; }
+fail() { REASON="${REASON:+$REASON; }$*"; log "  $*"; }
 show() { grep -avE '^[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} ' "$2" 2>/dev/null | sed "s/^/[$1] /" >> "$LOG" || true; }
 nonce() { printf '%04x%04x' $RANDOM $RANDOM; }
 
 # xmpp_c JID ARGS...: the slixmpp client at the XMPP server (trusting both CAs: in the
 # untrusted scenarios the server's own certificate comes from the other CA).
-xmpp_c() { xmpp_client --server "$XMPP_IP" --ca "$RUN/clients-ca.pem" --jid "$@"; }
+xmpp_c() {
+  local nv=(); [ "${NO_VERIFY:-0}" = 1 ] && nv=(--no-verify)
+  xmpp_client --server "$XMPP_IP" --ca "$RUN/clients-ca.pem" "${nv[@]}" --jid "$@"
+}
 # sip_c USER ARGS...: the pjsua2 UA registered at Kamailio.
 sip_c() { local u="$1"; shift; sip_ua "$u" "${UA_IP[$u]}" --log-file "$SC_DIR/$u.$(nonce).pjsip.log" "$@"; }
 # sip_direct USER ARGS...: the UA without registration, its requests straight to parley's SIP
@@ -424,8 +456,8 @@ refused() {
 
 # peer_saw REGEX WHAT: the XMPP server's log must have a line matching REGEX.
 peer_saw() {
-  if grep -qE "$1" "$PEER_LOG" 2>/dev/null; then
-    echo "[$PEER log] $(grep -m1 -E "$1" "$PEER_LOG")" >> "$LOG"
+  if peer_log | grep -qE "$1"; then
+    echo "[$PEER log] $(peer_log | grep -m1 -E "$1")" >> "$LOG"
   else fail "$PEER's log shows no $2"; fi
 }
 # quote_parley REGEX WHAT: parley must have logged a line matching REGEX; quote it.
@@ -470,7 +502,13 @@ sc_dialback_both_ways() {
   parley_up || { fail "parley did not start"; return 1; }
   both_ways
   peer_saw "$(auth_re "$SERVER" in dialback)" "dialback from parley (parley -> $SERVER)"
-  peer_saw "$(auth_re "$SERVER" out dialback)" "dialback towards parley ($SERVER -> parley)"
+  if [ "$SERVER" = prosody ]; then
+    peer_saw "$(auth_re "$SERVER" out dialback)" "dialback towards parley ($SERVER -> parley)"
+  else
+    # ejabberd 23.01 has no way to turn SASL EXTERNAL off: with a certificate that parley
+    # accepts it always authenticates with EXTERNAL when offered. Only recorded here.
+    echo "[note] ejabberd -> parley: $(peer_log | grep -m1 -oE 'Accepted outbound s2s [A-Za-z]+ authentication xmpp.test -> sip.test' || echo 'not authenticated')" >> "$LOG"
+  fi
   local l; l="$(parley_lines 'connect failed|connection ended|refus|not-authorized|dialback' | head -3)"
   [ -z "$l" ] || printf '%s\n' "$l" | sed 's/^/[parley log] /' >> "$LOG"
 }
@@ -541,8 +579,8 @@ sc_untrusted_cert_refused() {
   parley_up delivery_ms=3000 || { fail "parley did not start"; return 1; }
   refused s2x sip alice@sip.test juliet@xmpp.test
   refused x2s xmpp juliet@xmpp.test bob@sip.test
-  quote_parley 'certificate|UnknownIssuer|BadCertificate|unknown ca|not-authorized|TLS handshake' \
-    "line about the untrusted certificate"
+  quote_parley 's2s_in.*(certificate|UnknownIssuer)' "line about the untrusted certificate of an inbound stream"
+  quote_parley 's2s_out.*(certificate|UnknownIssuer)' "line about the untrusted certificate of an outbound stream"
   [ -z "$(parley_lines 'inbound s2s stream authenticated')" ] || fail "parley authenticated an inbound stream from $SERVER"
 }
 
@@ -551,8 +589,9 @@ sc_unauthenticated_domain_refused() {
   # certificate for it: it presents xmpp.test's on the other.test stream.
   peer_start "$SERVER" otherdomain || { fail "$SERVER did not start"; return 1; }
   parley_up other=1 || { fail "parley did not start"; return 1; }
-  refused o2s xmpp mallory@other.test bob@sip.test
-  quote_parley 'other\.test' "refusal of other.test"
+  NO_VERIFY=1 refused o2s xmpp mallory@other.test bob@sip.test
+  quote_parley 's2s_in.*(other\.test|authentication failed|does not name|not-authorized|refus|invalid-from|policy-violation)' \
+    "refusal of the stream for other.test"
   [ -z "$(parley_lines 'peer.domain=other\.test.*authenticated')" ] || fail "parley authenticated other.test"
 }
 
@@ -582,7 +621,8 @@ sc_spoofed_from_refused() {
 # ---- driver --------------------------------------------------------------------------------
 run_scenario() { # run_scenario SERVER/NAME
   SC_NAME="$1"; SERVER="${1%%/*}"; local name="${1#*/}"
-  LOG="$RUN/$SERVER-$name.log"; SC_DIR="$RUN/$SERVER-$name"; REASON=""
+  LOG="$RUN/$SERVER-$name.log"; SC_DIR="$RUN/$SERVER-$name"; REASON=""; PEER_LOG_FROM=""
+  PARLEY_LOG="$SC_DIR/parley.log"
   mkdir -p "$SC_DIR"; : > "$LOG"
   log "scenario $SC_NAME"
   "sc_${name//-/_}" || true
