@@ -183,6 +183,14 @@ pub struct XmppConfig {
     /// Close a stream (either direction) that carried no stanza this long.
     #[serde(default = "default_idle_timeout_ms")]
     pub idle_timeout_ms: u64,
+    /// Offer and accept Server Dialback (XEP-0220) when a peer cannot use SASL EXTERNAL. The
+    /// peer's server certificate is still verified on every dialback connection.
+    #[serde(default = "yes")]
+    pub dialback: bool,
+    /// Dialback secret shared by every node serving the same domains (XEP-0185); random per
+    /// start when absent.
+    #[serde(default)]
+    pub dialback_secret: Option<String>,
     /// Answer XEP-0092 software version queries to the gateway's domains.
     #[serde(default = "yes")]
     pub answer_version: bool,
@@ -198,6 +206,8 @@ impl Default for XmppConfig {
             delivery_timeout_ms: default_delivery_timeout_ms(),
             keepalive_ms: default_keepalive_ms(),
             idle_timeout_ms: default_idle_timeout_ms(),
+            dialback: true,
+            dialback_secret: None,
             answer_version: true,
         }
     }

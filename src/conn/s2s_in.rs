@@ -11,13 +11,14 @@ use tokio::net::TcpStream;
 use tracing::{debug, info};
 
 use super::ConnError;
+use super::dialback;
 use super::s2s_out::unexpected;
 use super::xml_stream::XmlStream;
 use crate::auth::{self, VerifiedDomain};
 use crate::config::Side;
 use crate::metrics::{self, AuthMethod, Protocol, TlsFailure};
 use crate::routing::Gateway;
-use crate::xmpp::encode::{self, FeaturesOut, StreamOpen};
+use crate::xmpp::encode::{self, DbPayload, FeaturesOut, StreamOpen};
 use crate::xmpp::framing::StreamNs;
 use crate::xmpp::stanza::Element;
 use crate::xmpp::{StreamCondition, StreamHeader, XmppLimits};
@@ -60,7 +61,7 @@ pub async fn serve(tcp: TcpStream, mode: Mode, gw: Arc<Gateway>) -> Result<(), C
     let (mut stream, peer, local) = tokio::time::timeout(NEGOTIATION_DEADLINE, negotiation)
         .await
         .map_err(|_| ConnError::Timeout("inbound s2s negotiation"))??;
-    info!(peer.domain = %peer, local.domain = %local, ?mode, "inbound s2s stream authenticated (SASL EXTERNAL)");
+    debug!(peer.domain = %peer, local.domain = %local, ?mode, "inbound s2s stream established");
     let _counted = metrics::connection(Protocol::Xmpp, true, peer.as_str());
     let cancel = gw.shutdown_token();
     let idle = Duration::from_millis(gw.config().xmpp.idle_timeout_ms);
@@ -99,7 +100,7 @@ async fn starttls(
     limits: XmppLimits,
 ) -> Result<(Tls, String, String), ConnError> {
     let mut plain = XmlStream::new(tcp, limits);
-    let (local, remote) = accept_header(&mut plain, gw).await?;
+    let (local, remote, _) = accept_header(&mut plain, gw).await?;
     encode::write_features(
         &mut plain.wbuf,
         &FeaturesOut {
@@ -143,7 +144,7 @@ async fn authenticate(
     limits: XmppLimits,
 ) -> Result<Negotiated, ConnError> {
     let mut secure = XmlStream::new(tls, limits);
-    let (local, remote) = accept_header(&mut secure, gw).await?;
+    let (local, remote, stream_id) = accept_header(&mut secure, gw).await?;
     if expected
         .as_ref()
         .is_some_and(|(l, r)| *l != local || *r != remote)
@@ -155,26 +156,70 @@ async fn authenticate(
     }
     let has_cert = secure.io_ref().get_ref().1.peer_certificates().is_some();
     let mechanisms: &[&str] = if has_cert { &["EXTERNAL"] } else { &[] };
+    let dialback = gw.config().xmpp.dialback;
     encode::write_features(
         &mut secure.wbuf,
         &FeaturesOut {
             mechanisms,
+            dialback,
             ..FeaturesOut::default()
         },
     );
     secure.flush().await?;
-    let auth = secure.read_element().await?;
-    let authzid = match secure.parse(&auth)? {
-        Element::SaslAuth { mechanism, initial } if mechanism == "EXTERNAL" => {
-            decode_authzid(&initial).unwrap_or_else(|| remote.clone())
+    loop {
+        let element = secure.read_element().await?;
+        match secure.parse(&element)? {
+            Element::SaslAuth { mechanism, initial } => {
+                return sasl_external(secure, &mechanism, &initial, local, remote, gw).await;
+            }
+            Element::DbResult(d) if dialback && d.type_.is_none() => {
+                let claimed = (
+                    d.to.as_deref().map(str::to_ascii_lowercase),
+                    d.from.as_deref().map(str::to_ascii_lowercase),
+                );
+                let verified = if claimed == (Some(local.clone()), Some(remote.clone())) {
+                    dialback::verify(gw, &local, &remote, &stream_id, &d.key).await
+                } else {
+                    Err(ConnError::Auth(auth::AuthError::NameMismatch))
+                };
+                metrics::auth(Protocol::Xmpp, AuthMethod::Dialback, verified.is_ok());
+                encode::write_db_result(
+                    &mut secure.wbuf,
+                    &local,
+                    &remote,
+                    DbPayload::Verdict(verified.is_ok()),
+                );
+                secure.flush().await?;
+                let peer = verified?;
+                info!(peer.domain = %peer, "inbound s2s stream authenticated (dialback)");
+                return Ok((secure, peer, local));
+            }
+            // As authoritative server, on a stream that is not (yet) authenticated.
+            Element::DbVerify(d) => {
+                dialback::answer_verify(&mut secure.wbuf, gw, &d);
+                secure.flush().await?;
+            }
+            other => return Err(unexpected("SASL <auth/> or dialback", &other)),
         }
-        Element::SaslAuth { .. } => {
-            encode::write_sasl_failure(&mut secure.wbuf, "invalid-mechanism");
-            secure.flush().await?;
-            return Err(ConnError::SaslRefused("mechanism not offered".into()));
-        }
-        other => return Err(unexpected("SASL <auth/>", &other)),
-    };
+    }
+}
+
+/// SASL EXTERNAL (RFC 6120 §6, XEP-0178): the authorization identity (or, when empty, the
+/// stream's `from`) must be the peer domain and named in its certificate; then the restart.
+async fn sasl_external(
+    mut secure: XmlStream<Tls>,
+    mechanism: &str,
+    initial: &str,
+    local: String,
+    remote: String,
+    gw: &Gateway,
+) -> Result<Negotiated, ConnError> {
+    if mechanism != "EXTERNAL" {
+        encode::write_sasl_failure(&mut secure.wbuf, "invalid-mechanism");
+        secure.flush().await?;
+        return Err(ConnError::SaslRefused("mechanism not offered".into()));
+    }
+    let authzid = decode_authzid(initial).unwrap_or_else(|| remote.clone());
     let verified = if authzid.eq_ignore_ascii_case(&remote) {
         auth::verify_certificate_for(secure.io_ref().get_ref().1.peer_certificates(), &remote)
     } else {
@@ -191,20 +236,20 @@ async fn authenticate(
     };
     encode::write_sasl_success(&mut secure.wbuf);
     secure.flush().await?;
-
     let mut stream = secure.restart()?;
     accept_header(&mut stream, gw).await?;
     encode::write_features(&mut stream.wbuf, &FeaturesOut::default());
     stream.flush().await?;
+    info!(peer.domain = %peer, "inbound s2s stream authenticated (SASL EXTERNAL)");
     Ok((stream, peer, local))
 }
 
 /// Read the initiating entity's header, check it, and answer with ours. Returns
-/// `(local domain, claimed remote domain)`.
+/// `(local domain, claimed remote domain, our stream id)`.
 async fn accept_header<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut XmlStream<S>,
     gw: &Gateway,
-) -> Result<(String, String), ConnError> {
+) -> Result<(String, String, String), ConnError> {
     let header = stream.read_header().await?;
     let (local, remote) = match check_header(&header, gw) {
         Ok(pair) => pair,
@@ -223,7 +268,7 @@ async fn accept_header<S: AsyncRead + AsyncWrite + Unpin>(
         },
     );
     debug!(local.domain = %local, peer.domain = %remote, "s2s stream header accepted");
-    Ok((local, remote))
+    Ok((local, remote, id))
 }
 
 fn check_header(

@@ -140,7 +140,7 @@ async fn run(gw: Arc<Gateway>, local: String, remote: String, mut rx: mpsc::Rece
             targets: gw.xmpp_targets(&remote).await,
         };
         let connected = tokio::select! {
-            r = s2s_out::connect(&route, gw.resolver(), &connector, gw.xmpp_limits(), timing.connect) => r,
+            r = s2s_out::connect(&route, gw.resolver(), &connector, gw.xmpp_limits(), timing.connect, gw.dialback_secret()) => r,
             () = cancel.cancelled() => Err(ConnError::Shutdown),
         };
         let next_hop = route

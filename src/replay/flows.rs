@@ -353,6 +353,15 @@ impl Engine {
             flow.dirs[d].saw_syn = true;
             seq = seq.wrapping_add(1);
         }
+        // Streams that will never yield a message are not reassembled.
+        let done = match flow.class {
+            Class::Other => true,
+            Class::Tls => flow.dirs[d].tls_reported,
+            _ => false,
+        };
+        if done {
+            return;
+        }
         let (mine, other) = split_pair(&mut flow.dirs, d);
         let class = &mut flow.class;
         let Dir {

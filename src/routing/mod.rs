@@ -13,6 +13,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::dialback::DialbackSecret;
 use crate::config::{Config, Side};
 use crate::conn::sip_pool::SipPool;
 use crate::conn::xmpp_pool::XmppPool;
@@ -36,6 +37,7 @@ pub struct Gateway {
     bounces: DashMap<String, oneshot::Sender<DeliveryError<'static>>>,
     ids: IdGenerator,
     resolver: Resolver,
+    dialback: DialbackSecret,
     cancel: CancellationToken,
     tracker: TaskTracker,
 }
@@ -48,6 +50,11 @@ impl Gateway {
         cancel: CancellationToken,
         tracker: TaskTracker,
     ) -> Gateway {
+        let dialback = config
+            .xmpp
+            .dialback_secret
+            .as_deref()
+            .map_or_else(DialbackSecret::random, DialbackSecret::new);
         let sip_sent_by = config
             .sip
             .listen_tls
@@ -63,6 +70,7 @@ impl Gateway {
             bounces: DashMap::new(),
             ids: IdGenerator::new(),
             resolver: Resolver::from_system(),
+            dialback,
             cancel,
             tracker,
         }
@@ -101,6 +109,11 @@ impl Gateway {
     /// A fresh unique id (stanza ids, stream ids, tags, branches).
     pub fn new_id(&self) -> String {
         self.ids.next()
+    }
+
+    /// The Server Dialback secret (XEP-0185).
+    pub fn dialback_secret(&self) -> &DialbackSecret {
+        &self.dialback
     }
 
     /// The process-wide DNS resolver.

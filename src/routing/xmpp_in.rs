@@ -21,22 +21,29 @@ use crate::xmpp::{StreamCondition, StreamHeader};
 
 impl Gateway {
     /// Handle one element from a peer authenticated as `peer`, on a stream addressed to
-    /// `local`. An `Err` is a stream error: the caller sends it and closes the stream.
+    /// `local`. `Ok(Some(bytes))` is an answer to write back on the same stream (dialback
+    /// verification, XEP-0220 §2.3). An `Err` is a stream error: the caller sends it and closes
+    /// the stream.
     pub async fn xmpp_inbound(
         self: &Arc<Self>,
         peer: &VerifiedDomain,
         local: &str,
         header: &StreamHeader,
         element: Bytes,
-    ) -> Result<(), StreamCondition> {
+    ) -> Result<Option<BytesMut>, StreamCondition> {
         let parsed =
             stanza::parse_element(&element, header).map_err(|e| metrics::xmpp_parse_failed(&e))?;
         let (from, to) = match &parsed {
             Element::Message(m) => (m.from.as_deref(), m.to.as_deref()),
             Element::Iq(iq) => (iq.from.as_deref(), iq.to.as_deref()),
+            Element::DbVerify(d) => {
+                let mut out = BytesMut::with_capacity(160);
+                crate::conn::dialback::answer_verify(&mut out, self, d);
+                return Ok(Some(out));
+            }
             _ => {
                 debug!("element ignored");
-                return Ok(());
+                return Ok(None);
             }
         };
         // RFC 6120 §13.7.1.2 / §8.1.2.1: the sender must be in the domain the peer proved.
@@ -64,13 +71,13 @@ impl Gateway {
                     &iq,
                     to.local().is_none() && to.resource().is_none(),
                 );
-                return Ok(());
+                return Ok(None);
             }
-            _ => return Ok(()),
+            _ => return Ok(None),
         };
         if m.type_ == MessageType::Error {
             self.settle_bounce(&m);
-            return Ok(());
+            return Ok(None);
         }
         match bridge::xmpp::message_from_xmpp(&m) {
             Ok(msg) => self.relay_to_sip(peer, local, &m, &msg),
@@ -89,7 +96,7 @@ impl Gateway {
                 )
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     fn answer_iq(
