@@ -161,7 +161,7 @@ kill_tree() {
 port_free() {
   local i
   for i in $(seq 1 $(($3 * 10))); do
-    ss -ltn 2>/dev/null | grep -q " $1:$2 " || return 0
+    ss -ltn 2>/dev/null | grep " $1:$2 " > /dev/null || return 0
     sleep 0.1
   done
   return 1
@@ -456,7 +456,8 @@ refused() {
 
 # peer_saw REGEX WHAT: the XMPP server's log must have a line matching REGEX.
 peer_saw() {
-  if peer_log | grep -qE "$1"; then
+  # (grep without -q: under pipefail an early exit would fail the pipeline with SIGPIPE.)
+  if peer_log | grep -E "$1" > /dev/null; then
     echo "[$PEER log] $(peer_log | grep -m1 -E "$1")" >> "$LOG"
   else fail "$PEER's log shows no $2"; fi
 }
