@@ -49,6 +49,10 @@ enum Command {
     /// Print what parley would send on the other side for each message (`--json`: the
     /// canonical events), or why it would refuse it; exit 1 when any input is refused.
     Translate(parley::tools::TranslateArgs),
+    /// Read pcap/pcapng captures of SIP and XMPP: print each message's canonical events and
+    /// translation as JSON lines (default), compare with a golden file (--check), or replay
+    /// one side to a live target (--send).
+    Replay(parley::tools::ReplayArgs),
     /// Usage per month from audit logs: unique users and messages per domain and platform
     /// pair, top partners; as a table, CSV or an SVG chart.
     Report(parley::audit::report::ReportArgs),
@@ -67,6 +71,7 @@ fn main() -> ExitCode {
         Command::Report(args) => parley::audit::report::run_cli(args),
         Command::Decode(args) => parley::tools::decode(&args),
         Command::Translate(args) => parley::tools::translate(&args),
+        Command::Replay(args) => parley::tools::replay(&args),
         Command::Man { dir } => parley::manpage::run_cli(Cli::command(), &dir),
         Command::CheckConfig { file } => match load(Some(&file)) {
             Ok(_) => {

@@ -130,14 +130,7 @@ pub async fn dialback_only_server(
     (addr, rx)
 }
 
-async fn ask(
-    pki: &Pki,
-    parley: SocketAddr,
-    from: &str,
-    to: &str,
-    id: &str,
-    key: &str,
-) -> String {
+async fn ask(pki: &Pki, parley: SocketAddr, from: &str, to: &str, id: &str, key: &str) -> String {
     let tcp = TcpStream::connect(parley).await.unwrap();
     let mut s = Text::new(tcp);
     s.send(&header(from, to, "v")).await;
