@@ -138,6 +138,7 @@ async fn starttls(
         .accept(plain.into_inner()?)
         .await
         .inspect_err(|e| {
+            info!(peer.domain = %remote, error = %e, "inbound s2s TLS handshake failed");
             metrics::tls_handshake_failure(Protocol::Xmpp, true, TlsFailure::of_io(e))
         })?;
     Ok((tls, local, remote))
@@ -198,7 +199,9 @@ async fn authenticate(
                     DbPayload::Verdict(verified.is_ok()),
                 );
                 secure.flush().await?;
-                let peer = verified?;
+                let peer = verified.inspect_err(
+                    |e| info!(peer.domain = %remote, error = %e, "dialback refused"),
+                )?;
                 info!(peer.domain = %peer, "inbound s2s stream authenticated (dialback)");
                 return Ok((secure, peer, local));
             }
@@ -237,6 +240,7 @@ async fn sasl_external(
     let peer = match verified {
         Ok(peer) => peer,
         Err(e) => {
+            info!(peer.domain = %remote, authzid = %authzid, error = %e, "SASL EXTERNAL refused");
             encode::write_sasl_failure(&mut secure.wbuf, "not-authorized");
             secure.flush().await?;
             return Err(ConnError::Auth(e));
