@@ -20,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 struct Gateway {
     sip: SocketAddr,
+    sip_tcp: SocketAddr,
+    sip_udp: SocketAddr,
     xmpp: SocketAddr,
     xmpp_tls: SocketAddr,
     cancel: CancellationToken,
@@ -48,6 +50,8 @@ level = "debug"
 ca_file = "{d}/ca.crt"
 [sip]
 listen_tls = ["127.0.0.1:0"]
+listen_tcp = ["127.0.0.1:0"]
+listen_udp = ["127.0.0.1:0"]
 bounce_window_ms = 1000
 [xmpp]
 listen = ["127.0.0.1:0"]
@@ -80,9 +84,12 @@ key_file = "{d}/xmpp.test.key"
         let cancel = CancellationToken::new();
         let app = App::build(config, cancel.clone()).await.unwrap();
         let (sip, xmpp, xmpp_tls) = app.local_addrs();
+        let (sip_tcp, sip_udp) = app.sip_plain_addrs();
         let done = tokio::spawn(app.run(Duration::from_secs(5)));
         Gateway {
             sip: sip[0],
+            sip_tcp: sip_tcp[0],
+            sip_udp: sip_udp[0],
             xmpp: xmpp[0],
             xmpp_tls: xmpp_tls[0],
             cancel,
@@ -451,5 +458,65 @@ async fn unparsable_request_gets_a_400_and_the_connection_keeps_serving() {
     assert!(stanza.contains("<body>still here</body>"), "{stanza}");
     let resp = read_sip(&mut ua).await;
     assert!(resp.starts_with("SIP/2.0 202 "), "{resp}");
+    gw.stop().await;
+}
+
+fn options(transport: &str, branch: &str, max_forwards: u32, pad: usize) -> String {
+    format!(
+        "OPTIONS sip:juliet@xmpp.test SIP/2.0\r\nVia: SIP/2.0/{transport} 127.0.0.1:5999;branch={branch}\r\nMax-Forwards: {max_forwards}\r\nFrom: <sip:alice@sip.test>;tag=a1\r\nTo: <sip:juliet@xmpp.test>\r\nCall-ID: {branch}@h\r\nCSeq: 1 OPTIONS\r\nSubject: {}\r\nContent-Length: 0\r\n\r\n",
+        "x".repeat(pad)
+    )
+}
+
+async fn udp_exchange(sock: &tokio::net::UdpSocket, to: SocketAddr, req: &str) -> String {
+    sock.send_to(req.as_bytes(), to).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (n, _) = timeout(Duration::from_secs(5), sock.recv_from(&mut buf))
+        .await
+        .expect("a UDP response")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// RFC 3261 §17.2.2: a retransmitted request is answered from the stored response (the same
+/// To tag), not handled again; a datagram larger than the MTU gets 513 (§18.1.1); no hops
+/// left gets 483 (§16.3).
+#[tokio::test]
+async fn sip_over_udp_absorbs_retransmissions_and_bounds_datagrams() {
+    let pki = pki("udp");
+    let gw = Gateway::start(&pki, closed_port().await, closed_port().await).await;
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let req = options("UDP", "z9hG4bKudp1", 70, 0);
+    let first = udp_exchange(&sock, gw.sip_udp, &req).await;
+    assert!(first.starts_with("SIP/2.0 200 "), "{first}");
+    let again = udp_exchange(&sock, gw.sip_udp, &req).await;
+    assert_eq!(first, again, "retransmission answered from the transaction");
+    let big = udp_exchange(&sock, gw.sip_udp, &options("UDP", "z9hG4bKudp2", 70, 2000)).await;
+    assert!(big.starts_with("SIP/2.0 513 "), "{big}");
+    assert!(big.contains("branch=z9hG4bKudp2"), "{big}");
+    let hops = udp_exchange(&sock, gw.sip_udp, &options("UDP", "z9hG4bKudp3", 0, 0)).await;
+    assert!(hops.starts_with("SIP/2.0 483 "), "{hops}");
+    gw.stop().await;
+}
+
+/// Plain TCP carries no certificate: OPTIONS is answered, a MESSAGE is refused 403.
+#[tokio::test]
+async fn sip_over_plain_tcp_serves_only_what_needs_no_verified_domain() {
+    let pki = pki("tcp");
+    let gw = Gateway::start(&pki, closed_port().await, closed_port().await).await;
+    let tcp = tokio::net::TcpStream::connect(gw.sip_tcp).await.unwrap();
+    let mut ua = Text::new(tcp);
+    ua.send(&options("TCP", "z9hG4bKtcp1", 70, 0)).await;
+    let ok = read_sip(&mut ua).await;
+    assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "juliet@xmpp.test",
+        "t1@h",
+        "hi",
+    ))
+    .await;
+    let refused = read_sip(&mut ua).await;
+    assert!(refused.starts_with("SIP/2.0 403 "), "{refused}");
     gw.stop().await;
 }

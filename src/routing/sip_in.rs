@@ -21,6 +21,7 @@ use crate::model::ErrorCondition;
 use crate::sip::SipMessage;
 use crate::sip::encode;
 use crate::sip::message::Method;
+use crate::sip::transaction::Timers;
 
 /// Methods parley accepts, for `Allow`.
 const ALLOW: &str = "MESSAGE, OPTIONS";
@@ -28,13 +29,34 @@ const ALLOW: &str = "MESSAGE, OPTIONS";
 type Status = (u16, Cow<'static, str>);
 
 impl Gateway {
-    /// Handle one request; returns the response to send (none for ACK).
-    pub async fn sip_request(self: &Arc<Self>, peer: &PeerCerts, req: SipMessage) -> Option<Bytes> {
-        let (code, reason) = match req.method()? {
-            Method::Ack => return None,
-            Method::Message => self.relay_sip_message(peer, &req).await,
-            Method::Options => (200, Cow::Borrowed("OK")),
-            _ => (405, Cow::Borrowed("Method Not Allowed")),
+    /// The transaction timers (RFC 3261 §17.1.1.1), Timer F as configured.
+    pub fn sip_timers(&self) -> Timers {
+        Timers::with_timeout(Duration::from_millis(
+            self.config.sip.transaction_timeout_ms,
+        ))
+    }
+
+    /// The UDP transport parley sends requests on (the first bound socket).
+    pub fn sip_udp_attach(&self, tx: tokio::sync::mpsc::Sender<crate::conn::sip_udp::UdpOut>) {
+        self.sip_out.attach_udp(tx);
+    }
+
+    /// Handle one request; returns the status and the response to send (none for ACK).
+    pub async fn sip_request(
+        self: &Arc<Self>,
+        peer: &PeerCerts,
+        req: SipMessage,
+    ) -> Option<(u16, Bytes)> {
+        let method = req.method()?;
+        if method == Method::Ack {
+            return None;
+        }
+        // RFC 3261 §16.3 step 3 / §8.2: a request with no hops left is not forwarded on.
+        let (code, reason) = if let Ok(Some(0)) = req.max_forwards() {
+            metrics::policy_refusal(Protocol::Sip, PolicyReason::TooManyHops);
+            (483, Cow::Borrowed("Too Many Hops"))
+        } else {
+            self.sip_dispatch(peer, &req, method).await
         };
         metrics::sip_response_sent(code);
         let mut out = BytesMut::with_capacity(512);
@@ -48,15 +70,24 @@ impl Gateway {
             &[("Allow", ALLOW)],
             b"",
         );
-        Some(out.freeze())
+        Some((code, out.freeze()))
+    }
+
+    async fn sip_dispatch(
+        self: &Arc<Self>,
+        peer: &PeerCerts,
+        req: &SipMessage,
+        method: Method<'_>,
+    ) -> Status {
+        match method {
+            Method::Message => self.relay_sip_message(peer, req).await,
+            Method::Options => (200, Cow::Borrowed("OK")),
+            _ => (405, Cow::Borrowed("Method Not Allowed")),
+        }
     }
 
     async fn relay_sip_message(self: &Arc<Self>, peer: &PeerCerts, req: &SipMessage) -> Status {
         let timer = metrics::translate_timer(Direction::SipToXmpp);
-        if let Ok(Some(0)) = req.max_forwards() {
-            metrics::policy_refusal(Protocol::Sip, PolicyReason::TooManyHops);
-            return (483, Cow::Borrowed("Too Many Hops"));
-        }
         let msg = match bridge::sip::message_from_sip(req) {
             Ok(m) => m,
             Err(e) => {

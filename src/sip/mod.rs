@@ -19,6 +19,7 @@ mod lines;
 pub mod message;
 pub mod reject;
 mod scan;
+pub mod transaction;
 pub mod typed;
 pub mod uri;
 
