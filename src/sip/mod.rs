@@ -9,6 +9,7 @@
 
 pub mod body;
 pub mod decode;
+pub mod dialog;
 pub mod encode;
 pub mod error;
 pub mod framing;
