@@ -4,6 +4,7 @@
 //! outbound pools, and turns failures into the sender's protocol errors.
 
 mod ids;
+mod presence;
 mod sip_in;
 mod xmpp_in;
 pub mod xmpp_iq;
@@ -32,6 +33,8 @@ pub struct Gateway {
     sip_sent_by: String,
     xmpp_out: XmppPool,
     sip_out: SipPool,
+    /// SIP presence dialogs and the presence they carry.
+    presence: presence::PresenceState,
     /// SIP→XMPP messages waiting for a possible XMPP error reply, by stanza id.
     bounces: DashMap<String, oneshot::Sender<DeliveryError<'static>>>,
     ids: IdGenerator,
@@ -60,6 +63,7 @@ impl Gateway {
             sip_sent_by,
             xmpp_out: XmppPool::default(),
             sip_out: SipPool::default(),
+            presence: presence::PresenceState::default(),
             bounces: DashMap::new(),
             ids: IdGenerator::new(),
             resolver: Resolver::from_system(),

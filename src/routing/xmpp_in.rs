@@ -34,6 +34,7 @@ impl Gateway {
         let (from, to) = match &parsed {
             Element::Message(m) => (m.from.as_deref(), m.to.as_deref()),
             Element::Iq(iq) => (iq.from.as_deref(), iq.to.as_deref()),
+            Element::Presence(p) => (p.from.as_deref(), p.to.as_deref()),
             _ => {
                 debug!("element ignored");
                 return Ok(());
@@ -57,6 +58,11 @@ impl Gateway {
         }
         let m = match parsed {
             Element::Message(m) => m,
+            // Presence and subscriptions: routing/presence.rs (RFC 6665 dialogs).
+            Element::Presence(p) => {
+                self.xmpp_presence_in(&p);
+                return Ok(());
+            }
             Element::Iq(iq) => {
                 self.answer_iq(
                     peer,

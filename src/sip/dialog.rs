@@ -148,6 +148,11 @@ impl NotifierPending {
         (NotifierPending(core), n)
     }
 
+    /// The dialog's identity.
+    pub fn id(&self) -> &DialogId {
+        &self.0.id
+    }
+
     /// The presentity approved: NOTIFY `active` with the state.
     pub fn approve(mut self, now: Instant) -> (NotifierActive, Notify) {
         let n = self.0.notify(NotifyState::Active, now);
@@ -198,14 +203,17 @@ impl Notifier {
 
     /// A SUBSCRIBE in the dialog with CSeq `cseq` and `expires` seconds granted: a refresh
     /// (the dialog stays, NOTIFY of the current state) or, with 0, the end (NOTIFY
-    /// `terminated;reason=timeout`, §4.2.1.4).
+    /// `terminated;reason=timeout`, §4.2.1.4). A request out of CSeq order gives the dialog
+    /// back unchanged with the error.
     pub fn refresh(
         mut self,
         cseq: u32,
         expires: u32,
         now: Instant,
-    ) -> Result<(Option<Notifier>, Notify), DialogError> {
-        self.core_mut().check_cseq(cseq)?;
+    ) -> Result<(Option<Notifier>, Notify), (Notifier, DialogError)> {
+        if let Err(e) = self.core_mut().check_cseq(cseq) {
+            return Err((self, e));
+        }
         if expires == 0 {
             let n = self
                 .core_mut()

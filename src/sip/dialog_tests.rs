@@ -37,7 +37,7 @@ async fn notifier_pending_active_changes_and_cseq_order() {
     assert_eq!((n.cseq, n.state, n.expires), (4, NotifyState::Active, 600));
     assert_eq!(d.deadline(), t0 + Duration::from_secs(630));
     assert_eq!(
-        d.refresh(2, 600, t0).unwrap_err(),
+        d.refresh(2, 600, t0).unwrap_err().1,
         DialogError::CSeqOutOfOrder
     );
 }
