@@ -6,14 +6,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::config::Config;
-use crate::conn::{self, s2s_in, sip_conn};
+use crate::conn::{self, s2s_in, sip_conn, sip_udp};
 use crate::routing::Gateway;
 use crate::store::RedbStore;
 use crate::transport::certgen;
@@ -58,6 +58,8 @@ impl std::error::Error for StartError {}
 pub struct App {
     gw: Arc<Gateway>,
     sip_listeners: Vec<TcpListener>,
+    sip_tcp_listeners: Vec<TcpListener>,
+    sip_udp_sockets: Vec<UdpSocket>,
     xmpp_listeners: Vec<TcpListener>,
     xmpp_tls_listeners: Vec<TcpListener>,
 }
@@ -70,6 +72,20 @@ impl App {
         let mut sip_listeners = Vec::new();
         for addr in &config.sip.listen_tls {
             sip_listeners.push(bind(*addr).await?);
+        }
+        let mut sip_tcp_listeners = Vec::new();
+        for addr in &config.sip.listen_tcp {
+            sip_tcp_listeners.push(bind(*addr).await?);
+        }
+        let mut sip_udp_sockets = Vec::new();
+        for addr in &config.sip.listen_udp {
+            let socket = UdpSocket::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: *addr,
+                    source,
+                })?;
+            sip_udp_sockets.push(socket);
         }
         let mut xmpp_listeners = Vec::new();
         for addr in &config.xmpp.listen {
@@ -87,6 +103,8 @@ impl App {
         Ok(App {
             gw,
             sip_listeners,
+            sip_tcp_listeners,
+            sip_udp_sockets,
             xmpp_listeners,
             xmpp_tls_listeners,
         })
@@ -107,12 +125,26 @@ impl App {
         self.gw.clone()
     }
 
+    /// SIP addresses bound without TLS: plain TCP listeners, UDP sockets.
+    pub fn sip_plain_addrs(&self) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
+        (
+            (self.sip_tcp_listeners.iter())
+                .filter_map(|l| l.local_addr().ok())
+                .collect(),
+            (self.sip_udp_sockets.iter())
+                .filter_map(|s| s.local_addr().ok())
+                .collect(),
+        )
+    }
+
     /// Accept until the shutdown token fires, then drain in-flight work for at most `grace`.
     /// Returns whether everything finished within the grace period.
     pub async fn run(self, grace: Duration) -> bool {
         let App {
             gw,
             sip_listeners,
+            sip_tcp_listeners,
+            sip_udp_sockets,
             xmpp_listeners,
             xmpp_tls_listeners,
         } = self;
@@ -122,6 +154,16 @@ impl App {
         let xmpp_slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         for l in sip_listeners {
             tracker.spawn(accept_loop(l, gw.clone(), sip_slots.clone(), Kind::Sip));
+        }
+        for l in sip_tcp_listeners {
+            tracker.spawn(accept_loop(l, gw.clone(), sip_slots.clone(), Kind::SipTcp));
+        }
+        let mtu = gw.config().sip.udp_mtu;
+        for socket in sip_udp_sockets {
+            let span = info_span!("sip_udp", local.addr = ?socket.local_addr().ok());
+            let (tx, rx) = tokio::sync::mpsc::channel(1024);
+            gw.sip_udp_attach(tx.clone());
+            tracker.spawn(sip_udp::serve(socket, gw.clone(), rx, tx, mtu).instrument(span));
         }
         for l in xmpp_listeners {
             tracker.spawn(accept_loop(
@@ -243,6 +285,7 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     Sip,
+    SipTcp,
     Xmpp(s2s_in::Mode),
 }
 
@@ -286,6 +329,16 @@ async fn accept_loop(listener: TcpListener, gw: Arc<Gateway>, slots: Arc<Semapho
                     .instrument(span),
                 );
             }
+            Kind::SipTcp => {
+                let span = info_span!("sip_tcp_in", peer.addr = %peer);
+                gw.tracker().spawn(
+                    async move {
+                        let _permit = permit;
+                        end_of_connection(serve_sip_tcp(tcp, gw2).await);
+                    }
+                    .instrument(span),
+                );
+            }
         }
     }
 }
@@ -304,6 +357,14 @@ async fn serve_sip(tcp: TcpStream, gw: Arc<Gateway>) -> Result<(), conn::ConnErr
     debug!("SIP TLS connection accepted");
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     sip_conn::drive(tls, Arc::new(certs), gw, &mut rx, tx, None).await
+}
+
+/// SIP over plain TCP: no certificate, so the router sees an empty chain.
+async fn serve_sip_tcp(tcp: TcpStream, gw: Arc<Gateway>) -> Result<(), conn::ConnError> {
+    tcp.set_nodelay(true)?;
+    debug!("SIP TCP connection accepted");
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    sip_conn::drive(tcp, Arc::new(Vec::new()), gw, &mut rx, tx, None).await
 }
 
 fn end_of_connection(result: Result<(), conn::ConnError>) {

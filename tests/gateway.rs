@@ -21,6 +21,8 @@ use tokio_util::sync::CancellationToken;
 
 struct Gateway {
     sip: SocketAddr,
+    sip_tcp: SocketAddr,
+    sip_udp: SocketAddr,
     xmpp: SocketAddr,
     xmpp_tls: SocketAddr,
     cancel: CancellationToken,
@@ -49,6 +51,8 @@ level = "debug"
 ca_file = "{d}/ca.crt"
 [sip]
 listen_tls = ["127.0.0.1:0"]
+listen_tcp = ["127.0.0.1:0"]
+listen_udp = ["127.0.0.1:0"]
 bounce_window_ms = 1000
 [xmpp]
 listen = ["127.0.0.1:0"]
@@ -81,9 +85,12 @@ key_file = "{d}/xmpp.test.key"
         let cancel = CancellationToken::new();
         let app = App::build(config, cancel.clone()).await.unwrap();
         let (sip, xmpp, xmpp_tls) = app.local_addrs();
+        let (sip_tcp, sip_udp) = app.sip_plain_addrs();
         let done = tokio::spawn(app.run(Duration::from_secs(5)));
         Gateway {
             sip: sip[0],
+            sip_tcp: sip_tcp[0],
+            sip_udp: sip_udp[0],
             xmpp: xmpp[0],
             xmpp_tls: xmpp_tls[0],
             cancel,
@@ -534,5 +541,180 @@ async fn unparsable_request_gets_a_400_and_the_connection_keeps_serving() {
     assert!(stanza.contains("<body>still here</body>"), "{stanza}");
     let resp = read_sip(&mut ua).await;
     assert!(resp.starts_with("SIP/2.0 202 "), "{resp}");
+    gw.stop().await;
+}
+
+fn options(transport: &str, branch: &str, max_forwards: u32, pad: usize) -> String {
+    format!(
+        "OPTIONS sip:juliet@xmpp.test SIP/2.0\r\nVia: SIP/2.0/{transport} 127.0.0.1:5999;branch={branch}\r\nMax-Forwards: {max_forwards}\r\nFrom: <sip:alice@sip.test>;tag=a1\r\nTo: <sip:juliet@xmpp.test>\r\nCall-ID: {branch}@h\r\nCSeq: 1 OPTIONS\r\nSubject: {}\r\nContent-Length: 0\r\n\r\n",
+        "x".repeat(pad)
+    )
+}
+
+async fn udp_exchange(sock: &tokio::net::UdpSocket, to: SocketAddr, req: &str) -> String {
+    sock.send_to(req.as_bytes(), to).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (n, _) = timeout(Duration::from_secs(5), sock.recv_from(&mut buf))
+        .await
+        .expect("a UDP response")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// RFC 3261 §17.2.2: a retransmitted request is answered from the stored response (the same
+/// To tag), not handled again; a datagram larger than the MTU gets 513 (§18.1.1); no hops
+/// left gets 483 (§16.3).
+#[tokio::test]
+async fn sip_over_udp_absorbs_retransmissions_and_bounds_datagrams() {
+    let pki = pki("udp");
+    let gw = Gateway::start(&pki, closed_port().await, closed_port().await).await;
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let req = options("UDP", "z9hG4bKudp1", 70, 0);
+    let first = udp_exchange(&sock, gw.sip_udp, &req).await;
+    assert!(first.starts_with("SIP/2.0 200 "), "{first}");
+    let again = udp_exchange(&sock, gw.sip_udp, &req).await;
+    assert_eq!(first, again, "retransmission answered from the transaction");
+    let big = udp_exchange(&sock, gw.sip_udp, &options("UDP", "z9hG4bKudp2", 70, 2000)).await;
+    assert!(big.starts_with("SIP/2.0 513 "), "{big}");
+    assert!(big.contains("branch=z9hG4bKudp2"), "{big}");
+    let hops = udp_exchange(&sock, gw.sip_udp, &options("UDP", "z9hG4bKudp3", 0, 0)).await;
+    assert!(hops.starts_with("SIP/2.0 483 "), "{hops}");
+    gw.stop().await;
+}
+
+/// Plain TCP carries no certificate: OPTIONS is answered, a MESSAGE is refused 403.
+#[tokio::test]
+async fn sip_over_plain_tcp_serves_only_what_needs_no_verified_domain() {
+    let pki = pki("tcp");
+    let gw = Gateway::start(&pki, closed_port().await, closed_port().await).await;
+    let tcp = tokio::net::TcpStream::connect(gw.sip_tcp).await.unwrap();
+    let mut ua = Text::new(tcp);
+    ua.send(&options("TCP", "z9hG4bKtcp1", 70, 0)).await;
+    let ok = read_sip(&mut ua).await;
+    assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "juliet@xmpp.test",
+        "t1@h",
+        "hi",
+    ))
+    .await;
+    let refused = read_sip(&mut ua).await;
+    assert!(refused.starts_with("SIP/2.0 403 "), "{refused}");
+    gw.stop().await;
+}
+
+fn subscribe(call_id: &str, to_tag: Option<&str>, cseq: u32, expires: u32) -> String {
+    let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+    format!(
+        "SUBSCRIBE sip:juliet@xmpp.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK{call_id}{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:alice@sip.test>;tag=w1\r\nTo: <sip:juliet@xmpp.test>{to_tag}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} SUBSCRIBE\r\nContact: <sip:alice@127.0.0.1:5999;transport=tls>\r\nEvent: presence\r\nAccept: application/pidf+xml\r\nExpires: {expires}\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+fn header_value<'a>(msg: &'a str, name: &str) -> &'a str {
+    msg.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
+        .map(str::trim)
+        .unwrap_or_default()
+}
+
+/// DESIGN presence table, SIP watcher of an XMPP user (RFC 6665, RFC 3856): 202 and NOTIFY
+/// pending, XMPP subscribe + probe; `subscribed` → NOTIFY active with PIDF; each presence a
+/// NOTIFY; a refresh NOTIFYs again; an unknown dialog gets 481, an old CSeq 500;
+/// `unsubscribed` → NOTIFY terminated;reason=rejected. NOTIFY CSeqs increase.
+#[tokio::test]
+async fn sip_watcher_of_an_xmpp_user() {
+    let pki = pki("pres-n");
+    let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let (sip_hop, mut requests) = sip_proxy(&pki, "sip.test").await;
+    let gw = Gateway::start(&pki, xmpp_hop, sip_hop).await;
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    ua.send(&subscribe("sub1", None, 1, 600)).await;
+    let ok = read_sip(&mut ua).await;
+    assert!(ok.starts_with("SIP/2.0 202 "), "{ok}");
+    assert_eq!(header_value(&ok, "Expires"), "600", "{ok}");
+    let to = header_value(&ok, "To");
+    let tag = to.split(";tag=").nth(1).expect("To tag").to_owned();
+    let pending = timeout(T, requests.recv()).await.unwrap().unwrap();
+    assert!(
+        pending.starts_with("NOTIFY sip:alice@127.0.0.1:5999;transport=tls SIP/2.0"),
+        "{pending}"
+    );
+    assert!(
+        pending.contains("Subscription-State: pending;expires="),
+        "{pending}"
+    );
+    assert!(
+        pending.contains(&format!("From: <sip:juliet@xmpp.test>;tag={tag}")),
+        "{pending}"
+    );
+    assert!(
+        pending.contains("To: <sip:alice@sip.test>;tag=w1"),
+        "{pending}"
+    );
+    assert!(pending.contains("CSeq: 1 NOTIFY"), "{pending}");
+    let sub = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    assert!(
+        sub.contains("type='subscribe'") || sub.contains("type=\"subscribe\""),
+        "{sub}"
+    );
+    assert!(sub.contains("alice@sip.test"), "{sub}");
+    let probe = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    assert!(probe.contains("probe"), "{probe}");
+
+    let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
+    peer.send("<presence from='juliet@xmpp.test/balcony' to='alice@sip.test'><show>away</show><status>out</status></presence>").await;
+    peer.send("<presence type='subscribed' from='juliet@xmpp.test' to='alice@sip.test'/>")
+        .await;
+    let active = timeout(T, requests.recv()).await.unwrap().unwrap();
+    assert!(
+        active.contains("Subscription-State: active;expires="),
+        "{active}"
+    );
+    assert!(active.contains("CSeq: 2 NOTIFY"), "{active}");
+    assert!(
+        active.contains("Content-Type: application/pidf+xml"),
+        "{active}"
+    );
+    assert!(active.contains("<basic>open</basic>"), "{active}");
+    assert!(active.contains("away"), "{active}");
+    assert!(active.contains(">out</"), "{active}");
+    peer.send("<presence type='unavailable' from='juliet@xmpp.test/balcony' to='alice@sip.test'/>")
+        .await;
+    let change = timeout(T, requests.recv()).await.unwrap().unwrap();
+    assert!(change.contains("CSeq: 3 NOTIFY"), "{change}");
+    assert!(change.contains("<basic>closed</basic>"), "{change}");
+
+    // Refresh in the dialog: 200, and the current state again.
+    ua.send(&subscribe("sub1", Some(&tag), 2, 300)).await;
+    let refreshed = read_sip(&mut ua).await;
+    assert!(refreshed.starts_with("SIP/2.0 200 "), "{refreshed}");
+    assert_eq!(header_value(&refreshed, "Expires"), "300");
+    let again = timeout(T, requests.recv()).await.unwrap().unwrap();
+    assert!(again.contains("CSeq: 4 NOTIFY"), "{again}");
+    assert!(
+        again.contains("Subscription-State: active;expires=300")
+            || again.contains("Subscription-State: active;expires=299"),
+        "{again}"
+    );
+    // An older CSeq is refused; an unknown dialog is 481.
+    ua.send(&subscribe("sub1", Some(&tag), 2, 300)).await;
+    let old = read_sip(&mut ua).await;
+    assert!(old.starts_with("SIP/2.0 500 "), "{old}");
+    ua.send(&subscribe("sub1", Some("nope"), 3, 300)).await;
+    let unknown = read_sip(&mut ua).await;
+    assert!(unknown.starts_with("SIP/2.0 481 "), "{unknown}");
+
+    peer.send("<presence type='unsubscribed' from='juliet@xmpp.test' to='alice@sip.test'/>")
+        .await;
+    let end = timeout(T, requests.recv()).await.unwrap().unwrap();
+    assert!(
+        end.contains("Subscription-State: terminated;reason=rejected"),
+        "{end}"
+    );
+    assert!(end.contains("CSeq: 5 NOTIFY"), "{end}");
+    ua.send(&subscribe("sub1", Some(&tag), 9, 300)).await;
+    let gone = read_sip(&mut ua).await;
+    assert!(gone.starts_with("SIP/2.0 481 "), "{gone}");
     gw.stop().await;
 }

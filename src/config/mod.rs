@@ -139,6 +139,18 @@ pub struct SipConfig {
     /// TLS listeners (RFC 3261 §26.2, mutual TLS per RFC 5922).
     #[serde(default)]
     pub listen_tls: Vec<SocketAddr>,
+    /// Plain TCP listeners (RFC 3261 §18). No certificate authenticates these peers: only
+    /// requests that need no verified domain are served on them.
+    #[serde(default)]
+    pub listen_tcp: Vec<SocketAddr>,
+    /// UDP sockets (RFC 3261 §18), with retransmission by the transaction layer; the same
+    /// authentication caveat as `listen_tcp`.
+    #[serde(default)]
+    pub listen_udp: Vec<SocketAddr>,
+    /// Path MTU for UDP: datagrams are received into a buffer this large (a larger one is
+    /// answered 513), and requests within 200 bytes of it are not sent over UDP.
+    #[serde(default = "default_udp_mtu")]
+    pub udp_mtu: usize,
     /// How long a relayed MESSAGE waits for an XMPP bounce before it is answered 202.
     #[serde(default = "default_bounce_window_ms")]
     pub bounce_window_ms: u64,
@@ -151,10 +163,17 @@ impl Default for SipConfig {
     fn default() -> Self {
         SipConfig {
             listen_tls: Vec::new(),
+            listen_tcp: Vec::new(),
+            listen_udp: Vec::new(),
+            udp_mtu: default_udp_mtu(),
             bounce_window_ms: default_bounce_window_ms(),
             transaction_timeout_ms: default_transaction_timeout_ms(),
         }
     }
+}
+
+fn default_udp_mtu() -> usize {
+    1500
 }
 
 fn default_bounce_window_ms() -> u64 {

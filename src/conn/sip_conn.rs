@@ -4,8 +4,8 @@
 //! queued requests and responses in batches.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use rustls_pki_types::CertificateDer;
@@ -18,6 +18,7 @@ use super::ConnError;
 use crate::metrics::{self, Protocol};
 use crate::routing::Gateway;
 use crate::sip::framing::{self, StreamItem};
+use crate::sip::transaction::{Client, ClientAction, Reliability, Server, Timers, TransactionKey};
 use crate::sip::{SipError, SipMessage, reject};
 
 /// A final response to a request parley sent (or one parley made up for a local failure).
@@ -43,7 +44,14 @@ impl SipFinal {
 #[derive(Debug)]
 pub enum SipOut {
     /// A response to a request that arrived on this connection.
-    Response(Bytes),
+    Response {
+        /// Serialized response.
+        bytes: Bytes,
+        /// Its status code.
+        code: u16,
+        /// The server transaction it answers (none for requests without an RFC 3261 branch).
+        key: Option<TransactionKey>,
+    },
     /// A request; its final response goes to `respond`.
     Request {
         /// Serialized request.
@@ -61,9 +69,186 @@ pub type PeerCerts = Arc<Vec<CertificateDer<'static>>>;
 const READ_CHUNK: usize = 16 * 1024;
 const MAX_BATCH: usize = 256;
 
-struct ClientTransaction {
-    respond: oneshot::Sender<SipFinal>,
-    deadline: Instant,
+/// One client transaction and where its final response goes.
+struct ClientEntry {
+    state: Client,
+    respond: Option<oneshot::Sender<SipFinal>>,
+    bytes: Bytes,
+    dest: Option<SocketAddr>,
+}
+
+/// What to do with a request that arrived.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RequestFate {
+    /// A new transaction: hand it to the router.
+    New,
+    /// A retransmission while the router works on it: drop it.
+    Absorb,
+    /// A retransmission of an answered request: send this again.
+    Repeat(Bytes),
+}
+
+/// The transaction layer of one transport (RFC 3261 §17): client transactions by top Via
+/// branch, server transactions by [`TransactionKey`], their timers, and retransmissions.
+pub(crate) struct Transactions {
+    reliability: Reliability,
+    timers: Timers,
+    clients: HashMap<String, ClientEntry>,
+    servers: HashMap<TransactionKey, Server>,
+}
+
+impl Transactions {
+    /// An empty table for a transport.
+    pub(crate) fn new(reliability: Reliability, timers: Timers) -> Transactions {
+        Transactions {
+            reliability,
+            timers,
+            clients: HashMap::new(),
+            servers: HashMap::new(),
+        }
+    }
+
+    /// A request was sent (to `dest` over a datagram transport).
+    pub(crate) fn sent(
+        &mut self,
+        branch: String,
+        bytes: Bytes,
+        respond: oneshot::Sender<SipFinal>,
+        dest: Option<SocketAddr>,
+    ) {
+        let state = Client::start(self.reliability, self.timers, Instant::now());
+        let entry = ClientEntry {
+            state,
+            respond: Some(respond),
+            bytes,
+            dest,
+        };
+        self.clients.insert(branch, entry);
+    }
+
+    /// A response arrived: hand its final status on (once per transaction).
+    pub(crate) fn on_response(&mut self, msg: &SipMessage) {
+        let (Some(code), Ok(via)) = (msg.status(), msg.via()) else {
+            debug!("response without status or Via ignored");
+            return;
+        };
+        let Some(branch) = via.branch else { return };
+        let Some(mut entry) = self.clients.remove(branch) else {
+            debug!(code, "response matches no client transaction");
+            return;
+        };
+        let (next, action) = entry.state.on_response(code, Instant::now());
+        if let ClientAction::Final(code) = action
+            && let Some(respond) = entry.respond.take()
+        {
+            let reason = msg.reason().unwrap_or_default().to_owned();
+            let _ = respond.send(SipFinal { code, reason });
+        }
+        if let Some(state) = next {
+            entry.state = state;
+            self.clients.insert(branch.to_owned(), entry);
+        }
+    }
+
+    /// A request arrived: new, or a retransmission (§17.2.3 matching).
+    pub(crate) fn on_request(&mut self, key: Option<&TransactionKey>) -> RequestFate {
+        let Some(key) = key else {
+            return RequestFate::New;
+        };
+        match self.servers.get(key) {
+            Some(s) => match s.on_retransmission() {
+                Some(bytes) => RequestFate::Repeat(bytes),
+                None => RequestFate::Absorb,
+            },
+            None => {
+                let s = Server::start(self.reliability, self.timers);
+                self.servers.insert(key.clone(), s);
+                RequestFate::New
+            }
+        }
+    }
+
+    /// The router answered: the bytes to send, or none (the transaction had completed).
+    pub(crate) fn on_local_response(
+        &mut self,
+        key: Option<&TransactionKey>,
+        code: u16,
+        bytes: Bytes,
+    ) -> Option<Bytes> {
+        let Some(key) = key else { return Some(bytes) };
+        let Some(s) = self.servers.remove(key) else {
+            return Some(bytes);
+        };
+        let (next, out) = s.on_response(code, bytes, Instant::now());
+        if let Some(next) = next {
+            self.servers.insert(key.clone(), next);
+        }
+        out
+    }
+
+    /// The earliest timer of any transaction.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        let c = self.clients.values().map(|e| e.state.deadline()).min();
+        let s = self.servers.values().filter_map(Server::deadline).min();
+        match (c, s) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Fire every due timer; returns the requests to send again (and where).
+    pub(crate) fn on_timers(&mut self, now: Instant) -> Vec<(Bytes, Option<SocketAddr>)> {
+        let mut resend = Vec::new();
+        let due: Vec<String> = (self.clients.iter())
+            .filter(|(_, e)| e.state.deadline() <= now)
+            .map(|(b, _)| b.clone())
+            .collect();
+        for branch in due {
+            let Some(mut entry) = self.clients.remove(&branch) else {
+                continue;
+            };
+            let (next, action) = entry.state.on_timer(now);
+            match action {
+                ClientAction::Retransmit => resend.push((entry.bytes.clone(), entry.dest)),
+                ClientAction::TimedOut => {
+                    debug!(sip.branch = %branch, "client transaction timed out (Timer F)");
+                    if let Some(respond) = entry.respond.take() {
+                        let _ = respond.send(SipFinal::local(408, "Request Timeout"));
+                    }
+                }
+                ClientAction::None | ClientAction::Final(_) => {}
+            }
+            if let Some(state) = next {
+                entry.state = state;
+                self.clients.insert(branch, entry);
+            }
+        }
+        let due: Vec<TransactionKey> = (self.servers.iter())
+            .filter(|(_, s)| s.deadline().is_some_and(|d| d <= now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            if let Some(next) = self.servers.remove(&key).and_then(|s| s.on_timer(now)) {
+                self.servers.insert(key, next);
+            }
+        }
+        resend
+    }
+
+    /// Whether client transactions still wait for a final response.
+    pub(crate) fn awaiting_finals(&self) -> bool {
+        self.clients.values().any(|e| e.respond.is_some())
+    }
+
+    /// The transport is gone: every waiting client transaction gets `code`.
+    pub(crate) fn fail_all(&mut self, code: u16, reason: &str) {
+        for (_, mut e) in self.clients.drain() {
+            if let Some(respond) = e.respond.take() {
+                let _ = respond.send(SipFinal::local(code, reason));
+            }
+        }
+        self.servers.clear();
+    }
 }
 
 /// Run the connection until it ends. `first` is written before anything else (the request
@@ -81,17 +266,16 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let limits = gw.sip_limits();
-    let timeout = Duration::from_millis(gw.config().sip.transaction_timeout_ms);
     let cancel = gw.shutdown_token();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
-    let mut transactions: HashMap<String, ClientTransaction> = HashMap::new();
+    let mut transactions = Transactions::new(Reliability::Reliable, gw.sip_timers());
     let mut next = first;
     let result = loop {
         if let Some(item) = next.take() {
             let mut item = item;
             for _ in 0..MAX_BATCH {
-                queue_write(item, &mut wbuf, &mut transactions, timeout);
+                queue_write(item, &mut wbuf, &mut transactions);
                 match rx.try_recv() {
                     Ok(more) => item = more,
                     Err(_) => break,
@@ -102,7 +286,7 @@ where
             }
             wbuf.clear();
         }
-        let earliest = transactions.values().map(|t| t.deadline).min();
+        let earliest = transactions.deadline();
         tokio::select! {
             item = rx.recv() => match item {
                 Some(item) => next = Some(item),
@@ -128,20 +312,13 @@ where
                 Err(e) => break Err(e.into()),
             },
             () = sleep_until_opt(earliest) => {
-                let now = Instant::now();
-                let expired: Vec<String> = transactions.iter().filter(|(_, t)| t.deadline <= now).map(|(b, _)| b.clone()).collect();
-                for branch in expired {
-                    if let Some(t) = transactions.remove(&branch) {
-                        let _ = t.respond.send(SipFinal::local(408, "Request Timeout"));
-                    }
-                }
+                // A stream never retransmits (Timer E is off on reliable transports).
+                let _ = transactions.on_timers(Instant::now());
             },
-            () = cancel.cancelled(), if transactions.is_empty() => break Err(ConnError::Shutdown),
+            () = cancel.cancelled(), if !transactions.awaiting_finals() => break Err(ConnError::Shutdown),
         }
     };
-    for (_, t) in transactions.drain() {
-        let _ = t.respond.send(SipFinal::local(503, "Connection Lost"));
-    }
+    transactions.fail_all(503, "Connection Lost");
     let _ = io.shutdown().await;
     result
 }
@@ -153,27 +330,20 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     }
 }
 
-fn queue_write(
-    item: SipOut,
-    wbuf: &mut BytesMut,
-    transactions: &mut HashMap<String, ClientTransaction>,
-    timeout: Duration,
-) {
+fn queue_write(item: SipOut, wbuf: &mut BytesMut, transactions: &mut Transactions) {
     match item {
-        SipOut::Response(bytes) => wbuf.extend_from_slice(&bytes),
+        SipOut::Response { bytes, code, key } => {
+            if let Some(bytes) = transactions.on_local_response(key.as_ref(), code, bytes) {
+                wbuf.extend_from_slice(&bytes);
+            }
+        }
         SipOut::Request {
             bytes,
             branch,
             respond,
         } => {
             wbuf.extend_from_slice(&bytes);
-            transactions.insert(
-                branch,
-                ClientTransaction {
-                    respond,
-                    deadline: Instant::now() + timeout,
-                },
-            );
+            transactions.sent(branch, bytes, respond, None);
         }
     }
 }
@@ -187,7 +357,7 @@ fn process(
     peer: &PeerCerts,
     gw: &Arc<Gateway>,
     tx: &mpsc::Sender<SipOut>,
-    transactions: &mut HashMap<String, ClientTransaction>,
+    transactions: &mut Transactions,
 ) -> Result<(), ConnError> {
     loop {
         let item = match framing::frame_stream(rbuf, limits) {
@@ -203,12 +373,21 @@ fn process(
             StreamItem::Ping => wbuf.extend_from_slice(b"\r\n"),
             StreamItem::Pong => {}
             StreamItem::Message { .. } => match SipMessage::parse(bytes.clone(), limits) {
-                Ok(msg) if msg.status().is_some() => on_response(msg, transactions),
+                Ok(msg) if msg.status().is_some() => transactions.on_response(&msg),
                 Ok(msg) => {
+                    let key = TransactionKey::of(&msg);
+                    match transactions.on_request(key.as_ref()) {
+                        RequestFate::New => {}
+                        RequestFate::Absorb => continue,
+                        RequestFate::Repeat(bytes) => {
+                            wbuf.extend_from_slice(&bytes);
+                            continue;
+                        }
+                    }
                     let (gw, peer, tx) = (gw.clone(), peer.clone(), tx.clone());
                     gw.clone().tracker().spawn(async move {
-                        if let Some(response) = gw.sip_request(&peer, msg).await {
-                            let _ = tx.send(SipOut::Response(response)).await;
+                        if let Some((code, bytes)) = gw.sip_request(&peer, msg).await {
+                            let _ = tx.send(SipOut::Response { bytes, code, key }).await;
                         }
                     });
                 }
@@ -216,22 +395,6 @@ fn process(
             },
         }
     }
-}
-
-fn on_response(msg: SipMessage, transactions: &mut HashMap<String, ClientTransaction>) {
-    let (Some(code), Ok(via)) = (msg.status(), msg.via()) else {
-        debug!("response without status or Via ignored");
-        return;
-    };
-    if code < 200 {
-        return;
-    }
-    let Some(t) = via.branch.and_then(|b| transactions.remove(b)) else {
-        debug!(code, "response matches no client transaction");
-        return;
-    };
-    let reason = msg.reason().unwrap_or_default().to_owned();
-    let _ = t.respond.send(SipFinal { code, reason });
 }
 
 /// A message that framed but does not parse: a request is answered with the mapped status

@@ -2,7 +2,8 @@
 //! domain's next hop, verifying its certificate (RFC 5922) and presenting the local domain's.
 //! Created on demand, reused, re-established on the next request after a failure.
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,6 +15,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::ConnError;
 use super::sip_conn::{self, SipFinal, SipOut};
+use super::sip_udp::UdpOut;
 use crate::auth;
 use crate::metrics::{self, Protocol, TlsFailure};
 use crate::routing::Gateway;
@@ -25,9 +27,45 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Default)]
 pub struct SipPool {
     queues: DashMap<(String, String), mpsc::Sender<SipOut>>,
+    udp: OnceLock<mpsc::Sender<UdpOut>>,
 }
 
 impl SipPool {
+    /// The first bound UDP socket, for requests sent over UDP.
+    pub fn attach_udp(&self, tx: mpsc::Sender<UdpOut>) {
+        let _ = self.udp.set(tx);
+    }
+
+    /// Send a request over UDP to `to` (retransmitted by Timer E until a final response or
+    /// Timer F); a request too large for the MTU is answered 513 locally.
+    pub fn request_udp(
+        &self,
+        to: SocketAddr,
+        bytes: Bytes,
+        branch: String,
+    ) -> oneshot::Receiver<SipFinal> {
+        let (respond, rx) = oneshot::channel();
+        let Some(udp) = self.udp.get() else {
+            let _ = respond.send(SipFinal::local(503, "No UDP Transport"));
+            return rx;
+        };
+        let item = UdpOut::Request {
+            bytes,
+            branch,
+            to,
+            respond,
+        };
+        if let Err(e) = udp.try_send(item) {
+            let item = match e {
+                mpsc::error::TrySendError::Full(i) | mpsc::error::TrySendError::Closed(i) => i,
+            };
+            if let UdpOut::Request { respond, .. } = item {
+                let _ = respond.send(SipFinal::local(503, "Queue Full"));
+            }
+        }
+        rx
+    }
+
     /// Send a request from `local` to `remote`; the returned receiver gets its final response
     /// (a local 408/502/503 when the peer cannot be reached).
     pub fn request(

@@ -5,6 +5,7 @@
 
 mod ids;
 mod police;
+mod presence;
 mod sip_in;
 mod xmpp_in;
 pub mod xmpp_iq;
@@ -50,6 +51,8 @@ pub struct Gateway {
     sip_sent_by: String,
     xmpp_out: XmppPool,
     sip_out: SipPool,
+    /// SIP presence dialogs and the presence they carry.
+    presence: presence::PresenceState,
     /// SIP→XMPP messages waiting for a possible XMPP error reply, by stanza id.
     bounces: DashMap<String, oneshot::Sender<DeliveryError<'static>>>,
     ids: IdGenerator,
@@ -91,6 +94,7 @@ impl Gateway {
             sip_sent_by,
             xmpp_out: XmppPool::default(),
             sip_out: SipPool::default(),
+            presence: presence::PresenceState::default(),
             bounces: DashMap::new(),
             ids: IdGenerator::new(),
             resolver: Resolver::from_system(),

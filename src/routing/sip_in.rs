@@ -21,42 +21,101 @@ use crate::model::ErrorCondition;
 use crate::sip::SipMessage;
 use crate::sip::encode;
 use crate::sip::message::Method;
+use crate::sip::transaction::Timers;
 
 /// Methods parley accepts, for `Allow`.
-const ALLOW: &str = "MESSAGE, OPTIONS";
+const ALLOW: &str = "MESSAGE, OPTIONS, SUBSCRIBE, NOTIFY";
+
+/// A final response to write: status, reason, To tag (a fresh one when none) and `Expires`.
+struct Answer {
+    status: Status,
+    to_tag: Option<String>,
+    expires: Option<u32>,
+}
+
+impl From<Status> for Answer {
+    fn from(status: Status) -> Answer {
+        Answer {
+            status,
+            to_tag: None,
+            expires: None,
+        }
+    }
+}
 
 type Status = (u16, Cow<'static, str>);
 
 impl Gateway {
-    /// Handle one request; returns the response to send (none for ACK).
-    pub async fn sip_request(self: &Arc<Self>, peer: &PeerCerts, req: SipMessage) -> Option<Bytes> {
-        let (code, reason) = match req.method()? {
-            Method::Ack => return None,
-            Method::Message => self.relay_sip_message(peer, &req).await,
-            Method::Options => (200, Cow::Borrowed("OK")),
-            _ => (405, Cow::Borrowed("Method Not Allowed")),
+    /// The transaction timers (RFC 3261 §17.1.1.1), Timer F as configured.
+    pub fn sip_timers(&self) -> Timers {
+        Timers::with_timeout(Duration::from_millis(
+            self.config().sip.transaction_timeout_ms,
+        ))
+    }
+
+    /// The UDP transport parley sends requests on (the first bound socket).
+    pub fn sip_udp_attach(&self, tx: tokio::sync::mpsc::Sender<crate::conn::sip_udp::UdpOut>) {
+        self.sip_out.attach_udp(tx);
+    }
+
+    /// Handle one request; returns the status and the response to send (none for ACK).
+    pub async fn sip_request(
+        self: &Arc<Self>,
+        peer: &PeerCerts,
+        req: SipMessage,
+    ) -> Option<(u16, Bytes)> {
+        let method = req.method()?;
+        if method == Method::Ack {
+            return None;
+        }
+        // RFC 3261 §16.3 step 3 / §8.2: a request with no hops left is not forwarded on.
+        let answer = if let Ok(Some(0)) = req.max_forwards() {
+            metrics::policy_refusal(Protocol::Sip, PolicyReason::TooManyHops);
+            Answer::from((483, Cow::Borrowed("Too Many Hops")))
+        } else {
+            self.sip_dispatch(peer, &req, method).await
         };
+        let (code, reason) = answer.status;
         metrics::sip_response_sent(code);
         let mut out = BytesMut::with_capacity(512);
-        let tag = self.new_id();
-        encode::write_response(
-            &mut out,
-            &req,
-            code,
-            &reason,
-            Some(&tag),
-            &[("Allow", ALLOW)],
-            b"",
-        );
-        Some(out.freeze())
+        let tag = answer.to_tag.unwrap_or_else(|| self.new_id());
+        let expires = answer.expires.map(|e| e.to_string());
+        let contact = format!("<sip:{}>", self.sip_sent_by);
+        let mut extra = vec![("Allow", ALLOW)];
+        if let Some(e) = &expires {
+            extra.push(("Expires", e));
+            extra.push(("Contact", &contact));
+        }
+        encode::write_response(&mut out, &req, code, &reason, Some(&tag), &extra, b"");
+        Some((code, out.freeze()))
+    }
+
+    async fn sip_dispatch(
+        self: &Arc<Self>,
+        peer: &PeerCerts,
+        req: &SipMessage,
+        method: Method<'_>,
+    ) -> Answer {
+        match method {
+            Method::Message => self.relay_sip_message(peer, req).await.into(),
+            Method::Options => (200, Cow::Borrowed("OK")).into(),
+            Method::Subscribe => {
+                let a = self.sip_subscribe(peer, req);
+                Answer {
+                    status: (a.code, a.reason),
+                    to_tag: a.to_tag,
+                    expires: a.expires,
+                }
+            }
+            // parley subscribes to no SIP presentity yet: every NOTIFY is for an unknown
+            // subscription (RFC 6665 §4.1.3).
+            Method::Notify => (481, Cow::Borrowed("Subscription Does Not Exist")).into(),
+            _ => (405, Cow::Borrowed("Method Not Allowed")).into(),
+        }
     }
 
     async fn relay_sip_message(self: &Arc<Self>, peer: &PeerCerts, req: &SipMessage) -> Status {
         let timer = metrics::translate_timer(Direction::SipToXmpp);
-        if let Ok(Some(0)) = req.max_forwards() {
-            metrics::policy_refusal(Protocol::Sip, PolicyReason::TooManyHops);
-            return (483, Cow::Borrowed("Too Many Hops"));
-        }
         let msg = match bridge::sip::message_from_sip(req) {
             Ok(m) => m,
             Err(e) => {

@@ -41,6 +41,7 @@ impl Gateway {
                 crate::conn::dialback::answer_verify(&mut out, self, d);
                 return Ok(Some(out));
             }
+            Element::Presence(p) => (p.from.as_deref(), p.to.as_deref()),
             _ => {
                 debug!("element ignored");
                 return Ok(None);
@@ -64,6 +65,11 @@ impl Gateway {
         }
         let m = match parsed {
             Element::Message(m) => m,
+            // Presence and subscriptions: routing/presence.rs (RFC 6665 dialogs).
+            Element::Presence(p) => {
+                self.xmpp_presence_in(&p);
+                return Ok(None);
+            }
             Element::Iq(iq) => {
                 self.answer_iq(
                     peer,

@@ -9,6 +9,7 @@
 
 pub mod body;
 pub mod decode;
+pub mod dialog;
 pub mod encode;
 pub mod error;
 pub mod framing;
@@ -19,6 +20,7 @@ mod lines;
 pub mod message;
 pub mod reject;
 mod scan;
+pub mod transaction;
 pub mod typed;
 pub mod uri;
 
