@@ -309,36 +309,24 @@ async fn accept_loop(listener: TcpListener, gw: Arc<Gateway>, slots: Arc<Semapho
         };
         let gw2 = gw.clone();
         match kind {
-            Kind::Xmpp(mode) => {
-                let span = info_span!("s2s_in", peer.addr = %peer);
-                gw.tracker().spawn(
-                    async move {
-                        let _permit = permit;
-                        end_of_connection(s2s_in::serve(tcp, mode, gw2).await);
-                    }
-                    .instrument(span),
-                );
-            }
-            Kind::Sip => {
-                let span = info_span!("sip_in", peer.addr = %peer);
-                gw.tracker().spawn(
-                    async move {
-                        let _permit = permit;
-                        end_of_connection(serve_sip(tcp, gw2).await);
-                    }
-                    .instrument(span),
-                );
-            }
-            Kind::SipTcp => {
-                let span = info_span!("sip_tcp_in", peer.addr = %peer);
-                gw.tracker().spawn(
-                    async move {
-                        let _permit = permit;
-                        end_of_connection(serve_sip_tcp(tcp, gw2).await);
-                    }
-                    .instrument(span),
-                );
-            }
+            Kind::Xmpp(mode) => spawn_connection(
+                &gw,
+                info_span!("s2s_in", peer.addr = %peer),
+                permit,
+                s2s_in::serve(tcp, mode, gw2),
+            ),
+            Kind::Sip => spawn_connection(
+                &gw,
+                info_span!("sip_in", peer.addr = %peer),
+                permit,
+                serve_sip(tcp, gw2),
+            ),
+            Kind::SipTcp => spawn_connection(
+                &gw,
+                info_span!("sip_tcp_in", peer.addr = %peer),
+                permit,
+                serve_sip_tcp(tcp, gw2),
+            ),
         }
     }
 }
@@ -365,6 +353,24 @@ async fn serve_sip_tcp(tcp: TcpStream, gw: Arc<Gateway>) -> Result<(), conn::Con
     debug!("SIP TCP connection accepted");
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     sip_conn::drive(tcp, Arc::new(Vec::new()), gw, &mut rx, tx, None).await
+}
+
+/// Run one accepted connection on the tracker, holding its connection permit until it ends.
+fn spawn_connection<F>(
+    gw: &Gateway,
+    span: tracing::Span,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    serve: F,
+) where
+    F: std::future::Future<Output = Result<(), conn::ConnError>> + Send + 'static,
+{
+    gw.tracker().spawn(
+        async move {
+            let _permit = permit;
+            end_of_connection(serve.await);
+        }
+        .instrument(span),
+    );
 }
 
 fn end_of_connection(result: Result<(), conn::ConnError>) {
