@@ -423,6 +423,31 @@ async fn xmpp_peer_back_within_the_deadline_gets_the_message() {
 }
 
 #[tokio::test]
+async fn untrusted_xmpp_peer_is_bounced_at_once_not_at_the_deadline() {
+    let pki = pki("untrusted");
+    // The same domain name, certified by a CA parley does not trust.
+    let rogue = Pki::new("untrusted-rogue", &["xmpp.test"]);
+    let (xmpp_hop, _stanzas) = xmpp_server(&rogue, "xmpp.test").await;
+    let gw = Gateway::start(&pki, xmpp_hop, closed_port().await).await;
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    let sent = std::time::Instant::now();
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "juliet@xmpp.test",
+        "u1@host",
+        "hello?",
+    ))
+    .await;
+    let resp = read_sip(&mut ua).await;
+    assert!(resp.starts_with("SIP/2.0 502 "), "{resp}");
+    assert!(
+        sent.elapsed() < Duration::from_millis(2500),
+        "waited for the 3 s deadline"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
 async fn sip_sender_must_be_in_the_peers_certificate() {
     let pki = pki("spoof-sip");
     let gw = Gateway::start(&pki, closed_port().await, closed_port().await).await;

@@ -170,6 +170,11 @@ async fn run(gw: Arc<Gateway>, local: String, remote: String, mut rx: mpsc::Rece
                 };
                 let delay = backoff.next_delay();
                 warn!(peer.addr = %next_hop, error = %e, waiting = backlog.len(), retry_ms = delay.as_millis() as u64, "outbound s2s connect failed");
+                // A refused certificate or authentication will not fix itself before the
+                // deadline: bounce now rather than make every sender wait for it.
+                if e.is_permanent() {
+                    backlog.drain(|s| fail(s, condition));
+                }
                 if !wait_to_retry(
                     &mut backlog,
                     &mut rx,
