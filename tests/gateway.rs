@@ -281,11 +281,38 @@ async fn inbound_dialback_is_verified_with_the_authoritative_server() {
         let verdict = s.element().await;
         assert_eq!(attr(&verdict, "type"), Some(expected), "{verdict}");
         if expected == "valid" {
+            // Not yet authenticated for sip2.test on this stream: the stanza is refused only
+            // after piggybacking fails, so first piggyback (XEP-0220 §2.5) with a bad key.
+            s.send("<db:result from='xmpp.test' to='sip2.test'>wrong</db:result>")
+                .await;
+            let verdict = s.element().await;
+            assert_eq!(attr(&verdict, "type"), Some("invalid"), "{verdict}");
+            s.send("<db:result from='xmpp.test' to='sip2.test'>c0ffee</db:result>")
+                .await;
+            let verdict = s.element().await;
+            assert_eq!(attr(&verdict, "type"), Some("valid"), "{verdict}");
+            assert_eq!(attr(&verdict, "to"), Some("xmpp.test"), "{verdict}");
+            assert_eq!(attr(&verdict, "from"), Some("sip2.test"), "{verdict}");
+            // A stanza to the piggybacked domain no longer ends the stream.
+            s.send("<iq from='xmpp.test' to='sip2.test' id='pg1' type='result'/>")
+                .await;
             s.send("<message from='juliet@xmpp.test/b' to='bob@sip.test' type='chat' id='db1'><body>via dialback</body></message>").await;
             let req = timeout(T, requests.recv()).await.unwrap().unwrap();
             assert!(req.ends_with("\r\n\r\nvia dialback"), "{req}");
         }
     }
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_stanza_for_a_domain_pair_not_authenticated_on_the_stream_ends_it() {
+    let pki = pki("pair-check");
+    let gw = Gateway::start(&pki, closed_port().await, closed_port().await).await;
+    let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
+    // sip2.test is served here, but this stream was authenticated for sip.test only.
+    peer.send("<message from='juliet@xmpp.test/b' to='bob@sip2.test' type='chat' id='x'><body>hi</body></message>").await;
+    let rest = peer.rest().await;
+    assert!(rest.contains("<host-unknown"), "{rest}");
     gw.stop().await;
 }
 

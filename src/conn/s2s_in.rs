@@ -17,7 +17,7 @@ use super::xml_stream::XmlStream;
 use crate::auth::{self, VerifiedDomain};
 use crate::config::Side;
 use crate::metrics::{self, AuthMethod, Protocol, TlsFailure};
-use crate::routing::Gateway;
+use crate::routing::{Gateway, Inbound};
 use crate::xmpp::encode::{self, DbPayload, FeaturesOut, StreamOpen};
 use crate::xmpp::framing::StreamNs;
 use crate::xmpp::stanza::Element;
@@ -58,11 +58,14 @@ pub async fn serve(tcp: TcpStream, mode: Mode, gw: Arc<Gateway>) -> Result<(), C
             }
         }
     };
-    let (mut stream, peer, local) = tokio::time::timeout(NEGOTIATION_DEADLINE, negotiation)
-        .await
-        .map_err(|_| ConnError::Timeout("inbound s2s negotiation"))??;
+    let (mut stream, peer, local, stream_id) =
+        tokio::time::timeout(NEGOTIATION_DEADLINE, negotiation)
+            .await
+            .map_err(|_| ConnError::Timeout("inbound s2s negotiation"))??;
     debug!(peer.domain = %peer, local.domain = %local, ?mode, "inbound s2s stream established");
     let _counted = metrics::connection(Protocol::Xmpp, true, peer.as_str());
+    // Every (local, peer) pair authenticated on this stream (more by dialback piggybacking).
+    let mut pairs = vec![(local, peer)];
     let cancel = gw.shutdown_token();
     let idle = Duration::from_millis(gw.config().xmpp.idle_timeout_ms);
     loop {
@@ -80,12 +83,34 @@ pub async fn serve(tcp: TcpStream, mode: Mode, gw: Arc<Gateway>) -> Result<(), C
             }
         };
         let header = stream.header().cloned().ok_or(ConnError::Closed)?;
-        match gw.xmpp_inbound(&peer, &local, &header, element).await {
-            Ok(None) => {}
+        match gw.xmpp_inbound(&pairs, &header, element).await {
+            Ok(Inbound::Done) => {}
             // A dialback answer (XEP-0220 §2.3) goes back on this same stream.
-            Ok(Some(answer)) => {
+            Ok(Inbound::Reply(answer)) => {
                 stream.wbuf.extend_from_slice(&answer);
                 stream.flush().await?;
+            }
+            Ok(Inbound::Piggyback { local, remote, key }) => {
+                let verified = if gw.serves(&local, Side::Sip) && gw.serves(&remote, Side::Xmpp) {
+                    dialback::verify(&gw, &local, &remote, &stream_id, &key).await
+                } else {
+                    Err(ConnError::Auth(auth::AuthError::NameMismatch))
+                };
+                metrics::auth(Protocol::Xmpp, AuthMethod::Dialback, verified.is_ok());
+                encode::write_db_result(
+                    &mut stream.wbuf,
+                    &local,
+                    &remote,
+                    DbPayload::Verdict(verified.is_ok()),
+                );
+                stream.flush().await?;
+                match verified {
+                    Ok(peer) => {
+                        info!(peer.domain = %peer, local.domain = %local, "another domain pair authenticated on the stream (dialback)");
+                        pairs.push((local, peer));
+                    }
+                    Err(e) => info!(peer.domain = %remote, error = %e, "dialback refused"),
+                }
             }
             Err(condition) => {
                 stream.send_stream_error(condition, None).await;
@@ -99,7 +124,9 @@ pub async fn serve(tcp: TcpStream, mode: Mode, gw: Arc<Gateway>) -> Result<(), C
 }
 
 type Tls = tokio_rustls::server::TlsStream<TcpStream>;
-type Negotiated = (XmlStream<Tls>, VerifiedDomain, String);
+/// The authenticated stream, the peer, our domain, and our id of the current stream (dialback
+/// keys are bound to it).
+type Negotiated = (XmlStream<Tls>, VerifiedDomain, String, String);
 
 /// The plain prelude: header, features (STARTTLS required), `<starttls/>`, `<proceed/>`, TLS.
 async fn starttls(
@@ -203,7 +230,7 @@ async fn authenticate(
                     |e| info!(peer.domain = %remote, error = %e, "dialback refused"),
                 )?;
                 info!(peer.domain = %peer, "inbound s2s stream authenticated (dialback)");
-                return Ok((secure, peer, local));
+                return Ok((secure, peer, local, stream_id));
             }
             // As authoritative server, on a stream that is not (yet) authenticated.
             Element::DbVerify(d) => {
@@ -249,11 +276,11 @@ async fn sasl_external(
     encode::write_sasl_success(&mut secure.wbuf);
     secure.flush().await?;
     let mut stream = secure.restart()?;
-    accept_header(&mut stream, gw).await?;
+    let (_, _, stream_id) = accept_header(&mut stream, gw).await?;
     encode::write_features(&mut stream.wbuf, &FeaturesOut::default());
     stream.flush().await?;
     info!(peer.domain = %peer, "inbound s2s stream authenticated (SASL EXTERNAL)");
-    Ok((stream, peer, local))
+    Ok((stream, peer, local, stream_id))
 }
 
 /// Read the initiating entity's header, check it, and answer with ours. Returns

@@ -31,6 +31,7 @@ use crate::transport::tls::TlsContext;
 use crate::xmpp::XmppLimits;
 
 pub use ids::IdGenerator;
+pub use xmpp_in::Inbound;
 
 /// What a reload replaces at once: established connections keep what they started with.
 #[derive(Debug)]
