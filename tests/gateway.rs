@@ -31,7 +31,7 @@ struct Gateway {
 
 impl Gateway {
     async fn start(pki: &Pki, xmpp_hop: SocketAddr, sip_hop: SocketAddr) -> Gateway {
-        Gateway::start_with(pki, xmpp_hop, sip_hop, false).await
+        Gateway::start_with(pki, xmpp_hop, sip_hop, false, "").await
     }
 
     /// With `direct_tls`, parley reaches the XMPP peer with TLS from the first byte.
@@ -40,6 +40,7 @@ impl Gateway {
         xmpp_hop: SocketAddr,
         sip_hop: SocketAddr,
         direct_tls: bool,
+        xmpp_domain_extra: &str,
     ) -> Gateway {
         let d = pki.dir.display();
         let text = format!(
@@ -76,6 +77,7 @@ name = "xmpp.test"
 side = "xmpp"
 next_hop = "{xmpp_hop}"
 direct_tls = {direct_tls}
+{xmpp_domain_extra}
 cert_file = "{d}/xmpp.test.crt"
 key_file = "{d}/xmpp.test.key"
 "#
@@ -182,7 +184,7 @@ async fn direct_tls_works_both_ways() {
     let pki = pki("direct-tls");
     let (xmpp_hop, mut stanzas) = xmpp_server_direct_tls(&pki, "xmpp.test").await;
     let (sip_hop, mut requests) = sip_proxy(&pki, "sip.test").await;
-    let gw = Gateway::start_with(&pki, xmpp_hop, sip_hop, true).await;
+    let gw = Gateway::start_with(&pki, xmpp_hop, sip_hop, true, "").await;
     // Inbound: XEP-0368 on parley's direct-TLS listener.
     let mut peer = xmpp_initiator_with(&pki, gw.xmpp_tls, "xmpp.test", "sip.test", true).await;
     peer.send("<message from='juliet@xmpp.test/b' to='bob@sip.test' type='chat' id='d1'><body>direct in</body></message>").await;
@@ -313,6 +315,49 @@ async fn a_stanza_for_a_domain_pair_not_authenticated_on_the_stream_ends_it() {
     peer.send("<message from='juliet@xmpp.test/b' to='bob@sip2.test' type='chat' id='x'><body>hi</body></message>").await;
     let rest = peer.rest().await;
     assert!(rest.contains("<host-unknown"), "{rest}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn allowed_auth_methods_are_per_peer_domain() {
+    let pki = pki("auth-methods");
+    let gw = Gateway::start_with(
+        &pki,
+        closed_port().await,
+        closed_port().await,
+        false,
+        r#"auth = ["dialback"]"#,
+    )
+    .await;
+    // A peer with a valid certificate is still offered dialback only.
+    let tcp = tokio::net::TcpStream::connect(gw.xmpp).await.unwrap();
+    let mut s = Text::new(tcp);
+    let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='xmpp.test' to='sip.test' version='1.0'>";
+    s.send(header).await;
+    s.until(&["</stream:features>"]).await;
+    s.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        .await;
+    s.until(&["<proceed"]).await;
+    s.until(&["/>"]).await;
+    let name = rustls_pki_types::ServerName::try_from("sip.test").unwrap();
+    let tls = pki
+        .client("xmpp.test")
+        .connect(name, s.into_inner())
+        .await
+        .unwrap();
+    let mut s = Text::new(tls);
+    s.send(header).await;
+    s.until(&["<stream:stream"]).await;
+    s.until(&[">"]).await;
+    let features = s.until(&["</stream:features>", "<stream:features/>"]).await;
+    assert!(
+        !features.contains("EXTERNAL") && features.contains("urn:xmpp:features:dialback"),
+        "{features}"
+    );
+    s.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>")
+        .await;
+    let refused = s.until(&["</failure>"]).await;
+    assert!(refused.contains("invalid-mechanism"), "{refused}");
     gw.stop().await;
 }
 

@@ -300,12 +300,30 @@ pub struct DomainConfig {
     /// For an XMPP `next_hop`: TLS from the first byte (XEP-0368) instead of STARTTLS.
     #[serde(default)]
     pub direct_tls: bool,
+    /// For an XMPP domain: how its servers may authenticate, both ways (default: both;
+    /// dialback also needs `xmpp.dialback`). TLS is always required.
+    #[serde(default = "all_s2s_auth")]
+    pub auth: Vec<S2sAuth>,
     /// Certificate chain (PEM) parley presents when it acts for this domain.
     #[serde(default)]
     pub cert_file: Option<PathBuf>,
     /// Private key (PEM) for `cert_file`.
     #[serde(default)]
     pub key_file: Option<PathBuf>,
+}
+
+/// A server-to-server authentication method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum S2sAuth {
+    /// SASL EXTERNAL with the certificate (RFC 6120 §6, XEP-0178).
+    SaslExternal,
+    /// Server Dialback (XEP-0220), over TLS with a verified certificate.
+    Dialback,
+}
+
+fn all_s2s_auth() -> Vec<S2sAuth> {
+    vec![S2sAuth::SaslExternal, S2sAuth::Dialback]
 }
 
 /// A config error, naming the key it is about.
@@ -399,6 +417,12 @@ impl Config {
                     return Err(invalid(key("next_hop"), "required for SIP domains"));
                 }
                 (None, Side::Xmpp) => {}
+            }
+            if d.auth.is_empty() {
+                return Err(invalid(
+                    key("auth"),
+                    "at least one of \"sasl-external\", \"dialback\"",
+                ));
             }
             if d.direct_tls && (d.side != Side::Xmpp || d.next_hop.is_none()) {
                 return Err(invalid(
@@ -517,6 +541,12 @@ impl Config {
     /// Drain deadline.
     pub fn drain_timeout(&self) -> Duration {
         Duration::from_millis(self.shutdown.drain_timeout_ms)
+    }
+
+    /// Whether the XMPP domain `name` may authenticate (and be authenticated to) with `method`.
+    pub fn s2s_auth_allowed(&self, name: &str, method: S2sAuth) -> bool {
+        let dialback_on = method != S2sAuth::Dialback || self.xmpp.dialback;
+        dialback_on && self.domain(name).is_some_and(|d| d.auth.contains(&method))
     }
 
     /// The domain entry for `name` (case-insensitive).

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 use super::ConnError;
-use super::s2s_out::{self, Route, unexpected};
+use super::s2s_out::{self, unexpected};
 use super::xml_stream::XmlStream;
 use crate::auth::{self, VerifiedDomain};
 use crate::routing::Gateway;
@@ -28,11 +28,7 @@ pub async fn verify(
         .connector(receiving)
         .cloned()
         .ok_or_else(|| ConnError::UnknownDomain(receiving.to_owned()))?;
-    let route = Route {
-        local: receiving,
-        remote: originating,
-        targets: gw.xmpp_targets(originating).await,
-    };
+    let route = gw.xmpp_route(receiving, originating).await;
     let limits = gw.xmpp_limits();
     let attempt = async {
         let (tls, _) = s2s_out::secure_transport(&route, gw.resolver(), &connector, limits).await?;

@@ -15,7 +15,7 @@ use super::dialback;
 use super::s2s_out::unexpected;
 use super::xml_stream::XmlStream;
 use crate::auth::{self, VerifiedDomain};
-use crate::config::Side;
+use crate::config::{S2sAuth, Side};
 use crate::metrics::{self, AuthMethod, Protocol, TlsFailure};
 use crate::routing::{Gateway, Inbound};
 use crate::xmpp::encode::{self, DbPayload, FeaturesOut, StreamOpen};
@@ -191,8 +191,10 @@ async fn authenticate(
         return Err(ConnError::UnknownDomain(remote));
     }
     let has_cert = secure.io_ref().get_ref().1.peer_certificates().is_some();
-    let mechanisms: &[&str] = if has_cert { &["EXTERNAL"] } else { &[] };
-    let dialback = gw.config().xmpp.dialback;
+    let config = gw.config();
+    let external = has_cert && config.s2s_auth_allowed(&remote, S2sAuth::SaslExternal);
+    let mechanisms: &[&str] = if external { &["EXTERNAL"] } else { &[] };
+    let dialback = config.s2s_auth_allowed(&remote, S2sAuth::Dialback);
     encode::write_features(
         &mut secure.wbuf,
         &FeaturesOut {
@@ -205,8 +207,15 @@ async fn authenticate(
     loop {
         let element = secure.read_element().await?;
         match secure.parse(&element)? {
-            Element::SaslAuth { mechanism, initial } => {
+            Element::SaslAuth { mechanism, initial } if external => {
                 return sasl_external(secure, &mechanism, &initial, local, remote, gw).await;
+            }
+            Element::SaslAuth { .. } => {
+                encode::write_sasl_failure(&mut secure.wbuf, "invalid-mechanism");
+                secure.flush().await?;
+                return Err(ConnError::SaslRefused(
+                    "EXTERNAL not offered to this peer".into(),
+                ));
             }
             Element::DbResult(d) if dialback && d.type_.is_none() => {
                 let claimed = (

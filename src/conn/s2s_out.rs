@@ -40,6 +40,10 @@ pub struct Route<'a> {
     pub remote: &'a str,
     /// Servers to try in order (static next hop, or DNS).
     pub targets: Vec<Target>,
+    /// SASL EXTERNAL allowed with this peer.
+    pub external: bool,
+    /// Server Dialback allowed with this peer.
+    pub dialback: bool,
 }
 
 /// Try each target in turn (RFC 6120 §3.2.1: after a connection failure, the next one) and
@@ -113,10 +117,13 @@ async fn authenticate(
     open(&mut secure, local, remote).await?;
     let features = secure.read_element().await?;
     let (external, dialback) = match secure.parse(&features)? {
-        Element::Features(f) => (f.mechanisms.iter().any(|m| m == "EXTERNAL"), f.dialback),
+        Element::Features(f) => (
+            route.external && f.mechanisms.iter().any(|m| m == "EXTERNAL"),
+            route.dialback && f.dialback,
+        ),
         other => return Err(unexpected("stream features", &other)),
     };
-    let dialback = dialback || secure.header().is_some_and(|h| h.dialback);
+    let dialback = dialback || (route.dialback && secure.header().is_some_and(|h| h.dialback));
     if !external {
         if !dialback {
             return Err(ConnError::SaslRefused(

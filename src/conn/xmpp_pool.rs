@@ -134,11 +134,7 @@ async fn run(gw: Arc<Gateway>, local: String, remote: String, mut rx: mpsc::Rece
             backlog.drain(|s| fail(s, ErrorCondition::InternalServerError));
             continue;
         };
-        let route = s2s_out::Route {
-            local: &local,
-            remote: &remote,
-            targets: gw.xmpp_targets(&remote).await,
-        };
+        let route = gw.xmpp_route(&local, &remote).await;
         let connected = tokio::select! {
             r = s2s_out::connect(&route, gw.resolver(), &connector, gw.xmpp_limits(), timing.connect, gw.dialback_secret()) => r,
             () = cancel.cancelled() => Err(ConnError::Shutdown),

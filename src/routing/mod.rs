@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::dialback::DialbackSecret;
-use crate::config::{Config, Side};
+use crate::config::{Config, S2sAuth, Side};
+use crate::conn::s2s_out::Route;
 use crate::conn::sip_pool::SipPool;
 use crate::conn::xmpp_pool::XmppPool;
 use crate::model::DeliveryError;
@@ -183,6 +184,19 @@ impl Gateway {
     /// The process-wide DNS resolver.
     pub fn resolver(&self) -> &Resolver {
         &self.resolver
+    }
+
+    /// How to reach the XMPP domain `remote` as `local`: its servers and the authentication
+    /// methods allowed with it.
+    pub async fn xmpp_route<'a>(&self, local: &'a str, remote: &'a str) -> Route<'a> {
+        let config = self.config();
+        Route {
+            local,
+            remote,
+            targets: self.xmpp_targets(remote).await,
+            external: config.s2s_auth_allowed(remote, S2sAuth::SaslExternal),
+            dialback: config.s2s_auth_allowed(remote, S2sAuth::Dialback),
+        }
     }
 
     /// The s2s servers of an XMPP domain: its static next hop, or DNS (RFC 6120 §3.2).
