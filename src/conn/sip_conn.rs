@@ -28,6 +28,10 @@ pub struct SipFinal {
     pub code: u16,
     /// Reason phrase.
     pub reason: String,
+    /// The To tag of a response from the peer (dialog-forming requests).
+    pub to_tag: Option<String>,
+    /// The `Expires` of a response from the peer (SUBSCRIBE).
+    pub expires: Option<u32>,
 }
 
 impl SipFinal {
@@ -36,6 +40,8 @@ impl SipFinal {
         SipFinal {
             code,
             reason: reason.to_owned(),
+            to_tag: None,
+            expires: None,
         }
     }
 }
@@ -141,7 +147,14 @@ impl Transactions {
         if let ClientAction::Final(code) = action {
             if let Some(respond) = entry.respond.take() {
                 let reason = msg.reason().unwrap_or_default().to_owned();
-                let _ = respond.send(SipFinal { code, reason });
+                let to_tag = msg.to().ok().and_then(|t| t.tag).map(str::to_owned);
+                let expires = msg.expires().ok().flatten();
+                let _ = respond.send(SipFinal {
+                    code,
+                    reason,
+                    to_tag,
+                    expires,
+                });
             }
         }
         if let Some(state) = next {

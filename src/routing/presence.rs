@@ -289,8 +289,9 @@ impl Gateway {
                     match s.kind {
                         SubscriptionKind::Subscribed => self.watchers_approved(&pair),
                         SubscriptionKind::Unsubscribed => self.watchers_rejected(&pair),
-                        // Subscriptions to SIP presentities: not interworked yet.
-                        k => debug!(kind = ?k, "XMPP subscription to a SIP user not relayed"),
+                        SubscriptionKind::Subscribe | SubscriptionKind::Unsubscribe => {
+                            self.xmpp_subscription_to_sip(&s)
+                        }
                     }
                 }
                 Event::Presence(pr) => self.presentity_changed(&pr),
