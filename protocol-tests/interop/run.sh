@@ -20,6 +20,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib.sh"
 
 GATEWAY_SCENARIOS=(sip-to-xmpp-plain xmpp-to-sip-plain unicode-both-ways errors-both-ways ops-metrics-audit)
+GATEWAY_SCENARIOS+=(sip-watches-xmpp)
 SELF_TESTS=(peers-xmpp-local peers-sip-local)
 
 # Address plan (see README.md).
@@ -287,6 +288,45 @@ sc_ops_metrics_audit() {
     fail "audit log $audit: $(echo "$problems" | head -3 | tr '\n' ';')"
   fi
   kill -TERM "$(pid_of prometheus)" 2>/dev/null || true
+  [ -z "$REASON" ]
+}
+# presence (issue 7): alice's pjsua2 subscribes to juliet@xmpp.test through Kamailio; juliet
+# (slixmpp) sees the request, approves it after a delay, then goes available, away, dnd and
+# unavailable with status texts. alice must see the subscription pending before it is active,
+# then each state in order (pjsua2's view: online/offline, RPID activity, note).
+sc_sip_watches_xmpp() {
+  local tag=watch n; n="$(nonce)"
+  local wout="$SC_DIR/$tag.alice.out" jout="$SC_DIR/$tag.juliet.out"
+  BOUND=60 xmpp_client_script xmpp_presentity.py --jid juliet@xmpp.test --server "$XMPP_IP" \
+    --approve alice@sip.test --delay 1.5 --timeout 30 \
+    --step "available:here $n" --step "away:lunch $n" --step "dnd:meeting $n" --step "unavailable:gone $n" \
+    > "$jout" 2>&1 &
+  local jpid=$!
+  wait_grep "$jout" '^READY' 15 "$jpid" || { fail "juliet could not log in at Prosody"; show juliet "$jout"; return 1; }
+  BOUND=60 timeout -k 5 60 "$VENV/bin/python" "$INTEROP/clients/sip_watcher.py" --id sip:alice@sip.test \
+    --registrar "sip:sip.test;transport=tls" --proxy "sip:$KAM_IP:5061;transport=tls;lr" \
+    --ca "$CERTS/ca.crt" --cert "$CERTS/sip.test.crt" --key "$CERTS/sip.test.key" \
+    --local-ip "${UA_IP[alice]}" --watch sip:juliet@xmpp.test --until "note=gone $n" --timeout 40 \
+    --log-file "$SC_DIR/$tag.alice.pjsip.log" > "$wout" 2>&1
+  wait_pid "$jpid" 20 || true
+  show "juliet" "$jout"; show "alice" "$wout"
+  grep -q "^SUBSCRIBE from=alice@sip.test" "$jout" || fail "juliet saw no subscription request from alice"
+  local seq
+  seq="$(grep -E '^(PRES|SUB) ' "$wout" | tr '\n' '|')"
+  python3 - "$wout" "$n" <<'PY' || fail "alice saw: $seq"
+import re, sys
+lines = [l.strip() for l in open(sys.argv[1], encoding="utf-8") if l.startswith(("PRES ", "SUB "))]
+n = sys.argv[2]
+want = [r"(sub|state)=PENDING", r"sub=ACTIVE status=online activity=none note=here " + n,
+        r"sub=ACTIVE status=online activity=away note=lunch " + n,
+        r"sub=ACTIVE status=online activity=busy note=meeting " + n,
+        r"status=offline .*note=gone " + n]
+i = 0
+for l in lines:
+    if i < len(want) and re.search(want[i], l):
+        i += 1
+sys.exit(0 if i == len(want) else 1)
+PY
   [ -z "$REASON" ]
 }
 # self-tests: the same clients and peers, within one domain, no parley

@@ -80,7 +80,7 @@ impl Gateway {
         let mut out = BytesMut::with_capacity(512);
         let tag = answer.to_tag.unwrap_or_else(|| self.new_id());
         let expires = answer.expires.map(|e| e.to_string());
-        let contact = format!("<sip:{}>", self.sip_sent_by);
+        let contact = format!("<sip:{};transport=tls>", self.sip_sent_by);
         let mut extra = vec![("Allow", ALLOW)];
         if let Some(e) = &expires {
             extra.push(("Expires", e));
