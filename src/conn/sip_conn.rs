@@ -32,6 +32,10 @@ pub struct SipFinal {
     pub to_tag: Option<String>,
     /// The `Expires` of a response from the peer (SUBSCRIBE).
     pub expires: Option<u32>,
+    /// The Contact URI of a response from the peer (the dialog's remote target).
+    pub contact: Option<String>,
+    /// The Record-Route URIs of a response from the peer, in order.
+    pub record_route: Vec<String>,
 }
 
 impl SipFinal {
@@ -42,6 +46,8 @@ impl SipFinal {
             reason: reason.to_owned(),
             to_tag: None,
             expires: None,
+            contact: None,
+            record_route: Vec::new(),
         }
     }
 }
@@ -149,11 +155,21 @@ impl Transactions {
                 let reason = msg.reason().unwrap_or_default().to_owned();
                 let to_tag = msg.to().ok().and_then(|t| t.tag).map(str::to_owned);
                 let expires = msg.expires().ok().flatten();
+                let contact = msg.contacts().find_map(|c| match c {
+                    Ok(crate::sip::typed::Contact::Addr(a)) => Some(a.uri.to_owned()),
+                    _ => None,
+                });
+                let record_route = (msg.record_routes())
+                    .filter_map(Result::ok)
+                    .map(|r| r.uri.to_owned())
+                    .collect();
                 let _ = respond.send(SipFinal {
                     code,
                     reason,
                     to_tag,
                     expires,
+                    contact,
+                    record_route,
                 });
             }
         }

@@ -46,6 +46,25 @@ struct Sub {
     watcher: Address<'static>,
     /// SIP presentity, bare.
     presentity: Address<'static>,
+    /// Remote target and route set of the dialog (RFC 3261 §12.1.2), from the 2xx.
+    target: Option<(String, Vec<String>)>,
+}
+
+/// The two ends of a subscription and the dialog's remote target, for a SUBSCRIBE.
+struct Ends<'a> {
+    watcher: &'a Address<'static>,
+    presentity: &'a Address<'static>,
+    target: Option<&'a (String, Vec<String>)>,
+}
+
+impl<'a> Ends<'a> {
+    fn of(sub: &'a Sub) -> Ends<'a> {
+        Ends {
+            watcher: &sub.watcher,
+            presentity: &sub.presentity,
+            target: sub.target.as_ref(),
+        }
+    }
 }
 
 /// Subscriber dialogs by `(Call-ID, parley's tag)`.
@@ -72,14 +91,12 @@ impl Gateway {
                     if let Some((key, sub)) = self.presence_subs.subs.remove(&key) {
                         if let State::Established(est) = sub.state {
                             let (est, cseq) = est.refresh(0, Instant::now());
-                            self.send_subscribe(
-                                &key,
-                                &sub.watcher,
-                                &sub.presentity,
-                                Some(&est),
-                                cseq,
-                                0,
-                            );
+                            let ends = Ends {
+                                watcher: &sub.watcher,
+                                presentity: &sub.presentity,
+                                target: sub.target.as_ref(),
+                            };
+                            self.send_subscribe(&key, &ends, Some(&est), cseq, 0);
                         }
                     }
                 }
@@ -102,12 +119,13 @@ impl Gateway {
         let key = (self.new_id(), self.new_id());
         info!(watcher = %format!("{}@{}", watcher.local, watcher.domain), presentity = %format!("{}@{}", presentity.local, presentity.domain), "subscribing to a SIP presentity");
         let sent = SubscriberSent::new(key.0.clone(), key.1.clone(), 1);
-        self.send_subscribe(&key, &watcher, &presentity, None, 1, SUBSCRIBE_EXPIRES);
         let sub = Sub {
             state: State::Sent(sent),
             watcher,
             presentity,
+            target: None,
         };
+        self.send_subscribe(&key, &Ends::of(&sub), None, 1, SUBSCRIBE_EXPIRES);
         self.presence_subs.subs.insert(key, sub);
     }
 
@@ -115,13 +133,13 @@ impl Gateway {
     fn send_subscribe(
         self: &Arc<Self>,
         key: &(String, String),
-        watcher: &Address<'static>,
-        presentity: &Address<'static>,
+        sub: &Ends<'_>,
         dialog: Option<&SubscriberEstablished>,
         cseq: u32,
         expires: u32,
     ) {
         let branch = format!("z9hG4bK{}", self.new_id());
+        let (watcher, presentity) = (&sub.watcher, &sub.presentity);
         let contact = format!("sip:{}@{};transport=tls", watcher.local, self.sip_sent_by);
         let o = sip_out::SipOut {
             req: RequestContext {
@@ -141,8 +159,8 @@ impl Gateway {
             boundary: "",
         };
         let s = Subscription {
-            from: watcher.clone(),
-            to: presentity.clone(),
+            from: (*watcher).clone(),
+            to: (*presentity).clone(),
             kind: if expires == 0 {
                 SubscriptionKind::Unsubscribe
             } else {
@@ -152,6 +170,11 @@ impl Gateway {
         };
         let mut out = BytesMut::with_capacity(512);
         sip_out::write_sip_subscription(&mut out, &s, &o);
+        // In the dialog the request goes to the remote target through the route set
+        // (RFC 3261 §12.2.1.1); the bridge writes the AOR, so the head is adjusted here.
+        if let (Some(_), Some((target, routes))) = (dialog, sub.target) {
+            out = in_dialog(&out, target, routes);
+        }
         let rx = self.sip_out.request(
             self,
             &watcher.domain,
@@ -184,7 +207,12 @@ impl Gateway {
         let granted = dialog::granted(f.expires.or(Some(SUBSCRIBE_EXPIRES)));
         sub.state = match sub.state {
             State::Sent(sent) => match sent.on_final(f.code, f.to_tag.as_deref(), granted, now) {
-                Some(est) => State::Established(est),
+                Some(est) => {
+                    // UAC route set: the 2xx's Record-Route in reverse (RFC 3261 §12.1.2).
+                    let routes = f.record_route.iter().rev().cloned().collect();
+                    sub.target = f.contact.clone().map(|c| (c, routes));
+                    State::Established(est)
+                }
                 None => {
                     self.subscription_error(&sub.watcher, &sub.presentity, f.code, &f.reason);
                     return;
@@ -232,14 +260,12 @@ impl Gateway {
                     return;
                 };
                 let (est, cseq) = est.refresh(SUBSCRIBE_EXPIRES, Instant::now());
-                gw.send_subscribe(
-                    &key,
-                    &sub.watcher,
-                    &sub.presentity,
-                    Some(&est),
-                    cseq,
-                    SUBSCRIBE_EXPIRES,
-                );
+                let ends = Ends {
+                    watcher: &sub.watcher,
+                    presentity: &sub.presentity,
+                    target: sub.target.as_ref(),
+                };
+                gw.send_subscribe(&key, &ends, Some(&est), cseq, SUBSCRIBE_EXPIRES);
                 sub.state = State::Established(est);
                 gw.presence_subs.subs.insert(key, sub);
             }
@@ -360,5 +386,52 @@ impl Gateway {
         if let Err(err) = self.xmpp_out.send(self, &local, &remote, stanza) {
             warn!(error = ?err, "could not queue a presence stanza");
         }
+    }
+}
+
+/// A request written for an address of record, re-targeted at the dialog's remote target
+/// with the route set as Route header fields.
+fn in_dialog(req: &[u8], target: &str, routes: &[String]) -> BytesMut {
+    let mut out = BytesMut::with_capacity(req.len() + 64 + routes.len() * 64);
+    let line_end = req
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or(req.len());
+    let first = &req[..line_end];
+    let method_end = first.iter().position(|b| *b == b' ').unwrap_or(0);
+    out.extend_from_slice(&first[..method_end]);
+    out.extend_from_slice(b" ");
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" SIP/2.0");
+    let rest = &req[line_end..];
+    // Route fields go right after the request line's first header (Via).
+    let via_end = rest
+        .get(2..)
+        .and_then(|r| r.windows(2).position(|w| w == b"\r\n"))
+        .map_or(rest.len(), |p| p + 2);
+    out.extend_from_slice(&rest[..via_end]);
+    for r in routes {
+        out.extend_from_slice(b"\r\nRoute: <");
+        out.extend_from_slice(r.as_bytes());
+        out.extend_from_slice(b">");
+    }
+    out.extend_from_slice(&rest[via_end..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn in_dialog_requests_go_to_the_remote_target_through_the_route_set() {
+        let req = b"SUBSCRIBE sip:bob@sip.test SIP/2.0\r\nVia: SIP/2.0/TLS h;branch=z9hG4bK1\r\nMax-Forwards: 70\r\n\r\n";
+        let out = super::in_dialog(
+            req,
+            "sip:bob@10.0.0.7:5061;transport=tls",
+            &["sip:10.0.0.4;lr".to_owned()],
+        );
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "SUBSCRIBE sip:bob@10.0.0.7:5061;transport=tls SIP/2.0\r\nVia: SIP/2.0/TLS h;branch=z9hG4bK1\r\nRoute: <sip:10.0.0.4;lr>\r\nMax-Forwards: 70\r\n\r\n"
+        );
     }
 }
