@@ -1,2 +1,253 @@
-//! Placeholder until the bridge benchmark lands.
-fn main() {}
+//! Bridge benchmark (issue 5): bytes in → bytes out for the four hot translations, and the
+//! same plain SIP MESSAGE → XMPP message done with rsip + minidom as the comparison.
+//!
+//! Before criterion runs, a counting global allocator and a timed loop print, per
+//! translation, the time per message, messages per second on this core, and heap allocations
+//! per message (the output buffer is reused and not counted once it has grown).
+//!
+//! Run: `nice -n 10 cargo bench --bench bridge_translate`
+
+use std::alloc::System;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use criterion::{Criterion, Throughput};
+use parley::bridge::sip::RequestContext;
+use parley::bridge::sip_out::{SipOut, SipPeerCaps, write_sip_event};
+use parley::bridge::xmpp_out::write_xmpp_event;
+use parley::bridge::{sip, sip_in, xmpp, xmpp_in};
+use parley::sip::framing::{StreamItem, frame_stream};
+use parley::sip::{SipLimits, SipMessage};
+use parley::xmpp::StreamHeader;
+use parley::xmpp::stanza::{Element, parse_element};
+use rsip::prelude::*;
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/protocol-tests/interwork");
+
+fn input(path: &str) -> Bytes {
+    Bytes::from(std::fs::read(format!("{DIR}/{path}")).unwrap())
+}
+
+const CTX: RequestContext<'static> = RequestContext {
+    transport: "TLS",
+    sent_by: "gw.example:5061",
+    branch: "z9hG4bK-bench",
+    from_tag: "bench-tag",
+    fallback_call_id: "bench@gw.example",
+    cseq: 1,
+};
+
+const OUT: SipOut<'static> = SipOut {
+    req: CTX,
+    caps: SipPeerCaps::SIMPLE,
+    call_id: Some("sub-1@gw.example"),
+    to_tag: Some("remote-tag"),
+    contact: "sip:gw.example;transport=tls",
+    expires: 3600,
+    now: "2024-05-01T12:00:00Z",
+    boundary: "b",
+};
+
+fn parse_sip(buf: &Bytes, limits: &SipLimits) -> Option<SipMessage> {
+    let Ok(Some(StreamItem::Message { len })) = frame_stream(buf, limits) else {
+        return None;
+    };
+    SipMessage::parse(buf.slice(..len), limits).ok()
+}
+
+/// Plain SIP MESSAGE → XMPP `<message/>` (the fast path).
+fn sip_to_xmpp(buf: &Bytes, limits: &SipLimits, out: &mut BytesMut) -> usize {
+    out.clear();
+    let Some(msg) = parse_sip(buf, limits) else {
+        return 0;
+    };
+    let Ok(m) = sip::message_from_sip(&msg) else {
+        return 0;
+    };
+    xmpp::write_message(out, &m, "gw-1");
+    out.len()
+}
+
+/// XMPP chat `<message/>` → SIP MESSAGE (the fast path).
+fn xmpp_to_sip(buf: &Bytes, header: &StreamHeader, out: &mut BytesMut) -> usize {
+    out.clear();
+    let Ok(Element::Message(m)) = parse_element(buf, header) else {
+        return 0;
+    };
+    let Ok(msg) = xmpp::message_from_xmpp(&m) else {
+        return 0;
+    };
+    sip::write_message(out, &msg, &CTX);
+    out.len()
+}
+
+/// PIDF NOTIFY → `<presence/>` stanzas (event path).
+fn notify_to_presence(buf: &Bytes, limits: &SipLimits, out: &mut BytesMut) -> usize {
+    out.clear();
+    let Some(msg) = parse_sip(buf, limits) else {
+        return 0;
+    };
+    let Ok(events) = sip_in::events_from_sip(&msg) else {
+        return 0;
+    };
+    for e in &events {
+        let _ = write_xmpp_event(out, e, "gw-1");
+    }
+    out.len()
+}
+
+/// `<presence/>` → PIDF NOTIFY (event path).
+fn presence_to_notify(buf: &Bytes, header: &StreamHeader, out: &mut BytesMut) -> usize {
+    out.clear();
+    let Ok(el) = parse_element(buf, header) else {
+        return 0;
+    };
+    let Ok(events) = xmpp_in::events_from_xmpp(&el) else {
+        return 0;
+    };
+    for e in &events {
+        let _ = write_sip_event(out, e, &OUT);
+    }
+    out.len()
+}
+
+/// The comparison: rsip parses the MESSAGE, minidom builds and serialises the stanza.
+fn rsip_minidom(buf: &Bytes, out: &mut Vec<u8>) -> usize {
+    out.clear();
+    let Ok(m) = rsip::SipMessage::try_from(&buf[..]) else {
+        return 0;
+    };
+    let rsip::SipMessage::Request(req) = m else {
+        return 0;
+    };
+    let from = req.from_header().and_then(|f| f.typed()).map(|f| {
+        f.uri.auth.map(|a| a.user).unwrap_or_default()
+            + "@"
+            + &f.uri.host_with_port.host.to_string()
+    });
+    let to = format!(
+        "{}@{}",
+        req.uri
+            .auth
+            .as_ref()
+            .map(|a| a.user.clone())
+            .unwrap_or_default(),
+        req.uri.host_with_port.host
+    );
+    let thread = req
+        .call_id_header()
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    let body = String::from_utf8_lossy(&req.body).into_owned();
+    let ns = "jabber:server";
+    let el = minidom::Element::builder("message", ns)
+        .attr(
+            minidom::rxml::NcName::try_from("from").unwrap(),
+            from.unwrap_or_default(),
+        )
+        .attr(minidom::rxml::NcName::try_from("to").unwrap(), to)
+        .attr(minidom::rxml::NcName::try_from("id").unwrap(), "gw-1")
+        .attr(minidom::rxml::NcName::try_from("type").unwrap(), "chat")
+        .append(minidom::Element::builder("body", ns).append(body))
+        .append(minidom::Element::builder("thread", ns).append(thread))
+        .build();
+    let _ = el.write_to(out);
+    out.len()
+}
+
+/// `(ns per message, allocations per message)` of `f` after warm-up.
+fn measure(mut f: impl FnMut() -> usize) -> (f64, f64) {
+    for _ in 0..1000 {
+        black_box(f());
+    }
+    let n = 20_000u32;
+    let region = Region::new(GLOBAL);
+    for _ in 0..1000 {
+        black_box(f());
+    }
+    let allocs = region.change().allocations as f64 / 1000.0;
+    let start = Instant::now();
+    for _ in 0..n {
+        black_box(f());
+    }
+    let ns = start.elapsed().as_nanos() as f64 / f64::from(n);
+    (ns, allocs)
+}
+
+fn main() {
+    let limits = SipLimits::default();
+    let header = StreamHeader::default();
+    let plain_sip = input("sip-to-xmpp/rfc7572-4-msg-plain.sip");
+    let chat_xml = input("xmpp-to-sip/rfc7572-5-msg-chat.xml");
+    let notify = input("sip-to-xmpp/rfc4480-rpid-away.sip");
+    let presence = input("xmpp-to-sip/rfc8048-6-presence-away.xml");
+    let chat_xml = chat_xml.slice(..chat_xml.trim_ascii_end().len());
+    let presence = presence.slice(..presence.trim_ascii_end().len());
+
+    let mut out = BytesMut::with_capacity(8192);
+    let mut vout = Vec::with_capacity(8192);
+    assert!(sip_to_xmpp(&plain_sip, &limits, &mut out) > 0);
+    assert!(xmpp_to_sip(&chat_xml, &header, &mut out) > 0);
+    assert!(notify_to_presence(&notify, &limits, &mut out) > 0);
+    assert!(presence_to_notify(&presence, &header, &mut out) > 0);
+    assert!(rsip_minidom(&plain_sip, &mut vout) > 0);
+
+    let rows = [
+        (
+            "plain SIP MESSAGE -> XMPP message",
+            measure(|| sip_to_xmpp(&plain_sip, &limits, &mut out)),
+        ),
+        (
+            "XMPP chat message -> SIP MESSAGE",
+            measure(|| xmpp_to_sip(&chat_xml, &header, &mut out)),
+        ),
+        (
+            "PIDF NOTIFY -> presence",
+            measure(|| notify_to_presence(&notify, &limits, &mut out)),
+        ),
+        (
+            "presence -> PIDF NOTIFY",
+            measure(|| presence_to_notify(&presence, &header, &mut out)),
+        ),
+        (
+            "rsip + minidom: SIP MESSAGE -> XMPP",
+            measure(|| rsip_minidom(&plain_sip, &mut vout)),
+        ),
+    ];
+    println!("\n| translation | ns/msg | msgs/s/core | allocs/msg |");
+    println!("|---|---:|---:|---:|");
+    for (name, (ns, allocs)) in &rows {
+        println!("| {name} | {ns:.0} | {:.0} | {allocs:.1} |", 1e9 / ns);
+    }
+    let ratio = rows[4].1.0 / rows[0].1.0;
+    println!("\nparley plain SIP -> XMPP is {ratio:.1}x the rsip + minidom pipeline\n");
+
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let mut g = c.benchmark_group("bridge_translate");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("sip_message_to_xmpp", |b| {
+        b.iter(|| sip_to_xmpp(black_box(&plain_sip), &limits, &mut out))
+    });
+    g.bench_function("xmpp_chat_to_sip_message", |b| {
+        b.iter(|| xmpp_to_sip(black_box(&chat_xml), &header, &mut out))
+    });
+    g.bench_function("pidf_notify_to_presence", |b| {
+        b.iter(|| notify_to_presence(black_box(&notify), &limits, &mut out))
+    });
+    g.bench_function("presence_to_pidf_notify", |b| {
+        b.iter(|| presence_to_notify(black_box(&presence), &header, &mut out))
+    });
+    g.bench_function("rsip_minidom_sip_message_to_xmpp", |b| {
+        b.iter(|| rsip_minidom(black_box(&plain_sip), &mut vout))
+    });
+    g.finish();
+    c.final_summary();
+}

@@ -15,6 +15,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use crate::config::Config;
 use crate::conn::{self, s2s_in, sip_conn, sip_udp};
 use crate::routing::Gateway;
+use crate::store::RedbStore;
 use crate::transport::certgen;
 use crate::transport::tls::{DomainCert, TlsContext, TlsError};
 
@@ -28,6 +29,8 @@ pub enum StartError {
     CertGen(io::Error),
     /// TLS material could not be loaded.
     Tls(TlsError),
+    /// The state store could not be opened.
+    Store(crate::store::StoreError),
     /// A listener could not be bound.
     Bind {
         /// The address.
@@ -42,6 +45,7 @@ impl std::fmt::Display for StartError {
         match self {
             StartError::CertGen(e) => write!(f, "generating TLS material: {e}"),
             StartError::Tls(e) => write!(f, "loading TLS material: {e}"),
+            StartError::Store(e) => write!(f, "opening state: {e}"),
             StartError::Bind { addr, source } => write!(f, "binding {addr}: {source}"),
         }
     }
@@ -91,7 +95,11 @@ impl App {
         for addr in &config.xmpp.listen_tls {
             xmpp_tls_listeners.push(bind(*addr).await?);
         }
-        let gw = Arc::new(Gateway::new(config, tls, cancel, TaskTracker::new()));
+        let store =
+            RedbStore::open(&config.state_dir().join("state.redb")).map_err(StartError::Store)?;
+        let gw = Arc::new(
+            Gateway::new(config, tls, cancel, TaskTracker::new()).with_store(Arc::new(store)),
+        );
         Ok(App {
             gw,
             sip_listeners,
@@ -110,6 +118,11 @@ impl App {
             addrs(&self.xmpp_listeners),
             addrs(&self.xmpp_tls_listeners),
         )
+    }
+
+    /// The gateway, to reload it while it runs.
+    pub fn gateway(&self) -> Arc<Gateway> {
+        self.gw.clone()
     }
 
     /// SIP addresses bound without TLS: plain TCP listeners, UDP sockets.
@@ -177,6 +190,47 @@ impl App {
         tokio::time::timeout(grace, tracker.wait()).await.is_ok()
     }
 }
+
+/// Put a new config in force on a running gateway (SIGHUP): validate it, load its TLS
+/// material, then swap. On any error the config in force stays and the error is returned.
+/// Listener addresses and the state directory are fixed at start; a change is ignored
+/// with a warning.
+pub fn reload(gw: &Gateway, config: Config) -> Result<(), ReloadError> {
+    config.validate().map_err(ReloadError::Config)?;
+    let old = gw.config();
+    if config.sip.listen_tls != old.sip.listen_tls
+        || config.xmpp.listen != old.xmpp.listen
+        || config.xmpp.listen_tls != old.xmpp.listen_tls
+        || config.state_dir() != old.state_dir()
+    {
+        warn!("listen addresses and state_dir change only on restart; keeping the bound ones");
+    }
+    let (certs, ca_file) = tls_material(&config).map_err(ReloadError::Start)?;
+    let tls =
+        TlsContext::build(&certs, &ca_file).map_err(|e| ReloadError::Start(StartError::Tls(e)))?;
+    gw.replace_config(config, tls);
+    Ok(())
+}
+
+/// Why a reload was rejected (the old config stays in force).
+#[derive(Debug)]
+pub enum ReloadError {
+    /// The new config is invalid.
+    Config(crate::config::ConfigError),
+    /// Its TLS material could not be loaded.
+    Start(StartError),
+}
+
+impl std::fmt::Display for ReloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReloadError::Config(e) => write!(f, "{e}"),
+            ReloadError::Start(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ReloadError {}
 
 /// Certificates per domain and the CA file: configured, or generated under the state dir.
 fn tls_material(config: &Config) -> Result<(Vec<DomainCert>, std::path::PathBuf), StartError> {
@@ -255,36 +309,24 @@ async fn accept_loop(listener: TcpListener, gw: Arc<Gateway>, slots: Arc<Semapho
         };
         let gw2 = gw.clone();
         match kind {
-            Kind::Xmpp(mode) => {
-                let span = info_span!("s2s_in", peer.addr = %peer);
-                gw.tracker().spawn(
-                    async move {
-                        let _permit = permit;
-                        end_of_connection(s2s_in::serve(tcp, mode, gw2).await);
-                    }
-                    .instrument(span),
-                );
-            }
-            Kind::Sip => {
-                let span = info_span!("sip_in", peer.addr = %peer);
-                gw.tracker().spawn(
-                    async move {
-                        let _permit = permit;
-                        end_of_connection(serve_sip(tcp, gw2).await);
-                    }
-                    .instrument(span),
-                );
-            }
-            Kind::SipTcp => {
-                let span = info_span!("sip_tcp_in", peer.addr = %peer);
-                gw.tracker().spawn(
-                    async move {
-                        let _permit = permit;
-                        end_of_connection(serve_sip_tcp(tcp, gw2).await);
-                    }
-                    .instrument(span),
-                );
-            }
+            Kind::Xmpp(mode) => spawn_connection(
+                &gw,
+                info_span!("s2s_in", peer.addr = %peer),
+                permit,
+                s2s_in::serve(tcp, mode, gw2),
+            ),
+            Kind::Sip => spawn_connection(
+                &gw,
+                info_span!("sip_in", peer.addr = %peer),
+                permit,
+                serve_sip(tcp, gw2),
+            ),
+            Kind::SipTcp => spawn_connection(
+                &gw,
+                info_span!("sip_tcp_in", peer.addr = %peer),
+                permit,
+                serve_sip_tcp(tcp, gw2),
+            ),
         }
     }
 }
@@ -311,6 +353,24 @@ async fn serve_sip_tcp(tcp: TcpStream, gw: Arc<Gateway>) -> Result<(), conn::Con
     debug!("SIP TCP connection accepted");
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     sip_conn::drive(tcp, Arc::new(Vec::new()), gw, &mut rx, tx, None).await
+}
+
+/// Run one accepted connection on the tracker, holding its connection permit until it ends.
+fn spawn_connection<F>(
+    gw: &Gateway,
+    span: tracing::Span,
+    permit: tokio::sync::OwnedSemaphorePermit,
+    serve: F,
+) where
+    F: std::future::Future<Output = Result<(), conn::ConnError>> + Send + 'static,
+{
+    gw.tracker().spawn(
+        async move {
+            let _permit = permit;
+            end_of_connection(serve.await);
+        }
+        .instrument(span),
+    );
 }
 
 fn end_of_connection(result: Result<(), conn::ConnError>) {

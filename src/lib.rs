@@ -10,6 +10,9 @@
 //! - [`xmpp`]: XMPP codec (RFC 6120/6121): stream framing, stanza views, JIDs, writer.
 //! - [`model`]: the protocol-neutral canonical model.
 //! - [`bridge`]: pure SIP ⇄ model ⇄ XMPP translations and the RFC 7247 error tables.
+//! - [`policy`]: pure decisions: federation matrix, per-user lists, consent, rate and size
+//!   limits.
+//! - [`store`]: durable state (consent, blocks, subscriptions, spool) behind a small trait.
 //! - [`routing`]: the gateway core: authorization of each message, forwarding, bounces.
 //! - [`app`]: builds listeners and runs accept loops under one shutdown token.
 //! - [`metrics`], [`admin`]: Prometheus metrics and `/metrics`, `/healthz`, `/readyz` on an
@@ -26,9 +29,11 @@ pub mod conn;
 pub mod manpage;
 pub mod metrics;
 pub mod model;
+pub mod policy;
 pub mod replay;
 pub mod routing;
 pub mod sip;
+pub mod store;
 pub mod tools;
 pub mod translate;
 pub mod transport;

@@ -49,9 +49,23 @@ enum Command {
     /// Print what parley would send on the other side for each message (`--json`: the
     /// canonical events), or why it would refuse it; exit 1 when any input is refused.
     Translate(parley::tools::TranslateArgs),
+    /// Read pcap/pcapng captures of SIP and XMPP: print each message's canonical events and
+    /// translation as JSON lines (default), compare with a golden file (--check), or replay
+    /// one side to a live target (--send).
+    Replay(parley::tools::ReplayArgs),
     /// Usage per month from audit logs: unique users and messages per domain and platform
     /// pair, top partners; as a table, CSV or an SVG chart.
     Report(parley::audit::report::ReportArgs),
+    /// Erase everything parley stores about ADDRESS (consent, blocks, subscriptions,
+    /// spooled messages) for a data-protection request; the audit log is kept. Run it while
+    /// the daemon is stopped (the state file is locked while parley runs).
+    Forget {
+        /// The address, `user@domain`.
+        address: String,
+        /// Config file (TOML), for its state_dir; the built-in default when absent.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Write the man pages generated from this command line into DIR.
     #[command(hide = true)]
     Man {
@@ -67,6 +81,8 @@ fn main() -> ExitCode {
         Command::Report(args) => parley::audit::report::run_cli(args),
         Command::Decode(args) => parley::tools::decode(&args),
         Command::Translate(args) => parley::tools::translate(&args),
+        Command::Forget { address, config } => forget(&address, config.as_ref()),
+        Command::Replay(args) => parley::tools::replay(&args),
         Command::Man { dir } => parley::manpage::run_cli(Cli::command(), &dir),
         Command::CheckConfig { file } => match load(Some(&file)) {
             Ok(_) => {
@@ -93,6 +109,34 @@ fn load(path: Option<&PathBuf>) -> Result<Config, String> {
         .validate()
         .map_err(|e| format!("config error in {origin}: {e}"))?;
     Ok(config)
+}
+
+fn forget(address: &str, config: Option<&PathBuf>) -> ExitCode {
+    use parley::store::Store;
+    let config = match load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if !address.contains('@') {
+        eprintln!("{address:?} is not an address (user@domain)");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let path = config.state_dir().join("state.redb");
+    let result =
+        parley::store::RedbStore::open(&path).and_then(|s| s.forget(&parley::store::bare(address)));
+    match result {
+        Ok(n) => {
+            println!("{address}: {n} records erased from {}", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e} (is parley running? stop it first)", path.display());
+            ExitCode::from(EXIT_START)
+        }
+    }
 }
 
 fn init_tracing(config: &Config) {
@@ -136,6 +180,7 @@ fn run(path: Option<PathBuf>) -> ExitCode {
     };
     runtime.block_on(async move {
         let grace = config.drain_timeout();
+        let config_path = path.clone();
         let origin = path
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "built-in default config".into());
@@ -166,7 +211,8 @@ fn run(path: Option<PathBuf>) -> ExitCode {
         notify(&[sd_notify::NotifyState::Ready]);
         ops.set_ready();
         parley::admin::spawn_watchdog();
-        tokio::spawn(wait_for_signal(cancel));
+        tokio::spawn(wait_for_signal(cancel.clone()));
+        tokio::spawn(reload_on_sighup(app.gateway(), config_path, cancel));
         if app.run(grace).await {
             info!("stopped");
         } else {
@@ -191,6 +237,44 @@ async fn wait_for_signal(cancel: CancellationToken) {
     }
     notify(&[sd_notify::NotifyState::Stopping]);
     cancel.cancel();
+}
+
+/// SIGHUP: read the config file again and put it in force (domains, policy, rate limits,
+/// certificates) without touching established connections. A file that does not load or
+/// validate is logged and the config in force kept.
+async fn reload_on_sighup(
+    gw: std::sync::Arc<parley::routing::Gateway>,
+    path: Option<PathBuf>,
+    cancel: CancellationToken,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        error!("cannot install the SIGHUP handler");
+        return;
+    };
+    loop {
+        tokio::select! {
+            r = hup.recv() => if r.is_none() { return },
+            () = cancel.cancelled() => return,
+        }
+        let Some(path) = &path else {
+            info!("SIGHUP: running on the built-in config, nothing to reload");
+            continue;
+        };
+        let mut states = vec![sd_notify::NotifyState::Reloading];
+        states.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
+        notify(&states);
+        let result = Config::load(path)
+            .map_err(|e| e.to_string())
+            .and_then(|c| parley::app::reload(&gw, c).map_err(|e| e.to_string()));
+        match result {
+            Ok(()) => info!(config = %path.display(), "SIGHUP: configuration reloaded"),
+            Err(e) => {
+                error!(config = %path.display(), error = %e, "SIGHUP: new configuration rejected; keeping the one in force")
+            }
+        }
+        notify(&[sd_notify::NotifyState::Ready]);
+    }
 }
 
 /// Tell systemd (Type=notify) about a state change; a no-op outside systemd.

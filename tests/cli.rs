@@ -58,3 +58,21 @@ fn run_with_a_broken_config_exits_64_before_binding() {
     assert_eq!(code, 64);
     assert!(err.contains("format"), "{err}");
 }
+
+#[test]
+fn replay_checks_a_capture_against_its_golden_file() {
+    let capture = corpus("captures/sip-udp-tcp.pcap");
+    let (code, out, _) = parley(&["replay", "--no-progress", &capture]);
+    assert_eq!(code, 0);
+    assert!(
+        out.lines().last().is_some_and(|l| l.contains("summary")),
+        "{out}"
+    );
+    let golden = corpus("captures/sip-udp-tcp.pcap.jsonl");
+    let (code, _, _) = parley(&["replay", "--no-progress", &capture, "--check", &golden]);
+    assert_eq!(code, 0);
+    // A golden file of another capture differs: exit 1.
+    let other = corpus("captures/multi-iface.pcapng.jsonl");
+    let (code, _, _) = parley(&["replay", "--no-progress", &capture, "--check", &other]);
+    assert_eq!(code, 1);
+}

@@ -3,6 +3,7 @@
 //! real Prosody and Kamailio.
 
 mod common {
+    pub mod dialback;
     pub mod peers;
     pub mod pki;
 }
@@ -242,6 +243,115 @@ async fn the_gateway_domain_answers_ping_disco_and_version() {
 }
 
 #[tokio::test]
+async fn inbound_dialback_is_verified_with_the_authoritative_server() {
+    let pki = pki("dialback-in");
+    let (sip_hop, mut requests) = sip_proxy(&pki, "sip.test").await;
+    let authoritative = common::dialback::authoritative(&pki, "xmpp.test", "c0ffee").await;
+    let gw = Gateway::start(&pki, authoritative, sip_hop).await;
+    for (key, expected) in [("bad", "invalid"), ("c0ffee", "valid")] {
+        // A peer without a client certificate: parley offers dialback, not EXTERNAL.
+        let tcp = tokio::net::TcpStream::connect(gw.xmpp).await.unwrap();
+        let mut s = Text::new(tcp);
+        let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='xmpp.test' to='sip.test' version='1.0'>";
+        s.send(header).await;
+        s.until(&["</stream:features>"]).await;
+        s.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+            .await;
+        s.until(&["<proceed"]).await;
+        s.until(&["/>"]).await;
+        let name = rustls_pki_types::ServerName::try_from("sip.test").unwrap();
+        let tls = pki
+            .anonymous_client()
+            .connect(name, s.into_inner())
+            .await
+            .unwrap();
+        let mut s = Text::new(tls);
+        s.send(header).await;
+        s.until(&["<stream:stream"]).await;
+        s.until(&[">"]).await;
+        let features = s.until(&["</stream:features>", "<stream:features/>"]).await;
+        assert!(
+            features.contains("urn:xmpp:features:dialback") && !features.contains("EXTERNAL"),
+            "{features}"
+        );
+        s.send(&format!(
+            "<db:result from='xmpp.test' to='sip.test'>{key}</db:result>"
+        ))
+        .await;
+        let verdict = s.element().await;
+        assert_eq!(attr(&verdict, "type"), Some(expected), "{verdict}");
+        if expected == "valid" {
+            // Not yet authenticated for sip2.test on this stream: the stanza is refused only
+            // after piggybacking fails, so first piggyback (XEP-0220 §2.5) with a bad key.
+            s.send("<db:result from='xmpp.test' to='sip2.test'>wrong</db:result>")
+                .await;
+            let verdict = s.element().await;
+            assert_eq!(attr(&verdict, "type"), Some("invalid"), "{verdict}");
+            s.send("<db:result from='xmpp.test' to='sip2.test'>c0ffee</db:result>")
+                .await;
+            let verdict = s.element().await;
+            assert_eq!(attr(&verdict, "type"), Some("valid"), "{verdict}");
+            assert_eq!(attr(&verdict, "to"), Some("xmpp.test"), "{verdict}");
+            assert_eq!(attr(&verdict, "from"), Some("sip2.test"), "{verdict}");
+            // A stanza to the piggybacked domain no longer ends the stream.
+            s.send("<iq from='xmpp.test' to='sip2.test' id='pg1' type='result'/>")
+                .await;
+            s.send("<message from='juliet@xmpp.test/b' to='bob@sip.test' type='chat' id='db1'><body>via dialback</body></message>").await;
+            let req = timeout(T, requests.recv()).await.unwrap().unwrap();
+            assert!(req.ends_with("\r\n\r\nvia dialback"), "{req}");
+        }
+    }
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn a_stanza_for_a_domain_pair_not_authenticated_on_the_stream_ends_it() {
+    let pki = pki("pair-check");
+    let gw = Gateway::start(&pki, closed_port().await, closed_port().await).await;
+    let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
+    // sip2.test is served here, but this stream was authenticated for sip.test only.
+    peer.send("<message from='juliet@xmpp.test/b' to='bob@sip2.test' type='chat' id='x'><body>hi</body></message>").await;
+    let rest = peer.rest().await;
+    assert!(rest.contains("<host-unknown"), "{rest}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn outbound_dialback_when_the_peer_offers_no_external() {
+    let pki = pki("dialback-out");
+    // The peer verifies parley's key by asking parley itself (its s2s listener); the listener
+    // address is known only after start, so the peer is given a forwarder port first.
+    let forward = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let forward_addr = forward.local_addr().unwrap();
+    let (xmpp_hop, mut stanzas) =
+        common::dialback::dialback_only_server(&pki, "xmpp.test", forward_addr).await;
+    let gw = Gateway::start(&pki, xmpp_hop, closed_port().await).await;
+    let target = gw.xmpp;
+    tokio::spawn(async move {
+        loop {
+            let (mut a, _) = forward.accept().await.unwrap();
+            let mut b = tokio::net::TcpStream::connect(target).await.unwrap();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy_bidirectional(&mut a, &mut b).await;
+            });
+        }
+    });
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "juliet@xmpp.test",
+        "db2@host",
+        "dialback out",
+    ))
+    .await;
+    let stanza = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    assert!(stanza.contains("<body>dialback out</body>"), "{stanza}");
+    let resp = read_sip(&mut ua).await;
+    assert!(resp.starts_with("SIP/2.0 202 "), "{resp}");
+    gw.stop().await;
+}
+
+#[tokio::test]
 async fn xmpp_error_reply_becomes_sip_error_response() {
     let pki = pki("bounce");
     let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
@@ -336,6 +446,31 @@ async fn xmpp_peer_back_within_the_deadline_gets_the_message() {
     );
     let resp = read_sip(&mut ua).await;
     assert!(resp.starts_with("SIP/2.0 202 "), "{resp}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn untrusted_xmpp_peer_is_bounced_at_once_not_at_the_deadline() {
+    let pki = pki("untrusted");
+    // The same domain name, certified by a CA parley does not trust.
+    let rogue = Pki::new("untrusted-rogue", &["xmpp.test"]);
+    let (xmpp_hop, _stanzas) = xmpp_server(&rogue, "xmpp.test").await;
+    let gw = Gateway::start(&pki, xmpp_hop, closed_port().await).await;
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    let sent = std::time::Instant::now();
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "juliet@xmpp.test",
+        "u1@host",
+        "hello?",
+    ))
+    .await;
+    let resp = read_sip(&mut ua).await;
+    assert!(resp.starts_with("SIP/2.0 502 "), "{resp}");
+    assert!(
+        sent.elapsed() < Duration::from_millis(2500),
+        "waited for the 3 s deadline"
+    );
     gw.stop().await;
 }
 

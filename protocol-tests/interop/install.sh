@@ -3,7 +3,7 @@
 # everything is already there (no apt-get update then).
 #   apt: prosody (+ lua-unbound, only Recommended by Debian, needed to read /etc/hosts),
 #        kamailio + kamailio-tls-modules, python3-venv, openssl, iproute2, util-linux, curl;
-#        and ejabberd, sip-tester (SIPp), stunnel4 for later scenarios;
+#        ejabberd for the federation scenarios (s2s.sh); sip-tester (SIPp), stunnel4 for later ones;
 #        prometheus (server and promtool), systemd (systemd-analyze), man-db for the ops checks.
 #   pip: a venv at $PARLEY_INTEROP_VENV (default /tmp/parley-interop/venv) with slixmpp and
 #        pjsua2-python (manylinux wheel for CPython 3.11, Debian 12's python3).

@@ -33,6 +33,9 @@ const MAX_PART: usize = 1023;
 
 /// A SIP URI (as text) to an address. `tel:` and other schemes are refused.
 pub fn from_sip_uri(uri: &str) -> Result<Address<'_>, BridgeError> {
+    if let Some(a) = simple_sip_uri(uri) {
+        return Ok(a);
+    }
     if let Some(rest) = strip_scheme(uri, "im").or_else(|| strip_scheme(uri, "pres")) {
         return from_cpim_uri(rest);
     }
@@ -54,6 +57,33 @@ pub fn from_sip_uri(uri: &str) -> Result<Address<'_>, BridgeError> {
         local,
         domain,
         resource,
+    })
+}
+
+/// The fast path of [`from_sip_uri`]: `sip:user@host` with an unescaped
+/// user part (no escapes), a lower-case host name, no port or parameters. Anything else
+/// takes the full parser.
+fn simple_sip_uri(uri: &str) -> Option<Address<'_>> {
+    let rest = uri.strip_prefix("sip:")?;
+    let (user, host) = rest.split_once('@')?;
+    let user_ok = !user.is_empty()
+        && user.len() <= MAX_PART
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,".contains(&b));
+    let host_ok = !host.is_empty()
+        && host.len() <= MAX_PART
+        && host.bytes().any(|b| b.is_ascii_lowercase())
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && !host.starts_with(['.', '-'])
+        && !host.ends_with(['.', '-'])
+        && !host.contains("..");
+    (user_ok && host_ok).then_some(Address {
+        local: Cow::Borrowed(user),
+        domain: Cow::Borrowed(host),
+        resource: None,
     })
 }
 

@@ -146,3 +146,26 @@ fn unsupported_addresses_are_refused() {
     );
     assert_eq!(from_jid("xmpp.example"), Err(BridgeError::BadAddress));
 }
+
+#[test]
+fn fast_path_agrees_with_the_parser() {
+    for uri in [
+        "sip:alice@sip.example",
+        "sip:Alice@sip.example",
+        "sip:o'hara@sip.example",
+        "sip:a.b-c_d@sub.sip.example",
+        "sip:alice@192.0.2.1",
+        "sip:alice@SIP.example",
+        "sip:alice@sip.example:5060",
+        "sip:al%20ice@sip.example",
+    ] {
+        let fast = super::simple_sip_uri(uri);
+        if let Some(fast) = fast {
+            let parsed = SipUri::parse(uri).unwrap();
+            assert_eq!(Some(fast.local.as_ref()), parsed.user, "{uri}");
+            assert_eq!(fast.domain, parsed.host, "{uri}");
+        }
+    }
+    assert!(super::simple_sip_uri("sip:alice@192.0.2.1").is_none());
+    assert!(super::simple_sip_uri("sip:alice@sip.example;gr=x").is_none());
+}

@@ -118,10 +118,11 @@ pub fn sanitize(input: &str) -> Option<String> {
             continue;
         }
         let Some(name) = kept(&tag.name) else {
-            if !tag.end && matches!(tag.name.as_str(), "img") {
-                if let Some(alt) = attr(tag.attrs, "alt").filter(|a| !a.trim().is_empty()) {
-                    escape_text(&mut out, &decode_entities(alt));
-                }
+            if !tag.end
+                && matches!(tag.name.as_str(), "img")
+                && let Some(alt) = attr(tag.attrs, "alt").filter(|a| !a.trim().is_empty())
+            {
+                escape_text(&mut out, &decode_entities(alt));
             }
             continue;
         };
@@ -141,15 +142,15 @@ pub fn sanitize(input: &str) -> Option<String> {
         }
         out.push('<');
         out.push_str(name);
-        if name == "a" {
-            if let Some(href) = attr(tag.attrs, "href") {
-                let href = decode_entities(href.trim());
-                let lower = href.to_ascii_lowercase();
-                if SCHEMES.iter().any(|s| lower.starts_with(s)) {
-                    out.push_str(" href=\"");
-                    escape_attr(&mut out, &href);
-                    out.push('"');
-                }
+        if name == "a"
+            && let Some(href) = attr(tag.attrs, "href")
+        {
+            let href = decode_entities(href.trim());
+            let lower = href.to_ascii_lowercase();
+            if SCHEMES.iter().any(|s| lower.starts_with(s)) {
+                out.push_str(" href=\"");
+                escape_attr(&mut out, &href);
+                out.push('"');
             }
         }
         if tag.empty {

@@ -137,15 +137,16 @@ pub fn tuple_id_for_resource(resource: &str) -> Cow<'_, str> {
 
 /// A tuple id as a resource (see [`tuple_id_for_resource`]).
 pub fn resource_from_tuple_id(id: &str) -> Cow<'_, str> {
-    if let Some(hex) = id.strip_prefix(HEX_PREFIX) {
-        if hex.len() % 2 == 0 && !hex.is_empty() {
-            let bytes: Option<Vec<u8>> = (0..hex.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-                .collect();
-            if let Some(s) = bytes.and_then(|b| String::from_utf8(b).ok()) {
-                return Cow::Owned(s);
-            }
+    if let Some(hex) = id.strip_prefix(HEX_PREFIX)
+        && hex.len() % 2 == 0
+        && !hex.is_empty()
+    {
+        let bytes: Option<Vec<u8>> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect();
+        if let Some(s) = bytes.and_then(|b| String::from_utf8(b).ok()) {
+            return Cow::Owned(s);
         }
     }
     Cow::Borrowed(id)

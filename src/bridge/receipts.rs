@@ -105,10 +105,10 @@ impl IdMap {
             if *expires > now {
                 break;
             }
-            if let Some((expires, key)) = self.order.pop_front() {
-                if self.entries.get(&key).is_some_and(|(_, e)| *e == expires) {
-                    self.entries.remove(&key);
-                }
+            if let Some((expires, key)) = self.order.pop_front()
+                && self.entries.get(&key).is_some_and(|(_, e)| *e == expires)
+            {
+                self.entries.remove(&key);
             }
         }
         // Entries removed by `resolve(last)` leave stale order slots; bound them too.

@@ -24,10 +24,11 @@ pub fn message_from_sip(msg: &SipMessage) -> Result<ChatMessage<'_>, BridgeError
             if ct.type_.eq_ignore_ascii_case("text")
                 && ct.subtype.eq_ignore_ascii_case("plain") =>
         {
-            if let Some(cs) = ct.param("charset") {
-                if !cs.eq_ignore_ascii_case("utf-8") && !cs.eq_ignore_ascii_case("us-ascii") {
-                    return Err(BridgeError::BadCharset);
-                }
+            if let Some(cs) = ct.param("charset")
+                && !cs.eq_ignore_ascii_case("utf-8")
+                && !cs.eq_ignore_ascii_case("us-ascii")
+            {
+                return Err(BridgeError::BadCharset);
             }
         }
         // RFC 3428 §9: a MESSAGE without Content-Type is text/plain.

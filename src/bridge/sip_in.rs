@@ -404,13 +404,13 @@ fn extension_events<'a>(mut m: ChatMessage<'a>, env: Envelope<'a>, c: &Cpim<'a>)
         .filter_map(|urn| c.ns_prefix(urn))
         .collect();
     for (n, val) in &c.headers {
-        if let Some((p, _)) = n.split_once('.') {
-            if !known.contains(&p) {
-                m.passthrough.push(Passthrough::CpimHeader(
-                    Cow::Borrowed(n),
-                    Cow::Borrowed(val),
-                ));
-            }
+        if let Some((p, _)) = n.split_once('.')
+            && !known.contains(&p)
+        {
+            m.passthrough.push(Passthrough::CpimHeader(
+                Cow::Borrowed(n),
+                Cow::Borrowed(val),
+            ));
         }
     }
     match v(ns::CORRECTION, "Replace") {

@@ -3,6 +3,7 @@
 
 mod default;
 mod ops;
+mod policy;
 #[cfg(test)]
 mod tests;
 
@@ -16,6 +17,10 @@ use serde::Deserialize;
 
 pub use default::{DEFAULT_CONFIG, default_state_dir};
 pub use ops::{AuditConfig, AuditOutput, MetricsConfig};
+pub use policy::{
+    Action, ConsentConfig, DomainPair, DomainSwitch, FederationConfig, LimitsConfig, PolicyConfig,
+    UserLists,
+};
 
 /// Which protocol a domain lives on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -73,6 +78,9 @@ pub struct Config {
     /// The metadata audit log.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// Federation matrix, consent and abuse limits.
+    #[serde(default)]
+    pub policy: PolicyConfig,
     /// The domains parley serves, on both sides.
     #[serde(default, rename = "domain")]
     pub domains: Vec<DomainConfig>,
@@ -202,6 +210,14 @@ pub struct XmppConfig {
     /// Close a stream (either direction) that carried no stanza this long.
     #[serde(default = "default_idle_timeout_ms")]
     pub idle_timeout_ms: u64,
+    /// Offer and accept Server Dialback (XEP-0220) when a peer cannot use SASL EXTERNAL. The
+    /// peer's server certificate is still verified on every dialback connection.
+    #[serde(default = "yes")]
+    pub dialback: bool,
+    /// Dialback secret shared by every node serving the same domains (XEP-0185); random per
+    /// start when absent.
+    #[serde(default)]
+    pub dialback_secret: Option<String>,
     /// Answer XEP-0092 software version queries to the gateway's domains.
     #[serde(default = "yes")]
     pub answer_version: bool,
@@ -217,6 +233,8 @@ impl Default for XmppConfig {
             delivery_timeout_ms: default_delivery_timeout_ms(),
             keepalive_ms: default_keepalive_ms(),
             idle_timeout_ms: default_idle_timeout_ms(),
+            dialback: true,
+            dialback_secret: None,
             answer_version: true,
         }
     }
@@ -398,13 +416,13 @@ impl Config {
                 _ => {}
             }
             for (field, path) in [("cert_file", &d.cert_file), ("key_file", &d.key_file)] {
-                if let Some(p) = path {
-                    if !p.is_file() {
-                        return Err(invalid(
-                            key(field),
-                            format!("{} is not a readable file", p.display()),
-                        ));
-                    }
+                if let Some(p) = path
+                    && !p.is_file()
+                {
+                    return Err(invalid(
+                        key(field),
+                        format!("{} is not a readable file", p.display()),
+                    ));
                 }
             }
         }
@@ -487,6 +505,7 @@ impl Config {
             .map_err(|e| invalid("log.level", e.to_string()))?;
         self.metrics.validate()?;
         self.audit.validate()?;
+        self.policy.validate()?;
         Ok(())
     }
 

@@ -125,13 +125,13 @@ impl AuditConfig {
         if self.path.is_some() && self.output != AuditOutput::File {
             return Err(invalid("audit.path", "only used with output = \"file\""));
         }
-        if let Some(p) = &self.path {
-            if p.file_name().is_none() || p.is_dir() {
-                return Err(invalid(
-                    "audit.path",
-                    format!("{} is not a file path", p.display()),
-                ));
-            }
+        if let Some(p) = &self.path
+            && (p.file_name().is_none() || p.is_dir())
+        {
+            return Err(invalid(
+                "audit.path",
+                format!("{} is not a file path", p.display()),
+            ));
         }
         Ok(())
     }

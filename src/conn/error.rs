@@ -52,6 +52,27 @@ impl ConnError {
     }
 }
 
+impl ConnError {
+    /// True when retrying the same peer soon cannot succeed: its certificate or its
+    /// authentication was refused (as opposed to an unreachable or slow peer).
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            ConnError::Auth(_) | ConnError::SaslRefused(_) => true,
+            ConnError::Io(e) => e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_some_and(|tls| {
+                    matches!(
+                        tls,
+                        rustls::Error::InvalidCertificate(_)
+                            | rustls::Error::NoCertificatesPresented
+                    )
+                }),
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for ConnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

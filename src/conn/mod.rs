@@ -2,6 +2,7 @@
 //! hands complete messages to [`crate::routing`], and drains a bounded outbound queue.
 
 pub mod backlog;
+pub mod dialback;
 pub mod error;
 pub mod s2s_in;
 pub mod s2s_out;

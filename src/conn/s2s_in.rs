@@ -11,13 +11,14 @@ use tokio::net::TcpStream;
 use tracing::{debug, info};
 
 use super::ConnError;
+use super::dialback;
 use super::s2s_out::unexpected;
 use super::xml_stream::XmlStream;
 use crate::auth::{self, VerifiedDomain};
 use crate::config::Side;
 use crate::metrics::{self, AuthMethod, Protocol, TlsFailure};
-use crate::routing::Gateway;
-use crate::xmpp::encode::{self, FeaturesOut, StreamOpen};
+use crate::routing::{Gateway, Inbound};
+use crate::xmpp::encode::{self, DbPayload, FeaturesOut, StreamOpen};
 use crate::xmpp::framing::StreamNs;
 use crate::xmpp::stanza::Element;
 use crate::xmpp::{StreamCondition, StreamHeader, XmppLimits};
@@ -57,11 +58,14 @@ pub async fn serve(tcp: TcpStream, mode: Mode, gw: Arc<Gateway>) -> Result<(), C
             }
         }
     };
-    let (mut stream, peer, local) = tokio::time::timeout(NEGOTIATION_DEADLINE, negotiation)
-        .await
-        .map_err(|_| ConnError::Timeout("inbound s2s negotiation"))??;
-    info!(peer.domain = %peer, local.domain = %local, ?mode, "inbound s2s stream authenticated (SASL EXTERNAL)");
+    let (mut stream, peer, local, stream_id) =
+        tokio::time::timeout(NEGOTIATION_DEADLINE, negotiation)
+            .await
+            .map_err(|_| ConnError::Timeout("inbound s2s negotiation"))??;
+    debug!(peer.domain = %peer, local.domain = %local, ?mode, "inbound s2s stream established");
     let _counted = metrics::connection(Protocol::Xmpp, true, peer.as_str());
+    // Every (local, peer) pair authenticated on this stream (more by dialback piggybacking).
+    let mut pairs = vec![(local, peer)];
     let cancel = gw.shutdown_token();
     let idle = Duration::from_millis(gw.config().xmpp.idle_timeout_ms);
     loop {
@@ -79,18 +83,50 @@ pub async fn serve(tcp: TcpStream, mode: Mode, gw: Arc<Gateway>) -> Result<(), C
             }
         };
         let header = stream.header().cloned().ok_or(ConnError::Closed)?;
-        if let Err(condition) = gw.xmpp_inbound(&peer, &local, &header, element).await {
-            stream.send_stream_error(condition, None).await;
-            return Err(ConnError::Unexpected {
-                expected: "a valid stanza",
-                got: condition.as_str().into(),
-            });
+        match gw.xmpp_inbound(&pairs, &header, element).await {
+            Ok(Inbound::Done) => {}
+            // A dialback answer (XEP-0220 §2.3) goes back on this same stream.
+            Ok(Inbound::Reply(answer)) => {
+                stream.wbuf.extend_from_slice(&answer);
+                stream.flush().await?;
+            }
+            Ok(Inbound::Piggyback { local, remote, key }) => {
+                let verified = if gw.serves(&local, Side::Sip) && gw.serves(&remote, Side::Xmpp) {
+                    dialback::verify(&gw, &local, &remote, &stream_id, &key).await
+                } else {
+                    Err(ConnError::Auth(auth::AuthError::NameMismatch))
+                };
+                metrics::auth(Protocol::Xmpp, AuthMethod::Dialback, verified.is_ok());
+                encode::write_db_result(
+                    &mut stream.wbuf,
+                    &local,
+                    &remote,
+                    DbPayload::Verdict(verified.is_ok()),
+                );
+                stream.flush().await?;
+                match verified {
+                    Ok(peer) => {
+                        info!(peer.domain = %peer, local.domain = %local, "another domain pair authenticated on the stream (dialback)");
+                        pairs.push((local, peer));
+                    }
+                    Err(e) => info!(peer.domain = %remote, error = %e, "dialback refused"),
+                }
+            }
+            Err(condition) => {
+                stream.send_stream_error(condition, None).await;
+                return Err(ConnError::Unexpected {
+                    expected: "a valid stanza",
+                    got: condition.as_str().into(),
+                });
+            }
         }
     }
 }
 
 type Tls = tokio_rustls::server::TlsStream<TcpStream>;
-type Negotiated = (XmlStream<Tls>, VerifiedDomain, String);
+/// The authenticated stream, the peer, our domain, and our id of the current stream (dialback
+/// keys are bound to it).
+type Negotiated = (XmlStream<Tls>, VerifiedDomain, String, String);
 
 /// The plain prelude: header, features (STARTTLS required), `<starttls/>`, `<proceed/>`, TLS.
 async fn starttls(
@@ -99,7 +135,7 @@ async fn starttls(
     limits: XmppLimits,
 ) -> Result<(Tls, String, String), ConnError> {
     let mut plain = XmlStream::new(tcp, limits);
-    let (local, remote) = accept_header(&mut plain, gw).await?;
+    let (local, remote, _) = accept_header(&mut plain, gw).await?;
     encode::write_features(
         &mut plain.wbuf,
         &FeaturesOut {
@@ -129,6 +165,7 @@ async fn starttls(
         .accept(plain.into_inner()?)
         .await
         .inspect_err(|e| {
+            info!(peer.domain = %remote, error = %e, "inbound s2s TLS handshake failed");
             metrics::tls_handshake_failure(Protocol::Xmpp, true, TlsFailure::of_io(e))
         })?;
     Ok((tls, local, remote))
@@ -143,7 +180,7 @@ async fn authenticate(
     limits: XmppLimits,
 ) -> Result<Negotiated, ConnError> {
     let mut secure = XmlStream::new(tls, limits);
-    let (local, remote) = accept_header(&mut secure, gw).await?;
+    let (local, remote, stream_id) = accept_header(&mut secure, gw).await?;
     if expected
         .as_ref()
         .is_some_and(|(l, r)| *l != local || *r != remote)
@@ -155,26 +192,72 @@ async fn authenticate(
     }
     let has_cert = secure.io_ref().get_ref().1.peer_certificates().is_some();
     let mechanisms: &[&str] = if has_cert { &["EXTERNAL"] } else { &[] };
+    let dialback = gw.config().xmpp.dialback;
     encode::write_features(
         &mut secure.wbuf,
         &FeaturesOut {
             mechanisms,
+            dialback,
             ..FeaturesOut::default()
         },
     );
     secure.flush().await?;
-    let auth = secure.read_element().await?;
-    let authzid = match secure.parse(&auth)? {
-        Element::SaslAuth { mechanism, initial } if mechanism == "EXTERNAL" => {
-            decode_authzid(&initial).unwrap_or_else(|| remote.clone())
+    loop {
+        let element = secure.read_element().await?;
+        match secure.parse(&element)? {
+            Element::SaslAuth { mechanism, initial } => {
+                return sasl_external(secure, &mechanism, &initial, local, remote, gw).await;
+            }
+            Element::DbResult(d) if dialback && d.type_.is_none() => {
+                let claimed = (
+                    d.to.as_deref().map(str::to_ascii_lowercase),
+                    d.from.as_deref().map(str::to_ascii_lowercase),
+                );
+                let verified = if claimed == (Some(local.clone()), Some(remote.clone())) {
+                    dialback::verify(gw, &local, &remote, &stream_id, &d.key).await
+                } else {
+                    Err(ConnError::Auth(auth::AuthError::NameMismatch))
+                };
+                metrics::auth(Protocol::Xmpp, AuthMethod::Dialback, verified.is_ok());
+                encode::write_db_result(
+                    &mut secure.wbuf,
+                    &local,
+                    &remote,
+                    DbPayload::Verdict(verified.is_ok()),
+                );
+                secure.flush().await?;
+                let peer = verified.inspect_err(
+                    |e| info!(peer.domain = %remote, error = %e, "dialback refused"),
+                )?;
+                info!(peer.domain = %peer, "inbound s2s stream authenticated (dialback)");
+                return Ok((secure, peer, local, stream_id));
+            }
+            // As authoritative server, on a stream that is not (yet) authenticated.
+            Element::DbVerify(d) => {
+                dialback::answer_verify(&mut secure.wbuf, gw, &d);
+                secure.flush().await?;
+            }
+            other => return Err(unexpected("SASL <auth/> or dialback", &other)),
         }
-        Element::SaslAuth { .. } => {
-            encode::write_sasl_failure(&mut secure.wbuf, "invalid-mechanism");
-            secure.flush().await?;
-            return Err(ConnError::SaslRefused("mechanism not offered".into()));
-        }
-        other => return Err(unexpected("SASL <auth/>", &other)),
-    };
+    }
+}
+
+/// SASL EXTERNAL (RFC 6120 §6, XEP-0178): the authorization identity (or, when empty, the
+/// stream's `from`) must be the peer domain and named in its certificate; then the restart.
+async fn sasl_external(
+    mut secure: XmlStream<Tls>,
+    mechanism: &str,
+    initial: &str,
+    local: String,
+    remote: String,
+    gw: &Gateway,
+) -> Result<Negotiated, ConnError> {
+    if mechanism != "EXTERNAL" {
+        encode::write_sasl_failure(&mut secure.wbuf, "invalid-mechanism");
+        secure.flush().await?;
+        return Err(ConnError::SaslRefused("mechanism not offered".into()));
+    }
+    let authzid = decode_authzid(initial).unwrap_or_else(|| remote.clone());
     let verified = if authzid.eq_ignore_ascii_case(&remote) {
         auth::verify_certificate_for(secure.io_ref().get_ref().1.peer_certificates(), &remote)
     } else {
@@ -184,6 +267,7 @@ async fn authenticate(
     let peer = match verified {
         Ok(peer) => peer,
         Err(e) => {
+            info!(peer.domain = %remote, authzid = %authzid, error = %e, "SASL EXTERNAL refused");
             encode::write_sasl_failure(&mut secure.wbuf, "not-authorized");
             secure.flush().await?;
             return Err(ConnError::Auth(e));
@@ -191,20 +275,20 @@ async fn authenticate(
     };
     encode::write_sasl_success(&mut secure.wbuf);
     secure.flush().await?;
-
     let mut stream = secure.restart()?;
-    accept_header(&mut stream, gw).await?;
+    let (_, _, stream_id) = accept_header(&mut stream, gw).await?;
     encode::write_features(&mut stream.wbuf, &FeaturesOut::default());
     stream.flush().await?;
-    Ok((stream, peer, local))
+    info!(peer.domain = %peer, "inbound s2s stream authenticated (SASL EXTERNAL)");
+    Ok((stream, peer, local, stream_id))
 }
 
 /// Read the initiating entity's header, check it, and answer with ours. Returns
-/// `(local domain, claimed remote domain)`.
+/// `(local domain, claimed remote domain, our stream id)`.
 async fn accept_header<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut XmlStream<S>,
     gw: &Gateway,
-) -> Result<(String, String), ConnError> {
+) -> Result<(String, String, String), ConnError> {
     let header = stream.read_header().await?;
     let (local, remote) = match check_header(&header, gw) {
         Ok(pair) => pair,
@@ -223,7 +307,7 @@ async fn accept_header<S: AsyncRead + AsyncWrite + Unpin>(
         },
     );
     debug!(local.domain = %local, peer.domain = %remote, "s2s stream header accepted");
-    Ok((local, remote))
+    Ok((local, remote, id))
 }
 
 fn check_header(

@@ -14,12 +14,13 @@ use tracing::debug;
 
 use super::ConnError;
 use super::xml_stream::XmlStream;
+use crate::auth::dialback::DialbackSecret;
 use crate::auth::{self, VerifiedDomain};
 use crate::metrics::{self, Protocol, TlsFailure};
 use crate::transport::resolve::{Resolver, Target};
 use crate::xmpp::XmppLimits;
-use crate::xmpp::encode::{self, StreamOpen};
-use crate::xmpp::stanza::Element;
+use crate::xmpp::encode::{self, DbPayload, StreamOpen};
+use crate::xmpp::stanza::{DbType, Element};
 
 /// An authenticated outbound stream, ready for stanzas.
 #[derive(Debug)]
@@ -42,70 +43,87 @@ pub struct Route<'a> {
 }
 
 /// Try each target in turn (RFC 6120 §3.2.1: after a connection failure, the next one) and
-/// negotiate a stream on the first that accepts, all within `deadline`.
+/// negotiate an authenticated stream on the first that accepts, all within `deadline`: SASL
+/// EXTERNAL when the peer offers it, else Server Dialback (XEP-0220) when it offers that.
 pub async fn connect(
     route: &Route<'_>,
     resolver: &Resolver,
     connector: &TlsConnector,
     limits: XmppLimits,
     deadline: Duration,
+    secret: &DialbackSecret,
 ) -> Result<Established, ConnError> {
     let attempt = async {
-        let mut last = ConnError::UnknownDomain(route.remote.to_owned());
-        for target in &route.targets {
-            for addr in resolver.addresses(target).await {
-                match TcpStream::connect(addr).await {
-                    Ok(tcp) => {
-                        return negotiate(tcp, target.direct_tls, route, connector, limits).await;
-                    }
-                    Err(e) => {
-                        debug!(peer.addr = %addr, error = %e, "s2s connect failed; trying the next target");
-                        last = e.into();
-                    }
-                }
-            }
-        }
-        Err(last)
+        let (tls, peer) = secure_transport(route, resolver, connector, limits).await?;
+        authenticate(tls, peer, route, limits, secret).await
     };
     tokio::time::timeout(deadline, attempt)
         .await
         .map_err(|_| ConnError::Timeout("s2s connect and negotiation"))?
 }
 
-async fn negotiate(
-    tcp: TcpStream,
-    direct_tls: bool,
+/// A TLS connection to the first target that accepts, its certificate verified for the
+/// remote domain.
+pub(crate) async fn secure_transport(
     route: &Route<'_>,
+    resolver: &Resolver,
     connector: &TlsConnector,
     limits: XmppLimits,
+) -> Result<(TlsStream<TcpStream>, VerifiedDomain), ConnError> {
+    let (local, remote) = (route.local, route.remote);
+    let mut last = ConnError::UnknownDomain(remote.to_owned());
+    for target in &route.targets {
+        for addr in resolver.addresses(target).await {
+            let tcp = match TcpStream::connect(addr).await {
+                Ok(tcp) => tcp,
+                Err(e) => {
+                    debug!(peer.addr = %addr, error = %e, "s2s connect failed; trying the next target");
+                    last = e.into();
+                    continue;
+                }
+            };
+            tcp.set_nodelay(true)?;
+            let tcp = if target.direct_tls {
+                tcp
+            } else {
+                starttls(tcp, local, remote, limits).await?
+            };
+            let name = ServerName::try_from(remote.to_owned())
+                .map_err(|_| ConnError::UnknownDomain(remote.to_owned()))?;
+            let tls = connector.connect(name, tcp).await.inspect_err(|e| {
+                metrics::tls_handshake_failure(Protocol::Xmpp, false, TlsFailure::of_io(e))
+            })?;
+            let peer = auth::verify_certificate_for(tls.get_ref().1.peer_certificates(), remote)
+                .map_err(ConnError::Auth)?;
+            return Ok((tls, peer));
+        }
+    }
+    Err(last)
+}
+
+async fn authenticate(
+    tls: TlsStream<TcpStream>,
+    peer: VerifiedDomain,
+    route: &Route<'_>,
+    limits: XmppLimits,
+    secret: &DialbackSecret,
 ) -> Result<Established, ConnError> {
     let (local, remote) = (route.local, route.remote);
-    tcp.set_nodelay(true)?;
-    let tcp = if direct_tls {
-        tcp
-    } else {
-        starttls(tcp, local, remote, limits).await?
-    };
-    let name = ServerName::try_from(remote.to_owned())
-        .map_err(|_| ConnError::UnknownDomain(remote.to_owned()))?;
-    let tls = connector.connect(name, tcp).await.inspect_err(|e| {
-        metrics::tls_handshake_failure(Protocol::Xmpp, false, TlsFailure::of_io(e))
-    })?;
-    let peer = auth::verify_certificate_for(tls.get_ref().1.peer_certificates(), remote)
-        .map_err(ConnError::Auth)?;
-
-    // TLS stream: SASL EXTERNAL with our domain as authorization identity (XEP-0178 §3).
     let mut secure = XmlStream::new(tls, limits);
     open(&mut secure, local, remote).await?;
     let features = secure.read_element().await?;
-    match secure.parse(&features)? {
-        Element::Features(f) if f.mechanisms.iter().any(|m| m == "EXTERNAL") => {}
-        Element::Features(_) => {
+    let (external, dialback) = match secure.parse(&features)? {
+        Element::Features(f) => (f.mechanisms.iter().any(|m| m == "EXTERNAL"), f.dialback),
+        other => return Err(unexpected("stream features", &other)),
+    };
+    let dialback = dialback || secure.header().is_some_and(|h| h.dialback);
+    if !external {
+        if !dialback {
             return Err(ConnError::SaslRefused(
-                "peer does not offer EXTERNAL".into(),
+                "peer offers neither EXTERNAL nor dialback".into(),
             ));
         }
-        other => return Err(unexpected("features offering SASL", &other)),
+        return dialback_result(secure, peer, route, secret).await;
     }
     let authzid = base64::engine::general_purpose::STANDARD.encode(local);
     encode::write_sasl_auth(&mut secure.wbuf, "EXTERNAL", &authzid);
@@ -113,6 +131,12 @@ async fn negotiate(
     let outcome = secure.read_element().await?;
     match secure.parse(&outcome)? {
         Element::SaslSuccess => {}
+        // Some servers offer EXTERNAL and then cannot verify our certificate (ejabberd
+        // without the full chain); dialback on the same stream still proves our domain.
+        Element::SaslFailure { condition } if dialback => {
+            debug!(condition = %condition, "SASL EXTERNAL refused; trying dialback");
+            return dialback_result(secure, peer, route, secret).await;
+        }
         Element::SaslFailure { condition } => {
             return Err(ConnError::SaslRefused(condition.into_owned()));
         }
@@ -128,6 +152,41 @@ async fn negotiate(
         other => return Err(unexpected("post-auth features", &other)),
     }
     Ok(Established { stream, peer })
+}
+
+/// XEP-0220 §2.1 as originating server: send our key for this stream and wait for the
+/// receiving server's verdict (it asks our authoritative server, parley itself).
+async fn dialback_result(
+    mut secure: XmlStream<TlsStream<TcpStream>>,
+    peer: VerifiedDomain,
+    route: &Route<'_>,
+    secret: &DialbackSecret,
+) -> Result<Established, ConnError> {
+    let (local, remote) = (route.local, route.remote);
+    let stream_id = secure
+        .header()
+        .and_then(|h| h.id.clone())
+        .unwrap_or_default();
+    let key = secret.key(remote, local, &stream_id);
+    encode::write_db_result(&mut secure.wbuf, local, remote, DbPayload::Key(&key));
+    secure.flush().await?;
+    loop {
+        let answer = secure.read_element().await?;
+        match secure.parse(&answer)? {
+            Element::DbResult(d) if d.type_.is_some() => {
+                return match d.type_ {
+                    Some(DbType::Valid) => Ok(Established {
+                        stream: secure,
+                        peer,
+                    }),
+                    _ => Err(ConnError::Auth(auth::AuthError::DialbackInvalid)),
+                };
+            }
+            // The receiving server may verify other keys with us on this stream meanwhile.
+            Element::DbVerify(_) => debug!("db:verify on an outbound stream ignored"),
+            other => return Err(unexpected("<db:result type=.../>", &other)),
+        }
+    }
 }
 
 /// The plain-text prelude: stream header, features offering STARTTLS, `<starttls/>`,
@@ -154,7 +213,11 @@ async fn starttls(
     }
 }
 
-async fn open<S>(stream: &mut XmlStream<S>, local: &str, remote: &str) -> Result<(), ConnError>
+pub(crate) async fn open<S>(
+    stream: &mut XmlStream<S>,
+    local: &str,
+    remote: &str,
+) -> Result<(), ConnError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -177,10 +240,28 @@ where
     Ok(())
 }
 
+/// A protocol violation, naming what arrived by its kind only: element contents (message
+/// bodies, dialback keys) never reach the logs.
 pub(crate) fn unexpected(expected: &'static str, got: &Element<'_>) -> ConnError {
-    let got = format!("{got:?}");
+    let got = match got {
+        Element::Features(_) => "<stream:features/>",
+        Element::StartTls => "<starttls/>",
+        Element::Proceed => "<proceed/>",
+        Element::TlsFailure => "TLS <failure/>",
+        Element::SaslAuth { .. } => "SASL <auth/>",
+        Element::SaslSuccess => "SASL <success/>",
+        Element::SaslFailure { .. } => "SASL <failure/>",
+        Element::StreamError { .. } => "<stream:error/>",
+        Element::Message(_) => "<message/>",
+        Element::Presence(_) => "<presence/>",
+        Element::Iq(_) => "<iq/>",
+        Element::DbResult(_) => "<db:result/>",
+        Element::DbVerify(_) => "<db:verify/>",
+        Element::Bidi => "<bidi/>",
+        Element::Unknown { .. } => "an unknown element",
+    };
     ConnError::Unexpected {
         expected,
-        got: got.chars().take(120).collect(),
+        got: got.to_owned(),
     }
 }

@@ -150,28 +150,28 @@ impl Transactions {
             return;
         };
         let (next, action) = entry.state.on_response(code, Instant::now());
-        if let ClientAction::Final(code) = action {
-            if let Some(respond) = entry.respond.take() {
-                let reason = msg.reason().unwrap_or_default().to_owned();
-                let to_tag = msg.to().ok().and_then(|t| t.tag).map(str::to_owned);
-                let expires = msg.expires().ok().flatten();
-                let contact = msg.contacts().find_map(|c| match c {
-                    Ok(crate::sip::typed::Contact::Addr(a)) => Some(a.uri.to_owned()),
-                    _ => None,
-                });
-                let record_route = (msg.record_routes())
-                    .filter_map(Result::ok)
-                    .map(|r| r.uri.to_owned())
-                    .collect();
-                let _ = respond.send(SipFinal {
-                    code,
-                    reason,
-                    to_tag,
-                    expires,
-                    contact,
-                    record_route,
-                });
-            }
+        if let ClientAction::Final(code) = action
+            && let Some(respond) = entry.respond.take()
+        {
+            let reason = msg.reason().unwrap_or_default().to_owned();
+            let to_tag = msg.to().ok().and_then(|t| t.tag).map(str::to_owned);
+            let expires = msg.expires().ok().flatten();
+            let contact = msg.contacts().find_map(|c| match c {
+                Ok(crate::sip::typed::Contact::Addr(a)) => Some(a.uri.to_owned()),
+                _ => None,
+            });
+            let record_route = (msg.record_routes())
+                .filter_map(Result::ok)
+                .map(|r| r.uri.to_owned())
+                .collect();
+            let _ = respond.send(SipFinal {
+                code,
+                reason,
+                to_tag,
+                expires,
+                contact,
+                record_route,
+            });
         }
         if let Some(state) = next {
             entry.state = state;

@@ -140,7 +140,7 @@ async fn run(gw: Arc<Gateway>, local: String, remote: String, mut rx: mpsc::Rece
             targets: gw.xmpp_targets(&remote).await,
         };
         let connected = tokio::select! {
-            r = s2s_out::connect(&route, gw.resolver(), &connector, gw.xmpp_limits(), timing.connect) => r,
+            r = s2s_out::connect(&route, gw.resolver(), &connector, gw.xmpp_limits(), timing.connect, gw.dialback_secret()) => r,
             () = cancel.cancelled() => Err(ConnError::Shutdown),
         };
         let next_hop = route
@@ -170,6 +170,11 @@ async fn run(gw: Arc<Gateway>, local: String, remote: String, mut rx: mpsc::Rece
                 };
                 let delay = backoff.next_delay();
                 warn!(peer.addr = %next_hop, error = %e, waiting = backlog.len(), retry_ms = delay.as_millis() as u64, "outbound s2s connect failed");
+                // A refused certificate or authentication will not fix itself before the
+                // deadline: bounce now rather than make every sender wait for it.
+                if e.is_permanent() {
+                    backlog.drain(|s| fail(s, condition));
+                }
                 if !wait_to_retry(
                     &mut backlog,
                     &mut rx,

@@ -196,6 +196,14 @@ label_enum!(
         QueueFull => "queue_full",
         /// The message cannot be expressed on the other side.
         Untranslatable => "untranslatable",
+        /// The federation matrix or a domain's inbound/outbound switch refuses the pair.
+        FederationDenied => "federation_denied",
+        /// A stranger used up the messages allowed before the recipient accepts.
+        ConsentRequired => "consent_required",
+        /// The message is over the size limit.
+        TooLarge => "too_large",
+        /// The message has more recipients than allowed.
+        TooManyRecipients => "too_many_recipients",
     }
 );
 

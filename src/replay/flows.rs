@@ -353,6 +353,15 @@ impl Engine {
             flow.dirs[d].saw_syn = true;
             seq = seq.wrapping_add(1);
         }
+        // Streams that will never yield a message are not reassembled.
+        let done = match flow.class {
+            Class::Other => true,
+            Class::Tls => flow.dirs[d].tls_reported,
+            _ => false,
+        };
+        if done {
+            return;
+        }
         let (mine, other) = split_pair(&mut flow.dirs, d);
         let class = &mut flow.class;
         let Dir {
@@ -462,16 +471,16 @@ impl Deliver<'_> {
     }
 
     fn chunk(&mut self, c: Chunk<'_>) {
-        if *self.class == Class::Undecided {
-            if let Chunk::Data(d) = c {
-                *self.class = self.engine.classify(self.id.src, self.id.dst, d);
-                match *self.class {
-                    Class::Other => self.engine.stats.unclassified += 1,
-                    Class::Proto(p) => {
-                        self.other.split = new_splitter(p, !self.other.saw_syn);
-                    }
-                    _ => {}
+        if *self.class == Class::Undecided
+            && let Chunk::Data(d) = c
+        {
+            *self.class = self.engine.classify(self.id.src, self.id.dst, d);
+            match *self.class {
+                Class::Other => self.engine.stats.unclassified += 1,
+                Class::Proto(p) => {
+                    self.other.split = new_splitter(p, !self.other.saw_syn);
                 }
+                _ => {}
             }
         }
         let proto = match *self.class {

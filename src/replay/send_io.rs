@@ -215,10 +215,10 @@ async fn read_datagrams(socket: Arc<UdpSocket>, tx: mpsc::Sender<Reply>) {
         let Ok(len) = frame_datagram(&buf[..n], &SipLimits::default()) else {
             continue;
         };
-        if let Some((key, ok)) = sip_answer(bytes::Bytes::copy_from_slice(&buf[..len])) {
-            if tx.send(Reply::Answer { key, ok, at }).await.is_err() {
-                return;
-            }
+        if let Some((key, ok)) = sip_answer(bytes::Bytes::copy_from_slice(&buf[..len]))
+            && tx.send(Reply::Answer { key, ok, at }).await.is_err()
+        {
+            return;
         }
     }
 }

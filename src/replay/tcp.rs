@@ -129,21 +129,21 @@ impl Reassembler {
         while !self.pending.is_empty() {
             self.skip_to_pending(out);
         }
-        if let Some(fin) = self.fin {
-            if fin > self.next {
-                self.gap(fin - self.next, out);
-                self.next = fin;
-            }
+        if let Some(fin) = self.fin
+            && fin > self.next
+        {
+            self.gap(fin - self.next, out);
+            self.next = fin;
         }
     }
 
     /// Skip the hole before the first held segment, then deliver what became contiguous.
     fn skip_to_pending(&mut self, out: &mut dyn FnMut(Chunk<'_>)) {
-        if let Some((&k, _)) = self.pending.first_key_value() {
-            if k > self.next {
-                self.gap(k - self.next, out);
-                self.next = k;
-            }
+        if let Some((&k, _)) = self.pending.first_key_value()
+            && k > self.next
+        {
+            self.gap(k - self.next, out);
+            self.next = k;
         }
         self.drain(out);
     }

@@ -115,8 +115,14 @@ fn sip_fixture_translates_both_ways_and_counts() {
     let stanza = first["translation"]["xmpp"].as_str().unwrap();
     assert!(stanza.starts_with("<message"), "{stanza}");
     assert!(stanza.contains("<body>Hello from SIP</body>"), "{stanza}");
-    // text/html is refused with 415.
-    assert_eq!(l[2]["refused"]["sip_status"], 415);
+    // text/html becomes XHTML-IM with a plain body.
+    assert_eq!(l[2]["events"][0]["body"], "bold");
+    assert!(
+        l[2]["translation"]["xmpp"]
+            .as_str()
+            .unwrap()
+            .contains("<html xmlns=")
+    );
     // The 404 to a MESSAGE becomes an XMPP error to its sender.
     let err = l.iter().find(|v| v["sip"]["status"] == 404).unwrap();
     assert_eq!(err["events"][0]["condition"], "item-not-found");
@@ -141,7 +147,7 @@ fn xmpp_fixture_translates_and_sees_starttls() {
         .iter()
         .find(|v| v["xmpp"]["message"]["id"] == "m1")
         .expect("m1");
-    assert_eq!(chat["events"][0]["from"], "juliet@xmpp.test/balcony");
+    assert_eq!(chat["events"][0]["from"]["resource"], "balcony");
     let sip = chat["translation"]["sip"].as_str().unwrap();
     assert!(
         sip.starts_with("MESSAGE sip:romeo@sip.test SIP/2.0\r\n"),
@@ -150,7 +156,7 @@ fn xmpp_fixture_translates_and_sees_starttls() {
     let s = summary(&out);
     assert_eq!(s["messages"]["xmpp"]["stream:open"], 4);
     assert_eq!(s["messages"]["xmpp"]["proceed"], 1);
-    assert_eq!(s["refused"]["xmpp→sip: Unsupported Media Type"], 1);
+    assert_eq!(s["translated"]["xmpp→sip"], 6);
     // After <proceed/>, the ClientHello is reported as TLS, not as a parse failure.
     assert_eq!(s["tls_streams"].as_array().unwrap().len(), 1);
     assert!(s["parse_failures"].as_object().unwrap().is_empty(), "{s}");

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use serde_json::{Map, Value, json};
 
-use super::bridge_call::{self, Correlation};
+use super::bridge_call;
 use super::flows::{Event, Sink};
 use super::split::Item;
 use super::summary::MessageStats;
@@ -23,7 +23,6 @@ pub(crate) struct Translator<'w> {
     pub origin: Option<u64>,
     n: u64,
     limits: SipLimits,
-    correlation: Correlation,
     /// Counters for the summary.
     pub stats: MessageStats,
     /// The first write error (later lines are not attempted).
@@ -38,7 +37,6 @@ impl<'w> Translator<'w> {
             origin: None,
             n: 0,
             limits: SipLimits::default(),
-            correlation: Correlation::default(),
             stats: MessageStats::default(),
             error: None,
         }
@@ -88,7 +86,7 @@ impl<'w> Translator<'w> {
                 self.stats.count("sip", kind);
                 body.insert("sip".into(), sip_json(&m));
                 let n = self.n + 1;
-                let b = bridge_call::sip(&m, n, &mut self.correlation);
+                let b = bridge_call::sip(&m, n, e.ts_ns);
                 self.bridged(&mut body, b, "sip→xmpp");
             }
             Err(err) => {
@@ -109,7 +107,7 @@ impl<'w> Translator<'w> {
             Ok(el) => {
                 self.stats.count("xmpp", xmpp_kind(&el));
                 body.insert("xmpp".into(), element_json(&el));
-                let b = bridge_call::xmpp(&el, self.n + 1);
+                let b = bridge_call::xmpp(&el, self.n + 1, e.ts_ns);
                 self.bridged(&mut body, b, "xmpp→sip");
             }
             Err(err) => {

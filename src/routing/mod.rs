@@ -4,33 +4,52 @@
 //! outbound pools, and turns failures into the sender's protocol errors.
 
 mod ids;
+mod police;
 mod presence;
 mod presence_sub;
 mod sip_in;
 mod xmpp_in;
 pub mod xmpp_iq;
 
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
 use dashmap::DashMap;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::dialback::DialbackSecret;
 use crate::config::{Config, Side};
 use crate::conn::sip_pool::SipPool;
 use crate::conn::xmpp_pool::XmppPool;
 use crate::model::DeliveryError;
+use crate::policy::{Bucket, Policy};
 use crate::sip::SipLimits;
+use crate::store::{MemStore, Store};
 use crate::transport::resolve::{Resolver, Target};
 use crate::transport::tls::TlsContext;
 use crate::xmpp::XmppLimits;
 
 pub use ids::IdGenerator;
+pub use xmpp_in::Inbound;
+
+/// What a reload replaces at once: established connections keep what they started with.
+#[derive(Debug)]
+struct Live {
+    config: Arc<Config>,
+    tls: Arc<TlsContext>,
+    policy: Arc<Policy>,
+}
 
 /// Shared state of the running gateway.
 #[derive(Debug)]
 pub struct Gateway {
-    config: Config,
-    tls: TlsContext,
+    live: RwLock<Arc<Live>>,
+    store: Arc<dyn Store>,
+    domain_buckets: DashMap<String, Bucket>,
+    sender_buckets: DashMap<String, Bucket>,
+    started: Instant,
     sip_sent_by: String,
     xmpp_out: XmppPool,
     sip_out: SipPool,
@@ -42,6 +61,7 @@ pub struct Gateway {
     bounces: DashMap<String, oneshot::Sender<DeliveryError<'static>>>,
     ids: IdGenerator,
     resolver: Resolver,
+    dialback: DialbackSecret,
     cancel: CancellationToken,
     tracker: TaskTracker,
 }
@@ -54,6 +74,11 @@ impl Gateway {
         cancel: CancellationToken,
         tracker: TaskTracker,
     ) -> Gateway {
+        let dialback = config
+            .xmpp
+            .dialback_secret
+            .as_deref()
+            .map_or_else(DialbackSecret::random, DialbackSecret::new);
         let sip_sent_by = config
             .sip
             .listen_tls
@@ -61,8 +86,15 @@ impl Gateway {
             .map(|a| a.to_string())
             .unwrap_or_default();
         Gateway {
-            config,
-            tls,
+            live: RwLock::new(Arc::new(Live {
+                policy: Arc::new(Policy::new(&config.policy)),
+                config: Arc::new(config),
+                tls: Arc::new(tls),
+            })),
+            store: Arc::new(MemStore::new()),
+            domain_buckets: DashMap::new(),
+            sender_buckets: DashMap::new(),
+            started: Instant::now(),
             sip_sent_by,
             xmpp_out: XmppPool::default(),
             sip_out: SipPool::default(),
@@ -71,19 +103,55 @@ impl Gateway {
             bounces: DashMap::new(),
             ids: IdGenerator::new(),
             resolver: Resolver::from_system(),
+            dialback,
             cancel,
             tracker,
         }
     }
 
-    /// The config in force.
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// Keep durable state in `store` (the default is in memory).
+    pub fn with_store(mut self, store: Arc<dyn Store>) -> Gateway {
+        self.store = store;
+        self
     }
 
-    /// TLS contexts.
-    pub fn tls(&self) -> &TlsContext {
-        &self.tls
+    fn live(&self) -> Arc<Live> {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The config in force (a reload swaps it; holders keep the one they took).
+    pub fn config(&self) -> Arc<Config> {
+        self.live().config.clone()
+    }
+
+    /// TLS contexts in force.
+    pub fn tls(&self) -> Arc<TlsContext> {
+        self.live().tls.clone()
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.live().policy.clone()
+    }
+
+    /// The durable state.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Put a new config and its TLS contexts in force. Listeners stay as they are; new
+    /// connections and every new message use the new values, established connections are
+    /// not touched. The caller validated `config` and built `tls` from it.
+    pub fn replace_config(&self, config: Config, tls: TlsContext) {
+        let live = Arc::new(Live {
+            policy: Arc::new(Policy::new(&config.policy)),
+            config: Arc::new(config),
+            tls: Arc::new(tls),
+        });
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = live;
+        // Rates may have changed: start the buckets afresh.
+        self.domain_buckets.clear();
+        self.sender_buckets.clear();
     }
 
     /// The process-wide shutdown signal.
@@ -111,6 +179,11 @@ impl Gateway {
         self.ids.next()
     }
 
+    /// The Server Dialback secret (XEP-0185).
+    pub fn dialback_secret(&self) -> &DialbackSecret {
+        &self.dialback
+    }
+
     /// The process-wide DNS resolver.
     pub fn resolver(&self) -> &Resolver {
         &self.resolver
@@ -118,7 +191,7 @@ impl Gateway {
 
     /// The s2s servers of an XMPP domain: its static next hop, or DNS (RFC 6120 §3.2).
     pub async fn xmpp_targets(&self, domain: &str) -> Vec<Target> {
-        match self.config.domain(domain) {
+        match self.config().domain(domain) {
             Some(d) => match &d.next_hop {
                 Some(hop) => Target::from_host_port(hop, d.direct_tls)
                     .into_iter()
@@ -131,6 +204,6 @@ impl Gateway {
 
     /// Whether `domain` is configured here on `side`.
     pub fn serves(&self, domain: &str, side: Side) -> bool {
-        self.config.domain(domain).is_some_and(|d| d.side == side)
+        self.config().domain(domain).is_some_and(|d| d.side == side)
     }
 }

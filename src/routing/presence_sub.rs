@@ -87,18 +87,17 @@ impl Gateway {
                 self.start_sub(watcher, presentity);
             }
             SubscriptionKind::Unsubscribe => {
-                if let Some(key) = self.find_sub(&watcher, &presentity) {
-                    if let Some((key, sub)) = self.presence_subs.subs.remove(&key) {
-                        if let State::Established(est) = sub.state {
-                            let (est, cseq) = est.refresh(0, Instant::now());
-                            let ends = Ends {
-                                watcher: &sub.watcher,
-                                presentity: &sub.presentity,
-                                target: sub.target.as_ref(),
-                            };
-                            self.send_subscribe(&key, &ends, Some(&est), cseq, 0);
-                        }
-                    }
+                if let Some(key) = self.find_sub(&watcher, &presentity)
+                    && let Some((key, sub)) = self.presence_subs.subs.remove(&key)
+                    && let State::Established(est) = sub.state
+                {
+                    let (est, cseq) = est.refresh(0, Instant::now());
+                    let ends = Ends {
+                        watcher: &sub.watcher,
+                        presentity: &sub.presentity,
+                        target: sub.target.as_ref(),
+                    };
+                    self.send_subscribe(&key, &ends, Some(&est), cseq, 0);
                 }
             }
             _ => {}

@@ -49,7 +49,7 @@ impl Gateway {
     /// The transaction timers (RFC 3261 §17.1.1.1), Timer F as configured.
     pub fn sip_timers(&self) -> Timers {
         Timers::with_timeout(Duration::from_millis(
-            self.config.sip.transaction_timeout_ms,
+            self.config().sip.transaction_timeout_ms,
         ))
     }
 
@@ -159,6 +159,14 @@ impl Gateway {
             audit::refuse(record, PolicyReason::RelayingDenied);
             return (403, Cow::Borrowed("Relaying Denied"));
         }
+        if let Err(r) = self.police(&msg, Side::Sip) {
+            info!(
+                reason = r.reason().as_str(),
+                "SIP MESSAGE refused by policy"
+            );
+            audit::refuse(record, r.reason());
+            return r.sip_status();
+        }
         let id = self.new_id();
         let mut out = BytesMut::with_capacity(256 + msg.body.len());
         bridge::xmpp::write_message(&mut out, &msg, &id);
@@ -207,14 +215,14 @@ impl Gateway {
         ack: oneshot::Receiver<Result<(), ErrorCondition>>,
         bounce: oneshot::Receiver<crate::model::DeliveryError<'static>>,
     ) -> Status {
-        let budget = Duration::from_millis(self.config.sip.transaction_timeout_ms * 3 / 4);
+        let budget = Duration::from_millis(self.config().sip.transaction_timeout_ms * 3 / 4);
         match tokio::time::timeout(budget, ack).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(condition))) => return status(bridge::sip::condition_to_status(condition)),
             Ok(Err(_)) => return (503, Cow::Borrowed("Service Unavailable")),
             Err(_) => return (408, Cow::Borrowed("Request Timeout")),
         }
-        let window = Duration::from_millis(self.config.sip.bounce_window_ms);
+        let window = Duration::from_millis(self.config().sip.bounce_window_ms);
         match tokio::time::timeout(window, bounce).await {
             Ok(Ok(err)) => {
                 let (code, default_reason) = bridge::sip::condition_to_status(err.condition);

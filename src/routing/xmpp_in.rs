@@ -19,32 +19,68 @@ use crate::xmpp::stanza::IqView;
 use crate::xmpp::stanza::{self, Element, MessageType, MessageView};
 use crate::xmpp::{StreamCondition, StreamHeader};
 
+/// What the connection does after the router handled an element.
+#[derive(Debug)]
+pub enum Inbound {
+    /// Nothing more.
+    Done,
+    /// Write this answer back on the same stream (dialback verification, XEP-0220 §2.3).
+    Reply(BytesMut),
+    /// Verify another domain pair by dialback and answer with `db:result` (XEP-0220 §2.5).
+    Piggyback {
+        /// Our domain.
+        local: String,
+        /// The domain the peer claims.
+        remote: String,
+        /// Its dialback key.
+        key: String,
+    },
+}
+
 impl Gateway {
     /// Handle one element from a peer authenticated as `peer`, on a stream addressed to
-    /// `local`. An `Err` is a stream error: the caller sends it and closes the stream.
+    /// `local`. `Ok(Some(bytes))` is an answer to write back on the same stream (dialback
+    /// verification, XEP-0220 §2.3). An `Err` is a stream error: the caller sends it and closes
+    /// the stream.
     pub async fn xmpp_inbound(
         self: &Arc<Self>,
-        peer: &VerifiedDomain,
-        local: &str,
+        pairs: &[(String, VerifiedDomain)],
         header: &StreamHeader,
         element: Bytes,
-    ) -> Result<(), StreamCondition> {
+    ) -> Result<Inbound, StreamCondition> {
         let parsed =
             stanza::parse_element(&element, header).map_err(|e| metrics::xmpp_parse_failed(&e))?;
         let (from, to) = match &parsed {
             Element::Message(m) => (m.from.as_deref(), m.to.as_deref()),
             Element::Iq(iq) => (iq.from.as_deref(), iq.to.as_deref()),
             Element::Presence(p) => (p.from.as_deref(), p.to.as_deref()),
+            Element::DbVerify(d) => {
+                let mut out = BytesMut::with_capacity(160);
+                crate::conn::dialback::answer_verify(&mut out, self, d);
+                return Ok(Inbound::Reply(out));
+            }
+            // XEP-0220 §2.5: another domain pair on this stream.
+            Element::DbResult(d) if d.type_.is_none() => {
+                return Ok(Inbound::Piggyback {
+                    local: d.to.as_deref().unwrap_or_default().to_ascii_lowercase(),
+                    remote: d.from.as_deref().unwrap_or_default().to_ascii_lowercase(),
+                    key: d.key.clone().into_owned(),
+                });
+            }
             _ => {
                 debug!("element ignored");
-                return Ok(());
+                return Ok(Inbound::Done);
             }
         };
-        // RFC 6120 §13.7.1.2 / §8.1.2.1: the sender must be in the domain the peer proved.
+        // RFC 6120 §13.7.1.2 / §8.1.2.1: the sender must be in a domain the peer proved, and
+        // the recipient in the local domain it proved it for.
         let from = from
             .and_then(|f| Jid::parse(f).ok())
             .ok_or(StreamCondition::InvalidFrom)?;
-        if !from.domain().eq_ignore_ascii_case(peer.as_str()) {
+        if !pairs
+            .iter()
+            .any(|(_, p)| from.domain().eq_ignore_ascii_case(p.as_str()))
+        {
             warn!(claimed = %from.domain(), "stanza from a domain the peer did not authenticate for");
             metrics::policy_refusal(Protocol::Xmpp, PolicyReason::PeerNotAuthenticated);
             return Err(StreamCondition::InvalidFrom);
@@ -52,16 +88,19 @@ impl Gateway {
         let to = to
             .and_then(|t| Jid::parse(t).ok())
             .ok_or(StreamCondition::ImproperAddressing)?;
-        if !to.domain().eq_ignore_ascii_case(local) {
+        let Some((local, peer)) = pairs.iter().find(|(l, p)| {
+            to.domain().eq_ignore_ascii_case(l) && from.domain().eq_ignore_ascii_case(p.as_str())
+        }) else {
             metrics::policy_refusal(Protocol::Xmpp, PolicyReason::RelayingDenied);
             return Err(StreamCondition::HostUnknown);
-        }
+        };
+        let local = local.as_str();
         let m = match parsed {
             Element::Message(m) => m,
             // Presence and subscriptions: routing/presence.rs (RFC 6665 dialogs).
             Element::Presence(p) => {
                 self.xmpp_presence_in(&p);
-                return Ok(());
+                return Ok(Inbound::Done);
             }
             Element::Iq(iq) => {
                 self.answer_iq(
@@ -70,16 +109,28 @@ impl Gateway {
                     &iq,
                     to.local().is_none() && to.resource().is_none(),
                 );
-                return Ok(());
+                return Ok(Inbound::Done);
             }
-            _ => return Ok(()),
+            _ => return Ok(Inbound::Done),
         };
         if m.type_ == MessageType::Error {
             self.settle_bounce(&m);
-            return Ok(());
+            return Ok(Inbound::Done);
         }
         match bridge::xmpp::message_from_xmpp(&m) {
-            Ok(msg) => self.relay_to_sip(peer, local, &m, &msg),
+            Ok(msg) => match self.police(&msg, crate::config::Side::Xmpp) {
+                Ok(()) => self.relay_to_sip(peer, local, &m, &msg),
+                Err(r) => {
+                    info!(
+                        reason = r.reason().as_str(),
+                        "XMPP message refused by policy"
+                    );
+                    audit::refuse(AuditRecord::im(Direction::XmppToSip, &msg), r.reason());
+                    let text = Some(Cow::Borrowed(r.text()));
+                    let condition = r.xmpp_condition();
+                    self.bounce_to_xmpp(peer, local, &m, DeliveryError { condition, text })
+                }
+            },
             // Chat states and receipts without a body: their mapping comes with the extensions.
             Err(BridgeError::EmptyBody) => debug!("body-less message not relayed"),
             Err(e) => {
@@ -95,7 +146,7 @@ impl Gateway {
                 )
             }
         }
-        Ok(())
+        Ok(Inbound::Done)
     }
 
     fn answer_iq(
@@ -105,7 +156,7 @@ impl Gateway {
         iq: &IqView<'_>,
         to_domain: bool,
     ) {
-        let answer = xmpp_iq::decide(iq, to_domain, self.config.xmpp.answer_version);
+        let answer = xmpp_iq::decide(iq, to_domain, self.config().xmpp.answer_version);
         if answer == xmpp_iq::IqAnswer::None {
             return;
         }

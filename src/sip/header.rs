@@ -296,11 +296,11 @@ impl HeaderName {
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            if let Some(info) = TABLE.get(i) {
-                if info.long.len() == name.len() && info.long.as_bytes().eq_ignore_ascii_case(name)
-                {
-                    return info.name;
-                }
+            if let Some(info) = TABLE.get(i)
+                && info.long.len() == name.len()
+                && info.long.as_bytes().eq_ignore_ascii_case(name)
+            {
+                return info.name;
             }
         }
         H::Other

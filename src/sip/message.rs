@@ -247,14 +247,14 @@ impl SipMessage {
                 return Err(SipError::HeaderTooLong);
             }
             let name = HeaderName::from_bytes(buf.get(f.start..f.name_end).unwrap_or_default());
-            if let Some(slot) = CORE.iter().position(|c| *c == name) {
-                if let Some(c) = core.get_mut(slot) {
-                    if *c == 0 {
-                        // Positions past u16::MAX cannot occur within any head limit.
-                        *c = u16::try_from(count).unwrap_or(0);
-                    } else if name != HeaderName::Via && name != HeaderName::ContentLength {
-                        return Err(SipError::DuplicateHeader(HeaderKind::from(name)));
-                    }
+            if let Some(slot) = CORE.iter().position(|c| *c == name)
+                && let Some(c) = core.get_mut(slot)
+            {
+                if *c == 0 {
+                    // Positions past u16::MAX cannot occur within any head limit.
+                    *c = u16::try_from(count).unwrap_or(0);
+                } else if name != HeaderName::Via && name != HeaderName::ContentLength {
+                    return Err(SipError::DuplicateHeader(HeaderKind::from(name)));
                 }
             }
             index.push(Entry {
@@ -303,10 +303,10 @@ impl SipMessage {
         self.to()?;
         self.call_id()?;
         let cseq = self.cseq()?;
-        if let Some(m) = self.method() {
-            if m.as_str() != cseq.method {
-                return Err(SipError::CSeqMethodMismatch);
-            }
+        if let Some(m) = self.method()
+            && m.as_str() != cseq.method
+        {
+            return Err(SipError::CSeqMethodMismatch);
         }
         self.max_forwards()?;
         self.content_type()?;

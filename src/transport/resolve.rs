@@ -94,15 +94,15 @@ impl Resolver {
         if let Ok(ip) = target.host.parse::<IpAddr>() {
             return vec![SocketAddr::new(ip, target.port)];
         }
-        if let Some(dns) = &self.dns {
-            if let Ok(ips) = dns.lookup_ip(format!("{}.", target.host)).await {
-                let addrs: Vec<_> = ips
-                    .iter()
-                    .map(|ip| SocketAddr::new(ip, target.port))
-                    .collect();
-                if !addrs.is_empty() {
-                    return addrs;
-                }
+        if let Some(dns) = &self.dns
+            && let Ok(ips) = dns.lookup_ip(format!("{}.", target.host)).await
+        {
+            let addrs: Vec<_> = ips
+                .iter()
+                .map(|ip| SocketAddr::new(ip, target.port))
+                .collect();
+            if !addrs.is_empty() {
+                return addrs;
             }
         }
         // Fall back to the system resolver (getaddrinfo: /etc/hosts, nsswitch).

@@ -278,3 +278,52 @@ pub(crate) fn escape_into(out: &mut BytesMut, s: &str, attr: bool) {
     }
     out.extend_from_slice(&bytes[last..]);
 }
+
+/// What a dialback element carries: a key (a request) or a verdict (an answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbPayload<'a> {
+    /// The dialback key.
+    Key(&'a str),
+    /// `type='valid'` or `type='invalid'`.
+    Verdict(bool),
+}
+
+/// `<db:result/>` (XEP-0220 §2.1, §2.4).
+pub fn write_db_result(out: &mut BytesMut, from: &str, to: &str, payload: DbPayload<'_>) {
+    write_db(out, "result", from, to, None, payload);
+}
+
+/// `<db:verify/>` (XEP-0220 §2.2, §2.3); `id` is the receiving server's stream id.
+pub fn write_db_verify(out: &mut BytesMut, from: &str, to: &str, id: &str, payload: DbPayload<'_>) {
+    write_db(out, "verify", from, to, Some(id), payload);
+}
+
+fn write_db(
+    out: &mut BytesMut,
+    name: &str,
+    from: &str,
+    to: &str,
+    id: Option<&str>,
+    payload: DbPayload<'_>,
+) {
+    out.extend_from_slice(b"<db:");
+    out.extend_from_slice(name.as_bytes());
+    write_attr(out, "from", from);
+    write_attr(out, "to", to);
+    if let Some(id) = id {
+        write_attr(out, "id", id);
+    }
+    match payload {
+        DbPayload::Verdict(valid) => {
+            write_attr(out, "type", if valid { "valid" } else { "invalid" });
+            out.extend_from_slice(b"/>");
+        }
+        DbPayload::Key(key) => {
+            out.extend_from_slice(b">");
+            write_text(out, key);
+            out.extend_from_slice(b"</db:");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b">");
+        }
+    }
+}

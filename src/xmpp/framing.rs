@@ -541,10 +541,10 @@ impl Framer {
             return Err(XmppError::RestrictedXml);
         }
         let text = std::str::from_utf8(body).map_err(|_| XmppError::NotWellFormed)?;
-        if let Some(enc) = super::xml::Attrs::new(text).find_raw("encoding")? {
-            if !enc.eq_ignore_ascii_case("utf-8") {
-                return Err(XmppError::UnsupportedEncoding);
-            }
+        if let Some(enc) = super::xml::Attrs::new(text).find_raw("encoding")?
+            && !enc.eq_ignore_ascii_case("utf-8")
+        {
+            return Err(XmppError::UnsupportedEncoding);
         }
         self.lex = Lex::Content;
         Ok(())

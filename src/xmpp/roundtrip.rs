@@ -33,10 +33,10 @@ pub fn check(data: &[u8]) -> Result<(), String> {
     };
     buf.extend_from_slice(data);
     while let Ok(Some(frame)) = framer.next_frame(&mut buf) {
-        if let Frame::Element(bytes) = frame {
-            if let Ok(el) = parse_element(&bytes, &header) {
-                check_element(&el, &header)?;
-            }
+        if let Frame::Element(bytes) = frame
+            && let Ok(el) = parse_element(&bytes, &header)
+        {
+            check_element(&el, &header)?;
         }
     }
     Ok(())

@@ -6,6 +6,8 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair,
 
 pub struct Pki {
     pub dir: PathBuf,
+    /// A shared handle for a spawned peer: does not delete the directory when dropped.
+    pub keep: bool,
 }
 
 impl Pki {
@@ -27,7 +29,7 @@ impl Pki {
             std::fs::write(dir.join(format!("{d}.crt")), cert.pem()).unwrap();
             std::fs::write(dir.join(format!("{d}.key")), key.serialize_pem()).unwrap();
         }
-        Pki { dir }
+        Pki { dir, keep: false }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -74,6 +76,16 @@ impl Pki {
         tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
     }
 
+    /// A TLS client presenting no certificate (so SASL EXTERNAL is not possible).
+    pub fn anonymous_client(&self) -> tokio_rustls::TlsConnector {
+        let config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(self.roots())
+            .with_no_client_auth();
+        tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+    }
+
     /// A TLS server presenting `domain`'s certificate, asking for (optional) client certs.
     pub fn server(&self, domain: &str) -> tokio_rustls::TlsAcceptor {
         let (chain, key) = self.chain_and_key(domain);
@@ -100,6 +112,8 @@ fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
 
 impl Drop for Pki {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }

@@ -10,6 +10,8 @@ Registers over TLS at a proxy (mutual TLS: it presents --cert/--key when asked),
   --expect-body TEXT       wait for an incoming MESSAGE with exactly this body
   --expect-from URI        ... and from this URI (optional; compared without display name,
                            angle brackets and parameters)
+  --no-register            do not register: READY at once, requests go straight to --proxy
+                           (to reach a next hop without the registrar in between)
 
 Machine-checkable output, one line per event (bodies are printed as they are, UTF-8):
 
@@ -113,13 +115,16 @@ def main(a):
 
     acfg = pj.AccountConfig()
     acfg.idUri = a.id
-    acfg.regConfig.registrarUri = a.registrar
+    if not a.no_register:
+        acfg.regConfig.registrarUri = a.registrar
     acfg.regConfig.timeoutSec = 300
     acfg.sipConfig.proxies.append(a.proxy)
     acfg.natConfig.viaRewriteUse = False
     acfg.natConfig.contactRewriteUse = False
     acc = Acc(a)
     acc.create(acfg)
+    if a.no_register:
+        STATE["registered"] = True
 
     deadline = time.time() + a.timeout
     ok = False
@@ -190,4 +195,5 @@ if __name__ == "__main__":
     p.add_argument("--expect-from", metavar="URI")
     p.add_argument("--timeout", type=float, default=20)
     p.add_argument("--log-file")
+    p.add_argument("--no-register", action="store_true")
     sys.exit(0 if main(p.parse_args()) else 1)

@@ -9,6 +9,8 @@ Logs in over c2s (STARTTLS, server certificate verified against the test CA), pr
   --expect-from JID        ... and from this bare JID (optional)
   --expect-error           wait for a <message type='error'> (a bounce) instead
   --hold-file PATH         once done, stay online until PATH exists (bounded by --timeout)
+  --no-verify              accept any server certificate (for a server that deliberately has
+                           no certificate for the client's domain)
 
 Machine-checkable output, one line per event (bodies are printed as they are, UTF-8):
 
@@ -26,6 +28,7 @@ import argparse
 import asyncio
 import logging
 import os
+import ssl
 import sys
 
 import slixmpp
@@ -41,6 +44,10 @@ class Client(slixmpp.ClientXMPP):
         super().__init__(a.jid, a.password)
         self.a = a
         self.ca_certs = a.ca
+        if a.no_verify:
+            self.ca_certs = None
+            self.ssl_context.check_hostname = False
+            self.ssl_context.verify_mode = ssl.CERT_NONE
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0199")
         self.add_event_handler("session_start", self.start)
@@ -128,6 +135,7 @@ if __name__ == "__main__":
     p.add_argument("--expect-from", metavar="BARE_JID")
     p.add_argument("--expect-error", action="store_true")
     p.add_argument("--hold-file")
+    p.add_argument("--no-verify", action="store_true")
     p.add_argument("--timeout", type=float, default=20)
     p.add_argument("-v", action="store_true", help="slixmpp debug log on stderr")
     a = p.parse_args()

@@ -4,6 +4,8 @@
 //! against the trust anchors, after checking that the certificate names the domain. Routing
 //! takes one as proof; nothing else can forge it.
 
+pub mod dialback;
+
 use std::fmt;
 use std::sync::Arc;
 
@@ -37,6 +39,8 @@ pub enum AuthError {
     BadDomain,
     /// The certificate does not name the domain.
     NameMismatch,
+    /// The authoritative server did not confirm the dialback key (XEP-0220).
+    DialbackInvalid,
 }
 
 impl fmt::Display for AuthError {
@@ -46,6 +50,7 @@ impl fmt::Display for AuthError {
             AuthError::BadCertificate => "unparsable certificate",
             AuthError::BadDomain => "not a domain name",
             AuthError::NameMismatch => "certificate does not name the domain",
+            AuthError::DialbackInvalid => "dialback key not confirmed by the authoritative server",
         })
     }
 }

@@ -1,0 +1,287 @@
+//! `[policy]`: the federation matrix, per-user lists, consent and abuse limits. Every default
+//! lets traffic between configured domains through, so a config without this section behaves
+//! as before; only consent (10 messages from a stranger) is on by default, as DESIGN asks.
+
+use serde::Deserialize;
+
+use super::{ConfigError, Side, invalid};
+
+/// `[policy]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Which side's domains are "local" in `[policy.federation]` rules (the operator's own).
+    #[serde(default = "default_local_side")]
+    pub local_side: Side,
+    /// Which local domains may exchange traffic with which remote ones.
+    #[serde(default)]
+    pub federation: FederationConfig,
+    /// Inbound/outbound switches, by domain pattern.
+    #[serde(default, rename = "domain")]
+    pub domains: Vec<DomainSwitch>,
+    /// Per-user allow and block lists, set by the operator.
+    #[serde(default, rename = "user")]
+    pub users: Vec<UserLists>,
+    /// Contact acceptance.
+    #[serde(default)]
+    pub consent: ConsentConfig,
+    /// Token buckets and size limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        PolicyConfig {
+            local_side: default_local_side(),
+            federation: FederationConfig::default(),
+            domains: Vec::new(),
+            users: Vec::new(),
+            consent: ConsentConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+fn default_local_side() -> Side {
+    Side::Sip
+}
+
+/// Allow or deny.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Traffic may flow.
+    #[default]
+    Allow,
+    /// Traffic is refused.
+    Deny,
+}
+
+/// `[policy.federation]`: deny rules win over allow rules, which win over `default`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationConfig {
+    /// When no rule matches.
+    #[serde(default)]
+    pub default: Action,
+    /// Pairs that may federate.
+    #[serde(default)]
+    pub allow: Vec<DomainPair>,
+    /// Pairs that may not.
+    #[serde(default)]
+    pub deny: Vec<DomainPair>,
+}
+
+/// A local/remote domain pair; each side a name, `*.suffix` (subdomains only) or `*`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainPair {
+    /// Pattern for the domain on `local_side`.
+    pub local: String,
+    /// Pattern for the domain on the other side.
+    pub remote: String,
+}
+
+/// `[[policy.domain]]`: whether a domain's users may send to / receive from the other side.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainSwitch {
+    /// Domain pattern.
+    pub name: String,
+    /// Its users may receive messages from the other side.
+    #[serde(default = "yes")]
+    pub inbound: bool,
+    /// Its users may send messages to the other side.
+    #[serde(default = "yes")]
+    pub outbound: bool,
+}
+
+/// `[[policy.user]]`: lists for one address; entries are addresses, `*@domain` or
+/// `*@*.suffix`. Blocks apply both ways; a non-empty `allow` admits only what it names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserLists {
+    /// `local@domain` of the user.
+    pub address: String,
+    /// Who may exchange messages with the user (empty: anyone).
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Who may not, either way.
+    #[serde(default)]
+    pub block: Vec<String>,
+}
+
+/// `[policy.consent]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentConfig {
+    /// Require acceptance of strangers.
+    #[serde(default = "yes")]
+    pub enable: bool,
+    /// Messages a stranger may deliver before the recipient accepts (replies or approves a
+    /// presence subscription).
+    #[serde(default = "default_max_unaccepted")]
+    pub max_unaccepted: u32,
+}
+
+impl Default for ConsentConfig {
+    fn default() -> Self {
+        ConsentConfig {
+            enable: true,
+            max_unaccepted: default_max_unaccepted(),
+        }
+    }
+}
+
+fn default_max_unaccepted() -> u32 {
+    10
+}
+
+/// `[policy.limits]`. A rate of 0 turns that bucket off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Sustained messages per second from one remote domain.
+    #[serde(default = "default_domain_rate")]
+    pub domain_rate: f64,
+    /// Burst for `domain_rate`.
+    #[serde(default = "default_domain_burst")]
+    pub domain_burst: u32,
+    /// Sustained messages per second from one sender.
+    #[serde(default = "default_sender_rate")]
+    pub sender_rate: f64,
+    /// Burst for `sender_rate`.
+    #[serde(default = "default_sender_burst")]
+    pub sender_burst: u32,
+    /// Largest body (bytes) relayed.
+    #[serde(default = "default_max_message_bytes")]
+    pub max_message_bytes: usize,
+    /// Most recipients of one message.
+    #[serde(default = "default_max_recipients")]
+    pub max_recipients: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            domain_rate: default_domain_rate(),
+            domain_burst: default_domain_burst(),
+            sender_rate: default_sender_rate(),
+            sender_burst: default_sender_burst(),
+            max_message_bytes: default_max_message_bytes(),
+            max_recipients: default_max_recipients(),
+        }
+    }
+}
+
+fn default_domain_rate() -> f64 {
+    200.0
+}
+fn default_domain_burst() -> u32 {
+    1000
+}
+fn default_sender_rate() -> f64 {
+    5.0
+}
+fn default_sender_burst() -> u32 {
+    50
+}
+fn default_max_message_bytes() -> usize {
+    64 * 1024
+}
+fn default_max_recipients() -> usize {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Check a domain pattern: a name, `*.suffix` or `*`.
+fn validate_domain_pattern(p: &str) -> Result<(), String> {
+    if p == "*" {
+        return Ok(());
+    }
+    let name = p.strip_prefix("*.").unwrap_or(p);
+    super::validate_domain_name(name).map_err(|_| format!("{p:?} is not a domain or *.domain"))
+}
+
+fn validate_address_pattern(p: &str) -> Result<(), String> {
+    match p.rsplit_once('@') {
+        Some((local, domain)) if !local.is_empty() => validate_domain_pattern(domain),
+        _ => Err(format!("{p:?} is not an address, *@domain or *@*.domain")),
+    }
+}
+
+impl PolicyConfig {
+    /// Check patterns and limits, naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (list, pairs) in [
+            ("allow", &self.federation.allow),
+            ("deny", &self.federation.deny),
+        ] {
+            for (i, pair) in pairs.iter().enumerate() {
+                for (field, p) in [("local", &pair.local), ("remote", &pair.remote)] {
+                    validate_domain_pattern(p).map_err(|r| {
+                        invalid(format!("policy.federation.{list}[{i}].{field}"), r)
+                    })?;
+                }
+            }
+        }
+        for (i, d) in self.domains.iter().enumerate() {
+            validate_domain_pattern(&d.name)
+                .map_err(|r| invalid(format!("policy.domain[{i}].name"), r))?;
+        }
+        for (i, u) in self.users.iter().enumerate() {
+            if u.address.starts_with('*') {
+                return Err(invalid(
+                    format!("policy.user[{i}].address"),
+                    "must be one address, not a pattern",
+                ));
+            }
+            validate_address_pattern(&u.address)
+                .map_err(|r| invalid(format!("policy.user[{i}].address"), r))?;
+            for (list, entries) in [("allow", &u.allow), ("block", &u.block)] {
+                for (j, e) in entries.iter().enumerate() {
+                    validate_address_pattern(e)
+                        .map_err(|r| invalid(format!("policy.user[{i}].{list}[{j}]"), r))?;
+                }
+            }
+        }
+        if self.consent.enable && self.consent.max_unaccepted == 0 {
+            return Err(invalid(
+                "policy.consent.max_unaccepted",
+                "must be at least 1 (or set enable = false)",
+            ));
+        }
+        let l = &self.limits;
+        for (key, rate, burst) in [
+            ("domain", l.domain_rate, l.domain_burst),
+            ("sender", l.sender_rate, l.sender_burst),
+        ] {
+            if !rate.is_finite() || rate < 0.0 {
+                return Err(invalid(
+                    format!("policy.limits.{key}_rate"),
+                    "must be a non-negative number",
+                ));
+            }
+            if rate > 0.0 && burst == 0 {
+                return Err(invalid(
+                    format!("policy.limits.{key}_burst"),
+                    "must be at least 1",
+                ));
+            }
+        }
+        if l.max_message_bytes == 0 {
+            return Err(invalid(
+                "policy.limits.max_message_bytes",
+                "must be positive",
+            ));
+        }
+        if l.max_recipients == 0 {
+            return Err(invalid("policy.limits.max_recipients", "must be positive"));
+        }
+        Ok(())
+    }
+}

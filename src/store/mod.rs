@@ -1,0 +1,125 @@
+//! Durable state (DESIGN "State"): contact acceptance and consent counters, blocks, presence
+//! subscriptions and the spool, behind [`Store`] so a shared store can serve several nodes
+//! later. [`RedbStore`] keeps it in one file under the state directory; [`MemStore`] keeps it
+//! in memory for tests.
+//!
+//! Addresses are bare `local@domain`. A pair `(by, of)` is directed: "`by` accepted `of`",
+//! "`by` blocked `of`", "`of` sent `by` so many messages while not accepted".
+
+mod mem;
+mod redb_store;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::policy::PairState;
+
+pub use mem::MemStore;
+pub use redb_store::RedbStore;
+
+/// Why the store failed. Every variant is fatal for the operation (the caller refuses or
+/// retries the message; nothing is half-written: each operation is one transaction).
+#[derive(Debug)]
+pub enum StoreError {
+    /// The database could not be opened, read or written.
+    Db(Box<dyn std::error::Error + Send + Sync>),
+    /// A stored record could not be decoded.
+    Corrupt(&'static str),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Db(e) => write!(f, "state store: {e}"),
+            StoreError::Corrupt(what) => write!(f, "state store: corrupt {what} record"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StoreError::Db(e) => Some(e.as_ref()),
+            StoreError::Corrupt(_) => None,
+        }
+    }
+}
+
+/// A presence subscription: `subscriber` sees `contact`'s presence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subscription {
+    /// Who subscribed.
+    pub subscriber: String,
+    /// Whose presence.
+    pub contact: String,
+    /// Approved by the contact.
+    pub approved: bool,
+}
+
+/// A message waiting in the spool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Spooled {
+    /// Sender (bare).
+    pub from: String,
+    /// Recipient (bare).
+    pub to: String,
+    /// The wire bytes to send on the recipient's side.
+    pub bytes: Vec<u8>,
+    /// When it is bounced, in seconds since the epoch.
+    pub deadline_s: u64,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+}
+
+/// The state parley keeps. Methods are synchronous and short (one transaction each).
+pub trait Store: Send + Sync + fmt::Debug {
+    /// Consent and blocks for a message from `sender` to `recipient`.
+    fn pair(&self, sender: &str, recipient: &str) -> Result<PairState, StoreError>;
+    /// Count one message from a stranger; returns the new count.
+    fn count_unaccepted(&self, sender: &str, recipient: &str) -> Result<u32, StoreError>;
+    /// `by` accepts `of` (replied to it, approved its subscription); `now_s` is kept as the
+    /// pair's last activity.
+    fn accept(&self, by: &str, of: &str, now_s: u64) -> Result<(), StoreError>;
+    /// Last activity of an accepted pair, seconds since the epoch.
+    fn last_activity(&self, by: &str, of: &str) -> Result<Option<u64>, StoreError>;
+    /// `by` blocks `of` (honoured both ways) or lifts the block.
+    fn set_blocked(&self, by: &str, of: &str, blocked: bool) -> Result<(), StoreError>;
+    /// Record or update a subscription.
+    fn put_subscription(&self, s: &Subscription) -> Result<(), StoreError>;
+    /// Remove a subscription.
+    fn remove_subscription(&self, subscriber: &str, contact: &str) -> Result<(), StoreError>;
+    /// Every subscription (to refresh them after a restart).
+    fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError>;
+    /// Write a message to the spool; returns its id.
+    fn spool_put(&self, m: &Spooled) -> Result<u64, StoreError>;
+    /// Replace a spooled message (after an attempt).
+    fn spool_update(&self, id: u64, m: &Spooled) -> Result<(), StoreError>;
+    /// Remove a spooled message (delivered or bounced).
+    fn spool_remove(&self, id: u64) -> Result<(), StoreError>;
+    /// Every spooled message, oldest first.
+    fn spool(&self) -> Result<Vec<(u64, Spooled)>, StoreError>;
+    /// Erase everything stored about `address` (data-protection erasure); returns how many
+    /// records were removed.
+    fn forget(&self, address: &str) -> Result<usize, StoreError>;
+}
+
+/// The key of a directed pair.
+fn pair_key(by: &str, of: &str) -> String {
+    format!("{by}\u{0}{of}")
+}
+
+/// Whether a pair key involves `address` on either end.
+fn key_involves(key: &str, address: &str) -> bool {
+    key.split('\u{0}').any(|a| a == address)
+}
+
+/// The bare form parley stores: domain lower case.
+pub fn bare(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((l, d)) => format!("{l}@{}", d.to_ascii_lowercase()),
+        None => address.to_ascii_lowercase(),
+    }
+}

@@ -1,0 +1,246 @@
+//! [`Store`] in a redb file (`state.redb` under the state directory): each operation is one
+//! ACID transaction, committed durably before it returns.
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{PairState, Spooled, Store, StoreError, Subscription, key_involves, pair_key};
+
+/// `by\0of` → last activity (s) of an accepted pair.
+const ACCEPTED: TableDefinition<&str, u64> = TableDefinition::new("accepted");
+/// `recipient\0sender` → messages delivered while not accepted.
+const COUNTS: TableDefinition<&str, u32> = TableDefinition::new("consent_counts");
+/// `by\0of` → when the block was set (unused, 0).
+const BLOCKS: TableDefinition<&str, u64> = TableDefinition::new("blocks");
+/// `subscriber\0contact` → JSON [`Subscription`].
+const SUBS: TableDefinition<&str, &[u8]> = TableDefinition::new("subscriptions");
+/// id → JSON [`Spooled`].
+const SPOOL: TableDefinition<u64, &[u8]> = TableDefinition::new("spool");
+
+fn db_err<E: Into<redb::Error>>(e: E) -> StoreError {
+    StoreError::Db(Box::new(e.into()))
+}
+
+/// State in one redb file.
+#[derive(Debug)]
+pub struct RedbStore {
+    db: Database,
+}
+
+impl RedbStore {
+    /// Open (creating it and its directory if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(Box::new(e)))?;
+        }
+        let db = Database::create(path).map_err(db_err)?;
+        let txn = db.begin_write().map_err(db_err)?;
+        txn.open_table(ACCEPTED).map_err(db_err)?;
+        txn.open_table(COUNTS).map_err(db_err)?;
+        txn.open_table(BLOCKS).map_err(db_err)?;
+        txn.open_table(SUBS).map_err(db_err)?;
+        txn.open_table(SPOOL).map_err(db_err)?;
+        txn.commit().map_err(db_err)?;
+        Ok(RedbStore { db })
+    }
+
+    /// Run `f` in a write transaction and commit.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        let out = f(&txn)?;
+        txn.commit().map_err(db_err)?;
+        Ok(out)
+    }
+}
+
+impl Store for RedbStore {
+    fn pair(&self, sender: &str, recipient: &str) -> Result<PairState, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let k = pair_key(recipient, sender);
+        let accepted = txn.open_table(ACCEPTED).map_err(db_err)?;
+        let counts = txn.open_table(COUNTS).map_err(db_err)?;
+        let blocks = txn.open_table(BLOCKS).map_err(db_err)?;
+        Ok(PairState {
+            accepted: accepted.get(k.as_str()).map_err(db_err)?.is_some(),
+            unaccepted: counts
+                .get(k.as_str())
+                .map_err(db_err)?
+                .map_or(0, |g| g.value()),
+            blocked: blocks.get(k.as_str()).map_err(db_err)?.is_some()
+                || blocks
+                    .get(pair_key(sender, recipient).as_str())
+                    .map_err(db_err)?
+                    .is_some(),
+        })
+    }
+
+    fn count_unaccepted(&self, sender: &str, recipient: &str) -> Result<u32, StoreError> {
+        self.write(|txn| {
+            let mut t = txn.open_table(COUNTS).map_err(db_err)?;
+            let k = pair_key(recipient, sender);
+            let n = t
+                .get(k.as_str())
+                .map_err(db_err)?
+                .map_or(0, |g| g.value())
+                .saturating_add(1);
+            t.insert(k.as_str(), n).map_err(db_err)?;
+            Ok(n)
+        })
+    }
+
+    fn accept(&self, by: &str, of: &str, now_s: u64) -> Result<(), StoreError> {
+        self.write(|txn| {
+            let k = pair_key(by, of);
+            txn.open_table(COUNTS)
+                .map_err(db_err)?
+                .remove(k.as_str())
+                .map_err(db_err)?;
+            txn.open_table(ACCEPTED)
+                .map_err(db_err)?
+                .insert(k.as_str(), now_s)
+                .map_err(db_err)?;
+            Ok(())
+        })
+    }
+
+    fn last_activity(&self, by: &str, of: &str) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(ACCEPTED).map_err(db_err)?;
+        Ok(t.get(pair_key(by, of).as_str())
+            .map_err(db_err)?
+            .map(|g| g.value()))
+    }
+
+    fn set_blocked(&self, by: &str, of: &str, blocked: bool) -> Result<(), StoreError> {
+        self.write(|txn| {
+            let mut t = txn.open_table(BLOCKS).map_err(db_err)?;
+            let k = pair_key(by, of);
+            if blocked {
+                t.insert(k.as_str(), 0).map_err(db_err)?;
+            } else {
+                t.remove(k.as_str()).map_err(db_err)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn put_subscription(&self, s: &Subscription) -> Result<(), StoreError> {
+        let v = serde_json::to_vec(s).map_err(|e| StoreError::Db(Box::new(e)))?;
+        self.write(|txn| {
+            txn.open_table(SUBS)
+                .map_err(db_err)?
+                .insert(pair_key(&s.subscriber, &s.contact).as_str(), v.as_slice())
+                .map_err(db_err)?;
+            Ok(())
+        })
+    }
+
+    fn remove_subscription(&self, subscriber: &str, contact: &str) -> Result<(), StoreError> {
+        self.write(|txn| {
+            txn.open_table(SUBS)
+                .map_err(db_err)?
+                .remove(pair_key(subscriber, contact).as_str())
+                .map_err(db_err)?;
+            Ok(())
+        })
+    }
+
+    fn subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(SUBS).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(db_err)? {
+            let (_, v) = row.map_err(db_err)?;
+            out.push(
+                serde_json::from_slice(v.value())
+                    .map_err(|_| StoreError::Corrupt("subscription"))?,
+            );
+        }
+        Ok(out)
+    }
+
+    fn spool_put(&self, m: &Spooled) -> Result<u64, StoreError> {
+        let v = serde_json::to_vec(m).map_err(|e| StoreError::Db(Box::new(e)))?;
+        self.write(|txn| {
+            let mut t = txn.open_table(SPOOL).map_err(db_err)?;
+            let id = t.last().map_err(db_err)?.map_or(0, |(k, _)| k.value()) + 1;
+            t.insert(id, v.as_slice()).map_err(db_err)?;
+            Ok(id)
+        })
+    }
+
+    fn spool_update(&self, id: u64, m: &Spooled) -> Result<(), StoreError> {
+        let v = serde_json::to_vec(m).map_err(|e| StoreError::Db(Box::new(e)))?;
+        self.write(|txn| {
+            txn.open_table(SPOOL)
+                .map_err(db_err)?
+                .insert(id, v.as_slice())
+                .map_err(db_err)?;
+            Ok(())
+        })
+    }
+
+    fn spool_remove(&self, id: u64) -> Result<(), StoreError> {
+        self.write(|txn| {
+            txn.open_table(SPOOL)
+                .map_err(db_err)?
+                .remove(id)
+                .map_err(db_err)?;
+            Ok(())
+        })
+    }
+
+    fn spool(&self) -> Result<Vec<(u64, Spooled)>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(SPOOL).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in t.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            let m = serde_json::from_slice(v.value()).map_err(|_| StoreError::Corrupt("spool"))?;
+            out.push((k.value(), m));
+        }
+        Ok(out)
+    }
+
+    fn forget(&self, address: &str) -> Result<usize, StoreError> {
+        self.write(|txn| {
+            let mut n = 0;
+            let mut keep = |k: &str| {
+                let hit = key_involves(k, address);
+                n += usize::from(hit);
+                !hit
+            };
+            txn.open_table(ACCEPTED)
+                .map_err(db_err)?
+                .retain(|k, _| keep(k))
+                .map_err(db_err)?;
+            txn.open_table(COUNTS)
+                .map_err(db_err)?
+                .retain(|k, _| keep(k))
+                .map_err(db_err)?;
+            txn.open_table(BLOCKS)
+                .map_err(db_err)?
+                .retain(|k, _| keep(k))
+                .map_err(db_err)?;
+            txn.open_table(SUBS)
+                .map_err(db_err)?
+                .retain(|k, _| keep(k))
+                .map_err(db_err)?;
+            let mut spool = 0;
+            txn.open_table(SPOOL)
+                .map_err(db_err)?
+                .retain(|_, v| {
+                    let hit = serde_json::from_slice::<Spooled>(v)
+                        .is_ok_and(|m| m.from == address || m.to == address);
+                    spool += usize::from(hit);
+                    !hit
+                })
+                .map_err(db_err)?;
+            Ok(n + spool)
+        })
+    }
+}
