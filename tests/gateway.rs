@@ -756,8 +756,7 @@ async fn sip_watcher_of_an_xmpp_user() {
         "{sub}"
     );
     assert!(sub.contains("alice@sip.test"), "{sub}");
-    let probe = timeout(T, stanzas.recv()).await.unwrap().unwrap();
-    assert!(probe.contains("probe"), "{probe}");
+    // No probe before approval (an XMPP server answers it `unsubscribed`).
 
     let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
     peer.send("<presence from='juliet@xmpp.test/balcony' to='alice@sip.test'><show>away</show><status>out</status></presence>").await;
@@ -813,5 +812,73 @@ async fn sip_watcher_of_an_xmpp_user() {
     ua.send(&subscribe("sub1", Some(&tag), 9, 300)).await;
     let gone = read_sip(&mut ua).await;
     assert!(gone.starts_with("SIP/2.0 481 "), "{gone}");
+    gw.stop().await;
+}
+
+fn notify(call_id: &str, to_tag: &str, cseq: u32, state: &str, pidf: &str) -> String {
+    let ct = if pidf.is_empty() {
+        String::new()
+    } else {
+        "Content-Type: application/pidf+xml\r\n".to_owned()
+    };
+    format!(
+        "NOTIFY sip:juliet@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKn{cseq}{call_id}\r\nMax-Forwards: 70\r\nFrom: <sip:bob@sip.test>;tag=proxy1\r\nTo: <sip:juliet@xmpp.test>;tag={to_tag}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} NOTIFY\r\nEvent: presence\r\nSubscription-State: {state}\r\n{ct}Content-Length: {}\r\n\r\n{pidf}",
+        pidf.len()
+    )
+}
+
+/// DESIGN presence table, XMPP watcher of a SIP user: `subscribe` → SUBSCRIBE with Accept
+/// PIDF; NOTIFY pending → nothing; active → `subscribed` + presence; rejected →
+/// `unsubscribed`; NOTIFYs for unknown dialogs get 481.
+#[tokio::test]
+async fn xmpp_watcher_of_a_sip_user() {
+    let pki = pki("pres-s");
+    let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let (sip_hop, mut requests) = sip_proxy(&pki, "sip.test").await;
+    let gw = Gateway::start(&pki, xmpp_hop, sip_hop).await;
+    let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
+    peer.send("<presence type='subscribe' from='juliet@xmpp.test' to='bob@sip.test'/>")
+        .await;
+    let sub = timeout(T, requests.recv()).await.unwrap().unwrap();
+    assert!(
+        sub.starts_with("SUBSCRIBE sip:bob@sip.test SIP/2.0"),
+        "{sub}"
+    );
+    assert!(sub.contains("Event: presence"), "{sub}");
+    assert!(sub.contains("Accept: application/pidf+xml"), "{sub}");
+    let call_id = header_value(&sub, "Call-ID").to_owned();
+    let from_tag = header_value(&sub, "From")
+        .split(";tag=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    ua.send(&notify(&call_id, &from_tag, 1, "pending;expires=3600", ""))
+        .await;
+    assert!(read_sip(&mut ua).await.starts_with("SIP/2.0 200 "));
+    let pidf = "<?xml version='1.0'?><presence xmlns='urn:ietf:params:xml:ns:pidf' entity='pres:bob@sip.test'><tuple id='t1'><status><basic>open</basic></status><note>at desk</note></tuple></presence>";
+    ua.send(&notify(&call_id, &from_tag, 2, "active;expires=3600", pidf))
+        .await;
+    assert!(read_sip(&mut ua).await.starts_with("SIP/2.0 200 "));
+    let subscribed = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    assert!(subscribed.contains("subscribed"), "{subscribed}");
+    assert!(subscribed.contains("bob@sip.test"), "{subscribed}");
+    let presence = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    assert!(presence.contains("at desk"), "{presence}");
+    ua.send(&notify(
+        &call_id,
+        &from_tag,
+        3,
+        "terminated;reason=rejected",
+        "",
+    ))
+    .await;
+    assert!(read_sip(&mut ua).await.starts_with("SIP/2.0 200 "));
+    let unsubscribed = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    assert!(unsubscribed.contains("unsubscribed"), "{unsubscribed}");
+    ua.send(&notify(&call_id, &from_tag, 4, "active;expires=3600", ""))
+        .await;
+    assert!(read_sip(&mut ua).await.starts_with("SIP/2.0 481 "));
     gw.stop().await;
 }

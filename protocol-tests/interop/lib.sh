@@ -176,3 +176,9 @@ sip_ua() {
     --ca "$CERTS/ca.crt" --cert "$CERTS/sip.test.crt" --key "$CERTS/sip.test.key" \
     --local-ip "$lip" "$@"
 }
+
+# xmpp_client_script SCRIPT ARGS...: another slixmpp client of clients/, same CA and bound.
+xmpp_client_script() {
+  local script="$1"; shift
+  timeout -k 5 "${BOUND:-60}" "$VENV/bin/python" "$INTEROP/clients/$script" --ca "$CERTS/ca.crt" "$@"
+}

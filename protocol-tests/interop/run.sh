@@ -20,6 +20,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib.sh"
 
 GATEWAY_SCENARIOS=(sip-to-xmpp-plain xmpp-to-sip-plain unicode-both-ways errors-both-ways ops-metrics-audit)
+GATEWAY_SCENARIOS+=(sip-watches-xmpp xmpp-watches-sip)
 SELF_TESTS=(peers-xmpp-local peers-sip-local)
 
 # Address plan (see README.md).
@@ -287,6 +288,85 @@ sc_ops_metrics_audit() {
     fail "audit log $audit: $(echo "$problems" | head -3 | tr '\n' ';')"
   fi
   kill -TERM "$(pid_of prometheus)" 2>/dev/null || true
+  [ -z "$REASON" ]
+}
+# presence (issue 7): alice's pjsua2 subscribes to juliet@xmpp.test through Kamailio; juliet
+# (slixmpp) sees the request, approves it after a delay, then goes available, away, dnd and
+# unavailable with status texts. alice must see the subscription pending before it is active,
+# then each state in order (pjsua2's view: online/offline, RPID activity, note).
+sc_sip_watches_xmpp() {
+  local tag=watch n; n="$(nonce)"
+  local wout="$SC_DIR/$tag.alice.out" jout="$SC_DIR/$tag.juliet.out"
+  BOUND=60 xmpp_client_script xmpp_presentity.py --jid juliet@xmpp.test --server "$XMPP_IP" \
+    --approve alice@sip.test --delay 1.5 --timeout 30 \
+    --step "available:here $n" --step "away:lunch $n" --step "dnd:meeting $n" --step "unavailable:gone $n" \
+    > "$jout" 2>&1 &
+  local jpid=$!
+  wait_grep "$jout" '^READY' 15 "$jpid" || { fail "juliet could not log in at Prosody"; show juliet "$jout"; return 1; }
+  BOUND=60 timeout -k 5 60 "$VENV/bin/python" "$INTEROP/clients/sip_watcher.py" --id sip:alice@sip.test \
+    --registrar "sip:sip.test;transport=tls" --proxy "sip:$KAM_IP:5061;transport=tls;lr" \
+    --ca "$CERTS/ca.crt" --cert "$CERTS/sip.test.crt" --key "$CERTS/sip.test.key" \
+    --local-ip "${UA_IP[alice]}" --watch sip:juliet@xmpp.test --until "note=gone $n" --timeout 40 \
+    --log-file "$SC_DIR/$tag.alice.pjsip.log" > "$wout" 2>&1
+  wait_pid "$jpid" 20 || true
+  show "juliet" "$jout"; show "alice" "$wout"
+  grep -q "^SUBSCRIBE from=alice@sip.test" "$jout" || fail "juliet saw no subscription request from alice"
+  local seq
+  seq="$(grep -E '^(PRES|SUB) ' "$wout" | tr '\n' '|')"
+  python3 - "$wout" "$n" <<'PY' || fail "alice saw: $seq"
+import re, sys
+lines = [l.strip() for l in open(sys.argv[1], encoding="utf-8") if l.startswith(("PRES ", "SUB "))]
+n = sys.argv[2]
+want = [r"(sub|state)=PENDING", r"sub=ACTIVE status=online activity=none note=here " + n,
+        r"sub=ACTIVE status=online activity=away note=lunch " + n,
+        r"sub=ACTIVE status=online activity=busy note=meeting " + n,
+        r"status=offline .*note=gone " + n]
+i = 0
+for l in lines:
+    if i < len(want) and re.search(want[i], l):
+        i += 1
+sys.exit(0 if i == len(want) else 1)
+PY
+  [ -z "$REASON" ]
+}
+# presence (issue 7): juliet (slixmpp) subscribes to bob@sip.test; parley SUBSCRIBEs through
+# Kamailio to bob's pjsua2, which accepts and then publishes online, away, busy, offline with
+# notes through its NOTIFYs. juliet must get `subscribed` and then each state in order; on
+# leaving she unsubscribes (SUBSCRIBE Expires: 0, seen in bob's pjsip log).
+sc_xmpp_watches_sip() {
+  local tag=watch n; n="$(nonce)"
+  local bout="$SC_DIR/$tag.bob.out" jout="$SC_DIR/$tag.juliet.out"
+  BOUND=60 timeout -k 5 60 "$VENV/bin/python" "$INTEROP/clients/sip_presentity.py" --id sip:bob@sip.test \
+    --registrar "sip:sip.test;transport=tls" --proxy "sip:$KAM_IP:5061;transport=tls;lr" \
+    --ca "$CERTS/ca.crt" --cert "$CERTS/sip.test.crt" --key "$CERTS/sip.test.key" \
+    --local-ip "${UA_IP[bob]}" --delay 1.5 --linger 4 --timeout 40 \
+    --step "online:desk $n" --step "away:lunch $n" --step "busy:call $n" --step "offline:home $n" \
+    --log-file "$SC_DIR/$tag.bob.pjsip.log" > "$bout" 2>&1 &
+  local bpid=$!
+  wait_grep "$bout" '^READY' 15 "$bpid" || { fail "bob could not register at Kamailio"; show bob "$bout"; return 1; }
+  BOUND=60 xmpp_client_script xmpp_watcher.py --jid juliet@xmpp.test --server "$XMPP_IP" \
+    --watch bob@sip.test --until "status=home $n" --unsubscribe --timeout 40 > "$jout" 2>&1
+  wait_pid "$bpid" 20 || true
+  show "bob" "$bout"; show "juliet" "$jout"
+  grep -q "^SUBSCRIBED-BY from=.*juliet@xmpp.test" "$bout" || fail "bob saw no SUBSCRIBE from juliet"
+  python3 - "$SC_DIR/$tag.bob.pjsip.log" <<'PY' || fail "bob got no SUBSCRIBE with Expires: 0 after juliet unsubscribed"
+import sys
+msgs = open(sys.argv[1], encoding="utf-8", errors="replace").read().split("--end msg--")
+sys.exit(0 if any("SUBSCRIBE sip:bob" in m and "\nExpires: 0" in m and "RX" in m for m in msgs) else 1)
+PY
+  python3 - "$jout" "$n" <<'PY' || fail "juliet saw: $(grep -E '^(SUBSCRIBED|PRESENCE|ERROR|FAIL)' "$jout" | tr '\n' '|')"
+import re, sys
+lines = [l.strip() for l in open(sys.argv[1], encoding="utf-8")]
+n = sys.argv[2]
+want = [r"^SUBSCRIBED from=bob@sip.test", r"type=available show= status=desk " + n,
+        r"type=available show=away status=lunch " + n, r"type=available show=dnd status=call " + n,
+        r"type=unavailable .*status=home " + n]
+i = 0
+for l in lines:
+    if i < len(want) and re.search(want[i], l):
+        i += 1
+sys.exit(0 if i == len(want) else 1)
+PY
   [ -z "$REASON" ]
 }
 # self-tests: the same clients and peers, within one domain, no parley

@@ -28,6 +28,14 @@ pub struct SipFinal {
     pub code: u16,
     /// Reason phrase.
     pub reason: String,
+    /// The To tag of a response from the peer (dialog-forming requests).
+    pub to_tag: Option<String>,
+    /// The `Expires` of a response from the peer (SUBSCRIBE).
+    pub expires: Option<u32>,
+    /// The Contact URI of a response from the peer (the dialog's remote target).
+    pub contact: Option<String>,
+    /// The Record-Route URIs of a response from the peer, in order.
+    pub record_route: Vec<String>,
 }
 
 impl SipFinal {
@@ -36,6 +44,10 @@ impl SipFinal {
         SipFinal {
             code,
             reason: reason.to_owned(),
+            to_tag: None,
+            expires: None,
+            contact: None,
+            record_route: Vec::new(),
         }
     }
 }
@@ -142,7 +154,24 @@ impl Transactions {
             && let Some(respond) = entry.respond.take()
         {
             let reason = msg.reason().unwrap_or_default().to_owned();
-            let _ = respond.send(SipFinal { code, reason });
+            let to_tag = msg.to().ok().and_then(|t| t.tag).map(str::to_owned);
+            let expires = msg.expires().ok().flatten();
+            let contact = msg.contacts().find_map(|c| match c {
+                Ok(crate::sip::typed::Contact::Addr(a)) => Some(a.uri.to_owned()),
+                _ => None,
+            });
+            let record_route = (msg.record_routes())
+                .filter_map(Result::ok)
+                .map(|r| r.uri.to_owned())
+                .collect();
+            let _ = respond.send(SipFinal {
+                code,
+                reason,
+                to_tag,
+                expires,
+                contact,
+                record_route,
+            });
         }
         if let Some(state) = next {
             entry.state = state;

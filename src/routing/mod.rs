@@ -6,6 +6,7 @@
 mod ids;
 mod police;
 mod presence;
+mod presence_sub;
 mod sip_in;
 mod xmpp_in;
 pub mod xmpp_iq;
@@ -55,6 +56,8 @@ pub struct Gateway {
     sip_out: SipPool,
     /// SIP presence dialogs and the presence they carry.
     presence: presence::PresenceState,
+    /// SIP subscriptions parley holds for XMPP watchers.
+    presence_subs: presence_sub::Subscriptions,
     /// SIP→XMPP messages waiting for a possible XMPP error reply, by stanza id.
     bounces: DashMap<String, oneshot::Sender<DeliveryError<'static>>>,
     ids: IdGenerator,
@@ -97,6 +100,7 @@ impl Gateway {
             xmpp_out: XmppPool::default(),
             sip_out: SipPool::default(),
             presence: presence::PresenceState::default(),
+            presence_subs: presence_sub::Subscriptions::default(),
             bounces: DashMap::new(),
             ids: IdGenerator::new(),
             resolver: Resolver::from_system(),

@@ -188,10 +188,17 @@ impl Gateway {
             self.presence.watches.insert(key.clone(), watch);
             self.spawn_expiry(key);
         }
-        // DESIGN: XMPP `subscribe` + `probe` (a fetch: `probe` only).
+        // DESIGN: XMPP `subscribe` + `probe` (a fetch: `probe` only). The probe of a new
+        // subscription is held back: an XMPP server answers a probe from a contact not yet
+        // approved with `unsubscribed` (RFC 6121 §4.3.2; Prosody also drops the pending
+        // request then), which would end the dialog before the user could answer. After
+        // approval the server sends the current presence by itself (RFC 6121 §3.1.5).
         match bridge::sip_in::events_from_sip(req) {
             Ok(events) => {
                 for e in &events {
+                    if expires > 0 && matches!(e, Event::Probe(_)) {
+                        continue;
+                    }
                     self.presence_to_xmpp(&sender, e);
                 }
             }
@@ -289,8 +296,9 @@ impl Gateway {
                     match s.kind {
                         SubscriptionKind::Subscribed => self.watchers_approved(&pair),
                         SubscriptionKind::Unsubscribed => self.watchers_rejected(&pair),
-                        // Subscriptions to SIP presentities: not interworked yet.
-                        k => debug!(kind = ?k, "XMPP subscription to a SIP user not relayed"),
+                        SubscriptionKind::Subscribe | SubscriptionKind::Unsubscribe => {
+                            self.xmpp_subscription_to_sip(&s)
+                        }
                     }
                 }
                 Event::Presence(pr) => self.presentity_changed(&pr),
@@ -303,15 +311,27 @@ impl Gateway {
         let pair = (bare(&p.from), bare(&p.to));
         let resource = p.from.resource.as_deref().unwrap_or_default().to_owned();
         {
-            // An unavailable resource stays, as a `closed` tuple.
+            // One tuple per available resource; the bare JID's state only stands in when no
+            // resource is known, and the last resource going away leaves one `closed` tuple
+            // (with its status text) rather than an empty document.
             let mut entry = self.presence.cache.entry(pair.clone()).or_default();
-            entry.insert(
-                resource,
-                Resource {
-                    availability: p.availability,
-                    note: p.note.as_deref().map(str::to_owned),
-                },
-            );
+            let state = Resource {
+                availability: p.availability,
+                note: p.note.as_deref().map(str::to_owned),
+            };
+            if p.availability == Availability::Unavailable {
+                entry.remove(&resource);
+                if entry
+                    .values()
+                    .all(|r| r.availability == Availability::Unavailable)
+                {
+                    entry.clear();
+                    entry.insert(resource, state);
+                }
+            } else {
+                entry.retain(|k, r| !k.is_empty() && r.availability != Availability::Unavailable);
+                entry.insert(resource, state);
+            }
         }
         for key in self.watch_keys(&pair) {
             let Some((key, mut watch)) = self.presence.watches.remove(&key) else {

@@ -80,7 +80,7 @@ impl Gateway {
         let mut out = BytesMut::with_capacity(512);
         let tag = answer.to_tag.unwrap_or_else(|| self.new_id());
         let expires = answer.expires.map(|e| e.to_string());
-        let contact = format!("<sip:{}>", self.sip_sent_by);
+        let contact = format!("<sip:{};transport=tls>", self.sip_sent_by);
         let mut extra = vec![("Allow", ALLOW)];
         if let Some(e) = &expires {
             extra.push(("Expires", e));
@@ -107,10 +107,25 @@ impl Gateway {
                     expires: a.expires,
                 }
             }
-            // parley subscribes to no SIP presentity yet: every NOTIFY is for an unknown
-            // subscription (RFC 6665 §4.1.3).
-            Method::Notify => (481, Cow::Borrowed("Subscription Does Not Exist")).into(),
+            Method::Notify => self.authenticated_notify(peer, req).into(),
             _ => (405, Cow::Borrowed("Method Not Allowed")).into(),
+        }
+    }
+
+    /// A NOTIFY is taken only from a peer authenticated for the notifier's domain.
+    fn authenticated_notify(self: &Arc<Self>, peer: &PeerCerts, req: &SipMessage) -> Status {
+        let domain = req
+            .from()
+            .ok()
+            .and_then(|f| bridge::address::from_sip_uri(f.uri).ok())
+            .map(|a| a.domain.into_owned());
+        match domain {
+            Some(d) if auth::verify_certificate_for(Some(peer), &d).is_ok() => self.sip_notify(req),
+            Some(_) => (
+                403,
+                Cow::Borrowed("Peer Not Authenticated For Sender Domain"),
+            ),
+            None => (400, Cow::Borrowed("Bad From")),
         }
     }
 
