@@ -256,26 +256,8 @@ async fn inbound_dialback_is_verified_with_the_authoritative_server() {
     let gw = Gateway::start(&pki, authoritative, sip_hop).await;
     for (key, expected) in [("bad", "invalid"), ("c0ffee", "valid")] {
         // A peer without a client certificate: parley offers dialback, not EXTERNAL.
-        let tcp = tokio::net::TcpStream::connect(gw.xmpp).await.unwrap();
-        let mut s = Text::new(tcp);
-        let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='xmpp.test' to='sip.test' version='1.0'>";
-        s.send(header).await;
-        s.until(&["</stream:features>"]).await;
-        s.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-            .await;
-        s.until(&["<proceed"]).await;
-        s.until(&["/>"]).await;
-        let name = rustls_pki_types::ServerName::try_from("sip.test").unwrap();
-        let tls = pki
-            .anonymous_client()
-            .connect(name, s.into_inner())
-            .await
-            .unwrap();
-        let mut s = Text::new(tls);
-        s.send(header).await;
-        s.until(&["<stream:stream"]).await;
-        s.until(&[">"]).await;
-        let features = s.until(&["</stream:features>", "<stream:features/>"]).await;
+        let (mut s, features) =
+            xmpp_secured(gw.xmpp, "xmpp.test", "sip.test", pki.anonymous_client()).await;
         assert!(
             features.contains("urn:xmpp:features:dialback") && !features.contains("EXTERNAL"),
             "{features}"
@@ -334,26 +316,8 @@ async fn allowed_auth_methods_are_per_peer_domain() {
     )
     .await;
     // A peer with a valid certificate is still offered dialback only.
-    let tcp = tokio::net::TcpStream::connect(gw.xmpp).await.unwrap();
-    let mut s = Text::new(tcp);
-    let header = "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='xmpp.test' to='sip.test' version='1.0'>";
-    s.send(header).await;
-    s.until(&["</stream:features>"]).await;
-    s.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-        .await;
-    s.until(&["<proceed"]).await;
-    s.until(&["/>"]).await;
-    let name = rustls_pki_types::ServerName::try_from("sip.test").unwrap();
-    let tls = pki
-        .client("xmpp.test")
-        .connect(name, s.into_inner())
-        .await
-        .unwrap();
-    let mut s = Text::new(tls);
-    s.send(header).await;
-    s.until(&["<stream:stream"]).await;
-    s.until(&[">"]).await;
-    let features = s.until(&["</stream:features>", "<stream:features/>"]).await;
+    let (mut s, features) =
+        xmpp_secured(gw.xmpp, "xmpp.test", "sip.test", pki.client("xmpp.test")).await;
     assert!(
         !features.contains("EXTERNAL") && features.contains("urn:xmpp:features:dialback"),
         "{features}"

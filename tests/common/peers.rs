@@ -389,3 +389,32 @@ pub fn attr<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
     }
     None
 }
+
+/// Connect to parley's s2s listener as `from` → `to` and secure the stream with STARTTLS
+/// through `tls` (with or without a client certificate); returns the TLS stream and the
+/// features parley offered on it, before any authentication.
+pub async fn xmpp_secured(
+    parley: SocketAddr,
+    from: &str,
+    to: &'static str,
+    tls: tokio_rustls::TlsConnector,
+) -> (Text<tokio_rustls::client::TlsStream<TcpStream>>, String) {
+    let tcp = TcpStream::connect(parley).await.unwrap();
+    let mut s = Text::new(tcp);
+    s.send(&header(from, to, None)).await;
+    s.until(FEATURES_END).await;
+    s.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        .await;
+    s.until(&["<proceed"]).await;
+    s.until(&["/>"]).await;
+    let tls = tls
+        .connect(ServerName::try_from(to).unwrap(), s.into_inner())
+        .await
+        .unwrap();
+    let mut s = Text::new(tls);
+    s.send(&header(from, to, None)).await;
+    s.until(&["<stream:stream"]).await;
+    s.until(&[">"]).await;
+    let features = s.until(FEATURES_END).await;
+    (s, features)
+}
