@@ -33,6 +33,8 @@ import time
 
 import pjsua2 as pj
 
+from pj_setup import account_config, start_endpoint
+
 STATE = {"registered": False, "reg_code": None, "sent": None, "recv": False}
 
 
@@ -88,39 +90,9 @@ class Acc(pj.Account):
 
 
 def main(a):
-    ep = pj.Endpoint()
-    ep.libCreate()
-    cfg = pj.EpConfig()
-    cfg.uaConfig.threadCnt = 0
-    cfg.uaConfig.mainThreadOnly = True
-    cfg.logConfig.consoleLevel = 0
-    cfg.logConfig.level = 5 if a.log_file else 0
-    if a.log_file:
-        cfg.logConfig.filename = a.log_file
-    ep.libInit(cfg)
-
-    tcfg = pj.TransportConfig()
-    tcfg.port = a.port
-    tcfg.boundAddress = a.local_ip
-    tcfg.publicAddress = a.local_ip
-    tcfg.tlsConfig.CaListFile = a.ca
-    if a.cert:
-        tcfg.tlsConfig.certFile = a.cert
-        tcfg.tlsConfig.privKeyFile = a.key
-    tcfg.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
-    tcfg.tlsConfig.verifyServer = True  # chain and name (or IP) of the host dialled
-    ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tcfg)
-    ep.libStart()
-    ep.audDevManager().setNullDev()
-
-    acfg = pj.AccountConfig()
-    acfg.idUri = a.id
-    if not a.no_register:
-        acfg.regConfig.registrarUri = a.registrar
+    ep = start_endpoint(a, a.port)
+    acfg = account_config(a, register=not a.no_register)
     acfg.regConfig.timeoutSec = 300
-    acfg.sipConfig.proxies.append(a.proxy)
-    acfg.natConfig.viaRewriteUse = False
-    acfg.natConfig.contactRewriteUse = False
     acc = Acc(a)
     acc.create(acfg)
     if a.no_register:

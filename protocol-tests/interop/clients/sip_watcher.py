@@ -15,6 +15,8 @@ import time
 
 import pjsua2 as pj
 
+from pj_setup import account_config, start_endpoint
+
 STATE = {"registered": False, "reg_code": None, "done": False}
 STATUS = {0: "unknown", 1: "online", 2: "offline"}
 ACTIVITY = {0: "none", 1: "away", 2: "busy"}
@@ -47,33 +49,8 @@ class Watch(pj.Buddy):
 
 
 def main(a):
-    ep = pj.Endpoint()
-    ep.libCreate()
-    cfg = pj.EpConfig()
-    cfg.uaConfig.threadCnt = 0
-    cfg.uaConfig.mainThreadOnly = True
-    cfg.logConfig.consoleLevel = 0
-    cfg.logConfig.level = 5 if a.log_file else 0
-    if a.log_file:
-        cfg.logConfig.filename = a.log_file
-    ep.libInit(cfg)
-    tcfg = pj.TransportConfig()
-    tcfg.boundAddress = a.local_ip
-    tcfg.publicAddress = a.local_ip
-    tcfg.tlsConfig.CaListFile = a.ca
-    tcfg.tlsConfig.certFile = a.cert
-    tcfg.tlsConfig.privKeyFile = a.key
-    tcfg.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
-    tcfg.tlsConfig.verifyServer = True
-    ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tcfg)
-    ep.libStart()
-    ep.audDevManager().setNullDev()
-    acfg = pj.AccountConfig()
-    acfg.idUri = a.id
-    acfg.regConfig.registrarUri = a.registrar
-    acfg.sipConfig.proxies.append(a.proxy)
-    acfg.natConfig.viaRewriteUse = False
-    acfg.natConfig.contactRewriteUse = False
+    ep = start_endpoint(a)
+    acfg = account_config(a)
     acc = Acc()
     acc.create(acfg)
     deadline = time.time() + a.timeout
