@@ -548,23 +548,37 @@ fn write_subscribe(
     expires: u32,
     o: &SipOut<'_>,
 ) {
+    presence_head(out, "SUBSCRIBE", from, to, nick, o);
+    out.put_slice(b"Accept: application/pidf+xml\r\nExpires: ");
+    encode::put_decimal(out, u64::from(expires));
+    out.put_slice(b"\r\n");
+    finish(out, b"");
+}
+
+/// The head of a presence request (RFC 6665) between bare addresses: start line and core
+/// headers, Contact, and `Event: presence`.
+fn presence_head(
+    out: &mut BytesMut,
+    method: &str,
+    from: &Address<'_>,
+    to: &Address<'_>,
+    from_name: Option<&str>,
+    o: &SipOut<'_>,
+) {
     let target = to.without_resource();
     let head = Head {
-        method: "SUBSCRIBE",
+        method,
         target: &target,
         from: &from.without_resource(),
         from_gruu: false,
-        from_name: nick,
+        from_name,
         to: &target,
         to_tag: o.to_tag,
         call_id: o.call_id.unwrap_or(o.req.fallback_call_id),
     };
     write_head(out, &head, &o.req);
     contact(out, o);
-    out.put_slice(b"Event: presence\r\nAccept: application/pidf+xml\r\nExpires: ");
-    encode::put_decimal(out, u64::from(expires));
-    out.put_slice(b"\r\n");
-    finish(out, b"");
+    out.put_slice(b"Event: presence\r\n");
 }
 
 fn contact(out: &mut BytesMut, o: &SipOut<'_>) {
@@ -581,20 +595,8 @@ fn write_notify(
     pidf_body: Option<&str>,
     o: &SipOut<'_>,
 ) {
-    let target = to.without_resource();
-    let head = Head {
-        method: "NOTIFY",
-        target: &target,
-        from: &from.without_resource(),
-        from_gruu: false,
-        from_name: None,
-        to: &target,
-        to_tag: o.to_tag,
-        call_id: o.call_id.unwrap_or(o.req.fallback_call_id),
-    };
-    write_head(out, &head, &o.req);
-    contact(out, o);
-    out.put_slice(b"Event: presence\r\nSubscription-State: ");
+    presence_head(out, "NOTIFY", from, to, None, o);
+    out.put_slice(b"Subscription-State: ");
     out.put_slice(state.as_bytes());
     if state == "active" {
         out.put_slice(b";expires=");
