@@ -28,6 +28,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Text<S> {
         }
     }
 
+    /// Read one more chunk into the buffer; `awaited` names what was expected, for the
+    /// failure message when the peer closes the connection instead.
+    async fn fill(&mut self, awaited: &str) {
+        let mut chunk = [0u8; 8192];
+        let n = tokio::time::timeout(T, self.io.read(&mut chunk))
+            .await
+            .expect("peer read timed out")
+            .expect("read");
+        assert!(
+            n > 0,
+            "connection closed while waiting for {awaited}; got {:?}",
+            self.buf
+        );
+        self.buf
+            .push_str(std::str::from_utf8(&chunk[..n]).expect("utf-8"));
+    }
+
     /// Read until one of `markers` appears; return everything up to and including it.
     pub async fn until(&mut self, markers: &[&str]) -> String {
         loop {
@@ -38,18 +55,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Text<S> {
             if let Some(end) = hit {
                 return self.buf.drain(..end).collect();
             }
-            let mut chunk = [0u8; 8192];
-            let n = tokio::time::timeout(T, self.io.read(&mut chunk))
-                .await
-                .expect("peer read timed out")
-                .expect("read");
-            assert!(
-                n > 0,
-                "connection closed while waiting for {markers:?}; got {:?}",
-                self.buf
-            );
-            self.buf
-                .push_str(std::str::from_utf8(&chunk[..n]).expect("utf-8"));
+            self.fill(&format!("{markers:?}")).await;
         }
     }
 
@@ -88,32 +94,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Text<S> {
                     }
                 }
             }
-            let mut chunk = [0u8; 8192];
-            let n = tokio::time::timeout(T, self.io.read(&mut chunk))
-                .await
-                .expect("peer read timed out")
-                .expect("read");
-            assert!(
-                n > 0,
-                "connection closed while waiting for an element; got {:?}",
-                self.buf
-            );
-            self.buf
-                .push_str(std::str::from_utf8(&chunk[..n]).expect("utf-8"));
+            self.fill("an element").await;
         }
     }
 
     /// Read exactly `n` more bytes (a SIP body).
     pub async fn exact(&mut self, n: usize) -> String {
         while self.buf.len() < n {
-            let mut chunk = [0u8; 8192];
-            let got = tokio::time::timeout(T, self.io.read(&mut chunk))
-                .await
-                .expect("peer read timed out")
-                .expect("read");
-            assert!(got > 0, "connection closed inside a body");
-            self.buf
-                .push_str(std::str::from_utf8(&chunk[..got]).expect("utf-8"));
+            self.fill("the rest of a body").await;
         }
         self.buf.drain(..n).collect()
     }
