@@ -14,6 +14,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::config::Config;
 use crate::conn::{self, s2s_in, sip_conn, sip_udp};
+use crate::metrics::{self, Protocol, TlsFailure};
 use crate::routing::Gateway;
 use crate::store::RedbStore;
 use crate::transport::certgen;
@@ -335,7 +336,13 @@ async fn serve_sip(tcp: TcpStream, gw: Arc<Gateway>) -> Result<(), conn::ConnErr
     tcp.set_nodelay(true)?;
     let tls = tokio::time::timeout(Duration::from_secs(10), gw.tls().sip_acceptor().accept(tcp))
         .await
-        .map_err(|_| conn::ConnError::Timeout("TLS handshake"))??;
+        .map_err(|_| {
+            metrics::tls_handshake_failure(Protocol::Sip, true, TlsFailure::Timeout);
+            conn::ConnError::Timeout("TLS handshake")
+        })?
+        .inspect_err(|e| {
+            metrics::tls_handshake_failure(Protocol::Sip, true, TlsFailure::of_io(e))
+        })?;
     let certs = tls
         .get_ref()
         .1

@@ -66,6 +66,8 @@ pub const START_TIME_SECONDS: &str = "parley_start_time_seconds";
 pub const AUDIT_DROPPED_TOTAL: &str = "parley_audit_dropped_total";
 /// Audit lines written.
 pub const AUDIT_WRITTEN_TOTAL: &str = "parley_audit_written_total";
+/// Counter: inbound connections closed for carrying nothing within the idle timeout.
+pub const IDLE_CLOSED_TOTAL: &str = "parley_idle_closed_total";
 
 /// Translation latency buckets: 10 µs … 250 ms.
 pub const TRANSLATE_BUCKETS: &[f64] = &[
@@ -231,6 +233,11 @@ fn describe() {
         "Audit records dropped because the audit writer fell behind."
     );
     describe_counter!(AUDIT_WRITTEN_TOTAL, Unit::Count, "Audit lines written.");
+    describe_counter!(
+        IDLE_CLOSED_TOTAL,
+        Unit::Count,
+        "Inbound connections closed by the idle timeout, by protocol."
+    );
 }
 
 impl Metrics {
@@ -486,5 +493,12 @@ impl Drop for ConnectionGuard {
         if let Some(g) = &self.0 {
             g.decrement(1.0);
         }
+    }
+}
+
+/// An inbound connection closed by the idle timeout.
+pub fn idle_closed(p: Protocol) {
+    if METRICS.get().is_some() {
+        counter!(IDLE_CLOSED_TOTAL, "protocol" => p.as_str()).increment(1);
     }
 }

@@ -157,6 +157,10 @@ pub struct SipConfig {
     /// Non-INVITE transaction timeout (Timer F, 64·T1).
     #[serde(default = "default_transaction_timeout_ms")]
     pub transaction_timeout_ms: u64,
+    /// Close an inbound SIP connection that completed no message this long; a request head
+    /// still incomplete then (a slow sender) is answered 400 first.
+    #[serde(default = "default_sip_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for SipConfig {
@@ -168,6 +172,7 @@ impl Default for SipConfig {
             udp_mtu: default_udp_mtu(),
             bounce_window_ms: default_bounce_window_ms(),
             transaction_timeout_ms: default_transaction_timeout_ms(),
+            idle_timeout_ms: default_sip_idle_timeout_ms(),
         }
     }
 }
@@ -182,6 +187,10 @@ fn default_bounce_window_ms() -> u64 {
 
 fn default_transaction_timeout_ms() -> u64 {
     32_000
+}
+
+fn default_sip_idle_timeout_ms() -> u64 {
+    600_000
 }
 
 /// `[xmpp]`.
@@ -517,6 +526,7 @@ impl Config {
             ("xmpp.connect_timeout_ms", self.xmpp.connect_timeout_ms),
             ("xmpp.keepalive_ms", self.xmpp.keepalive_ms),
             ("xmpp.idle_timeout_ms", self.xmpp.idle_timeout_ms),
+            ("sip.idle_timeout_ms", self.sip.idle_timeout_ms),
         ] {
             if v == 0 {
                 return Err(invalid(key, "must be positive"));

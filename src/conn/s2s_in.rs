@@ -16,7 +16,7 @@ use super::s2s_out::unexpected;
 use super::xml_stream::XmlStream;
 use crate::auth::{self, VerifiedDomain};
 use crate::config::{S2sAuth, Side};
-use crate::metrics::{self, AuthMethod, Protocol, TlsFailure};
+use crate::metrics::{self, AuthMethod, ParseReason, PolicyReason, Protocol, TlsFailure};
 use crate::routing::{Gateway, Inbound};
 use crate::xmpp::encode::{self, DbPayload, FeaturesOut, StreamOpen};
 use crate::xmpp::framing::StreamNs;
@@ -73,6 +73,7 @@ pub async fn serve(tcp: TcpStream, mode: Mode, gw: Arc<Gateway>) -> Result<(), C
             e = tokio::time::timeout(idle, stream.read_element()) => match e {
                 Ok(e) => e?,
                 Err(_) => {
+                    metrics::idle_closed(Protocol::Xmpp);
                     stream.send_stream_error(StreamCondition::ConnectionTimeout, None).await;
                     return Err(ConnError::Idle);
                 }
@@ -148,6 +149,7 @@ async fn starttls(
     match plain.parse(&starttls)? {
         Element::StartTls => {}
         other => {
+            metrics::policy_refusal(Protocol::Xmpp, PolicyReason::PeerNotAuthenticated);
             plain
                 .send_stream_error(
                     StreamCondition::PolicyViolation,
@@ -162,7 +164,10 @@ async fn starttls(
     let tls = gw
         .tls()
         .xmpp_acceptor()
-        .accept(plain.into_inner()?)
+        .accept(plain.into_inner().inspect_err(|_| {
+            // Bytes pipelined after <starttls/> (RFC 6120 §5.4.3.3): never read as secured.
+            metrics::parse_error(Protocol::Xmpp, ParseReason::Framing)
+        })?)
         .await
         .inspect_err(|e| {
             info!(peer.domain = %remote, error = %e, "inbound s2s TLS handshake failed");
@@ -246,7 +251,14 @@ async fn authenticate(
                 dialback::answer_verify(&mut secure.wbuf, gw, &d);
                 secure.flush().await?;
             }
-            other => return Err(unexpected("SASL <auth/> or dialback", &other)),
+            // RFC 6120 §4.9.3.12: data before the stream is authenticated.
+            other => {
+                metrics::policy_refusal(Protocol::Xmpp, PolicyReason::PeerNotAuthenticated);
+                secure
+                    .send_stream_error(StreamCondition::NotAuthorized, None)
+                    .await;
+                return Err(unexpected("SASL <auth/> or dialback", &other));
+            }
         }
     }
 }
@@ -302,6 +314,18 @@ async fn accept_header<S: AsyncRead + AsyncWrite + Unpin>(
     let (local, remote) = match check_header(&header, gw) {
         Ok(pair) => pair,
         Err((condition, err)) => {
+            match condition {
+                StreamCondition::HostUnknown => {
+                    metrics::policy_refusal(Protocol::Xmpp, PolicyReason::RelayingDenied)
+                }
+                StreamCondition::PolicyViolation => {
+                    metrics::policy_refusal(Protocol::Xmpp, PolicyReason::SenderDomainNotServed)
+                }
+                StreamCondition::InvalidNamespace => {
+                    metrics::parse_error(Protocol::Xmpp, ParseReason::Namespace)
+                }
+                _ => metrics::parse_error(Protocol::Xmpp, ParseReason::Address),
+            }
             stream.send_stream_error(condition, None).await;
             return Err(err);
         }

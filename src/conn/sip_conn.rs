@@ -299,6 +299,12 @@ where
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut transactions = Transactions::new(Reliability::Reliable, gw.sip_timers());
+    // Inbound connections (no first request) are closed when they complete no message for
+    // the idle timeout, so a silent or byte-by-byte sender cannot hold a connection slot.
+    let idle = first
+        .is_none()
+        .then(|| std::time::Duration::from_millis(gw.config().sip.idle_timeout_ms));
+    let mut active = Instant::now();
     let mut next = first;
     let result = loop {
         if let Some(item) = next.take() {
@@ -324,6 +330,7 @@ where
             read = io.read_buf(&mut rbuf) => match read {
                 Ok(0) => break Err(ConnError::Closed),
                 Ok(_) => {
+                    let before = rbuf.len();
                     if let Err(e) = process(&mut rbuf, &mut wbuf, &limits, &peer, &gw, &tx, &mut transactions) {
                         let _ = io.write_all(&wbuf).await;
                         break Err(e);
@@ -334,6 +341,9 @@ where
                         }
                         wbuf.clear();
                     }
+                    if rbuf.len() < before {
+                        active = Instant::now();
+                    }
                     if rbuf.capacity() - rbuf.len() < 1024 {
                         rbuf.reserve(READ_CHUNK);
                     }
@@ -343,6 +353,14 @@ where
             () = sleep_until_opt(earliest) => {
                 // A stream never retransmits (Timer E is off on reliable transports).
                 let _ = transactions.on_timers(Instant::now());
+            },
+            () = sleep_until_opt(idle.map(|d| active + d)), if !transactions.awaiting_finals() => {
+                if !rbuf.is_empty() {
+                    on_parse_error(SipError::Truncated, &rbuf, &mut wbuf);
+                    let _ = io.write_all(&wbuf).await;
+                }
+                metrics::idle_closed(Protocol::Sip);
+                break Err(ConnError::Idle);
             },
             () = cancel.cancelled(), if !transactions.awaiting_finals() => break Err(ConnError::Shutdown),
         }
@@ -394,6 +412,9 @@ fn process(
             Ok(None) => return Ok(()),
             Err(e) => {
                 warn!(error = %e, "unframeable SIP stream; closing");
+                // Answered like an unparsable request where the head allows it (RFC 3261
+                // §8.2, e.g. 513 for an oversized head), then the connection closes.
+                on_parse_error(e, rbuf, wbuf);
                 return Err(ConnError::Sip(e));
             }
         };

@@ -58,7 +58,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmlStream<S> {
                 Ok(Some(frame)) => return Ok(frame),
                 Ok(None) => {}
                 Err(e) => {
-                    self.send_stream_error(e.stream_condition(), None).await;
+                    let condition = crate::metrics::xmpp_parse_failed(&e);
+                    self.send_stream_error(condition, None).await;
                     return Err(ConnError::Xmpp(e));
                 }
             }

@@ -69,9 +69,14 @@ impl Gateway {
             return None;
         }
         // RFC 3261 §16.3 step 3 / §8.2: a request with no hops left is not forwarded on.
+        // RFC 3261 §8.2.2.3: no option-tag is supported, so any Require is refused.
+        let unsupported: Vec<&str> = req.unsupported_requires(&[]).collect();
         let answer = if let Ok(Some(0)) = req.max_forwards() {
             metrics::policy_refusal(Protocol::Sip, PolicyReason::TooManyHops);
             Answer::from((483, Cow::Borrowed("Too Many Hops")))
+        } else if !unsupported.is_empty() && method != Method::Cancel {
+            metrics::parse_error(Protocol::Sip, metrics::ParseReason::Unsupported);
+            Answer::from((420, Cow::Borrowed("Bad Extension")))
         } else {
             self.sip_dispatch(peer, &req, method).await
         };
@@ -81,7 +86,11 @@ impl Gateway {
         let tag = answer.to_tag.unwrap_or_else(|| self.new_id());
         let expires = answer.expires.map(|e| e.to_string());
         let contact = format!("<sip:{};transport=tls>", self.sip_sent_by);
+        let unsupported = unsupported.join(", ");
         let mut extra = vec![("Allow", ALLOW)];
+        if code == 420 {
+            extra.push(("Unsupported", &unsupported));
+        }
         if let Some(e) = &expires {
             extra.push(("Expires", e));
             extra.push(("Contact", &contact));

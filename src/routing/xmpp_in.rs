@@ -12,7 +12,7 @@ use crate::audit::{self, AuditRecord};
 use crate::auth::VerifiedDomain;
 use crate::bridge::{self, BridgeError};
 use crate::conn::xmpp_pool::OutStanza;
-use crate::metrics::{self, Direction, PolicyReason, Protocol};
+use crate::metrics::{self, Direction, ParseReason, PolicyReason, Protocol};
 use crate::model::DeliveryError;
 use crate::xmpp::jid::Jid;
 use crate::xmpp::stanza::IqView;
@@ -67,6 +67,11 @@ impl Gateway {
                     key: d.key.clone().into_owned(),
                 });
             }
+            // RFC 6120 §4.9.3.24: a first-level child that is no stanza ends the stream.
+            Element::Unknown { .. } => {
+                metrics::parse_error(Protocol::Xmpp, ParseReason::Xml);
+                return Err(StreamCondition::UnsupportedStanzaType);
+            }
             _ => {
                 debug!("element ignored");
                 return Ok(Inbound::Done);
@@ -74,9 +79,10 @@ impl Gateway {
         };
         // RFC 6120 §13.7.1.2 / §8.1.2.1: the sender must be in a domain the peer proved, and
         // the recipient in the local domain it proved it for.
-        let from = from
-            .and_then(|f| Jid::parse(f).ok())
-            .ok_or(StreamCondition::InvalidFrom)?;
+        let from = from.and_then(|f| Jid::parse(f).ok()).ok_or_else(|| {
+            metrics::parse_error(Protocol::Xmpp, ParseReason::Address);
+            StreamCondition::InvalidFrom
+        })?;
         if !pairs
             .iter()
             .any(|(_, p)| from.domain().eq_ignore_ascii_case(p.as_str()))
@@ -85,9 +91,10 @@ impl Gateway {
             metrics::policy_refusal(Protocol::Xmpp, PolicyReason::PeerNotAuthenticated);
             return Err(StreamCondition::InvalidFrom);
         }
-        let to = to
-            .and_then(|t| Jid::parse(t).ok())
-            .ok_or(StreamCondition::ImproperAddressing)?;
+        let to = to.and_then(|t| Jid::parse(t).ok()).ok_or_else(|| {
+            metrics::parse_error(Protocol::Xmpp, ParseReason::Address);
+            StreamCondition::ImproperAddressing
+        })?;
         let Some((local, peer)) = pairs.iter().find(|(l, p)| {
             to.domain().eq_ignore_ascii_case(l) && from.domain().eq_ignore_ascii_case(p.as_str())
         }) else {
