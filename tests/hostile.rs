@@ -26,17 +26,23 @@ mod common {
 mod harness;
 #[path = "hostile/sip.rs"]
 mod sip;
+#[path = "hostile/sip_content.rs"]
+mod sip_content;
 #[path = "hostile/tls.rs"]
 mod tls;
 #[path = "hostile/xmpp.rs"]
 mod xmpp;
+#[path = "hostile/xmpp_addr.rs"]
+mod xmpp_addr;
 
 use harness::{Case, Lab};
 
 fn all_cases() -> Vec<Case> {
     let mut cases = Vec::new();
     cases.extend(sip::cases());
+    cases.extend(sip_content::cases());
     cases.extend(xmpp::cases());
+    cases.extend(xmpp_addr::cases());
     cases.extend(tls::cases());
     cases
 }
@@ -54,6 +60,7 @@ fn the_table_has_at_least_100_distinctly_named_cases() {
         "case names are unique (they are the tokens too)"
     );
     assert!(n >= 100, "{n} cases");
+    println!("{n} hostile cases");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

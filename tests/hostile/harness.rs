@@ -352,7 +352,7 @@ async fn act(lab: &Lab, case: &Case) -> Result<Seen, String> {
             for (i, r) in requests.iter().enumerate() {
                 wire::write(&mut io, r).await.map_err(|e| e.to_string())?;
                 let seen = wire::read_until(&mut io, WAIT, |t| {
-                    wire::sip_statuses(t).len() > 0 && t.ends_with("\r\n\r\n")
+                    !wire::sip_statuses(t).is_empty() && t.ends_with("\r\n\r\n")
                 })
                 .await;
                 if wire::sip_statuses(&seen.text).is_empty() {

@@ -1,23 +1,23 @@
 //! Hostile SIP peers (RFC 3261 §7, §8.2, §18.3; RFC 3428): sizes, framing lies, broken
 //! headers, encodings, injection towards XMPP, spoofing, relaying, slow and idle peers, floods.
 
-use crate::harness::{Action, Case, Expect, Port};
+use crate::harness::{Action, Case, Expect};
 
-const PARSE: &str = "parley_parse_errors_total";
-const POLICY: &str = "parley_policy_refusals_total";
-const ERRORS: &str = "parley_errors_sent_total";
-const IDLE: &str = "parley_idle_closed_total";
-const MESSAGES: &str = "parley_messages_total";
+pub(crate) const PARSE: &str = "parley_parse_errors_total";
+pub(crate) const POLICY: &str = "parley_policy_refusals_total";
+pub(crate) const ERRORS: &str = "parley_errors_sent_total";
+pub(crate) const IDLE: &str = "parley_idle_closed_total";
+pub(crate) const MESSAGES: &str = "parley_messages_total";
 
-fn parse(reason: &'static str) -> Vec<(&'static str, &'static str)> {
+pub(crate) fn parse(reason: &'static str) -> Vec<(&'static str, &'static str)> {
     vec![("protocol", "sip"), ("reason", reason)]
 }
 
-fn policy(reason: &'static str) -> Vec<(&'static str, &'static str)> {
+pub(crate) fn policy(reason: &'static str) -> Vec<(&'static str, &'static str)> {
     vec![("protocol", "sip"), ("reason", reason)]
 }
 
-const DELIVERED: &[(&str, &str)] = &[
+pub(crate) const DELIVERED: &[(&str, &str)] = &[
     ("direction", "sip_to_xmpp"),
     ("kind", "im"),
     ("outcome", "delivered"),
@@ -26,7 +26,7 @@ const DELIVERED: &[(&str, &str)] = &[
 /// A MESSAGE head from `<name>@sip.test` to juliet@xmpp.test (Call-ID = name), without
 /// Content-Length and the empty line; each `with` line replaces the standard header with its
 /// name prefix ("From: ..."), removes it ("-From:"), or is added ("+Via: ..." or a new name).
-fn head(name: &str, with: &[&str]) -> String {
+pub(crate) fn head(name: &str, with: &[&str]) -> String {
     let mut lines = vec![
         "MESSAGE sip:juliet@xmpp.test SIP/2.0".to_owned(),
         format!("Via: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK-{name}"),
@@ -43,8 +43,7 @@ fn head(name: &str, with: &[&str]) -> String {
             lines.push(added.to_owned());
         } else if let Some(l) = lines.iter_mut().find(|l| l.starts_with(prefix)) {
             *l = (*w).to_owned();
-        } else if w.starts_with('-') {
-            let gone = &w[1..];
+        } else if let Some(gone) = w.strip_prefix('-') {
             lines.retain(|l| !l.starts_with(gone));
         } else {
             lines.push((*w).to_owned());
@@ -54,7 +53,7 @@ fn head(name: &str, with: &[&str]) -> String {
 }
 
 /// A whole MESSAGE with a correct Content-Length.
-fn msg(name: &str, with: &[&str], body: &[u8]) -> Vec<u8> {
+pub(crate) fn msg(name: &str, with: &[&str], body: &[u8]) -> Vec<u8> {
     let mut out =
         format!("{}Content-Length: {}\r\n\r\n", head(name, with), body.len()).into_bytes();
     out.extend_from_slice(body);
@@ -62,7 +61,7 @@ fn msg(name: &str, with: &[&str], body: &[u8]) -> Vec<u8> {
 }
 
 /// A MESSAGE whose head lines are raw bytes (for invalid UTF-8 and control characters).
-fn raw_msg(name: &str, extra_line: &[u8], body: &[u8]) -> Vec<u8> {
+pub(crate) fn raw_msg(name: &str, extra_line: &[u8], body: &[u8]) -> Vec<u8> {
     let mut out = head(name, &[]).into_bytes();
     out.extend_from_slice(extra_line);
     out.extend_from_slice(format!("\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes());
@@ -70,15 +69,15 @@ fn raw_msg(name: &str, extra_line: &[u8], body: &[u8]) -> Vec<u8> {
     out
 }
 
-fn sip(code: &'static str) -> Expect {
+pub(crate) fn sip(code: &'static str) -> Expect {
     Expect::Sip(vec![code], false)
 }
 
-fn sip_close(code: &'static str) -> Expect {
+pub(crate) fn sip_close(code: &'static str) -> Expect {
     Expect::Sip(vec![code], true)
 }
 
-fn no_injection(stanza: &str) -> Result<(), String> {
+pub(crate) fn no_injection(stanza: &str) -> Result<(), String> {
     if stanza.contains("<evil") {
         return Err("markup from the SIP side became XML".into());
     }
@@ -90,7 +89,7 @@ fn no_injection(stanza: &str) -> Result<(), String> {
 
 /// The `attr` address of the stanza is a JID whose localpart holds none of the characters
 /// RFC 7622 §3.3.1 forbids, in the domain parley relays to or from.
-fn valid_jid(stanza: &str, attr: &str) -> Result<(), String> {
+pub(crate) fn valid_jid(stanza: &str, attr: &str) -> Result<(), String> {
     let jid = crate::common::peers::attr(stanza, attr).ok_or("no address")?;
     let jid = jid
         .replace("&apos;", "'")
@@ -502,331 +501,5 @@ pub fn cases() -> Vec<Case> {
         fni,
     );
 
-    // Encodings and control characters in headers and bodies.
-    add(
-        "sip-invalid-utf8-display-name",
-        |n| {
-            let mut b = head(n, &["-From:"]).into_bytes();
-            b.extend_from_slice(b"From: \"\xff\xfe\xc0\xaf\" <sip:");
-            b.extend_from_slice(
-                format!("{n}@sip.test>;tag=1\r\nContent-Length: 1\r\n\r\nx").as_bytes(),
-            );
-            Action::Sip(b)
-        },
-        sip("400 Bad From"),
-        PARSE,
-        hd,
-    );
-    add(
-        "sip-invalid-utf8-subject",
-        |n| Action::Sip(raw_msg(n, b"Subject: caf\xe9 \xed\xa0\x80", b"x")),
-        Expect::ToXmpp(no_injection),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "sip-invalid-utf8-header-name",
-        |n| Action::Sip(raw_msg(n, b"X-\xff\xfe: v", b"x")),
-        sip_close("400 Bad Content-Length"),
-        PARSE,
-        fr,
-    );
-    add(
-        "sip-invalid-utf8-request-uri",
-        |n| {
-            let mut b = b"MESSAGE sip:juli\xffet@xmpp.test SIP/2.0\r\n".to_vec();
-            let m = msg(n, &[], b"x");
-            let at = m.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
-            b.extend_from_slice(&m[at..]);
-            Action::Sip(b)
-        },
-        sip("400 Bad Request Line"),
-        PARSE,
-        &parse("start_line"),
-    );
-    add(
-        "sip-invalid-utf8-body",
-        |n| Action::Sip(msg(n, &[], b"caf\xe9 \xff")),
-        sip("415 Unsupported Charset"),
-        POLICY,
-        &policy("untranslatable"),
-    );
-    add(
-        "sip-overlong-utf8-body",
-        |n| Action::Sip(msg(n, &[], b"\xc0\xbcevil/\xc0\xbe")),
-        sip("415 Unsupported Charset"),
-        POLICY,
-        &policy("untranslatable"),
-    );
-    add(
-        "sip-nul-in-subject",
-        |n| Action::Sip(raw_msg(n, b"Subject: a\0b", b"x")),
-        Expect::ToXmpp(no_injection),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "sip-nul-in-display-name",
-        |n| {
-            let mut b = head(n, &["-From:"]).into_bytes();
-            b.extend_from_slice(
-                format!(
-                    "From: \"a\0b\" <sip:{n}@sip.test>;tag=1\r\nContent-Length: {}\r\n\r\n{n}",
-                    n.len()
-                )
-                .as_bytes(),
-            );
-            Action::Sip(b)
-        },
-        Expect::ToXmpp(no_injection),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "sip-bare-cr-in-subject",
-        |n| Action::Sip(raw_msg(n, b"Subject: a\rX-Evil: b", b"x")),
-        Expect::ToXmpp(no_injection),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "sip-nul-in-body",
-        |n| Action::Sip(msg(n, &[], format!("{n} a\0b").as_bytes())),
-        Expect::ToXmpp(no_injection),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "sip-control-chars-in-body",
-        |n| Action::Sip(msg(n, &[], format!("{n} bell\x07 esc\x1b").as_bytes())),
-        Expect::ToXmpp(no_injection),
-        MESSAGES,
-        DELIVERED,
-    );
-
-    // Markup towards XMPP is escaped, never interpreted.
-    add(
-        "sip-xml-in-body",
-        |n| Action::Sip(msg(n, &[], format!("{n} </body><evil/>").as_bytes())),
-        Expect::ToXmpp(|s| {
-            no_injection(s).and_then(|()| {
-                s.contains("&lt;/body&gt;&lt;evil/&gt;")
-                    .then_some(())
-                    .ok_or("body not escaped".into())
-            })
-        }),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "sip-xml-in-display-name",
-        |n| {
-            Action::Sip(msg(
-                n,
-                &[&format!("From: \"x'/><evil a='\" <sip:{n}@sip.test>;tag=1")],
-                n.as_bytes(),
-            ))
-        },
-        Expect::ToXmpp(no_injection),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "sip-xml-in-subject",
-        |n| Action::Sip(msg(n, &["Subject: </subject><evil/>"], n.as_bytes())),
-        Expect::ToXmpp(no_injection),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "sip-xml-in-call-id",
-        |n| {
-            Action::Sip(msg(
-                n,
-                &[&format!("Call-ID: {n}</thread><evil/>")],
-                n.as_bytes(),
-            ))
-        },
-        Expect::ToXmpp(no_injection),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "sip-jid-unsafe-user",
-        |n| {
-            Action::Sip(msg(
-                n,
-                &[&format!("From: <sip:x%27%3E%3Cevil@sip.test>;tag=1")],
-                n.as_bytes(),
-            ))
-        },
-        Expect::ToXmpp(|s| no_injection(s).and(valid_jid(s, "from"))),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "sip-escaped-at-in-user",
-        |n| {
-            Action::Sip(msg(
-                n,
-                &[
-                    "MESSAGE sip:juliet%40evil.test@xmpp.test SIP/2.0",
-                    "To: <sip:juliet%40evil.test@xmpp.test>",
-                ],
-                n.as_bytes(),
-            ))
-        },
-        Expect::ToXmpp(|s| no_injection(s).and(valid_jid(s, "to"))),
-        MESSAGES,
-        DELIVERED,
-    );
-
-    // Spoofed senders and relaying.
-    add(
-        "sip-spoofed-from-other-sip-domain",
-        |n| Action::Sip(msg(n, &[&format!("From: <sip:{n}@sip2.test>;tag=1")], b"x")),
-        sip("403 Peer Not Authenticated For Sender Domain"),
-        POLICY,
-        &policy("peer_not_authenticated"),
-    );
-    // RFC 5922 mutual TLS: no certificate, no connection.
-    add(
-        "sip-no-client-certificate",
-        |n| Action::Tls(Port::Sip, "", msg(n, &[], b"x")),
-        Expect::TlsAlert("CertificateRequired"),
-        "parley_tls_handshake_failures_total",
-        &[
-            ("protocol", "sip"),
-            ("direction", "inbound"),
-            ("reason", "no_certificate"),
-        ],
-    );
-    add(
-        "sip-certificate-for-other-domain",
-        |n| Action::SipAs("other.test", msg(n, &[], b"x")),
-        sip("403 Peer Not Authenticated For Sender Domain"),
-        POLICY,
-        &policy("peer_not_authenticated"),
-    );
-    let sdns = &policy("sender_domain_not_served")[..];
-    add(
-        "sip-spoofed-from-xmpp-domain",
-        |n| Action::Sip(msg(n, &[&format!("From: <sip:{n}@xmpp.test>;tag=1")], b"x")),
-        sip("403 Sender Domain Not Served Here"),
-        POLICY,
-        sdns,
-    );
-    add(
-        "sip-spoofed-from-foreign-domain",
-        |n| Action::Sip(msg(n, &[&format!("From: <sip:{n}@evil.test>;tag=1")], b"x")),
-        sip("403 Sender Domain Not Served Here"),
-        POLICY,
-        sdns,
-    );
-    let relay = &policy("relaying_denied")[..];
-    add(
-        "sip-relay-to-foreign-domain",
-        |n| {
-            Action::Sip(msg(
-                n,
-                &[
-                    "MESSAGE sip:victim@evil.test SIP/2.0",
-                    "To: <sip:victim@evil.test>",
-                ],
-                b"x",
-            ))
-        },
-        sip("403 Relaying Denied"),
-        POLICY,
-        relay,
-    );
-    add(
-        "sip-relay-to-sip-domain",
-        |n| {
-            Action::Sip(msg(
-                n,
-                &[
-                    "MESSAGE sip:bob@sip2.test SIP/2.0",
-                    "To: <sip:bob@sip2.test>",
-                ],
-                b"x",
-            ))
-        },
-        sip("403 Relaying Denied"),
-        POLICY,
-        relay,
-    );
-    add(
-        "sip-relay-to-ip-literal",
-        |n| {
-            Action::Sip(msg(
-                n,
-                &[
-                    "MESSAGE sip:victim@127.0.0.1 SIP/2.0",
-                    "To: <sip:victim@127.0.0.1>",
-                ],
-                b"x",
-            ))
-        },
-        sip("400 Bad Address"),
-        POLICY,
-        &policy("untranslatable"),
-    );
-    add(
-        "sip-relay-to-xmpp-subdomain",
-        |n| {
-            Action::Sip(msg(
-                n,
-                &[
-                    "MESSAGE sip:victim@evil.xmpp.test SIP/2.0",
-                    "To: <sip:victim@evil.xmpp.test>",
-                ],
-                b"x",
-            ))
-        },
-        sip("403 Relaying Denied"),
-        POLICY,
-        relay,
-    );
-
-    // Slow, idle and flooding peers (lab: sip.idle_timeout_ms = 3000, sender burst 5).
-    add(
-        "sip-idle-connection",
-        |_| Action::Sip(Vec::new()),
-        Expect::Closed,
-        IDLE,
-        &[("protocol", "sip")],
-    );
-    add(
-        "sip-slowloris-head",
-        |n| Action::SipSlow(msg(n, &[], b"x")),
-        sip_close("400 Truncated Message"),
-        PARSE,
-        fr,
-    );
-    add(
-        "sip-flood-one-sender",
-        |n| {
-            let reqs = (0..6)
-                .map(|i| {
-                    msg(
-                        &format!("{n}-{i}"),
-                        &[&format!("From: <sip:{n}@sip.test>;tag=f")],
-                        format!("{n} {i}").as_bytes(),
-                    )
-                })
-                .collect();
-            Action::SipFlood(reqs)
-        },
-        Expect::Sip(
-            vec!["202 Accepted"; 5]
-                .into_iter()
-                .chain(["403 Sender Rate Limit Exceeded"])
-                .collect(),
-            false,
-        ),
-        POLICY,
-        &policy("rate_limited"),
-    );
     c
 }

@@ -2,38 +2,38 @@
 //! DTDs and entities, encodings, addressing and spoofing, injection towards SIP, slow and idle
 //! streams, floods, and broken stream preludes.
 
-use crate::harness::{Action, Case, Expect, Port, stream_header};
+use crate::harness::{Action, Case, Expect};
 
-const PARSE: &str = "parley_parse_errors_total";
-const POLICY: &str = "parley_policy_refusals_total";
-const IDLE: &str = "parley_idle_closed_total";
-const MESSAGES: &str = "parley_messages_total";
+pub(crate) const PARSE: &str = "parley_parse_errors_total";
+pub(crate) const POLICY: &str = "parley_policy_refusals_total";
+pub(crate) const IDLE: &str = "parley_idle_closed_total";
+pub(crate) const MESSAGES: &str = "parley_messages_total";
 
-fn parse(reason: &'static str) -> Vec<(&'static str, &'static str)> {
+pub(crate) fn parse(reason: &'static str) -> Vec<(&'static str, &'static str)> {
     vec![("protocol", "xmpp"), ("reason", reason)]
 }
 
-fn policy(reason: &'static str) -> Vec<(&'static str, &'static str)> {
+pub(crate) fn policy(reason: &'static str) -> Vec<(&'static str, &'static str)> {
     vec![("protocol", "xmpp"), ("reason", reason)]
 }
 
-const DELIVERED: &[(&str, &str)] = &[
+pub(crate) const DELIVERED: &[(&str, &str)] = &[
     ("direction", "xmpp_to_sip"),
     ("kind", "im"),
     ("outcome", "delivered"),
 ];
 
 /// A message from `<name>@xmpp.test/r` to bob@sip.test with id = name; `inner` goes inside.
-fn message(name: &str, inner: &str) -> Vec<u8> {
+pub(crate) fn message(name: &str, inner: &str) -> Vec<u8> {
     format!("<message from='{name}@xmpp.test/r' to='bob@sip.test' type='chat' id='{name}'>{inner}</message>").into_bytes()
 }
 
-fn with_body(name: &str, extra: &str) -> Vec<u8> {
+pub(crate) fn with_body(name: &str, extra: &str) -> Vec<u8> {
     message(name, &format!("<body>{name}</body>{extra}"))
 }
 
 /// Raw bytes spliced into a message body.
-fn raw_body(name: &str, raw: &[u8]) -> Vec<u8> {
+pub(crate) fn raw_body(name: &str, raw: &[u8]) -> Vec<u8> {
     let mut b = format!(
         "<message from='{name}@xmpp.test/r' to='bob@sip.test' type='chat' id='{name}'><body>"
     )
@@ -43,20 +43,20 @@ fn raw_body(name: &str, raw: &[u8]) -> Vec<u8> {
     b
 }
 
-fn addressed(name: &str, from: &str, to: &str) -> Vec<u8> {
+pub(crate) fn addressed(name: &str, from: &str, to: &str) -> Vec<u8> {
     format!(
         "<message from='{from}' to='{to}' type='chat' id='{name}'><body>{name}</body></message>"
     )
     .into_bytes()
 }
 
-fn stream(condition: &'static str) -> Expect {
+pub(crate) fn stream(condition: &'static str) -> Expect {
     Expect::Stream(condition)
 }
 
 /// The head of a relayed SIP request: no injected header line, no control characters, and
 /// every line a `Name: value` field.
-fn clean_head(req: &str) -> Result<(), String> {
+pub(crate) fn clean_head(req: &str) -> Result<(), String> {
     let head = req.split("\r\n\r\n").next().unwrap_or("");
     for line in head.split("\r\n").skip(1) {
         if line.starts_with("X-Injected") {
@@ -73,7 +73,7 @@ fn clean_head(req: &str) -> Result<(), String> {
 }
 
 /// [`clean_head`], and the From header still names the real sender as its address.
-fn clean_from(req: &str) -> Result<(), String> {
+pub(crate) fn clean_from(req: &str) -> Result<(), String> {
     clean_head(req)?;
     let from = req
         .split("\r\n")
@@ -87,7 +87,7 @@ fn clean_from(req: &str) -> Result<(), String> {
 }
 
 /// The display name of a From line is one well-formed quoted string.
-fn quoted_ok(from: &str) -> bool {
+pub(crate) fn quoted_ok(from: &str) -> bool {
     let v = from.trim_start_matches("From:").trim();
     let Some(rest) = v.strip_prefix('"') else {
         return true;
@@ -104,7 +104,7 @@ fn quoted_ok(from: &str) -> bool {
     false
 }
 
-fn body_length_ok(req: &str) -> Result<(), String> {
+pub(crate) fn body_length_ok(req: &str) -> Result<(), String> {
     clean_head(req)?;
     let (head, body) = req.split_once("\r\n\r\n").ok_or("no body")?;
     let cl: usize = head
@@ -122,7 +122,7 @@ fn body_length_ok(req: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn request_uri_stays_local(req: &str) -> Result<(), String> {
+pub(crate) fn request_uri_stays_local(req: &str) -> Result<(), String> {
     clean_head(req)?;
     let first = req.split("\r\n").next().unwrap_or("");
     if !first.ends_with("@sip.test SIP/2.0") || first.matches('@').count() != 1 {
@@ -142,7 +142,6 @@ pub fn cases() -> Vec<Case> {
     };
     let tl = &parse("too_large")[..];
     let xml = &parse("xml")[..];
-    let addr = &parse("address")[..];
 
     // Sizes (limits: 256 KiB per stanza, depth 32, 64 attributes, 256-byte names).
     add(
@@ -388,442 +387,5 @@ pub fn cases() -> Vec<Case> {
         xml,
     );
 
-    // Addressing: spoofed senders, relaying, JID tricks.
-    let pna = &policy("peer_not_authenticated")[..];
-    add(
-        "xmpp-spoofed-from-foreign-domain",
-        |n| Action::Xmpp(addressed(n, &format!("{n}@evil.test/r"), "bob@sip.test")),
-        stream("invalid-from"),
-        POLICY,
-        pna,
-    );
-    add(
-        "xmpp-spoofed-from-gateway-domain",
-        |n| Action::Xmpp(addressed(n, &format!("{n}@sip.test/r"), "bob@sip.test")),
-        stream("invalid-from"),
-        POLICY,
-        pna,
-    );
-    add(
-        "xmpp-spoofed-from-subdomain",
-        |n| {
-            Action::Xmpp(addressed(
-                n,
-                &format!("{n}@evil.xmpp.test/r"),
-                "bob@sip.test",
-            ))
-        },
-        stream("invalid-from"),
-        POLICY,
-        pna,
-    );
-    add(
-        "xmpp-missing-from",
-        |n| {
-            Action::Xmpp(
-                format!("<message to='bob@sip.test' id='{n}'><body>x</body></message>")
-                    .into_bytes(),
-            )
-        },
-        stream("invalid-from"),
-        PARSE,
-        addr,
-    );
-    add(
-        "xmpp-from-two-at-signs",
-        |n| Action::Xmpp(addressed(n, "a@b@xmpp.test", "bob@sip.test")),
-        stream("invalid-from"),
-        PARSE,
-        addr,
-    );
-    add(
-        "xmpp-from-localpart-1100",
-        |n| {
-            Action::Xmpp(addressed(
-                n,
-                &format!("{}@xmpp.test", "l".repeat(1100)),
-                "bob@sip.test",
-            ))
-        },
-        stream("invalid-from"),
-        PARSE,
-        addr,
-    );
-    add(
-        "xmpp-missing-to",
-        |n| {
-            Action::Xmpp(
-                format!("<message from='{n}@xmpp.test/r' id='{n}'><body>x</body></message>")
-                    .into_bytes(),
-            )
-        },
-        stream("improper-addressing"),
-        PARSE,
-        addr,
-    );
-    add(
-        "xmpp-to-empty-localpart",
-        |n| Action::Xmpp(addressed(n, &format!("{n}@xmpp.test/r"), "@sip.test")),
-        stream("improper-addressing"),
-        PARSE,
-        addr,
-    );
-    let relay = &policy("relaying_denied")[..];
-    add(
-        "xmpp-relay-to-foreign-domain",
-        |n| {
-            Action::Xmpp(addressed(
-                n,
-                &format!("{n}@xmpp.test/r"),
-                "victim@evil.test",
-            ))
-        },
-        stream("host-unknown"),
-        POLICY,
-        relay,
-    );
-    add(
-        "xmpp-relay-back-to-xmpp-domain",
-        |n| {
-            Action::Xmpp(addressed(
-                n,
-                &format!("{n}@xmpp.test/r"),
-                "victim@xmpp.test",
-            ))
-        },
-        stream("host-unknown"),
-        POLICY,
-        relay,
-    );
-    add(
-        "xmpp-relay-homograph-domain",
-        |n| {
-            Action::Xmpp(addressed(
-                n,
-                &format!("{n}@xmpp.test/r"),
-                "bob@\u{0455}ip.test",
-            ))
-        },
-        stream("host-unknown"),
-        POLICY,
-        relay,
-    );
-    add(
-        "xmpp-relay-to-unauthenticated-local-domain",
-        |n| Action::Xmpp(addressed(n, &format!("{n}@xmpp.test/r"), "bob@sip2.test")),
-        stream("host-unknown"),
-        POLICY,
-        relay,
-    );
-    add(
-        "xmpp-jid-escaped-at-in-localpart",
-        |n| {
-            Action::Xmpp(addressed(
-                n,
-                &format!("{n}@xmpp.test/r"),
-                "bob\\40evil.test@sip.test",
-            ))
-        },
-        Expect::ToSip(request_uri_stays_local),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "xmpp-jid-percent-at-in-localpart",
-        |n| {
-            Action::Xmpp(addressed(
-                n,
-                &format!("{n}@xmpp.test/r"),
-                "bob%40evil.test@sip.test",
-            ))
-        },
-        Expect::ToSip(request_uri_stays_local),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "xmpp-jid-crlf-in-to-resource",
-        |n| {
-            Action::Xmpp(addressed(
-                n,
-                &format!("{n}@xmpp.test/r"),
-                "bob@sip.test/x&#13;&#10;X-Injected: 1",
-            ))
-        },
-        stream("improper-addressing"),
-        PARSE,
-        addr,
-    );
-    add(
-        "xmpp-jid-crlf-in-from-resource",
-        |n| {
-            Action::Xmpp(addressed(
-                n,
-                &format!("{n}@xmpp.test/r&#13;&#10;X-Injected: 1"),
-                "bob@sip.test",
-            ))
-        },
-        stream("invalid-from"),
-        PARSE,
-        addr,
-    );
-
-    // Nicknames, subjects, threads and bodies must not become SIP headers.
-    add(
-        "xmpp-nick-crlf",
-        |n| {
-            Action::Xmpp(with_body(
-                n,
-                "<nick xmlns='http://jabber.org/protocol/nick'>Evil&#13;&#10;X-Injected: yes</nick>",
-            ))
-        },
-        Expect::ToSip(clean_from),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "xmpp-nick-lf",
-        |n| {
-            Action::Xmpp(with_body(
-                n,
-                "<nick xmlns='http://jabber.org/protocol/nick'>Evil&#10;X-Injected: yes</nick>",
-            ))
-        },
-        Expect::ToSip(clean_from),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "xmpp-nick-cr",
-        |n| {
-            Action::Xmpp(with_body(
-                n,
-                "<nick xmlns='http://jabber.org/protocol/nick'>Evil&#13;X-Injected: yes</nick>",
-            ))
-        },
-        Expect::ToSip(clean_from),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "xmpp-nick-raw-newlines",
-        |n| {
-            Action::Xmpp(with_body(
-                n,
-                "<nick xmlns='http://jabber.org/protocol/nick'>Evil\r\nX-Injected: yes</nick>",
-            ))
-        },
-        Expect::ToSip(clean_from),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "xmpp-nick-quote-and-address",
-        |n| {
-            Action::Xmpp(with_body(
-                n,
-                "<nick xmlns='http://jabber.org/protocol/nick'>a\" &lt;sip:evil@evil.test&gt;;x=\"</nick>",
-            ))
-        },
-        Expect::ToSip(clean_from),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "xmpp-nick-trailing-backslash",
-        |n| {
-            Action::Xmpp(with_body(
-                n,
-                "<nick xmlns='http://jabber.org/protocol/nick'>a\\</nick>",
-            ))
-        },
-        Expect::ToSip(clean_from),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "xmpp-nick-nul",
-        |n| {
-            Action::Xmpp(with_body(
-                n,
-                "<nick xmlns='http://jabber.org/protocol/nick'>a&#0;b</nick>",
-            ))
-        },
-        stream("not-well-formed"),
-        PARSE,
-        xml,
-    );
-    add(
-        "xmpp-subject-crlf",
-        |n| Action::Xmpp(with_body(n, "<subject>s&#13;&#10;X-Injected: 1</subject>")),
-        Expect::ToSip(clean_head),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "xmpp-thread-crlf",
-        |n| Action::Xmpp(with_body(n, "<thread>t&#13;&#10;X-Injected: 1</thread>")),
-        Expect::ToSip(clean_head),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "xmpp-id-crlf",
-        |n| {
-            Action::Xmpp(format!("<message from='{n}@xmpp.test/r' to='bob@sip.test' type='chat' id='i&#13;&#10;X-Injected: 1'><body>{n}</body></message>").into_bytes())
-        },
-        Expect::ToSip(clean_head),
-        MESSAGES,
-        DELIVERED,
-    );
-    add(
-        "xmpp-body-smuggles-sip-request",
-        |n| {
-            Action::Xmpp(message(
-                n,
-                &format!(
-                    "<body>{n}&#13;&#10;&#13;&#10;MESSAGE sip:victim@sip.test SIP/2.0&#13;&#10;Content-Length: 0&#13;&#10;&#13;&#10;</body>"
-                ),
-            ))
-        },
-        Expect::ToSip(body_length_ok),
-        MESSAGES,
-        DELIVERED,
-    );
-
-    // Slow, idle and flooding peers (lab: xmpp.idle_timeout_ms = 3000, sender burst 5).
-    add(
-        "xmpp-idle-stream",
-        |_| Action::Xmpp(Vec::new()),
-        stream("connection-timeout"),
-        IDLE,
-        &[("protocol", "xmpp")],
-    );
-    add(
-        "xmpp-slowloris-stanza",
-        |n| Action::XmppSlow(with_body(n, "")),
-        stream("connection-timeout"),
-        IDLE,
-        &[("protocol", "xmpp")],
-    );
-    add(
-        "xmpp-flood-one-sender",
-        |n| {
-            let mut b = Vec::new();
-            for i in 0..5 {
-                b.extend(format!("<message from='{n}@xmpp.test/r' to='bob@sip.test' type='chat' id='{n}-{i}'><body>{n} {i}</body></message>").into_bytes());
-            }
-            b.extend(with_body(n, ""));
-            Action::Xmpp(b)
-        },
-        Expect::Bounce("policy-violation"),
-        POLICY,
-        &policy("rate_limited"),
-    );
-    add(
-        "xmpp-body-over-policy-limit",
-        |n| Action::Xmpp(message(n, &format!("<body>{}</body>", "b".repeat(9000)))),
-        Expect::Bounce("policy-violation"),
-        POLICY,
-        &policy("too_large"),
-    );
-
-    // Broken preludes on the plain s2s port, before any authentication.
-    add(
-        "xmpp-prelude-doctype",
-        |_| {
-            Action::Raw(
-                Port::Xmpp,
-                format!(
-                    "<?xml version='1.0'?><!DOCTYPE stream:stream [<!ENTITY x 'y'>]>{}",
-                    &stream_header("xmpp.test", "sip.test")[21..]
-                )
-                .into_bytes(),
-            )
-        },
-        stream("restricted-xml"),
-        PARSE,
-        xml,
-    );
-    add(
-        "xmpp-prelude-http-request",
-        |_| {
-            Action::Raw(
-                Port::Xmpp,
-                b"GET / HTTP/1.1\r\nHost: sip.test\r\n\r\n".to_vec(),
-            )
-        },
-        stream("not-well-formed"),
-        PARSE,
-        xml,
-    );
-    add(
-        "xmpp-prelude-version-2",
-        |_| {
-            Action::Raw(
-                Port::Xmpp,
-                stream_header("xmpp.test", "sip.test")
-                    .replace("version='1.0'>", "version='2.0'>")
-                    .into_bytes(),
-            )
-        },
-        stream("unsupported-version"),
-        PARSE,
-        &parse("unsupported"),
-    );
-    add(
-        "xmpp-prelude-utf16-declaration",
-        |_| {
-            Action::Raw(
-                Port::Xmpp,
-                stream_header("xmpp.test", "sip.test")
-                    .replace(
-                        "<?xml version='1.0'?>",
-                        "<?xml version='1.0' encoding='UTF-16'?>",
-                    )
-                    .into_bytes(),
-            )
-        },
-        stream("unsupported-encoding"),
-        PARSE,
-        &parse("unsupported"),
-    );
-    add(
-        "xmpp-prelude-wrong-stream-namespace",
-        |_| {
-            Action::Raw(
-                Port::Xmpp,
-                stream_header("xmpp.test", "sip.test")
-                    .replace("http://etherx.jabber.org/streams", "urn:evil")
-                    .into_bytes(),
-            )
-        },
-        stream("invalid-namespace"),
-        PARSE,
-        &parse("namespace"),
-    );
-    add(
-        "xmpp-prelude-invalid-utf8-header",
-        |_| {
-            let mut b = stream_header("xmpp.test", "sip.test").into_bytes();
-            let at = b.len() - 20;
-            b.insert(at, 0xff);
-            Action::Raw(Port::Xmpp, b)
-        },
-        stream("not-well-formed"),
-        PARSE,
-        xml,
-    );
-    add(
-        "xmpp-prelude-billion-laughs",
-        |_| {
-            let mut b = b"<?xml version='1.0'?><!DOCTYPE s [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;'>]>".to_vec();
-            b.extend_from_slice(stream_header("xmpp.test", "sip.test")[21..].as_bytes());
-            Action::Raw(Port::Xmpp, b)
-        },
-        stream("restricted-xml"),
-        PARSE,
-        xml,
-    );
     c
 }
