@@ -21,6 +21,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 GATEWAY_SCENARIOS=(sip-to-xmpp-plain xmpp-to-sip-plain unicode-both-ways errors-both-ways ops-metrics-audit)
 GATEWAY_SCENARIOS+=(sip-watches-xmpp xmpp-watches-sip)
+GATEWAY_SCENARIOS+=(session-mode-im)
 SELF_TESTS=(peers-xmpp-local peers-sip-local)
 
 # Address plan (see README.md).
@@ -367,6 +368,34 @@ for l in lines:
         i += 1
 sys.exit(0 if i == len(want) else 1)
 PY
+  [ -z "$REASON" ]
+}
+# session-mode IM (issue 7): a SIPp UAC (sipp/session_uac.xml) opens an IM session with
+# juliet@xmpp.test through Kamailio the way a Skype for Business / Lync edge does (INVITE with
+# SDP m=message ... sip), sends a MESSAGE in the dialog, waits for juliet's answer as an
+# in-dialog MESSAGE, then hangs up with BYE. juliet (slixmpp) must see the message on a thread,
+# her reply must reach SIPp in the dialog, and the BYE must reach her as XEP-0085 <gone/>.
+sc_session_mode_im() {
+  local tag=session n; n="$(nonce)"
+  local jout="$SC_DIR/$tag.juliet.out" sout="$SC_DIR/$tag.sipp.out" msgs="$SC_DIR/$tag.sipp.msg"
+  local body="Session hello $n" reply="Session reply $n" rc=0
+  command -v sipp >/dev/null || { fail "no sipp: run protocol-tests/interop/install.sh"; return 1; }
+  BOUND=45 xmpp_client --jid juliet@xmpp.test --server "$XMPP_IP" --expect-body "$body" \
+    --expect-from sipp@sip.test --expect-gone --reply "$reply" --timeout 35 > "$jout" 2>&1 &
+  local jpid=$!
+  wait_grep "$jout" '^READY' 15 "$jpid" || { fail "juliet could not log in at Prosody"; show juliet "$jout"; return 1; }
+  timeout -k 5 40 sipp -sf "$HERE/sipp/session_uac.xml" -t u1 -i "${UA_IP[alice]}" -p 5090 -m 1 \
+    -s juliet -key to_domain xmpp.test -key from_user sipp -key body "$body" -nostdin \
+    -timeout 30s -timeout_error -trace_msg -message_file "$msgs" "$KAM_IP:5060" > "$sout" 2>&1 || rc=$?
+  wait_pid "$jpid" 10 || true
+  show juliet "$jout"
+  grep -aE '^(MESSAGE|BYE|SIP/2.0)' "$msgs" 2>/dev/null | sed "s/^/[sipp] /" >> "$LOG" || true
+  [ "$rc" = 0 ] || fail "SIPp's session scenario failed (exit $rc, see $msgs)"
+  grep -qFx -- "RECV type=chat from=sipp@sip.test to=juliet@xmpp.test body=$body" "$jout" \
+    || fail "juliet did not see the in-session message"
+  grep -qE '^RECV-DETAIL from=sipp@sip.test.* thread=[^ ]+ ' "$jout" || fail "the session message had no thread"
+  grep -qE '^CHATSTATE state=gone from=sipp@sip.test ' "$jout" || fail "juliet saw no <gone/> after the BYE"
+  grep -qF -- "$reply" "$msgs" 2>/dev/null || fail "SIPp did not get juliet's reply in the dialog"
   [ -z "$REASON" ]
 }
 # self-tests: the same clients and peers, within one domain, no parley
