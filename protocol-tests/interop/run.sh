@@ -380,7 +380,8 @@ sc_session_mode_im() {
   local jout="$SC_DIR/$tag.juliet.out" sout="$SC_DIR/$tag.sipp.out" msgs="$SC_DIR/$tag.sipp.msg"
   local body="Session hello $n" reply="Session reply $n" rc=0
   command -v sipp >/dev/null || { fail "no sipp: run protocol-tests/interop/install.sh"; return 1; }
-  BOUND=45 xmpp_client --jid juliet@xmpp.test --server "$XMPP_IP" --expect-body "$body" \
+  # SIPp ends the body with its line break, so juliet sees it too (XML turns CRLF into LF).
+  BOUND=45 xmpp_client --jid juliet@xmpp.test --server "$XMPP_IP" --expect-body "$body"$'\n' \
     --expect-from sipp@sip.test --expect-gone --reply "$reply" --timeout 35 > "$jout" 2>&1 &
   local jpid=$!
   wait_grep "$jout" '^READY' 15 "$jpid" || { fail "juliet could not log in at Prosody"; show juliet "$jout"; return 1; }
@@ -391,7 +392,7 @@ sc_session_mode_im() {
   show juliet "$jout"
   grep -aE '^(MESSAGE|BYE|SIP/2.0)' "$msgs" 2>/dev/null | sed "s/^/[sipp] /" >> "$LOG" || true
   [ "$rc" = 0 ] || fail "SIPp's session scenario failed (exit $rc, see $msgs)"
-  grep -qFx -- "RECV type=chat from=sipp@sip.test to=juliet@xmpp.test body=$body" "$jout" \
+  grep -qFx -- "RECV type=chat from=sipp@sip.test to=juliet@xmpp.test body=$body\\n" "$jout" \
     || fail "juliet did not see the in-session message"
   grep -qE '^RECV-DETAIL from=sipp@sip.test.* thread=[^ ]+ ' "$jout" || fail "the session message had no thread"
   grep -qE '^CHATSTATE state=gone from=sipp@sip.test ' "$jout" || fail "juliet saw no <gone/> after the BYE"

@@ -50,6 +50,9 @@ class Client(slixmpp.ClientXMPP):
             self.ssl_context.verify_mode = ssl.CERT_NONE
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0199")
+        # slixmpp's "message" event needs a <body/>: standalone chat states come as "chatstate".
+        self.register_plugin("xep_0085")
+        self.add_event_handler("chatstate", self.on_chatstate)
         self.add_event_handler("session_start", self.start)
         self.add_event_handler("message", self.on_message)
         self.add_event_handler("message_error", self.on_message)
@@ -81,6 +84,16 @@ class Client(slixmpp.ClientXMPP):
                 await asyncio.sleep(0.5)  # let the stanza leave before the session closes
                 self.finish()
 
+    def on_chatstate(self, msg):
+        frm, to = msg["from"], msg["to"]
+        state = msg["chat_state"]
+        print(f"CHATSTATE state={state} from={frm.bare} to={to.bare} thread={msg['thread']}",
+              flush=True)
+        if state == "gone" and (self.a.expect_from is None or frm.bare == self.a.expect_from):
+            self.got_gone = True
+            if self.got_body:
+                self.finish()
+
     def on_message(self, msg):
         frm, to = msg["from"], msg["to"]
         if msg["type"] == "error":
@@ -92,15 +105,6 @@ class Client(slixmpp.ClientXMPP):
             elif not self.a.hold_file:
                 self.fail(f"unexpected error stanza: {err['condition']}")
             return
-        state = next((c.tag.split("}")[1] for c in msg.xml
-                      if c.tag.startswith("{http://jabber.org/protocol/chatstates}")), None)
-        if state is not None:
-            print(f"CHATSTATE state={state} from={frm.bare} to={to.bare} thread={msg['thread']}",
-                  flush=True)
-            if state == "gone" and (self.a.expect_from is None or frm.bare == self.a.expect_from):
-                self.got_gone = True
-                if self.got_body:
-                    self.finish()
         if not msg["body"]:
             return
         print(f"RECV type={msg['type']} from={frm.bare} to={to.bare} body={one_line(msg['body'])}",
