@@ -74,8 +74,8 @@ impl SipPool {
         rx
     }
 
-    /// A request to a UDP domain: its server resolved, the Via rewritten for UDP (with
-    /// `rport`, RFC 3581), then sent on the UDP socket.
+    /// A request to a UDP domain: its server resolved, the Via rewritten for UDP, then sent on
+    /// the UDP socket.
     fn request_via_udp(
         &self,
         gw: &Arc<Gateway>,
@@ -286,7 +286,8 @@ async fn targets(gw: &Gateway, remote: &str, transport: SipTransport) -> Vec<Sip
 }
 
 /// Rewrite the top Via of a request parley wrote (`Via: SIP/2.0/TLS sent-by;…`) for the
-/// transport actually used, with a new sent-by (and `rport`) when given.
+/// transport actually used, with a new sent-by when given (parley's Vias carry `rport`,
+/// RFC 3581, so a UDP answer comes back to the socket it left from).
 pub(crate) fn retransport_via(bytes: &Bytes, transport: &str, sent_by: Option<&str>) -> Bytes {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return bytes.clone();
@@ -303,10 +304,7 @@ pub(crate) fn retransport_via(bytes: &Bytes, transport: &str, sent_by: Option<&s
     out.push_str(transport);
     out.push(' ');
     match sent_by {
-        Some(s) => {
-            out.push_str(s);
-            out.push_str(";rport");
-        }
+        Some(s) => out.push_str(s),
         None => out.push_str(&text[value + 4..semi]),
     }
     out.push_str(&text[semi..]);
@@ -400,7 +398,7 @@ mod tests {
         let udp = retransport_via(&req, "UDP", Some("127.0.0.5:5060"));
         assert_eq!(
             &udp[..],
-            b"MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.5:5060;rport;branch=z9hG4bK1\r\nTo: <sip:b@x>\r\n\r\n"
+            b"MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.5:5060;branch=z9hG4bK1\r\nTo: <sip:b@x>\r\n\r\n"
         );
         let tcp = retransport_via(&req, "TCP", None);
         assert_eq!(
