@@ -451,12 +451,9 @@ impl Config {
                     format!("{} is declared twice", d.name),
                 ));
             }
-            match (&d.next_hop, d.side) {
-                (Some(hop), _) => {
-                    validate_host_port(hop).map_err(|r| invalid(key("next_hop"), r))?
-                }
-                // Without a next hop a SIP domain's servers are found by RFC 3263 DNS.
-                (None, _) => {}
+            // Without a next hop the servers are found by DNS (RFC 3263 for SIP domains).
+            if let Some(hop) = &d.next_hop {
+                validate_host_port(hop).map_err(|r| invalid(key("next_hop"), r))?
             }
             if d.auth.is_empty() {
                 return Err(invalid(
