@@ -21,6 +21,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 GATEWAY_SCENARIOS=(sip-to-xmpp-plain xmpp-to-sip-plain unicode-both-ways errors-both-ways ops-metrics-audit)
 GATEWAY_SCENARIOS+=(sip-watches-xmpp xmpp-watches-sip)
+GATEWAY_SCENARIOS+=(session-mode-im udp-retransmission)
 SELF_TESTS=(peers-xmpp-local peers-sip-local)
 
 # Address plan (see README.md).
@@ -76,7 +77,9 @@ if [ "${PARLEY_INTEROP_IN_NS:-}" != 1 ]; then
   if [ ${#missing[@]} -gt 0 ]; then
     fail_all "missing ${missing[*]}: run protocol-tests/interop/install.sh" "$RUN/harness.log"
   fi
-  "$REPO/certs/make-certs.sh" -o "$CERTS" > "$RUN/certs.log" 2>&1 \
+  # udp.test: a SIP domain parley reaches over UDP (udp-retransmission), served at 127.0.0.3.
+  "$REPO/certs/make-certs.sh" -o "$CERTS" xmpp.test=127.0.0.2,127.0.0.5 sip.test=127.0.0.3,127.0.0.4 \
+    udp.test=127.0.0.3 > "$RUN/certs.log" 2>&1 \
     || fail_all "certs/make-certs.sh failed" "$RUN/certs.log"
 
   PARLEY_PROBLEM=""
@@ -100,7 +103,7 @@ fi
 
 # ---- inside the namespace ----------------------------------------------------------------
 trap stop_all EXIT
-ns_setup "$XMPP_IP xmpp.test" "$GW_XMPP_IP sip.test" \
+ns_setup "$XMPP_IP xmpp.test" "$GW_XMPP_IP sip.test" "$GW_XMPP_IP udp.test" \
   || fail_all "could not set up the network namespace" "$RUN/harness.log"
 
 PEER_PROBLEM=""
@@ -367,6 +370,76 @@ for l in lines:
         i += 1
 sys.exit(0 if i == len(want) else 1)
 PY
+  [ -z "$REASON" ]
+}
+# session-mode IM (issue 7): a SIPp UAC (sipp/session_uac.xml) opens an IM session with
+# juliet@xmpp.test through Kamailio the way a Skype for Business / Lync edge does (INVITE with
+# SDP m=message ... sip), sends a MESSAGE in the dialog, waits for juliet's answer as an
+# in-dialog MESSAGE, then hangs up with BYE. juliet (slixmpp) must see the message on a thread,
+# her reply must reach SIPp in the dialog, and the BYE must reach her as XEP-0085 <gone/>.
+sc_session_mode_im() {
+  local tag=session n; n="$(nonce)"
+  local jout="$SC_DIR/$tag.juliet.out" sout="$SC_DIR/$tag.sipp.out" msgs="$SC_DIR/$tag.sipp.msg"
+  local body="Session hello $n" reply="Session reply $n" rc=0
+  command -v sipp >/dev/null || { fail "no sipp: run protocol-tests/interop/install.sh"; return 1; }
+  # SIPp ends the body with its line break, so juliet sees it too (XML turns CRLF into LF).
+  BOUND=45 xmpp_client --jid juliet@xmpp.test --server "$XMPP_IP" --expect-body "$body"$'\n' \
+    --expect-from sipp@sip.test --expect-gone --reply "$reply" --timeout 35 > "$jout" 2>&1 &
+  local jpid=$!
+  wait_grep "$jout" '^READY' 15 "$jpid" || { fail "juliet could not log in at Prosody"; show juliet "$jout"; return 1; }
+  timeout -k 5 40 sipp -sf "$HERE/sipp/session_uac.xml" -t u1 -i "${UA_IP[alice]}" -p 5090 -m 1 \
+    -s juliet -key to_domain xmpp.test -key from_user sipp -key body "$body" -nostdin \
+    -timeout 30s -timeout_error -trace_msg -message_file "$msgs" "$KAM_IP:5060" > "$sout" 2>&1 || rc=$?
+  wait_pid "$jpid" 10 || true
+  show juliet "$jout"
+  grep -aE '^(MESSAGE|BYE|SIP/2.0)' "$msgs" 2>/dev/null | sed "s/^/[sipp] /" >> "$LOG" || true
+  [ "$rc" = 0 ] || fail "SIPp's session scenario failed (exit $rc, see $msgs)"
+  grep -qFx -- "RECV type=chat from=sipp@sip.test to=juliet@xmpp.test body=$body\\n" "$jout" \
+    || fail "juliet did not see the in-session message"
+  grep -qE '^RECV-DETAIL from=sipp@sip.test.* thread=[^ ]+ ' "$jout" || fail "the session message had no thread"
+  grep -qE '^CHATSTATE state=gone from=sipp@sip.test ' "$jout" || fail "juliet saw no <gone/> after the BYE"
+  grep -qF -- "$reply" "$msgs" 2>/dev/null || fail "SIPp did not get juliet's reply in the dialog"
+  [ -z "$REASON" ]
+}
+# UDP retransmission (issue 7): parley reaches the SIP domain udp.test over UDP, straight at
+# a SIPp UAS (sipp/udp_uas_slow.xml, 127.0.0.6:5070) that leaves the first copy of the MESSAGE
+# unanswered for 1.2 s. parley must retransmit (Timer E), SIPp must see at least 2 copies
+# before it answers, and juliet (the XMPP sender) must get no error back.
+# Prosody 0.12 sends no SNI on s2s STARTTLS, so it only reaches parley's first SIP domain
+# (sip.test); juliet's message to bob@udp.test therefore enters through a raw s2s stream
+# authenticated as xmpp.test (clients/s2s_raw.py, SASL EXTERNAL), from her logged-in full JID,
+# so an error, if parley sent one, would come back to her through Prosody.
+sc_udp_retransmission() {
+  local tag=udp n; n="$(nonce)"
+  local jout="$SC_DIR/$tag.juliet.out" sout="$SC_DIR/$tag.sipp.out" msgs="$SC_DIR/$tag.sipp.msg"
+  local rout="$SC_DIR/$tag.s2s.out" body="Over UDP $n" rc=0 copies full
+  command -v sipp >/dev/null || { fail "no sipp: run protocol-tests/interop/install.sh"; return 1; }
+  BOUND=30 xmpp_client --jid juliet@xmpp.test --server "$XMPP_IP" --hold-file "$SC_DIR/$tag.done" \
+    --timeout 20 > "$jout" 2>&1 &
+  local jpid=$!
+  wait_grep "$jout" '^READY' 15 "$jpid" || { fail "juliet could not log in at Prosody"; show juliet "$jout"; return 1; }
+  full="$(sed -n 's/^READY //p' "$jout" | head -1)"
+  timeout -k 5 30 sipp -sf "$HERE/sipp/udp_uas_slow.xml" -t u1 -i "${UA_IP[alice]}" -p 5070 -m 1 \
+    -nostdin -timeout 25s -trace_msg -message_file "$msgs" > "$sout" 2>&1 &
+  local spid=$!
+  wait_udp "${UA_IP[alice]}" 5070 10 || { fail "SIPp did not bind ${UA_IP[alice]}:5070"; return 1; }
+  timeout -k 5 20 "$VENV/bin/python" "$INTEROP/clients/s2s_raw.py" --server "$GW_XMPP_IP" \
+    --from xmpp.test --to udp.test --ca "$CERTS/ca.crt" --cert "$CERTS/xmpp.test.crt" \
+    --key "$CERTS/xmpp.test.key" --timeout 3 \
+    --stanza "<message type='chat' from='$full' to='bob@udp.test' id='udp-$n'><body>$body</body></message>" \
+    > "$rout" 2>&1 || fail "the raw s2s stream to udp.test failed: $(grep -m1 -E '^(FAIL|STREAM-ERROR|SASL)' "$rout")"
+  wait_pid "$spid" 25 || rc=$?
+  sleep 1   # an error stanza, if any, comes right after the final response
+  touch "$SC_DIR/$tag.done"
+  kill -TERM "$jpid" 2>/dev/null; wait_pid "$jpid" 5 || true
+  show juliet "$jout"; show s2s "$rout"
+  copies="$(grep -ac "^MESSAGE sip:bob@udp.test" "$msgs" 2>/dev/null)"
+  log "  SIPp saw ${copies:-0} copies of the MESSAGE"
+  echo "[sipp] received ${copies:-0} copies of the MESSAGE" >> "$LOG"
+  [ "$rc" = 0 ] || fail "SIPp's UAS scenario failed (exit $rc, see $msgs)"
+  [ "${copies:-0}" -ge 2 ] || fail "SIPp saw ${copies:-0} copies of the MESSAGE, wanted a retransmission"
+  grep -aqF -- "$body" "$msgs" 2>/dev/null || fail "SIPp did not get the body"
+  ! grep -q '^ERROR' "$jout" || fail "juliet got an error back: $(grep -m1 '^ERROR' "$jout")"
   [ -z "$REASON" ]
 }
 # self-tests: the same clients and peers, within one domain, no parley

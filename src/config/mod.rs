@@ -161,6 +161,10 @@ pub struct SipConfig {
     /// still incomplete then (a slow sender) is answered 400 first.
     #[serde(default = "default_sip_idle_timeout_ms")]
     pub idle_timeout_ms: u64,
+    /// Session-mode IM: an INVITE dialog with no MESSAGE either way for this long is ended
+    /// with BYE (and XEP-0085 `gone` to the XMPP user).
+    #[serde(default = "default_session_idle_timeout_secs")]
+    pub session_idle_timeout_secs: u64,
 }
 
 impl Default for SipConfig {
@@ -173,6 +177,7 @@ impl Default for SipConfig {
             bounce_window_ms: default_bounce_window_ms(),
             transaction_timeout_ms: default_transaction_timeout_ms(),
             idle_timeout_ms: default_sip_idle_timeout_ms(),
+            session_idle_timeout_secs: default_session_idle_timeout_secs(),
         }
     }
 }
@@ -191,6 +196,10 @@ fn default_transaction_timeout_ms() -> u64 {
 
 fn default_sip_idle_timeout_ms() -> u64 {
     600_000
+}
+
+fn default_session_idle_timeout_secs() -> u64 {
+    600
 }
 
 /// `[xmpp]`.
@@ -302,8 +311,8 @@ pub struct DomainConfig {
     pub name: String,
     /// Which protocol its users are on.
     pub side: Side,
-    /// Where its traffic goes: `host:port` of the SIP proxy (TLS) or XMPP server (s2s).
-    /// Optional for XMPP domains, which are then found through DNS (RFC 6120 §3.2).
+    /// Where its traffic goes: `host:port` of the SIP proxy or XMPP server (s2s). Without
+    /// it the servers are found through DNS (RFC 3263 for SIP, RFC 6120 §3.2 for XMPP).
     #[serde(default)]
     pub next_hop: Option<String>,
     /// For an XMPP `next_hop`: TLS from the first byte (XEP-0368) instead of STARTTLS.
@@ -319,6 +328,39 @@ pub struct DomainConfig {
     /// Private key (PEM) for `cert_file`.
     #[serde(default)]
     pub key_file: Option<PathBuf>,
+    /// For a SIP domain: how IM from XMPP reaches its users, as page-mode MESSAGE (RFC 3428,
+    /// the default) or in an INVITE-established session (Skype for Business / Lync style).
+    #[serde(default)]
+    pub im_mode: ImMode,
+    /// For a SIP domain: the transport of parley's requests to it (RFC 3261 §18). `udp`
+    /// needs `sip.listen_udp`; requests too large for `sip.udp_mtu` are answered 513 locally.
+    /// TCP and UDP peers cannot authenticate, so their requests to parley stay refused.
+    #[serde(default)]
+    pub transport: SipTransportMode,
+}
+
+/// The transport of requests to a SIP domain.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SipTransportMode {
+    /// TLS with mutual authentication (RFC 5922), the default.
+    #[default]
+    Tls,
+    /// Plain TCP.
+    Tcp,
+    /// UDP, retransmitted by the transaction layer.
+    Udp,
+}
+
+/// How XMPP chat messages are carried to a SIP domain.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImMode {
+    /// Each message is a MESSAGE request of its own (RFC 3428).
+    #[default]
+    Page,
+    /// Messages travel as in-dialog MESSAGE requests of an INVITE session (SDP `m=message`).
+    Session,
 }
 
 /// A server-to-server authentication method.
@@ -418,14 +460,9 @@ impl Config {
                     format!("{} is declared twice", d.name),
                 ));
             }
-            match (&d.next_hop, d.side) {
-                (Some(hop), _) => {
-                    validate_host_port(hop).map_err(|r| invalid(key("next_hop"), r))?
-                }
-                (None, Side::Sip) => {
-                    return Err(invalid(key("next_hop"), "required for SIP domains"));
-                }
-                (None, Side::Xmpp) => {}
+            // Without a next hop the servers are found by DNS (RFC 3263 for SIP domains).
+            if let Some(hop) = &d.next_hop {
+                validate_host_port(hop).map_err(|r| invalid(key("next_hop"), r))?
             }
             if d.auth.is_empty() {
                 return Err(invalid(

@@ -184,6 +184,11 @@ impl Transactions {
         let Some(key) = key else {
             return RequestFate::New;
         };
+        // §17.2.3: an ACK opens no server transaction (for a 2xx it is end-to-end; for a
+        // failure it belongs to the INVITE's): keeping one would never be cleaned up.
+        if key.method == "ACK" {
+            return RequestFate::New;
+        }
         match self.servers.get(key) {
             Some(s) => match s.on_retransmission() {
                 Some(bytes) => RequestFate::Repeat(bytes),

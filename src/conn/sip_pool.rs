@@ -1,6 +1,12 @@
 //! Outbound SIP connections, one per (local domain, remote domain), over TLS to the remote
 //! domain's next hop, verifying its certificate (RFC 5922) and presenting the local domain's.
 //! Created on demand, reused, re-established on the next request after a failure.
+//!
+//! The servers are the static `next_hop`, else RFC 3263 DNS ([`crate::transport::sip_resolve`]).
+//! A domain configured with `transport = "tcp"` gets a plain TCP connection; with
+//! `transport = "udp"` requests go on parley's UDP socket (retransmitted by Timer E), those
+//! too large for the MTU answered 513 locally (RFC 3261 §18.1.1). The top Via names the
+//! transport actually used.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -17,8 +23,10 @@ use super::ConnError;
 use super::sip_conn::{self, SipFinal, SipOut};
 use super::sip_udp::UdpOut;
 use crate::auth;
+use crate::config::SipTransportMode;
 use crate::metrics::{self, Protocol, TlsFailure};
 use crate::routing::Gateway;
+use crate::transport::sip_resolve::{self, SipTarget, SipTransport};
 
 const QUEUE_DEPTH: usize = 4096;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -66,20 +74,65 @@ impl SipPool {
         rx
     }
 
-    /// Send a request from `local` to `remote`; the returned receiver gets its final response
-    /// (a local 408/502/503 when the peer cannot be reached).
-    pub fn request(
+    /// A request to a UDP domain: its server resolved, the Via rewritten for UDP, then sent on
+    /// the UDP socket.
+    fn request_via_udp(
         &self,
         gw: &Arc<Gateway>,
-        local: &str,
         remote: &str,
         bytes: Bytes,
         branch: String,
     ) -> oneshot::Receiver<SipFinal> {
         let (respond, rx) = oneshot::channel();
+        let (gw2, remote) = (gw.clone(), remote.to_owned());
+        gw.tracker().spawn(async move {
+            let targets = targets(&gw2, &remote, SipTransport::Udp).await;
+            let mut addr = None;
+            for t in &targets {
+                let target = crate::transport::resolve::Target {
+                    host: t.host.clone(),
+                    port: t.port,
+                    direct_tls: false,
+                };
+                if let Some(a) = gw2.resolver().addresses(&target).await.into_iter().next() {
+                    addr = Some(a);
+                    break;
+                }
+            }
+            let Some(addr) = addr else {
+                let _ = respond.send(SipFinal::local(502, "Bad Gateway"));
+                return;
+            };
+            let via_host = gw2.config().sip.listen_udp.first().map(|a| a.to_string());
+            let bytes = retransport_via(&bytes, "UDP", via_host.as_deref());
+            let final_rx = gw2.sip_out_pool().request_udp(addr, bytes, branch);
+            let f = final_rx
+                .await
+                .unwrap_or_else(|_| SipFinal::local(503, "Shutting Down"));
+            let _ = respond.send(f);
+        });
+        rx
+    }
+
+    /// Write a message from `local` to `remote` that opens no transaction (an ACK for a 2xx,
+    /// RFC 3261 §13.2.2.4): nothing waits for an answer.
+    pub fn send_stateless(&self, gw: &Arc<Gateway>, local: &str, remote: &str, bytes: Bytes) {
+        let tx = self.queue(gw, local, remote);
+        if tx
+            .try_send(SipOut::Response {
+                bytes,
+                code: 0,
+                key: None,
+            })
+            .is_err()
+        {
+            debug!("stateless SIP message dropped: queue full or closed");
+        }
+    }
+
+    fn queue(&self, gw: &Arc<Gateway>, local: &str, remote: &str) -> mpsc::Sender<SipOut> {
         let key = (local.to_owned(), remote.to_owned());
-        let tx = self
-            .queues
+        self.queues
             .entry(key)
             .or_insert_with(|| {
                 let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
@@ -96,7 +149,40 @@ impl SipPool {
                 );
                 tx
             })
-            .clone();
+            .clone()
+    }
+
+    /// Send a request from `local` to `remote`; the returned receiver gets its final response
+    /// (a local 408/502/503 when the peer cannot be reached).
+    pub fn request(
+        &self,
+        gw: &Arc<Gateway>,
+        local: &str,
+        remote: &str,
+        bytes: Bytes,
+        branch: String,
+    ) -> oneshot::Receiver<SipFinal> {
+        match transport_of(gw, remote) {
+            SipTransportMode::Udp => return self.request_via_udp(gw, remote, bytes, branch),
+            SipTransportMode::Tcp => {
+                let bytes = retransport_via(&bytes, "TCP", None);
+                return self.request_on_stream(gw, local, remote, bytes, branch);
+            }
+            SipTransportMode::Tls => {}
+        }
+        self.request_on_stream(gw, local, remote, bytes, branch)
+    }
+
+    fn request_on_stream(
+        &self,
+        gw: &Arc<Gateway>,
+        local: &str,
+        remote: &str,
+        bytes: Bytes,
+        branch: String,
+    ) -> oneshot::Receiver<SipFinal> {
+        let (respond, rx) = oneshot::channel();
+        let tx = self.queue(gw, local, remote);
         if let Err(e) = tx.try_send(SipOut::Request {
             bytes,
             branch,
@@ -128,11 +214,21 @@ async fn run(
             () = cancel.cancelled() => return,
         };
         match connect(&gw, &local, &remote).await {
-            Ok((tls, certs)) => {
-                info!("outbound SIP TLS connection established");
-                match sip_conn::drive(tls, certs, gw.clone(), &mut rx, tx.clone(), Some(first))
-                    .await
-                {
+            Ok(conn) => {
+                let driven = match conn {
+                    Connected::Tls(tls, certs) => {
+                        info!("outbound SIP TLS connection established");
+                        sip_conn::drive(tls, certs, gw.clone(), &mut rx, tx.clone(), Some(first))
+                            .await
+                    }
+                    Connected::Tcp(tcp) => {
+                        info!("outbound SIP TCP connection established");
+                        let none: sip_conn::PeerCerts = Arc::new(Vec::new());
+                        sip_conn::drive(tcp, none, gw.clone(), &mut rx, tx.clone(), Some(first))
+                            .await
+                    }
+                };
+                match driven {
                     Ok(()) => return,
                     Err(e) if e.is_ordinary() => {
                         debug!(error = %e, "outbound SIP connection ended")
@@ -161,17 +257,108 @@ fn fail(item: SipOut, f: &SipFinal) {
     }
 }
 
-type Connected = (
-    tokio_rustls::client::TlsStream<TcpStream>,
-    sip_conn::PeerCerts,
-);
+/// An established outbound connection.
+enum Connected {
+    Tls(
+        Box<tokio_rustls::client::TlsStream<TcpStream>>,
+        sip_conn::PeerCerts,
+    ),
+    Tcp(TcpStream),
+}
+
+/// The configured transport of requests to `remote`.
+fn transport_of(gw: &Gateway, remote: &str) -> SipTransportMode {
+    gw.config()
+        .domain(remote)
+        .map(|d| d.transport)
+        .unwrap_or_default()
+}
+
+/// The servers of `remote` for `transport`: its static next hop, else RFC 3263 DNS.
+async fn targets(gw: &Gateway, remote: &str, transport: SipTransport) -> Vec<SipTarget> {
+    let hop = gw.config().domain(remote).and_then(|d| d.next_hop.clone());
+    match hop {
+        Some(h) => sip_resolve::from_next_hop(&h, transport)
+            .into_iter()
+            .collect(),
+        None => gw.resolver().sip_targets(remote, &[transport]).await,
+    }
+}
+
+/// Rewrite the top Via of a request parley wrote (`Via: SIP/2.0/TLS sent-by;…`) for the
+/// transport actually used, with a new sent-by when given (parley's Vias carry `rport`,
+/// RFC 3581, so a UDP answer comes back to the socket it left from).
+pub(crate) fn retransport_via(bytes: &Bytes, transport: &str, sent_by: Option<&str>) -> Bytes {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return bytes.clone();
+    };
+    let Some(start) = text.find("\r\nVia: SIP/2.0/TLS ") else {
+        return bytes.clone();
+    };
+    let value = start + "\r\nVia: SIP/2.0/".len();
+    let Some(semi) = text[value..].find(';').map(|i| value + i) else {
+        return bytes.clone();
+    };
+    let mut out = String::with_capacity(text.len() + 16);
+    out.push_str(&text[..value]);
+    out.push_str(transport);
+    out.push(' ');
+    match sent_by {
+        Some(s) => out.push_str(s),
+        None => out.push_str(&text[value + 4..semi]),
+    }
+    out.push_str(&text[semi..]);
+    Bytes::from(out)
+}
 
 async fn connect(gw: &Gateway, local: &str, remote: &str) -> Result<Connected, ConnError> {
-    let next_hop = gw
-        .config()
-        .domain(remote)
-        .and_then(|d| d.next_hop.clone())
-        .ok_or_else(|| ConnError::UnknownDomain(remote.to_owned()))?;
+    let mode = transport_of(gw, remote);
+    let transport = match mode {
+        SipTransportMode::Tcp => SipTransport::Tcp,
+        _ => SipTransport::Tls,
+    };
+    let candidates = targets(gw, remote, transport).await;
+    if candidates.is_empty() {
+        return Err(ConnError::UnknownDomain(remote.to_owned()));
+    }
+    let mut last = ConnError::UnknownDomain(remote.to_owned());
+    for t in candidates {
+        let target = crate::transport::resolve::Target {
+            host: t.host.clone(),
+            port: t.port,
+            direct_tls: false,
+        };
+        for addr in gw.resolver().addresses(&target).await {
+            let attempt = match transport {
+                SipTransport::Tcp => connect_tcp(addr).await.map(Connected::Tcp),
+                _ => connect_tls(gw, local, remote, addr).await,
+            };
+            match attempt {
+                Ok(c) => return Ok(c),
+                Err(e) => {
+                    debug!(peer.addr = %addr, error = %e, "SIP server unreachable; trying the next");
+                    last = e;
+                }
+            }
+        }
+    }
+    Err(last)
+}
+
+async fn connect_tcp(addr: SocketAddr) -> Result<TcpStream, ConnError> {
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+        .await
+        .map_err(|_| ConnError::Timeout("SIP TCP connect"))??;
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
+}
+
+async fn connect_tls(
+    gw: &Gateway,
+    local: &str,
+    remote: &str,
+    addr: SocketAddr,
+) -> Result<Connected, ConnError> {
     let connector = gw
         .tls()
         .connector(local)
@@ -180,7 +367,7 @@ async fn connect(gw: &Gateway, local: &str, remote: &str) -> Result<Connected, C
     let name = ServerName::try_from(remote.to_owned())
         .map_err(|_| ConnError::UnknownDomain(remote.to_owned()))?;
     let attempt = async {
-        let tcp = TcpStream::connect(&next_hop).await?;
+        let tcp = TcpStream::connect(addr).await?;
         tcp.set_nodelay(true)?;
         let tls = connector.connect(name, tcp).await.inspect_err(|e| {
             metrics::tls_handshake_failure(Protocol::Sip, false, TlsFailure::of_io(e))
@@ -192,9 +379,34 @@ async fn connect(gw: &Gateway, local: &str, remote: &str) -> Result<Connected, C
             .map(|c| c.to_vec())
             .unwrap_or_default();
         auth::verify_certificate_for(Some(&certs), remote).map_err(ConnError::Auth)?;
-        Ok::<_, ConnError>((tls, Arc::new(certs)))
+        Ok::<_, ConnError>(Connected::Tls(Box::new(tls), Arc::new(certs)))
     };
     tokio::time::timeout(CONNECT_TIMEOUT, attempt)
         .await
         .map_err(|_| ConnError::Timeout("SIP TLS connect"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn via_is_rewritten_for_the_transport_used() {
+        let req = Bytes::from_static(
+            b"MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.5:5061;branch=z9hG4bK1\r\nTo: <sip:b@x>\r\n\r\n",
+        );
+        let udp = retransport_via(&req, "UDP", Some("127.0.0.5:5060"));
+        assert_eq!(
+            &udp[..],
+            b"MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.5:5060;branch=z9hG4bK1\r\nTo: <sip:b@x>\r\n\r\n"
+        );
+        let tcp = retransport_via(&req, "TCP", None);
+        assert_eq!(
+            &tcp[..],
+            b"MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.5:5061;branch=z9hG4bK1\r\nTo: <sip:b@x>\r\n\r\n"
+        );
+        // Anything else is left alone.
+        let other = Bytes::from_static(b"ACK x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z\r\n\r\n");
+        assert_eq!(retransport_via(&other, "TCP", None), other);
+    }
 }

@@ -8,6 +8,7 @@ mod police;
 mod presence;
 mod presence_sub;
 mod sip_in;
+mod sip_session;
 mod xmpp_in;
 pub mod xmpp_iq;
 
@@ -58,6 +59,8 @@ pub struct Gateway {
     presence: presence::PresenceState,
     /// SIP subscriptions parley holds for XMPP watchers.
     presence_subs: presence_sub::Subscriptions,
+    /// Session-mode IM dialogs (INVITE with SDP `m=message`), by Call-ID.
+    sessions: sip_session::Sessions,
     /// SIP→XMPP messages waiting for a possible XMPP error reply, by stanza id.
     bounces: DashMap<String, oneshot::Sender<DeliveryError<'static>>>,
     ids: IdGenerator,
@@ -101,6 +104,7 @@ impl Gateway {
             sip_out: SipPool::default(),
             presence: presence::PresenceState::default(),
             presence_subs: presence_sub::Subscriptions::default(),
+            sessions: sip_session::Sessions::default(),
             bounces: DashMap::new(),
             ids: IdGenerator::new(),
             resolver: Resolver::from_system(),

@@ -1,5 +1,6 @@
 //! Requests arriving from SIP peers (RFC 3261 §8.2, RFC 3428): MESSAGE is relayed to XMPP,
-//! OPTIONS answered, everything else refused with 405.
+//! OPTIONS answered, INVITE/BYE/CANCEL and in-dialog MESSAGE go to the session-mode IM
+//! dialogs ([`super::sip_session`]), everything else is refused with 405.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -24,13 +25,15 @@ use crate::sip::message::Method;
 use crate::sip::transaction::Timers;
 
 /// Methods parley accepts, for `Allow`.
-const ALLOW: &str = "MESSAGE, OPTIONS, SUBSCRIBE, NOTIFY";
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, MESSAGE, OPTIONS, SUBSCRIBE, NOTIFY";
 
 /// A final response to write: status, reason, To tag (a fresh one when none) and `Expires`.
 struct Answer {
     status: Status,
     to_tag: Option<String>,
     expires: Option<u32>,
+    /// The 2xx to an INVITE: SDP answer and Contact (Record-Route is copied).
+    session: Option<super::sip_session::SessionAnswer>,
 }
 
 impl From<Status> for Answer {
@@ -39,6 +42,7 @@ impl From<Status> for Answer {
             status,
             to_tag: None,
             expires: None,
+            session: None,
         }
     }
 }
@@ -56,6 +60,11 @@ impl Gateway {
     /// The UDP transport parley sends requests on (the first bound socket).
     pub fn sip_udp_attach(&self, tx: tokio::sync::mpsc::Sender<crate::conn::sip_udp::UdpOut>) {
         self.sip_out.attach_udp(tx);
+    }
+
+    /// The outbound SIP pool.
+    pub(crate) fn sip_out_pool(&self) -> &crate::conn::sip_pool::SipPool {
+        &self.sip_out
     }
 
     /// Handle one request; returns the status and the response to send (none for ACK).
@@ -95,7 +104,20 @@ impl Gateway {
             extra.push(("Expires", e));
             extra.push(("Contact", &contact));
         }
-        encode::write_response(&mut out, &req, code, &reason, Some(&tag), &extra, b"");
+        let (session_contact, record_routes);
+        let mut body: &[u8] = b"";
+        if let Some(s) = &answer.session {
+            session_contact = format!(
+                "<sip:{}@{};transport=tls>",
+                s.contact_user, self.sip_sent_by
+            );
+            record_routes = super::sip_session::record_route_values(&req);
+            extra.extend(record_routes.iter().map(|r| ("Record-Route", r.as_str())));
+            extra.push(("Contact", &session_contact));
+            extra.push(("Content-Type", "application/sdp"));
+            body = s.sdp.as_bytes();
+        }
+        encode::write_response(&mut out, &req, code, &reason, Some(&tag), &extra, body);
         Some((code, out.freeze()))
     }
 
@@ -106,7 +128,23 @@ impl Gateway {
         method: Method<'_>,
     ) -> Answer {
         match method {
-            Method::Message => self.relay_sip_message(peer, req).await.into(),
+            Method::Message => match self.session_message_check(req) {
+                Err(status) => status.into(),
+                Ok(Some(r)) if !is_plain(&r) => self.session_rich_message(peer, &r).await.into(),
+                Ok(Some(r)) => self.relay_sip_message(peer, &r).await.into(),
+                Ok(None) => self.relay_sip_message(peer, req).await.into(),
+            },
+            Method::Invite => {
+                let a = self.sip_invite(peer, req);
+                Answer {
+                    status: a.status,
+                    to_tag: a.to_tag,
+                    expires: None,
+                    session: a.session,
+                }
+            }
+            Method::Bye => self.sip_bye(peer, req).into(),
+            Method::Cancel => self.sip_cancel(req).into(),
             Method::Options => (200, Cow::Borrowed("OK")).into(),
             Method::Subscribe => {
                 let a = self.sip_subscribe(peer, req);
@@ -114,6 +152,7 @@ impl Gateway {
                     status: (a.code, a.reason),
                     to_tag: a.to_tag,
                     expires: a.expires,
+                    session: None,
                 }
             }
             Method::Notify => self.authenticated_notify(peer, req).into(),
@@ -190,7 +229,7 @@ impl Gateway {
 
     /// Hand a stanza to the outbound stream and wait for its fate: written (then a short
     /// window for the peer's error reply), or failed.
-    async fn forward_to_xmpp(
+    pub(super) async fn forward_to_xmpp(
         self: &Arc<Self>,
         sender: &VerifiedDomain,
         remote: &str,
@@ -244,6 +283,17 @@ impl Gateway {
             }
             _ => (202, Cow::Borrowed("Accepted")),
         }
+    }
+}
+
+/// A MESSAGE body the page-mode path takes: text/plain, or no Content-Type (RFC 3428 §9).
+fn is_plain(req: &SipMessage) -> bool {
+    match req.content_type() {
+        Ok(Some(ct)) => {
+            ct.type_.eq_ignore_ascii_case("text") && ct.subtype.eq_ignore_ascii_case("plain")
+        }
+        Ok(None) => true,
+        Err(_) => false,
     }
 }
 

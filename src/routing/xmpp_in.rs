@@ -126,7 +126,11 @@ impl Gateway {
         }
         match bridge::xmpp::message_from_xmpp(&m) {
             Ok(msg) => match self.police(&msg, crate::config::Side::Xmpp) {
-                Ok(()) => self.relay_to_sip(peer, local, &m, &msg),
+                Ok(()) => {
+                    if !self.xmpp_to_session(peer, local, &m) {
+                        self.relay_to_sip(peer, local, &m, &msg)
+                    }
+                }
                 Err(r) => {
                     info!(
                         reason = r.reason().as_str(),
@@ -139,7 +143,11 @@ impl Gateway {
                 }
             },
             // Chat states and receipts without a body: their mapping comes with the extensions.
-            Err(BridgeError::EmptyBody) => debug!("body-less message not relayed"),
+            Err(BridgeError::EmptyBody) => {
+                if !self.xmpp_session_state(&m) {
+                    debug!("body-less message not relayed")
+                }
+            }
             Err(e) => {
                 metrics::policy_refusal(Protocol::Xmpp, PolicyReason::Untranslatable);
                 self.bounce_to_xmpp(

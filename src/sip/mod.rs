@@ -16,10 +16,12 @@ pub mod framing;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod header;
+pub mod invite;
 mod lines;
 pub mod message;
 pub mod reject;
 mod scan;
+pub mod sdp;
 pub mod transaction;
 pub mod typed;
 pub mod uri;

@@ -2,4 +2,5 @@
 
 pub mod certgen;
 pub mod resolve;
+pub mod sip_resolve;
 pub mod tls;

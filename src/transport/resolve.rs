@@ -51,6 +51,11 @@ impl Resolver {
         Resolver { dns }
     }
 
+    /// The DNS client, when the system configuration gave one (SIP lookups use it too).
+    pub(crate) fn dns(&self) -> Option<&TokioResolver> {
+        self.dns.as_ref()
+    }
+
     /// XMPP s2s targets for `domain`, in the order to try them.
     pub async fn xmpp_targets(&self, domain: &str) -> Vec<Target> {
         let mut targets = Vec::new();

@@ -50,12 +50,17 @@ class Client(slixmpp.ClientXMPP):
             self.ssl_context.verify_mode = ssl.CERT_NONE
         self.register_plugin("xep_0030")
         self.register_plugin("xep_0199")
+        # slixmpp's "message" event needs a <body/>: standalone chat states come as "chatstate".
+        self.register_plugin("xep_0085")
+        self.add_event_handler("chatstate", self.on_chatstate)
         self.add_event_handler("session_start", self.start)
         self.add_event_handler("message", self.on_message)
         self.add_event_handler("message_error", self.on_message)
         self.add_event_handler("failed_auth", lambda *_: self.fail("auth failed"))
         self.done = asyncio.get_event_loop().create_future()
-        self.waiting = a.expect_body is not None or a.expect_error
+        self.waiting = a.expect_body is not None or a.expect_error or a.expect_gone
+        self.got_body = a.expect_body is None
+        self.got_gone = not a.expect_gone
 
     def fail(self, why):
         print(f"FAIL {why}", flush=True)
@@ -79,6 +84,16 @@ class Client(slixmpp.ClientXMPP):
                 await asyncio.sleep(0.5)  # let the stanza leave before the session closes
                 self.finish()
 
+    def on_chatstate(self, msg):
+        frm, to = msg["from"], msg["to"]
+        state = msg["chat_state"]
+        print(f"CHATSTATE state={state} from={frm.bare} to={to.bare} thread={msg['thread']}",
+              flush=True)
+        if state == "gone" and (self.a.expect_from is None or frm.bare == self.a.expect_from):
+            self.got_gone = True
+            if self.got_body:
+                self.finish()
+
     def on_message(self, msg):
         frm, to = msg["from"], msg["to"]
         if msg["type"] == "error":
@@ -90,6 +105,8 @@ class Client(slixmpp.ClientXMPP):
             elif not self.a.hold_file:
                 self.fail(f"unexpected error stanza: {err['condition']}")
             return
+        if not msg["body"]:
+            return
         print(f"RECV type={msg['type']} from={frm.bare} to={to.bare} body={one_line(msg['body'])}",
               flush=True)
         print(f"RECV-DETAIL from={frm.full} to={to.full} id={msg['id']} thread={msg['thread']} "
@@ -98,7 +115,16 @@ class Client(slixmpp.ClientXMPP):
             return
         if msg["body"] == self.a.expect_body and (
                 self.a.expect_from is None or frm.bare == self.a.expect_from):
-            self.finish()
+            self.got_body = True
+            if self.a.reply:
+                # Answer on the same thread (session-mode IM maps it to the SIP dialog).
+                r = self.make_message(mto=frm.bare, mbody=self.a.reply, mtype="chat")
+                r["thread"] = msg["thread"]
+                r.send()
+                print(f"REPLIED to={frm.bare} thread={msg['thread']} body={one_line(self.a.reply)}",
+                      flush=True)
+            if self.got_gone:
+                self.finish()
 
 
 async def main(a):
@@ -134,6 +160,9 @@ if __name__ == "__main__":
     p.add_argument("--expect-body")
     p.add_argument("--expect-from", metavar="BARE_JID")
     p.add_argument("--expect-error", action="store_true")
+    p.add_argument("--expect-gone", action="store_true",
+                   help="also wait for a XEP-0085 <gone/> (from --expect-from, if given)")
+    p.add_argument("--reply", metavar="TEXT", help="answer the expected message on its thread")
     p.add_argument("--hold-file")
     p.add_argument("--no-verify", action="store_true")
     p.add_argument("--timeout", type=float, default=20)
