@@ -181,6 +181,7 @@ impl App {
                 Kind::Xmpp(s2s_in::Mode::DirectTls),
             ));
         }
+        gw.start_spool();
         cancel.cancelled().await;
         tracker.close();
         info!(

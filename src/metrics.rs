@@ -66,6 +66,9 @@ pub const START_TIME_SECONDS: &str = "parley_start_time_seconds";
 pub const AUDIT_DROPPED_TOTAL: &str = "parley_audit_dropped_total";
 /// Audit lines written.
 pub const AUDIT_WRITTEN_TOTAL: &str = "parley_audit_written_total";
+/// What happened to messages in the spool. Label: `event` (`spooled`, `delivered`,
+/// `bounced`, `refused_full`, `store_failed`).
+pub const SPOOL_EVENTS_TOTAL: &str = "parley_spool_events_total";
 
 /// Translation latency buckets: 10 µs … 250 ms.
 pub const TRANSLATE_BUCKETS: &[f64] = &[
@@ -231,6 +234,11 @@ fn describe() {
         "Audit records dropped because the audit writer fell behind."
     );
     describe_counter!(AUDIT_WRITTEN_TOTAL, Unit::Count, "Audit lines written.");
+    describe_counter!(
+        SPOOL_EVENTS_TOTAL,
+        Unit::Count,
+        "Spool events: messages spooled, delivered from the spool, bounced at their deadline, refused because the spool was full or the store failed."
+    );
 }
 
 impl Metrics {
@@ -487,4 +495,9 @@ impl Drop for ConnectionGuard {
             g.decrement(1.0);
         }
     }
+}
+
+/// A spool event (`spooled`, `delivered`, `bounced`, `refused_full`, `store_failed`).
+pub fn spool_event(event: &'static str, n: u64) {
+    with(|_| counter!(SPOOL_EVENTS_TOTAL, "event" => event).increment(n));
 }

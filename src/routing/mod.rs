@@ -8,6 +8,7 @@ mod police;
 mod presence;
 mod presence_sub;
 mod sip_in;
+mod spool;
 mod xmpp_in;
 pub mod xmpp_iq;
 
@@ -61,6 +62,8 @@ pub struct Gateway {
     /// SIP→XMPP messages waiting for a possible XMPP error reply, by stanza id.
     bounces: DashMap<String, oneshot::Sender<DeliveryError<'static>>>,
     ids: IdGenerator,
+    /// Messages held for peers that cannot take them now.
+    spool: spool::Spool,
     resolver: Resolver,
     dialback: DialbackSecret,
     cancel: CancellationToken,
@@ -103,6 +106,7 @@ impl Gateway {
             presence_subs: presence_sub::Subscriptions::default(),
             bounces: DashMap::new(),
             ids: IdGenerator::new(),
+            spool: spool::Spool::default(),
             resolver: Resolver::from_system(),
             dialback,
             cancel,
@@ -183,6 +187,11 @@ impl Gateway {
     /// The Server Dialback secret (XEP-0185).
     pub fn dialback_secret(&self) -> &DialbackSecret {
         &self.dialback
+    }
+
+    /// The outbound s2s pool.
+    pub(crate) fn xmpp_pool(&self) -> &XmppPool {
+        &self.xmpp_out
     }
 
     /// The process-wide DNS resolver.
