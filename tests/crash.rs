@@ -360,3 +360,90 @@ async fn messages_whose_deadline_passed_while_parley_was_down_are_bounced_at_res
     daemon.signal("-TERM");
     daemon.wait_for("stopped", 0).await;
 }
+
+/// A SIP proxy for sip.test on a given address, answering every request 200; requests go on
+/// the channel.
+async fn sip_proxy_at(pki: &Pki, at: SocketAddr) -> tokio::sync::mpsc::Receiver<String> {
+    let listener = tokio::net::TcpListener::bind(at).await.unwrap();
+    let acceptor = pki.server("sip.test");
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                let mut s = Text::new(acceptor.accept(tcp).await.unwrap());
+                loop {
+                    let req = read_sip(&mut s).await;
+                    s.send(&response_to(&req, "200 OK")).await;
+                    if tx.send(req).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    rx
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xmpp_messages_spooled_for_a_down_sip_peer_survive_kill_9() {
+    const N: usize = 200;
+    let pki = Pki::new("crash-reverse", &["sip.test", "xmpp.test"]);
+    let sip_hop = free_port().await;
+    let (xmpp_hop, errors) = xmpp_server(&pki, "xmpp.test").await;
+    let errors = count_bounces(errors);
+    let file = pki.dir.join("parley.toml");
+    std::fs::write(&file, config_text(&pki, xmpp_hop, sip_hop, 600_000)).unwrap();
+
+    let daemon = Daemon::start(&file);
+    let xmpp = daemon
+        .addr("listening: XMPP server-to-server (STARTTLS)")
+        .await;
+    daemon.wait_for("parley ready", 0).await;
+    let mut peer = xmpp_initiator(&pki, xmpp, "xmpp.test", "sip.test").await;
+    for n in 0..N {
+        peer.send(&format!(
+            "<message from='juliet@xmpp.test/b' to='bob@sip.test' type='chat' id='r{n}'><body>rev {n}</body></message>"
+        ))
+        .await;
+    }
+    // XMPP has no acknowledgement: a message is safe once parley committed it, shortly after
+    // it was read. Give the spool that moment, then crash.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    daemon.kill9();
+
+    let daemon = Daemon::start(&file);
+    daemon.wait_for("spooled messages reloaded", 0).await;
+    let requests = sip_proxy_at(&pki, sip_hop).await;
+    let mut delivered: HashMap<String, u32> = HashMap::new();
+    let mut requests = requests;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        match tokio::time::timeout(Duration::from_secs(2), requests.recv()).await {
+            Ok(Some(r)) => {
+                let body = r.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+                *delivered.entry(body).or_insert(0) += 1;
+            }
+            // Quiet for 2 s after everything arrived: done.
+            _ if delivered.len() >= N => break,
+            Ok(None) => break,
+            Err(_) => {}
+        }
+    }
+    let duplicates: u32 = delivered.values().map(|c| c - 1).sum();
+    let missing: Vec<usize> = (0..N)
+        .filter(|n| !delivered.contains_key(&format!("rev {n}")))
+        .collect();
+    let errors = errors.lock().unwrap().len();
+    println!(
+        "reverse crash test: sent={N} delivered={} duplicates={duplicates} errors_to_sender={errors} missing={}",
+        delivered.len(),
+        missing.len()
+    );
+    assert!(missing.is_empty(), "not delivered: {missing:?}");
+    assert_eq!(duplicates, 0);
+    assert_eq!(errors, 0, "nothing was refused");
+    daemon.signal("-TERM");
+    daemon.wait_for("stopped", 0).await;
+}

@@ -36,10 +36,12 @@ use tracing::{Instrument, info, info_span, warn};
 use super::Gateway;
 use crate::bridge;
 use crate::conn::backlog::Backoff;
+use crate::conn::sip_conn::SipFinal;
 use crate::conn::xmpp_pool::OutStanza;
 use crate::metrics;
 use crate::model::{Address, ChatMessage};
-use crate::store::{Spooled, Store, StoreError};
+use crate::model::{DeliveryError, ErrorCondition};
+use crate::store::{Spooled, Store, StoreError, ToSip};
 
 /// Messages handed to the pool at once by one pair's retry task.
 const WINDOW: usize = 128;
@@ -66,6 +68,7 @@ struct Entry {
     bytes: Bytes,
     deadline_s: u64,
     queued_s: u64,
+    to_sip: Option<ToSip>,
 }
 
 impl Entry {
@@ -77,6 +80,7 @@ impl Entry {
             bytes: Bytes::from(m.bytes),
             deadline_s: m.deadline_s,
             queued_s: m.queued_s,
+            to_sip: m.to_sip,
         }
     }
 }
@@ -118,10 +122,8 @@ impl PairQueue {
     }
 
     /// The oldest `n` entries (copies: they stay until delivered).
-    fn window(&self, n: usize) -> Vec<(u64, Bytes)> {
-        (self.lock().items.iter().take(n))
-            .map(|e| (e.id, e.bytes.clone()))
-            .collect()
+    fn window(&self, n: usize) -> Vec<Entry> {
+        self.lock().items.iter().take(n).cloned().collect()
     }
 
     fn remove(&self, id: u64) -> Option<Entry> {
@@ -183,6 +185,13 @@ pub(crate) fn unix_now() -> u64 {
 /// pool knows the peer is down or earlier messages of the pair still wait (order is kept).
 pub(crate) fn should_spool(started: bool, pool_down: bool, pending: usize) -> bool {
     started && (pool_down || pending > 0)
+}
+
+/// Whether a SIP final response means the request never reached the peer and may be tried
+/// again: one parley generated itself (no To tag) because the connection could not be made,
+/// timed out or its queue was full.
+pub(crate) fn transient_local(f: &SipFinal) -> bool {
+    f.to_tag.is_none() && matches!(f.code, 408 | 502 | 503)
 }
 
 /// The local and remote domains of a spooled SIP→XMPP message: its sender's and its
@@ -308,7 +317,7 @@ impl Gateway {
         to: String,
         bytes: Bytes,
     ) -> (u16, Cow<'static, str>) {
-        match self.spool_put(from, to, bytes).await {
+        match self.spool_put(from, to, bytes, None).await {
             Ok(()) => (202, Cow::Borrowed("Accepted")),
             Err(SpoolError::Full) => {
                 metrics::spool_event("refused_full", 1);
@@ -327,6 +336,7 @@ impl Gateway {
         from: String,
         to: String,
         bytes: Bytes,
+        to_sip: Option<ToSip>,
     ) -> Result<(), SpoolError> {
         let Some(writer) = self.spool.writer.get() else {
             return Err(SpoolError::Store("spool not started".into()));
@@ -344,6 +354,7 @@ impl Gateway {
             deadline_s: now + cfg.deadline_ms.div_ceil(1000),
             attempts: 0,
             queued_s: now,
+            to_sip,
         };
         let (tx, rx) = oneshot::channel();
         let sent = writer.send(Op::Put(m.clone(), tx)).await;
@@ -360,6 +371,86 @@ impl Gateway {
         self.spool.held.fetch_sub(1, Ordering::Relaxed);
         self.spool_hold(Entry::new(id, m));
         Ok(())
+    }
+
+    /// Whether the spool runs (it starts with the listeners).
+    pub(crate) fn spool_started(&self) -> bool {
+        self.spool.writer.get().is_some()
+    }
+
+    /// Whether a message from the XMPP domain `local` to the SIP domain `remote` goes to the
+    /// spool at once: earlier ones of the pair still wait there (order is kept).
+    pub(crate) fn spool_pending(&self, local: &str, remote: &str) -> bool {
+        should_spool(
+            self.spool.writer.get().is_some(),
+            false,
+            self.spool.pending(local, remote),
+        )
+    }
+
+    /// Spool an XMPP message for SIP (`request` is the translated MESSAGE). XMPP has no
+    /// acknowledgement to hold back, so it is spooled when its peer cannot be reached; on
+    /// failure the sender gets `resource-constraint` (full) or `internal-server-error`.
+    pub(crate) async fn spool_xmpp_message(
+        self: &Arc<Self>,
+        from: String,
+        to: String,
+        request: Bytes,
+        leg: ToSip,
+    ) -> Result<(), ErrorCondition> {
+        let reply = leg.clone();
+        let result = self.spool_put(from, to, request, Some(leg)).await;
+        let condition = match result {
+            Ok(()) => return Ok(()),
+            Err(SpoolError::Full) => {
+                metrics::spool_event("refused_full", 1);
+                ErrorCondition::ResourceConstraint
+            }
+            Err(SpoolError::Store(e)) => {
+                metrics::spool_event("store_failed", 1);
+                warn!(error = %e, "message could not be spooled");
+                ErrorCondition::InternalServerError
+            }
+        };
+        self.xmpp_error_reply(&reply, condition, None);
+        Err(condition)
+    }
+
+    /// An error stanza back to the XMPP sender of a message towards SIP.
+    fn xmpp_error_reply(
+        self: &Arc<Self>,
+        leg: &ToSip,
+        condition: ErrorCondition,
+        text: Option<String>,
+    ) {
+        metrics::error_sent(metrics::Protocol::Xmpp, condition);
+        let domain = |a: &str| {
+            a.split('/')
+                .next()
+                .and_then(|b| b.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()))
+                .unwrap_or_default()
+        };
+        let mut out = BytesMut::with_capacity(256);
+        let err = DeliveryError {
+            condition,
+            text: text.map(Cow::Owned),
+        };
+        bridge::xmpp::write_message_error(
+            &mut out,
+            &leg.sender,
+            &leg.recipient,
+            leg.stanza_id.as_deref(),
+            &err,
+        );
+        // The reply goes from the recipient's (SIP) domain to the sender's (XMPP) one.
+        let stanza = OutStanza {
+            bytes: out.freeze(),
+            ack: None,
+        };
+        let (local, remote) = (domain(&leg.recipient), domain(&leg.sender));
+        if let Err(e) = self.xmpp_out.send(self, &local, &remote, stanza) {
+            warn!(error = ?e, "could not queue an XMPP error reply");
+        }
     }
 
     /// Keep an entry in memory and make sure its pair's retry task runs.
@@ -380,9 +471,13 @@ impl Gateway {
         }
     }
 
-    /// Tell the sender of a message that had 202 that it was not delivered.
+    /// Tell the sender of a message that had 202 (SIP) or no error (XMPP) that it was not
+    /// delivered before its deadline.
     fn spool_bounce(self: &Arc<Self>, e: &Entry) {
         metrics::spool_event("bounced", 1);
+        if let Some(leg) = &e.to_sip {
+            return self.xmpp_error_reply(leg, ErrorCondition::RemoteServerTimeout, None);
+        }
         let notice = bounce_notice(&e.from, &e.to);
         let id = self.new_id();
         let branch = format!("z9hG4bK{id}");
@@ -486,30 +581,27 @@ async fn retry(gw: Arc<Gateway>, local: String, remote: String, q: Arc<PairQueue
             }
             continue;
         }
-        let mut acks = Vec::with_capacity(window.len());
-        for (id, bytes) in &window {
-            let (tx, rx) = oneshot::channel();
-            let stanza = OutStanza {
-                bytes: bytes.clone(),
-                ack: Some(tx),
-            };
-            if gw.xmpp_out.send(&gw, &local, &remote, stanza).is_err() {
-                break;
-            }
-            acks.push((*id, rx));
-        }
-        let mut failed = acks.len() < window.len();
+        let outcome = tokio::select! {
+            o = attempt(&gw, &local, &remote, &window) => o,
+            () = cancel.cancelled() => return,
+        };
+        let mut failed = false;
         let mut delivered = 0;
-        for (id, rx) in acks {
-            let ok = tokio::select! {
-                r = rx => matches!(r, Ok(Ok(()))),
-                () = cancel.cancelled() => return,
-            };
-            if !ok {
-                failed = true;
-            } else if let Some(e) = q.remove(id) {
+        for (e, result) in window.iter().zip(outcome) {
+            match result {
+                Attempt::Delivered => delivered += 1,
+                Attempt::Retry => {
+                    failed = true;
+                    continue;
+                }
+                Attempt::Refused(condition, text) => {
+                    if let Some(leg) = &e.to_sip {
+                        gw.xmpp_error_reply(leg, condition, text);
+                    }
+                }
+            }
+            if let Some(e) = q.remove(e.id) {
                 gw.spool.release(&e);
-                delivered += 1;
             }
         }
         if delivered > 0 {
@@ -530,6 +622,65 @@ async fn retry(gw: Arc<Gateway>, local: String, remote: String, q: Arc<PairQueue
     }
 }
 
+/// How one delivery attempt ended.
+#[derive(Debug)]
+enum Attempt {
+    /// Written to the s2s stream, or 2xx from the SIP peer.
+    Delivered,
+    /// Not reached the peer: try again later.
+    Retry,
+    /// The SIP peer refused it: tell the XMPP sender (condition and reason phrase).
+    Refused(ErrorCondition, Option<String>),
+}
+
+/// Try a window of one pair's entries (all towards the same side); one outcome per entry,
+/// in order.
+async fn attempt(gw: &Arc<Gateway>, local: &str, remote: &str, window: &[Entry]) -> Vec<Attempt> {
+    let mut pending = Vec::with_capacity(window.len());
+    for e in window {
+        match &e.to_sip {
+            Some(leg) => {
+                let rx = gw
+                    .sip_out
+                    .request(gw, local, remote, e.bytes.clone(), leg.branch.clone());
+                pending.push(Some(Either::Sip(rx)));
+            }
+            None => {
+                let (tx, rx) = oneshot::channel();
+                let stanza = OutStanza {
+                    bytes: e.bytes.clone(),
+                    ack: Some(tx),
+                };
+                let queued = gw.xmpp_out.send(gw, local, remote, stanza).is_ok();
+                pending.push(queued.then_some(Either::Xmpp(rx)));
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(pending.len());
+    for p in pending {
+        out.push(match p {
+            None => Attempt::Retry,
+            Some(Either::Xmpp(rx)) => match rx.await {
+                Ok(Ok(())) => Attempt::Delivered,
+                _ => Attempt::Retry,
+            },
+            Some(Either::Sip(rx)) => match rx.await {
+                Ok(f) if (200..300).contains(&f.code) => Attempt::Delivered,
+                Ok(f) if !transient_local(&f) => {
+                    Attempt::Refused(bridge::sip::status_to_condition(f.code), Some(f.reason))
+                }
+                _ => Attempt::Retry,
+            },
+        });
+    }
+    out
+}
+
+enum Either {
+    Xmpp(oneshot::Receiver<Result<(), ErrorCondition>>),
+    Sip(oneshot::Receiver<SipFinal>),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -542,6 +693,7 @@ mod tests {
             bytes: Bytes::from_static(b"<message/>"),
             deadline_s,
             queued_s: 1,
+            to_sip: None,
         }
     }
 
@@ -565,7 +717,7 @@ mod tests {
         assert_eq!(q.earliest_deadline(), Some(10));
         let gone = q.take_expired(10);
         assert_eq!(gone.iter().map(|e| e.id).collect::<Vec<_>>(), [2]);
-        assert_eq!(q.window(5).iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1]);
+        assert_eq!(q.window(5).iter().map(|e| e.id).collect::<Vec<_>>(), [1]);
         assert_eq!(q.remove(1).map(|e| e.id), Some(1));
         assert!(q.remove(1).is_none());
         assert!(q.stop_if_empty());
@@ -573,6 +725,19 @@ mod tests {
             q.push(entry(3, 50)),
             "a push after the stop starts a new task"
         );
+    }
+
+    #[test]
+    fn only_failures_parley_generated_itself_are_retried() {
+        assert!(transient_local(&SipFinal::local(502, "Bad Gateway")));
+        assert!(transient_local(&SipFinal::local(408, "Request Timeout")));
+        assert!(transient_local(&SipFinal::local(503, "Queue Full")));
+        assert!(!transient_local(&SipFinal::local(404, "Not Found")));
+        let from_peer = SipFinal {
+            to_tag: Some("t1".into()),
+            ..SipFinal::local(503, "Service Unavailable")
+        };
+        assert!(!transient_local(&from_peer), "the peer answered: final");
     }
 
     #[test]

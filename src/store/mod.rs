@@ -76,6 +76,23 @@ pub struct Spooled {
     /// field existed).
     #[serde(default)]
     pub queued_s: u64,
+    /// Set for a message towards SIP (`bytes` is then the SIP request); absent for one
+    /// towards XMPP (`bytes` is the stanza).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_sip: Option<ToSip>,
+}
+
+/// What a retry and a bounce of a message towards SIP need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToSip {
+    /// The Via branch of the request (it never reached the peer, so retries reuse it).
+    pub branch: String,
+    /// The XMPP sender, full JID, as in the original `from`.
+    pub sender: String,
+    /// The original `to`.
+    pub recipient: String,
+    /// The original stanza id.
+    pub stanza_id: Option<String>,
 }
 
 /// The state parley keeps. Methods are synchronous and short (one transaction each).

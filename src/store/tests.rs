@@ -50,6 +50,7 @@ fn subscriptions_spool_and_forget(s: &dyn Store) {
         deadline_s: 99,
         attempts: 0,
         queued_s: 9,
+        to_sip: None,
     };
     let id1 = s.spool_put(&m).unwrap();
     let other = Spooled {
@@ -127,6 +128,7 @@ fn spool_group_commit(s: &dyn Store) {
         deadline_s: 99,
         attempts: 0,
         queued_s: 1,
+        to_sip: None,
     };
     let ids = s.spool_apply(&[m(1), m(2), m(3)], &[]).unwrap();
     assert_eq!(ids.len(), 3);
