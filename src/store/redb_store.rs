@@ -205,12 +205,11 @@ impl Store for RedbStore {
             for id in removes {
                 t.remove(*id).map_err(db_err)?;
             }
-            let mut next = t.last().map_err(db_err)?.map_or(0, |(k, _)| k.value()) + 1;
+            let first = t.last().map_err(db_err)?.map_or(0, |(k, _)| k.value()) + 1;
             let mut ids = Vec::with_capacity(values.len());
-            for v in &values {
-                t.insert(next, v.as_slice()).map_err(db_err)?;
-                ids.push(next);
-                next += 1;
+            for (id, v) in (first..).zip(&values) {
+                t.insert(id, v.as_slice()).map_err(db_err)?;
+                ids.push(id);
             }
             Ok(ids)
         })
