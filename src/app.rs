@@ -181,7 +181,7 @@ impl App {
                 Kind::Xmpp(s2s_in::Mode::DirectTls),
             ));
         }
-        gw.start_spool();
+        gw.start_durable();
         cancel.cancelled().await;
         tracker.close();
         info!(

@@ -447,3 +447,81 @@ async fn xmpp_messages_spooled_for_a_down_sip_peer_survive_kill_9() {
     daemon.signal("-TERM");
     daemon.wait_for("stopped", 0).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parley_subscribes_again_after_kill_9_for_its_xmpp_watchers() {
+    let pki = Pki::new("crash-subs", &["sip.test", "xmpp.test"]);
+    let sip_hop = free_port().await;
+    let (xmpp_hop, _stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let file = pki.dir.join("parley.toml");
+    std::fs::write(&file, config_text(&pki, xmpp_hop, sip_hop, 600_000)).unwrap();
+    let mut requests = sip_proxy_at(&pki, sip_hop).await;
+    let subscribe_for = |r: &str| {
+        r.starts_with("SUBSCRIBE sip:bob@sip.test")
+            && r.contains("Event: presence")
+            && r.contains("juliet@xmpp.test")
+    };
+
+    let daemon = Daemon::start(&file);
+    let xmpp = daemon
+        .addr("listening: XMPP server-to-server (STARTTLS)")
+        .await;
+    daemon.wait_for("parley ready", 0).await;
+    let mut peer = xmpp_initiator(&pki, xmpp, "xmpp.test", "sip.test").await;
+    peer.send("<presence type='subscribe' from='juliet@xmpp.test' to='bob@sip.test'/>")
+        .await;
+    let first = tokio::time::timeout(T, requests.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(subscribe_for(&first), "{first}");
+    // The record is written off the hot path: give it a moment before the crash.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    daemon.kill9();
+
+    // No XMPP traffic after the restart: parley subscribes again on its own.
+    let daemon = Daemon::start(&file);
+    daemon.wait_for("SIP subscriptions restored", 0).await;
+    let again = tokio::time::timeout(T, requests.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(subscribe_for(&again), "{again}");
+    let call_id = |r: &str| {
+        r.lines()
+            .find_map(|l| l.strip_prefix("Call-ID: "))
+            .map(str::to_owned)
+    };
+    assert_ne!(call_id(&first), call_id(&again), "a new dialog");
+    // Let the 200 establish the dialog (an unsubscribe before that ends it without a request).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // After an unsubscribe and another restart, nothing is renewed.
+    let mut peer = xmpp_initiator(
+        &pki,
+        daemon
+            .addr("listening: XMPP server-to-server (STARTTLS)")
+            .await,
+        "xmpp.test",
+        "sip.test",
+    )
+    .await;
+    peer.send("<presence type='unsubscribe' from='juliet@xmpp.test' to='bob@sip.test'/>")
+        .await;
+    let end = match tokio::time::timeout(T, requests.recv()).await {
+        Ok(Some(r)) => r,
+        other => panic!(
+            "no unsubscribe ({other:?}): {:#?}",
+            daemon.log.lock().unwrap()
+        ),
+    };
+    assert!(end.contains("Expires: 0"), "{end}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    daemon.kill9();
+    let daemon = Daemon::start(&file);
+    daemon.wait_for("parley ready", 0).await;
+    let quiet = tokio::time::timeout(Duration::from_secs(2), requests.recv()).await;
+    assert!(quiet.is_err(), "renewed after unsubscribe: {quiet:?}");
+    daemon.signal("-TERM");
+    daemon.wait_for("stopped", 0).await;
+}
