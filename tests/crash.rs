@@ -525,3 +525,46 @@ async fn parley_subscribes_again_after_kill_9_for_its_xmpp_watchers() {
     daemon.signal("-TERM");
     daemon.wait_for("stopped", 0).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_refuses_with_503_and_keeps_what_it_accepted() {
+    let pki = Pki::new("crash-full", &["sip.test", "xmpp.test"]);
+    let xmpp_hop = free_port().await;
+    let (sip_hop, _bounces) = sip_proxy(&pki, "sip.test").await;
+    let file = pki.dir.join("parley.toml");
+    let text = config_text(&pki, xmpp_hop, sip_hop, 600_000)
+        .replace("[spool]\n", "[spool]\nmax_messages = 5\n");
+    std::fs::write(&file, text).unwrap();
+    let daemon = Daemon::start(&file);
+    let sip = daemon.addr("listening: SIP over TLS").await;
+    daemon.wait_for("parley ready", 0).await;
+    let finals: Finals = Arc::default();
+    let mut wr = sip_ua(&pki, sip, finals.clone()).await;
+    warm_up(&mut wr, &finals).await;
+    for n in 0..10 {
+        let m = sip_message("alice@sip.test", "juliet@xmpp.test", &call_id(n), &body(n));
+        wr.write_all(m.as_bytes()).await.unwrap();
+    }
+    let start = Instant::now();
+    while finals.lock().unwrap().len() < 11 && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let answered = finals.lock().unwrap().clone();
+    let codes: Vec<u16> = (0..10).map(|n| answered[&call_id(n)]).collect();
+    assert_eq!(codes.iter().filter(|c| **c == 202).count(), 5, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 503).count(), 5, "{codes:?}");
+    let (_, stanzas) = xmpp_server_at(&pki, "xmpp.test", xmpp_hop).await;
+    let delivered = count_bodies(stanzas);
+    let start = Instant::now();
+    while delivered.lock().unwrap().len() < 5 && start.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let delivered = delivered.lock().unwrap().clone();
+    for (n, code) in codes.iter().enumerate() {
+        let got = delivered.get(&body(n)).copied().unwrap_or(0);
+        assert_eq!(got, u32::from(*code == 202), "message {n} answered {code}");
+    }
+    daemon.signal("-TERM");
+    daemon.wait_for("stopped", 0).await;
+}
