@@ -182,6 +182,7 @@ impl App {
                 Kind::Xmpp(s2s_in::Mode::DirectTls),
             ));
         }
+        gw.start_durable();
         cancel.cancelled().await;
         tracker.close();
         info!(

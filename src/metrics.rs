@@ -68,6 +68,9 @@ pub const AUDIT_DROPPED_TOTAL: &str = "parley_audit_dropped_total";
 pub const AUDIT_WRITTEN_TOTAL: &str = "parley_audit_written_total";
 /// Counter: inbound connections closed for carrying nothing within the idle timeout.
 pub const IDLE_CLOSED_TOTAL: &str = "parley_idle_closed_total";
+/// What happened to messages in the spool. Label: `event` (`spooled`, `delivered`,
+/// `bounced`, `refused_full`, `store_failed`).
+pub const SPOOL_EVENTS_TOTAL: &str = "parley_spool_events_total";
 
 /// Translation latency buckets: 10 µs … 250 ms.
 pub const TRANSLATE_BUCKETS: &[f64] = &[
@@ -237,6 +240,11 @@ fn describe() {
         IDLE_CLOSED_TOTAL,
         Unit::Count,
         "Inbound connections closed by the idle timeout, by protocol."
+    );
+    describe_counter!(
+        SPOOL_EVENTS_TOTAL,
+        Unit::Count,
+        "Spool events: messages spooled, delivered from the spool, bounced at their deadline, refused because the spool was full or the store failed."
     );
 }
 
@@ -501,4 +509,9 @@ pub fn idle_closed(p: Protocol) {
     if METRICS.get().is_some() {
         counter!(IDLE_CLOSED_TOTAL, "protocol" => p.as_str()).increment(1);
     }
+}
+
+/// A spool event (`spooled`, `delivered`, `bounced`, `refused_full`, `store_failed`).
+pub fn spool_event(event: &'static str, n: u64) {
+    with(|_| counter!(SPOOL_EVENTS_TOTAL, "event" => event).increment(n));
 }

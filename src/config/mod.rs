@@ -4,6 +4,7 @@
 mod default;
 mod ops;
 mod policy;
+mod spool;
 #[cfg(test)]
 mod tests;
 
@@ -21,6 +22,7 @@ pub use policy::{
     Action, ConsentConfig, DomainPair, DomainSwitch, FederationConfig, LimitsConfig, PolicyConfig,
     UserLists,
 };
+pub use spool::SpoolConfig;
 
 /// Which protocol a domain lives on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -84,6 +86,9 @@ pub struct Config {
     /// The domains parley serves, on both sides.
     #[serde(default, rename = "domain")]
     pub domains: Vec<DomainConfig>,
+    /// The durable spool.
+    #[serde(default)]
+    pub spool: SpoolConfig,
 }
 
 /// `[log]`.
@@ -577,6 +582,7 @@ impl Config {
         self.metrics.validate()?;
         self.audit.validate()?;
         self.policy.validate()?;
+        self.spool.validate()?;
         Ok(())
     }
 

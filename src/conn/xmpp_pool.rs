@@ -51,6 +51,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 #[derive(Debug, Default)]
 pub struct XmppPool {
     queues: DashMap<(String, String), mpsc::Sender<OutStanza>>,
+    /// Pairs whose last connection attempt failed and that have not connected since (the
+    /// spool takes their messages instead of making each sender wait for the peer).
+    down: DashMap<(String, String), ()>,
 }
 
 impl XmppPool {
@@ -84,6 +87,22 @@ impl XmppPool {
             mpsc::error::TrySendError::Full(_) => QueueError::Full,
             mpsc::error::TrySendError::Closed(_) => QueueError::Closed,
         })
+    }
+
+    /// Whether the last connection attempt from `local` to `remote` failed and no stream
+    /// has been established since.
+    pub fn is_down(&self, local: &str, remote: &str) -> bool {
+        self.down
+            .contains_key(&(local.to_owned(), remote.to_owned()))
+    }
+
+    fn set_down(&self, local: &str, remote: &str, down: bool) {
+        let key = (local.to_owned(), remote.to_owned());
+        if down {
+            self.down.insert(key, ());
+        } else {
+            self.down.remove(&key);
+        }
     }
 
     /// Stanzas waiting per peer pair (for metrics).
@@ -148,6 +167,7 @@ async fn run(gw: Arc<Gateway>, local: String, remote: String, mut rx: mpsc::Rece
             Ok(est) => {
                 info!(peer.addr = %next_hop, "outbound s2s stream authenticated (SASL EXTERNAL)");
                 backoff.reset();
+                gw.xmpp_pool().set_down(&local, &remote, false);
                 match established(est, &mut backlog, &mut rx, &gw, timing).await {
                     Ok(()) => {
                         return backlog.drain(|s| fail(s, ErrorCondition::ServiceUnavailable));
@@ -160,6 +180,7 @@ async fn run(gw: Arc<Gateway>, local: String, remote: String, mut rx: mpsc::Rece
                 return backlog.drain(|s| fail(s, ErrorCondition::ServiceUnavailable));
             }
             Err(e) => {
+                gw.xmpp_pool().set_down(&local, &remote, true);
                 let condition = match e {
                     ConnError::Timeout(_) => ErrorCondition::RemoteServerTimeout,
                     _ => ErrorCondition::RemoteServerNotFound,

@@ -3,12 +3,14 @@
 //! served here (no open relay), translates through [`crate::bridge`], forwards through the
 //! outbound pools, and turns failures into the sender's protocol errors.
 
+mod durable;
 mod ids;
 mod police;
 mod presence;
 mod presence_sub;
 mod sip_in;
 mod sip_session;
+mod spool;
 mod xmpp_in;
 pub mod xmpp_iq;
 
@@ -64,6 +66,8 @@ pub struct Gateway {
     /// SIP→XMPP messages waiting for a possible XMPP error reply, by stanza id.
     bounces: DashMap<String, oneshot::Sender<DeliveryError<'static>>>,
     ids: IdGenerator,
+    /// Messages held for peers that cannot take them now.
+    spool: spool::Spool,
     resolver: Resolver,
     dialback: DialbackSecret,
     cancel: CancellationToken,
@@ -107,6 +111,7 @@ impl Gateway {
             sessions: sip_session::Sessions::default(),
             bounces: DashMap::new(),
             ids: IdGenerator::new(),
+            spool: spool::Spool::default(),
             resolver: Resolver::from_system(),
             dialback,
             cancel,
@@ -187,6 +192,11 @@ impl Gateway {
     /// The Server Dialback secret (XEP-0185).
     pub fn dialback_secret(&self) -> &DialbackSecret {
         &self.dialback
+    }
+
+    /// The outbound s2s pool.
+    pub(crate) fn xmpp_pool(&self) -> &XmppPool {
+        &self.xmpp_out
     }
 
     /// The process-wide DNS resolver.

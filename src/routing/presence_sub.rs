@@ -10,8 +10,8 @@
 //!    terminations → a new SUBSCRIBE, no XMPP traffic;
 //! 4. XMPP `unsubscribe` → SUBSCRIBE `Expires: 0` in the dialog.
 //!
-//! Dialogs live in memory: after a restart XMPP servers re-probe and parley re-subscribes on
-//! the next `subscribe`; the durable store of subscriptions is not wired yet.
+//! Dialogs live in memory; each subscription is also recorded in the store, and parley
+//! subscribes again at startup (routing/durable.rs).
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -87,6 +87,7 @@ impl Gateway {
                 self.start_sub(watcher, presentity);
             }
             SubscriptionKind::Unsubscribe => {
+                self.remember_subscription(&watcher, &presentity, false);
                 if let Some(key) = self.find_sub(&watcher, &presentity)
                     && let Some((key, sub)) = self.presence_subs.subs.remove(&key)
                     && let State::Established(est) = sub.state
@@ -114,7 +115,12 @@ impl Gateway {
             .map(|e| e.key().clone())
     }
 
-    fn start_sub(self: &Arc<Self>, watcher: Address<'static>, presentity: Address<'static>) {
+    pub(super) fn start_sub(
+        self: &Arc<Self>,
+        watcher: Address<'static>,
+        presentity: Address<'static>,
+    ) {
+        self.remember_subscription(&watcher, &presentity, true);
         let key = (self.new_id(), self.new_id());
         info!(watcher = %format!("{}@{}", watcher.local, watcher.domain), presentity = %format!("{}@{}", presentity.local, presentity.domain), "subscribing to a SIP presentity");
         let sent = SubscriberSent::new(key.0.clone(), key.1.clone(), 1);
@@ -213,6 +219,7 @@ impl Gateway {
                     State::Established(est)
                 }
                 None => {
+                    self.remember_subscription(&sub.watcher, &sub.presentity, false);
                     self.subscription_error(&sub.watcher, &sub.presentity, f.code, &f.reason);
                     return;
                 }
@@ -335,6 +342,7 @@ impl Gateway {
                 self.presence_subs.subs.insert(key, sub);
             }
             SubscriberStep::Rejected => {
+                self.remember_subscription(&sub.watcher, &sub.presentity, false);
                 for e in &events {
                     self.sip_event_to_xmpp(e);
                 }

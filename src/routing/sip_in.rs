@@ -218,11 +218,15 @@ impl Gateway {
         let id = self.new_id();
         let mut out = BytesMut::with_capacity(256 + msg.body.len());
         bridge::xmpp::write_message(&mut out, &msg, &id);
-        let remote = msg.to.domain.into_owned();
+        let remote = msg.to.domain.to_string();
         drop(timer);
-        let result = self
-            .forward_to_xmpp(&sender, &remote, id, out.freeze())
-            .await;
+        let result = if self.spool_wanted(sender.as_str(), &remote) {
+            let (from, to) = (msg.from.bare(), msg.to.bare());
+            self.spool_sip_message(from, to, out.freeze()).await
+        } else {
+            self.forward_to_xmpp(&sender, &remote, id, out.freeze())
+                .await
+        };
         audit::emit(record.sip_final(result.0));
         result
     }

@@ -233,16 +233,36 @@ impl Gateway {
             cseq: 1,
         };
         bridge::sip::write_message(&mut out, msg, &ctx);
+        let request = out.freeze();
+        let reply = ErrorReply::of(m);
+        // Spooled when it cannot be delivered now (routing/spool.rs).
+        let leg = crate::store::ToSip {
+            branch: branch.clone(),
+            sender: reply.from.clone(),
+            recipient: reply.to.clone(),
+            stanza_id: reply.id.clone(),
+        };
+        let bare = (msg.from.bare(), msg.to.bare());
+        if self.spool_pending(peer.as_str(), local) {
+            let gw = self.clone();
+            self.tracker.spawn(async move {
+                let _ = gw.spool_xmpp_message(bare.0, bare.1, request, leg).await;
+            });
+            return;
+        }
         let final_rx = self
             .sip_out
-            .request(self, peer.as_str(), local, out.freeze(), branch);
-        let reply = ErrorReply::of(m);
+            .request(self, peer.as_str(), local, request.clone(), branch);
         let (gw, peer, local) = (self.clone(), peer.clone(), local.to_owned());
         self.tracker.spawn(
             async move {
                 let Ok(f) = final_rx.await else { return };
                 audit::emit(record.sip_final(f.code));
                 debug!(code = f.code, "SIP MESSAGE final response");
+                if super::spool::transient_local(&f) && gw.spool_started() {
+                    let _ = gw.spool_xmpp_message(bare.0, bare.1, request, leg).await;
+                    return;
+                }
                 if f.code >= 300 {
                     let condition = bridge::sip::status_to_condition(f.code);
                     reply.send(

@@ -72,6 +72,27 @@ pub struct Spooled {
     pub deadline_s: u64,
     /// Delivery attempts so far.
     pub attempts: u32,
+    /// When it was accepted, in seconds since the epoch (0 in records written before this
+    /// field existed).
+    #[serde(default)]
+    pub queued_s: u64,
+    /// Set for a message towards SIP (`bytes` is then the SIP request); absent for one
+    /// towards XMPP (`bytes` is the stanza).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_sip: Option<ToSip>,
+}
+
+/// What a retry and a bounce of a message towards SIP need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToSip {
+    /// The Via branch of the request (it never reached the peer, so retries reuse it).
+    pub branch: String,
+    /// The XMPP sender, full JID, as in the original `from`.
+    pub sender: String,
+    /// The original `to`.
+    pub recipient: String,
+    /// The original stanza id.
+    pub stanza_id: Option<String>,
 }
 
 /// The state parley keeps. Methods are synchronous and short (one transaction each).
@@ -101,6 +122,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn spool_remove(&self, id: u64) -> Result<(), StoreError>;
     /// Every spooled message, oldest first.
     fn spool(&self) -> Result<Vec<(u64, Spooled)>, StoreError>;
+    /// Write `puts` and remove `removes` at once (group commit): one transaction where the
+    /// store has them, so one durable write serves many messages. Returns the ids of `puts`,
+    /// in order.
+    fn spool_apply(&self, puts: &[Spooled], removes: &[u64]) -> Result<Vec<u64>, StoreError> {
+        for id in removes {
+            self.spool_remove(*id)?;
+        }
+        puts.iter().map(|m| self.spool_put(m)).collect()
+    }
     /// Erase everything stored about `address` (data-protection erasure); returns how many
     /// records were removed.
     fn forget(&self, address: &str) -> Result<usize, StoreError>;

@@ -194,6 +194,27 @@ impl Store for RedbStore {
         })
     }
 
+    fn spool_apply(&self, puts: &[Spooled], removes: &[u64]) -> Result<Vec<u64>, StoreError> {
+        let values = puts
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Db(Box::new(e)))?;
+        self.write(|txn| {
+            let mut t = txn.open_table(SPOOL).map_err(db_err)?;
+            for id in removes {
+                t.remove(*id).map_err(db_err)?;
+            }
+            let first = t.last().map_err(db_err)?.map_or(0, |(k, _)| k.value()) + 1;
+            let mut ids = Vec::with_capacity(values.len());
+            for (id, v) in (first..).zip(&values) {
+                t.insert(id, v.as_slice()).map_err(db_err)?;
+                ids.push(id);
+            }
+            Ok(ids)
+        })
+    }
+
     fn spool(&self) -> Result<Vec<(u64, Spooled)>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let t = txn.open_table(SPOOL).map_err(db_err)?;

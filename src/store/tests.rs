@@ -49,6 +49,8 @@ fn subscriptions_spool_and_forget(s: &dyn Store) {
         bytes: b"<message/>".to_vec(),
         deadline_s: 99,
         attempts: 0,
+        queued_s: 9,
+        to_sip: None,
     };
     let id1 = s.spool_put(&m).unwrap();
     let other = Spooled {
@@ -116,4 +118,39 @@ fn redb_state_survives_a_reopen() {
 #[test]
 fn bare_lowercases_the_domain_only() {
     assert_eq!(bare("Alice@SIP.Test"), "Alice@sip.test");
+}
+
+fn spool_group_commit(s: &dyn Store) {
+    let m = |n: u8| Spooled {
+        from: "alice@sip.test".into(),
+        to: "juliet@xmpp.test".into(),
+        bytes: vec![n],
+        deadline_s: 99,
+        attempts: 0,
+        queued_s: 1,
+        to_sip: None,
+    };
+    let ids = s.spool_apply(&[m(1), m(2), m(3)], &[]).unwrap();
+    assert_eq!(ids.len(), 3);
+    assert!(ids[0] < ids[1] && ids[1] < ids[2], "{ids:?}");
+    let more = s.spool_apply(&[m(4)], &[ids[0], ids[2]]).unwrap();
+    let left: Vec<u8> = s.spool().unwrap().iter().map(|(_, m)| m.bytes[0]).collect();
+    assert_eq!(left, [2, 4]);
+    assert!(
+        !ids[1..2].contains(&more[0]),
+        "a fresh id for a fresh message"
+    );
+}
+
+#[test]
+fn spool_batches_apply_puts_and_removes_together() {
+    spool_group_commit(&MemStore::new());
+    let path = temp_db("batch");
+    {
+        spool_group_commit(&RedbStore::open(&path).unwrap());
+    }
+    let reopened = RedbStore::open(&path).unwrap();
+    assert_eq!(reopened.spool().unwrap().len(), 2, "committed durably");
+    drop(reopened);
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
 }
