@@ -231,6 +231,7 @@ fn describe() {
         "Audit records dropped because the audit writer fell behind."
     );
     describe_counter!(AUDIT_WRITTEN_TOTAL, Unit::Count, "Audit lines written.");
+    describe_s2s();
 }
 
 impl Metrics {
@@ -487,4 +488,51 @@ impl Drop for ConnectionGuard {
             g.decrement(1.0);
         }
     }
+}
+
+pub use labels::S2sFailure;
+
+/// XMPP s2s authentications by peer domain, direction, method and outcome.
+pub const S2S_AUTH_TOTAL: &str = "parley_s2s_auth_total";
+/// XMPP s2s connections that failed or died, by peer domain, direction and reason.
+pub const S2S_FAILURES_TOTAL: &str = "parley_s2s_failures_total";
+
+fn describe_s2s() {
+    describe_counter!(
+        S2S_AUTH_TOTAL,
+        Unit::Count,
+        "XMPP s2s authentications by peer domain, direction, method and outcome."
+    );
+    describe_counter!(
+        S2S_FAILURES_TOTAL,
+        Unit::Count,
+        "XMPP s2s connections that failed or died, by peer domain, direction and reason."
+    );
+}
+
+fn direction_label(inbound: bool) -> &'static str {
+    if inbound { "inbound" } else { "outbound" }
+}
+
+/// An XMPP s2s authentication with `peer` (capped label), which way and how.
+pub fn s2s_auth(peer: &str, inbound: bool, method: AuthMethod, ok: bool) {
+    with(|m| {
+        counter!(S2S_AUTH_TOTAL,
+            "peer" => m.peer_label(peer),
+            "direction" => direction_label(inbound),
+            "method" => method.as_str(),
+            "outcome" => if ok { "ok" } else { "failed" })
+        .increment(1);
+    });
+}
+
+/// An XMPP s2s connection with `peer` failed or died for `reason`.
+pub fn s2s_failure(peer: &str, inbound: bool, reason: S2sFailure) {
+    with(|m| {
+        counter!(S2S_FAILURES_TOTAL,
+            "peer" => m.peer_label(peer),
+            "direction" => direction_label(inbound),
+            "reason" => reason.as_str())
+        .increment(1);
+    });
 }

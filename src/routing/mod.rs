@@ -175,6 +175,11 @@ impl Gateway {
         XmppLimits::default()
     }
 
+    /// The outbound s2s pool (ping answers reach it from inbound streams).
+    pub fn xmpp_pool(&self) -> &XmppPool {
+        &self.xmpp_out
+    }
+
     /// A fresh unique id (stanza ids, stream ids, tags, branches).
     pub fn new_id(&self) -> String {
         self.ids.next()
