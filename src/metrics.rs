@@ -493,18 +493,18 @@ impl Drop for ConnectionGuard {
 pub use labels::S2sFailure;
 
 /// XMPP s2s authentications by peer domain, direction, method and outcome.
-pub const S2S_AUTH_TOTAL: &str = "parley_s2s_auth_total";
+pub const FEDERATION_AUTH_TOTAL: &str = "parley_federation_auth_total";
 /// XMPP s2s connections that failed or died, by peer domain, direction and reason.
-pub const S2S_FAILURES_TOTAL: &str = "parley_s2s_failures_total";
+pub const FEDERATION_FAILURES_TOTAL: &str = "parley_federation_failures_total";
 
 fn describe_s2s() {
     describe_counter!(
-        S2S_AUTH_TOTAL,
+        FEDERATION_AUTH_TOTAL,
         Unit::Count,
         "XMPP s2s authentications by peer domain, direction, method and outcome."
     );
     describe_counter!(
-        S2S_FAILURES_TOTAL,
+        FEDERATION_FAILURES_TOTAL,
         Unit::Count,
         "XMPP s2s connections that failed or died, by peer domain, direction and reason."
     );
@@ -517,7 +517,7 @@ fn direction_label(inbound: bool) -> &'static str {
 /// An XMPP s2s authentication with `peer` (capped label), which way and how.
 pub fn s2s_auth(peer: &str, inbound: bool, method: AuthMethod, ok: bool) {
     with(|m| {
-        counter!(S2S_AUTH_TOTAL,
+        counter!(FEDERATION_AUTH_TOTAL,
             "peer" => m.peer_label(peer),
             "direction" => direction_label(inbound),
             "method" => method.as_str(),
@@ -529,7 +529,7 @@ pub fn s2s_auth(peer: &str, inbound: bool, method: AuthMethod, ok: bool) {
 /// An XMPP s2s connection with `peer` failed or died for `reason`.
 pub fn s2s_failure(peer: &str, inbound: bool, reason: S2sFailure) {
     with(|m| {
-        counter!(S2S_FAILURES_TOTAL,
+        counter!(FEDERATION_FAILURES_TOTAL,
             "peer" => m.peer_label(peer),
             "direction" => direction_label(inbound),
             "reason" => reason.as_str())

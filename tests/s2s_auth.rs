@@ -499,7 +499,7 @@ async fn per_peer_connections_auth_failures_and_queue_depth_are_scraped() {
         value(
             &text,
             &format!(
-                "parley_s2s_auth_total{{direction=\"outbound\",method=\"sasl_external\",outcome=\"ok\",{peer}}}"
+                "parley_federation_auth_total{{direction=\"outbound\",method=\"sasl_external\",outcome=\"ok\",{peer}}}"
             )
         ),
         Some(1.0),
@@ -551,7 +551,7 @@ async fn per_peer_connections_auth_failures_and_queue_depth_are_scraped() {
         value(
             &text,
             &format!(
-                "parley_s2s_failures_total{{direction=\"outbound\",{peer},reason=\"ping_timeout\"}}"
+                "parley_federation_failures_total{{direction=\"outbound\",{peer},reason=\"ping_timeout\"}}"
             )
         ),
         Some(1.0),
@@ -588,7 +588,7 @@ async fn per_peer_connections_auth_failures_and_queue_depth_are_scraped() {
     assert_eq!(
         value(
             &text,
-            "parley_s2s_auth_total{direction=\"inbound\",method=\"sasl_external\",outcome=\"failed\",peer=\"bad.test\"}"
+            "parley_federation_auth_total{direction=\"inbound\",method=\"sasl_external\",outcome=\"failed\",peer=\"bad.test\"}"
         ),
         Some(1.0),
         "{text}"
@@ -596,7 +596,7 @@ async fn per_peer_connections_auth_failures_and_queue_depth_are_scraped() {
     assert_eq!(
         value(
             &text,
-            "parley_s2s_failures_total{direction=\"inbound\",peer=\"bad.test\",reason=\"name_mismatch\"}"
+            "parley_federation_failures_total{direction=\"inbound\",peer=\"bad.test\",reason=\"name_mismatch\"}"
         ),
         Some(1.0),
         "{text}"

@@ -19,8 +19,8 @@ const NAMES: &[&str] = &[
     START_TIME_SECONDS,
     AUDIT_DROPPED_TOTAL,
     AUDIT_WRITTEN_TOTAL,
-    S2S_AUTH_TOTAL,
-    S2S_FAILURES_TOTAL,
+    FEDERATION_AUTH_TOTAL,
+    FEDERATION_FAILURES_TOTAL,
 ];
 
 /// Units a name may end with: counters `_total`; others a unit or the counted thing.
@@ -171,8 +171,8 @@ fn exposition_has_every_series_and_known_values() {
         if [
             ERRORS_SENT_TOTAL,
             CONNECTIONS,
-            S2S_AUTH_TOTAL,
-            S2S_FAILURES_TOTAL,
+            FEDERATION_AUTH_TOTAL,
+            FEDERATION_FAILURES_TOTAL,
         ]
         .contains(n)
             && !text.contains(n)
