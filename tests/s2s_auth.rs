@@ -252,6 +252,60 @@ async fn srv_name_and_xmpp_addr_identities_are_accepted_only_for_the_domain() {
     parley.stop().await;
 }
 
+#[tokio::test]
+async fn outbound_peers_are_verified_against_their_own_ca() {
+    let pki = Pki::new("s2s-out-ca", &["sip.test", "xmpp.test", "other.test"]);
+    // What the stand-in peers see: parley's CA (to verify parley), their own certificates.
+    let own = pki.dir.join("own");
+    std::fs::create_dir_all(&own).unwrap();
+    std::fs::copy(pki.path("ca.crt"), own.join("ca.crt")).unwrap();
+    let ca = PeerCa::new(&own, "other-ca.crt");
+    ca.issue(&own, "other.test", &[San::Dns("other.test")]);
+    ca.issue(&own, "xmpp.test", &[San::Dns("xmpp.test")]);
+    let peers = Pki {
+        dir: own.clone(),
+        keep: true,
+    };
+    let (other_hop, mut other_stanzas) = xmpp_server(&peers, "other.test").await;
+    // xmpp.test trusts only the global CA, but its server shows a certificate from other.test's.
+    let (xmpp_hop, mut xmpp_stanzas) = xmpp_server(&peers, "xmpp.test").await;
+    let domains = xmpp_domain(
+        &pki,
+        "other.test",
+        Some(other_hop),
+        Some(&own.join("other-ca.crt")),
+    ) + &xmpp_domain(&pki, "xmpp.test", Some(xmpp_hop), None);
+    let parley = Parley::start(&pki, &domains, "").await;
+    let mut ua = sip_client(&pki, parley.sip, "sip.test", "other.test").await;
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "juliet@other.test",
+        "o1@host",
+        "to other",
+    ))
+    .await;
+    let stanza = timeout(T, other_stanzas.recv()).await.unwrap().unwrap();
+    assert!(stanza.contains("<body>to other</body>"), "{stanza}");
+    let resp = read_sip(&mut ua).await;
+    assert!(resp.starts_with("SIP/2.0 202 "), "{resp}");
+
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "juliet@xmpp.test",
+        "o2@host",
+        "to xmpp",
+    ))
+    .await;
+    let resp = read_sip(&mut ua).await;
+    assert!(resp.starts_with("SIP/2.0 502 "), "{resp}");
+    assert!(resp.contains("Call-ID: o2@host"), "{resp}");
+    assert!(
+        xmpp_stanzas.try_recv().is_err(),
+        "nothing reached the server with the wrong CA"
+    );
+    parley.stop().await;
+}
+
 /// What the half-open stand-in saw.
 #[derive(Debug, PartialEq)]
 enum Seen {
