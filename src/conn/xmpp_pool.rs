@@ -507,3 +507,20 @@ async fn close(mut est: s2s_out::Established) -> Result<(), ConnError> {
     encode::write_stream_close(&mut est.stream.wbuf);
     est.stream.flush().await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_the_pinged_domain_can_answer_a_ping_and_only_once() {
+        let pool = XmppPool::default();
+        let answered = pool.expect_pong("p1", "xmpp.test");
+        assert!(!pool.pong("p1", "evil.test"), "another domain's answer");
+        assert!(!pool.pong("p2", "xmpp.test"), "an id we never sent");
+        assert!(pool.pong("p1", "XMPP.test"));
+        assert_eq!(answered.await, Ok(()));
+        assert!(!pool.pong("p1", "xmpp.test"), "answered already");
+        assert!(pool.pings.is_empty());
+    }
+}
