@@ -433,6 +433,7 @@ async fn established(
             answer = async { (&mut ping.as_mut().expect("guarded").answered).await }, if ping.is_some() => {
                 ping = None;
                 if answer.is_ok() {
+                    debug!("ping answered (XEP-0199)");
                     last_alive = Instant::now();
                 }
             }
