@@ -69,7 +69,8 @@ impl App {
     /// Load TLS material (generating it for a config that names none) and bind listeners.
     pub async fn build(config: Config, cancel: CancellationToken) -> Result<App, StartError> {
         let (certs, ca_file) = tls_material(&config)?;
-        let tls = TlsContext::build(&certs, &ca_file).map_err(StartError::Tls)?;
+        let tls = TlsContext::build_with_peer_cas(&certs, &ca_file, &config.xmpp_peer_cas())
+            .map_err(StartError::Tls)?;
         let mut sip_listeners = Vec::new();
         for addr in &config.sip.listen_tls {
             sip_listeners.push(bind(*addr).await?);
@@ -208,8 +209,8 @@ pub fn reload(gw: &Gateway, config: Config) -> Result<(), ReloadError> {
         warn!("listen addresses and state_dir change only on restart; keeping the bound ones");
     }
     let (certs, ca_file) = tls_material(&config).map_err(ReloadError::Start)?;
-    let tls =
-        TlsContext::build(&certs, &ca_file).map_err(|e| ReloadError::Start(StartError::Tls(e)))?;
+    let tls = TlsContext::build_with_peer_cas(&certs, &ca_file, &config.xmpp_peer_cas())
+        .map_err(|e| ReloadError::Start(StartError::Tls(e)))?;
     gw.replace_config(config, tls);
     Ok(())
 }

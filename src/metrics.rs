@@ -246,6 +246,7 @@ fn describe() {
         Unit::Count,
         "Spool events: messages spooled, delivered from the spool, bounced at their deadline, refused because the spool was full or the store failed."
     );
+    describe_s2s();
 }
 
 impl Metrics {
@@ -514,4 +515,51 @@ pub fn idle_closed(p: Protocol) {
 /// A spool event (`spooled`, `delivered`, `bounced`, `refused_full`, `store_failed`).
 pub fn spool_event(event: &'static str, n: u64) {
     with(|_| counter!(SPOOL_EVENTS_TOTAL, "event" => event).increment(n));
+}
+
+pub use labels::S2sFailure;
+
+/// XMPP s2s authentications by peer domain, direction, method and outcome.
+pub const FEDERATION_AUTH_TOTAL: &str = "parley_federation_auth_total";
+/// XMPP s2s connections that failed or died, by peer domain, direction and reason.
+pub const FEDERATION_FAILURES_TOTAL: &str = "parley_federation_failures_total";
+
+fn describe_s2s() {
+    describe_counter!(
+        FEDERATION_AUTH_TOTAL,
+        Unit::Count,
+        "XMPP s2s authentications by peer domain, direction, method and outcome."
+    );
+    describe_counter!(
+        FEDERATION_FAILURES_TOTAL,
+        Unit::Count,
+        "XMPP s2s connections that failed or died, by peer domain, direction and reason."
+    );
+}
+
+fn direction_label(inbound: bool) -> &'static str {
+    if inbound { "inbound" } else { "outbound" }
+}
+
+/// An XMPP s2s authentication with `peer` (capped label), which way and how.
+pub fn s2s_auth(peer: &str, inbound: bool, method: AuthMethod, ok: bool) {
+    with(|m| {
+        counter!(FEDERATION_AUTH_TOTAL,
+            "peer" => m.peer_label(peer),
+            "direction" => direction_label(inbound),
+            "method" => method.as_str(),
+            "outcome" => if ok { "ok" } else { "failed" })
+        .increment(1);
+    });
+}
+
+/// An XMPP s2s connection with `peer` failed or died for `reason`.
+pub fn s2s_failure(peer: &str, inbound: bool, reason: S2sFailure) {
+    with(|m| {
+        counter!(FEDERATION_FAILURES_TOTAL,
+            "peer" => m.peer_label(peer),
+            "direction" => direction_label(inbound),
+            "reason" => reason.as_str())
+        .increment(1);
+    });
 }

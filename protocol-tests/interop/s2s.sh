@@ -26,7 +26,8 @@ export PARLEY_INTEROP_RUN
 
 SERVERS=(prosody ejabberd raw)
 SCENARIOS=(external-both-ways dialback-both-ways direct-tls-both-ways restart-within-deadline
-           down-past-deadline untrusted-cert-refused unauthenticated-domain-refused)
+           down-past-deadline untrusted-cert-refused unauthenticated-domain-refused
+           idle-stream-pinged)
 RAW_SCENARIOS=(spoofed-from-refused)
 
 # Address plan (as run.sh; see README.md).
@@ -271,11 +272,12 @@ ejabberd_up() {
 #   next_hop=HOST:PORT (xmpp.test's next hop, default 127.0.0.2:5269)  direct_tls=true
 #   delivery_ms=N (xmpp.delivery_timeout_ms)  other=1 (other.test configured as an XMPP domain)
 parley_up() {
-  local next_hop="$XMPP_IP:5269" direct_tls=false delivery_ms=20000 other=0 kv
+  local next_hop="$XMPP_IP:5269" direct_tls=false delivery_ms=20000 other=0 ping_ms=60000 kv
   for kv in "$@"; do
     case "$kv" in
       next_hop=*) next_hop="${kv#*=}" ;; direct_tls=*) direct_tls="${kv#*=}" ;;
       delivery_ms=*) delivery_ms="${kv#*=}" ;; other=*) other="${kv#*=}" ;;
+      ping_ms=*) ping_ms="${kv#*=}" ;;
     esac
   done
   mkdir -p "$SC_DIR/state"
@@ -300,6 +302,7 @@ listen_tls = ["$GW_SIP_IP:5061"]
 listen = ["$GW_XMPP_IP:5269"]
 listen_tls = ["$GW_XMPP_IP:5270"]
 delivery_timeout_ms = $delivery_ms
+ping_interval_ms = $ping_ms
 
 [[domain]]
 name = "sip.test"
@@ -617,6 +620,26 @@ sc_spoofed_from_refused() {
     if grep -qF -- "body=$body" "$RECV_OUT" 2>/dev/null; then fail "bob received the message claimed from $claimed"; fi
   done
   quote_parley 'did not authenticate for' "refusal of the spoofed domain"
+}
+
+# XEP-0199: parley pings its idle outbound stream every second; the server answers over its own
+# stream to parley, so the stream stays up (no half-open verdict, no second negotiation) and
+# carries the next message.
+sc_idle_stream_pinged() {
+  peer_start "$SERVER" ext || { fail "$SERVER did not start"; return 1; }
+  parley_up ping_ms=1000 || { fail "parley did not start"; return 1; }
+  deliver s2x-1 sip alice@sip.test juliet@xmpp.test "Before the pings <$SC_NAME> $(nonce)"
+  sleep 5
+  deliver s2x-2 sip alice@sip.test juliet@xmpp.test "After the pings <$SC_NAME> $(nonce)"
+  local pinged answered
+  pinged="$(strip_ansi < "$PARLEY_LOG" | grep -c 'idle outbound stream pinged')"
+  answered="$(strip_ansi < "$PARLEY_LOG" | grep -c 'ping answered')"
+  echo "[parley log] pings sent: $pinged, answered: $answered" >> "$LOG"
+  [ "$pinged" -ge 3 ] || fail "parley sent $pinged pings on the idle stream (wanted >= 3)"
+  [ "$answered" -ge 3 ] || fail "$SERVER answered $answered of parley's pings (wanted >= 3)"
+  [ -z "$(parley_lines 'half-open')" ] || fail "parley declared the stream half-open: $(parley_lines 'half-open')"
+  local streams; streams="$(parley_lines 'outbound s2s stream authenticated' | wc -l)"
+  [ "$streams" = 1 ] || fail "parley negotiated $streams outbound streams (wanted 1: the pinged one)"
 }
 
 # ---- driver --------------------------------------------------------------------------------

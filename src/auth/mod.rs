@@ -5,11 +5,12 @@
 //! takes one as proof; nothing else can forge it.
 
 pub mod dialback;
+pub mod xmpp_id;
 
 use std::fmt;
 use std::sync::Arc;
 
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 
 /// A domain the peer proved it speaks for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -41,6 +42,8 @@ pub enum AuthError {
     NameMismatch,
     /// The authoritative server did not confirm the dialback key (XEP-0220).
     DialbackInvalid,
+    /// The certificate does not chain to the trust anchors configured for this peer.
+    UntrustedIssuer,
 }
 
 impl fmt::Display for AuthError {
@@ -51,6 +54,7 @@ impl fmt::Display for AuthError {
             AuthError::BadDomain => "not a domain name",
             AuthError::NameMismatch => "certificate does not name the domain",
             AuthError::DialbackInvalid => "dialback key not confirmed by the authoritative server",
+            AuthError::UntrustedIssuer => "certificate not issued by a CA trusted for this peer",
         })
     }
 }
@@ -73,6 +77,70 @@ pub fn verify_certificate_for(
     cert.verify_is_valid_for_subject_name(&name)
         .map_err(|_| AuthError::NameMismatch)?;
     Ok(VerifiedDomain(lower.into()))
+}
+
+/// Which end of the TLS handshake presented the certificate (the extended key usage it
+/// must allow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsRole {
+    /// The peer connected to us: a client certificate.
+    Client,
+    /// We connected to the peer: a server certificate.
+    Server,
+}
+
+/// How an XMPP peer's certificate named its domain (RFC 6120 §13.7.1.2, XEP-0178).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XmppIdentity {
+    /// A DNS-ID, wildcards per RFC 6125.
+    DnsName,
+    /// An SRV-ID `_xmpp-server.<domain>`.
+    SrvName,
+    /// An XmppAddr holding the domain.
+    XmppAddr,
+}
+
+/// Authenticate an XMPP server peer: its chain must lead to one of `anchors` — the trust
+/// anchors configured for that peer domain, which TLS, knowing no domain yet, could not
+/// apply — and its end-entity certificate must name `domain` as a DNS-ID, an SRV-ID for
+/// `_xmpp-server`, or an XmppAddr.
+pub fn verify_xmpp_peer(
+    peer_chain: Option<&[CertificateDer<'_>]>,
+    domain: &str,
+    anchors: &[TrustAnchor<'_>],
+    role: TlsRole,
+) -> Result<(VerifiedDomain, XmppIdentity), AuthError> {
+    let (end_entity, intermediates) = peer_chain
+        .and_then(|c| c.split_first())
+        .ok_or(AuthError::NoCertificate)?;
+    let cert =
+        webpki::EndEntityCert::try_from(end_entity).map_err(|_| AuthError::BadCertificate)?;
+    let usage = match role {
+        TlsRole::Client => webpki::KeyUsage::client_auth(),
+        TlsRole::Server => webpki::KeyUsage::server_auth(),
+    };
+    cert.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        anchors,
+        intermediates,
+        UnixTime::now(),
+        usage,
+        None,
+        None,
+    )
+    .map_err(|_| AuthError::UntrustedIssuer)?;
+    let lower = domain.to_ascii_lowercase();
+    let name = ServerName::try_from(lower.as_str()).map_err(|_| AuthError::BadDomain)?;
+    let identity = if cert.verify_is_valid_for_subject_name(&name).is_ok() {
+        XmppIdentity::DnsName
+    } else {
+        match xmpp_id::other_name_for(end_entity, &lower) {
+            Some(xmpp_id::OtherId::SrvName) => XmppIdentity::SrvName,
+            Some(xmpp_id::OtherId::XmppAddr) => XmppIdentity::XmppAddr,
+            None => return Err(AuthError::NameMismatch),
+        }
+    };
+    Ok((VerifiedDomain(lower.into()), identity))
 }
 
 #[cfg(test)]
@@ -112,6 +180,42 @@ mod tests {
         );
         assert_eq!(
             verify_certificate_for(None, "sip.example"),
+            Err(AuthError::NoCertificate)
+        );
+    }
+
+    /// A CA and a certificate it issued for `domain` (DNS-ID), as (anchor DER, chain).
+    fn issued(domain: &str) -> (CertificateDer<'static>, Vec<CertificateDer<'static>>) {
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca =
+            rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate().unwrap()).unwrap();
+        let leaf = rcgen::CertificateParams::new(vec![domain.to_owned()])
+            .unwrap()
+            .signed_by(&rcgen::KeyPair::generate().unwrap(), &ca)
+            .unwrap();
+        (ca.der().clone(), vec![leaf.der().clone()])
+    }
+
+    #[test]
+    fn an_xmpp_peer_must_chain_to_its_own_anchors() {
+        let (ca_a, chain_a) = issued("a.example");
+        let (ca_b, _) = issued("b.example");
+        let anchors_a = [webpki::anchor_from_trusted_cert(&ca_a).unwrap()];
+        let anchors_b = [webpki::anchor_from_trusted_cert(&ca_b).unwrap()];
+        let (peer, how) =
+            verify_xmpp_peer(Some(&chain_a), "A.example", &anchors_a, TlsRole::Server).unwrap();
+        assert_eq!((peer.as_str(), how), ("a.example", XmppIdentity::DnsName));
+        assert_eq!(
+            verify_xmpp_peer(Some(&chain_a), "a.example", &anchors_b, TlsRole::Server),
+            Err(AuthError::UntrustedIssuer)
+        );
+        assert_eq!(
+            verify_xmpp_peer(Some(&chain_a), "b.example", &anchors_a, TlsRole::Server),
+            Err(AuthError::NameMismatch)
+        );
+        assert_eq!(
+            verify_xmpp_peer(None, "a.example", &anchors_a, TlsRole::Client),
             Err(AuthError::NoCertificate)
         );
     }

@@ -244,6 +244,14 @@ pub struct XmppConfig {
     /// Answer XEP-0092 software version queries to the gateway's domains.
     #[serde(default = "yes")]
     pub answer_version: bool,
+    /// Send an XEP-0199 ping on an outbound stream that carried nothing this long; new
+    /// stanzas wait until the peer answers. 0 turns pings off.
+    #[serde(default = "default_ping_interval_ms")]
+    pub ping_interval_ms: u64,
+    /// A stream whose ping gets no answer (result or error) this long is dead (half-open):
+    /// it is closed, and what waits is sent on a new one.
+    #[serde(default = "default_ping_timeout_ms")]
+    pub ping_timeout_ms: u64,
 }
 
 impl Default for XmppConfig {
@@ -259,6 +267,8 @@ impl Default for XmppConfig {
             dialback: true,
             dialback_secret: None,
             answer_version: true,
+            ping_interval_ms: default_ping_interval_ms(),
+            ping_timeout_ms: default_ping_timeout_ms(),
         }
     }
 }
@@ -277,6 +287,14 @@ fn yes() -> bool {
 
 fn default_delivery_timeout_ms() -> u64 {
     20_000
+}
+
+fn default_ping_interval_ms() -> u64 {
+    60_000
+}
+
+fn default_ping_timeout_ms() -> u64 {
+    10_000
 }
 
 fn default_keepalive_ms() -> u64 {
@@ -342,6 +360,10 @@ pub struct DomainConfig {
     /// TCP and UDP peers cannot authenticate, so their requests to parley stay refused.
     #[serde(default)]
     pub transport: SipTransportMode,
+    /// For an XMPP domain: the CA certificates (PEM) its servers' certificates must chain
+    /// to, instead of `tls.ca_file`, both ways (SASL EXTERNAL, dialback, outbound TLS).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The transport of requests to a SIP domain.
@@ -475,6 +497,18 @@ impl Config {
                     "at least one of \"sasl-external\", \"dialback\"",
                 ));
             }
+            match (&d.ca_file, d.side) {
+                (Some(_), Side::Sip) => {
+                    return Err(invalid(key("ca_file"), "applies only to XMPP domains"));
+                }
+                (Some(ca), Side::Xmpp) if !ca.is_file() => {
+                    return Err(invalid(
+                        key("ca_file"),
+                        format!("{} is not a readable file", ca.display()),
+                    ));
+                }
+                _ => {}
+            }
             if d.direct_tls && (d.side != Side::Xmpp || d.next_hop.is_none()) {
                 return Err(invalid(
                     key("direct_tls"),
@@ -569,6 +603,7 @@ impl Config {
             ("xmpp.keepalive_ms", self.xmpp.keepalive_ms),
             ("xmpp.idle_timeout_ms", self.xmpp.idle_timeout_ms),
             ("sip.idle_timeout_ms", self.sip.idle_timeout_ms),
+            ("xmpp.ping_timeout_ms", self.xmpp.ping_timeout_ms),
         ] {
             if v == 0 {
                 return Err(invalid(key, "must be positive"));
@@ -600,6 +635,15 @@ impl Config {
     pub fn s2s_auth_allowed(&self, name: &str, method: S2sAuth) -> bool {
         let dialback_on = method != S2sAuth::Dialback || self.xmpp.dialback;
         dialback_on && self.domain(name).is_some_and(|d| d.auth.contains(&method))
+    }
+
+    /// `(domain, ca_file)` of every XMPP domain with trust anchors of its own.
+    pub fn xmpp_peer_cas(&self) -> Vec<(String, PathBuf)> {
+        self.domains
+            .iter()
+            .filter(|d| d.side == Side::Xmpp)
+            .filter_map(|d| Some((d.name.to_ascii_lowercase(), d.ca_file.clone()?)))
+            .collect()
     }
 
     /// The domain entry for `name` (case-insensitive).

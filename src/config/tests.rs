@@ -85,3 +85,32 @@ fn golden_configs_parse() {
     }
     assert!(n >= 2);
 }
+
+#[test]
+fn a_peer_ca_file_is_for_existing_files_of_xmpp_domains_only() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    let on_sip = DEFAULT_CONFIG.replace(
+        "next_hop = \"127.0.0.1:15061\"",
+        &format!("next_hop = \"127.0.0.1:15061\"\nca_file = \"{file}\""),
+    );
+    let err = Config::parse(&on_sip)
+        .unwrap()
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("domain[0].ca_file"), "{err}");
+    let missing = format!("{DEFAULT_CONFIG}ca_file = \"/nonexistent/peer-ca.pem\"\n");
+    let err = Config::parse(&missing)
+        .unwrap()
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("domain[1].ca_file"), "{err}");
+    let present = format!("{DEFAULT_CONFIG}ca_file = \"{file}\"\n");
+    let config = Config::parse(&present).unwrap();
+    config.validate().unwrap();
+    assert_eq!(
+        config.xmpp_peer_cas(),
+        [("xmpp.localhost".to_owned(), PathBuf::from(file))]
+    );
+}

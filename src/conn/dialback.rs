@@ -31,7 +31,10 @@ pub async fn verify(
     let route = gw.xmpp_route(receiving, originating).await;
     let limits = gw.xmpp_limits();
     let attempt = async {
-        let (tls, _) = s2s_out::secure_transport(&route, gw.resolver(), &connector, limits).await?;
+        let tls_ctx = gw.tls();
+        let anchors = tls_ctx.xmpp_peer_anchors(&route.remote.to_ascii_lowercase());
+        let (tls, _) =
+            s2s_out::secure_transport(&route, gw.resolver(), &connector, anchors, limits).await?;
         let mut stream: XmlStream<tokio_rustls::client::TlsStream<TcpStream>> =
             XmlStream::new(tls, limits);
         s2s_out::open(&mut stream, receiving, originating).await?;

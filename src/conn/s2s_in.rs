@@ -20,7 +20,7 @@ use crate::metrics::{self, AuthMethod, ParseReason, PolicyReason, Protocol, TlsF
 use crate::routing::{Gateway, Inbound};
 use crate::xmpp::encode::{self, DbPayload, FeaturesOut, StreamOpen};
 use crate::xmpp::framing::StreamNs;
-use crate::xmpp::stanza::Element;
+use crate::xmpp::stanza::{Element, IqType};
 use crate::xmpp::{StreamCondition, StreamHeader, XmppLimits};
 
 /// Time allowed for the whole negotiation.
@@ -83,6 +83,19 @@ pub async fn serve(tcp: TcpStream, mode: Mode, gw: Arc<Gateway>) -> Result<(), C
                 return Err(ConnError::Shutdown);
             }
         };
+        // An answer to one of our pings (XEP-0199) tells the outbound stream to this peer
+        // that the peer is alive; it goes no further.
+        if element.starts_with(b"<iq")
+            && let Ok(Element::Iq(iq)) = stream.parse(&element)
+            && matches!(iq.type_, Some(IqType::Result | IqType::Error))
+            && let (Some(id), Some(from)) = (iq.id.as_deref(), iq.from.as_deref())
+            && pairs
+                .iter()
+                .any(|(_, p)| from.eq_ignore_ascii_case(p.as_str()))
+            && gw.xmpp_pool().pong(id, from)
+        {
+            continue;
+        }
         let header = stream.header().cloned().ok_or(ConnError::Closed)?;
         match gw.xmpp_inbound(&pairs, &header, element).await {
             Ok(Inbound::Done) => {}
@@ -98,6 +111,7 @@ pub async fn serve(tcp: TcpStream, mode: Mode, gw: Arc<Gateway>) -> Result<(), C
                     Err(ConnError::Auth(auth::AuthError::NameMismatch))
                 };
                 metrics::auth(Protocol::Xmpp, AuthMethod::Dialback, verified.is_ok());
+                metrics::s2s_auth(&remote, true, AuthMethod::Dialback, verified.is_ok());
                 encode::write_db_result(
                     &mut stream.wbuf,
                     &local,
@@ -171,6 +185,7 @@ async fn starttls(
         .await
         .inspect_err(|e| {
             info!(peer.domain = %remote, error = %e, "inbound s2s TLS handshake failed");
+            metrics::s2s_failure(&remote, true, metrics::S2sFailure::Tls);
             metrics::tls_handshake_failure(Protocol::Xmpp, true, TlsFailure::of_io(e))
         })?;
     Ok((tls, local, remote))
@@ -233,6 +248,7 @@ async fn authenticate(
                     Err(ConnError::Auth(auth::AuthError::NameMismatch))
                 };
                 metrics::auth(Protocol::Xmpp, AuthMethod::Dialback, verified.is_ok());
+                metrics::s2s_auth(&remote, true, AuthMethod::Dialback, verified.is_ok());
                 encode::write_db_result(
                     &mut secure.wbuf,
                     &local,
@@ -280,15 +296,27 @@ async fn sasl_external(
     }
     let authzid = decode_authzid(initial).unwrap_or_else(|| remote.clone());
     let verified = if authzid.eq_ignore_ascii_case(&remote) {
-        auth::verify_certificate_for(secure.io_ref().get_ref().1.peer_certificates(), &remote)
+        auth::verify_xmpp_peer(
+            secure.io_ref().get_ref().1.peer_certificates(),
+            &remote,
+            gw.tls().xmpp_peer_anchors(&remote),
+            auth::TlsRole::Client,
+        )
+        .map(|(peer, identity)| {
+            debug!(peer.domain = %peer, ?identity, "peer certificate verified");
+            peer
+        })
     } else {
         Err(auth::AuthError::NameMismatch)
     };
     metrics::auth(Protocol::Xmpp, AuthMethod::SaslExternal, verified.is_ok());
+    metrics::s2s_auth(&remote, true, AuthMethod::SaslExternal, verified.is_ok());
     let peer = match verified {
         Ok(peer) => peer,
         Err(e) => {
             info!(peer.domain = %remote, authzid = %authzid, error = %e, "SASL EXTERNAL refused");
+            let reason = super::xmpp_pool::failure_reason(&ConnError::Auth(e));
+            metrics::s2s_failure(&remote, true, reason);
             encode::write_sasl_failure(&mut secure.wbuf, "not-authorized");
             secure.flush().await?;
             return Err(ConnError::Auth(e));

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use base64::Engine;
-use rustls_pki_types::ServerName;
+use rustls_pki_types::{ServerName, TrustAnchor};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -16,7 +16,7 @@ use super::ConnError;
 use super::xml_stream::XmlStream;
 use crate::auth::dialback::DialbackSecret;
 use crate::auth::{self, VerifiedDomain};
-use crate::metrics::{self, Protocol, TlsFailure};
+use crate::metrics::{self, AuthMethod, Protocol, TlsFailure};
 use crate::transport::resolve::{Resolver, Target};
 use crate::xmpp::XmppLimits;
 use crate::xmpp::encode::{self, DbPayload, StreamOpen};
@@ -29,6 +29,8 @@ pub struct Established {
     pub stream: XmlStream<TlsStream<TcpStream>>,
     /// The peer domain, proven by its certificate.
     pub peer: VerifiedDomain,
+    /// How parley authenticated itself to the peer.
+    pub method: AuthMethod,
 }
 
 /// Where and how to reach the peer.
@@ -53,12 +55,13 @@ pub async fn connect(
     route: &Route<'_>,
     resolver: &Resolver,
     connector: &TlsConnector,
+    anchors: &[TrustAnchor<'_>],
     limits: XmppLimits,
     deadline: Duration,
     secret: &DialbackSecret,
 ) -> Result<Established, ConnError> {
     let attempt = async {
-        let (tls, peer) = secure_transport(route, resolver, connector, limits).await?;
+        let (tls, peer) = secure_transport(route, resolver, connector, anchors, limits).await?;
         authenticate(tls, peer, route, limits, secret).await
     };
     tokio::time::timeout(deadline, attempt)
@@ -67,11 +70,12 @@ pub async fn connect(
 }
 
 /// A TLS connection to the first target that accepts, its certificate verified for the
-/// remote domain.
+/// remote domain against that domain's trust `anchors`.
 pub(crate) async fn secure_transport(
     route: &Route<'_>,
     resolver: &Resolver,
     connector: &TlsConnector,
+    anchors: &[TrustAnchor<'_>],
     limits: XmppLimits,
 ) -> Result<(TlsStream<TcpStream>, VerifiedDomain), ConnError> {
     let (local, remote) = (route.local, route.remote);
@@ -97,8 +101,14 @@ pub(crate) async fn secure_transport(
             let tls = connector.connect(name, tcp).await.inspect_err(|e| {
                 metrics::tls_handshake_failure(Protocol::Xmpp, false, TlsFailure::of_io(e))
             })?;
-            let peer = auth::verify_certificate_for(tls.get_ref().1.peer_certificates(), remote)
-                .map_err(ConnError::Auth)?;
+            let (peer, identity) = auth::verify_xmpp_peer(
+                tls.get_ref().1.peer_certificates(),
+                remote,
+                anchors,
+                auth::TlsRole::Server,
+            )
+            .map_err(ConnError::Auth)?;
+            debug!(peer.domain = %peer, ?identity, "peer certificate verified");
             return Ok((tls, peer));
         }
     }
@@ -158,7 +168,11 @@ async fn authenticate(
         Element::Features(_) => {}
         other => return Err(unexpected("post-auth features", &other)),
     }
-    Ok(Established { stream, peer })
+    Ok(Established {
+        stream,
+        peer,
+        method: AuthMethod::SaslExternal,
+    })
 }
 
 /// XEP-0220 §2.1 as originating server: send our key for this stream and wait for the
@@ -185,6 +199,7 @@ async fn dialback_result(
                     Some(DbType::Valid) => Ok(Established {
                         stream: secure,
                         peer,
+                        method: AuthMethod::Dialback,
                     }),
                     _ => Err(ConnError::Auth(auth::AuthError::DialbackInvalid)),
                 };

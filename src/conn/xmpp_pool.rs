@@ -3,8 +3,14 @@
 //! Each pair has one task that owns its connection and a bounded queue (depth from config).
 //! A stanza is acknowledged once it is written to an authenticated stream; when the peer
 //! cannot be reached every queued stanza is acknowledged with an error, never dropped.
+//!
+//! Half-open detection (XEP-0199): a stream that carried nothing for `xmpp.ping_interval_ms`
+//! gets an iq ping, and stanzas wait until the peer answers (a result or an error, which
+//! arrive on the peer's stream to us). No answer within `xmpp.ping_timeout_ms`: the stream is
+//! dead, it is dropped, and what waits goes out on a new one (or bounces at its deadline).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,11 +22,12 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::ConnError;
 use super::backlog::{Backlog, Backoff};
 use super::s2s_out;
-use crate::metrics::{self, Protocol};
+use crate::metrics::{self, Protocol, S2sFailure};
 use crate::model::ErrorCondition;
 use crate::routing::Gateway;
 use crate::xmpp::Frame;
-use crate::xmpp::encode;
+use crate::xmpp::encode::{self, IqOut, IqPayloadOut};
+use crate::xmpp::stanza::IqType;
 
 /// How a queued stanza ended: written to the stream, or failed with a condition.
 pub type Ack = oneshot::Sender<Result<(), ErrorCondition>>;
@@ -50,10 +57,47 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// The pool of outbound streams.
 #[derive(Debug, Default)]
 pub struct XmppPool {
-    queues: DashMap<(String, String), mpsc::Sender<OutStanza>>,
+    queues: DashMap<(String, String), Pair>,
     /// Pairs whose last connection attempt failed and that have not connected since (the
     /// spool takes their messages instead of making each sender wait for the peer).
     down: DashMap<(String, String), ()>,
+    /// Outstanding pings by id: the peer domain that must answer, and whom to tell.
+    pings: DashMap<String, (String, oneshot::Sender<()>)>,
+}
+
+/// One (local, remote) pair: its channel and how many of its stanzas are not settled yet
+/// (in the channel, waiting, or being written).
+#[derive(Debug, Clone)]
+struct Pair {
+    tx: mpsc::Sender<OutStanza>,
+    depth: Arc<Depth>,
+}
+
+/// Unsettled stanzas of one pair, mirrored in the per-peer queue gauge.
+#[derive(Debug)]
+struct Depth {
+    remote: String,
+    n: AtomicUsize,
+}
+
+impl Depth {
+    fn add(&self) {
+        let n = self.n.fetch_add(1, Ordering::Relaxed) + 1;
+        metrics::queue_depth(Protocol::Xmpp, &self.remote, n);
+    }
+
+    fn sub(&self) {
+        let n = self.n.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
+        metrics::queue_depth(Protocol::Xmpp, &self.remote, n);
+    }
+
+    /// Tell the sender how its stanza ended; it leaves the queue.
+    fn settle(&self, item: OutStanza, outcome: Result<(), ErrorCondition>) {
+        if let Some(ack) = item.ack {
+            let _ = ack.send(outcome);
+        }
+        self.sub();
+    }
 }
 
 impl XmppPool {
@@ -66,26 +110,36 @@ impl XmppPool {
         stanza: OutStanza,
     ) -> Result<(), QueueError> {
         let key = (local.to_owned(), remote.to_owned());
-        let tx = self
+        let pair = self
             .queues
             .entry(key)
             .or_insert_with(|| {
                 let (tx, rx) = mpsc::channel(gw.config().xmpp.queue_depth);
+                let depth = Arc::new(Depth {
+                    remote: remote.to_owned(),
+                    n: AtomicUsize::new(0),
+                });
                 let span = info_span!("s2s_out", local.domain = %local, peer.domain = %remote);
                 gw.tracker().spawn(
-                    run(gw.clone(), local.to_owned(), remote.to_owned(), rx).instrument(span),
+                    run(
+                        gw.clone(),
+                        local.to_owned(),
+                        remote.to_owned(),
+                        rx,
+                        depth.clone(),
+                    )
+                    .instrument(span),
                 );
-                tx
+                Pair { tx, depth }
             })
             .clone();
-        metrics::queue_depth(
-            Protocol::Xmpp,
-            remote,
-            tx.max_capacity() - tx.capacity() + 1,
-        );
-        tx.try_send(stanza).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => QueueError::Full,
-            mpsc::error::TrySendError::Closed(_) => QueueError::Closed,
+        pair.depth.add();
+        pair.tx.try_send(stanza).map_err(|e| {
+            pair.depth.sub();
+            match e {
+                mpsc::error::TrySendError::Full(_) => QueueError::Full,
+                mpsc::error::TrySendError::Closed(_) => QueueError::Closed,
+            }
         })
     }
 
@@ -105,16 +159,33 @@ impl XmppPool {
         }
     }
 
+    /// An iq result or error with `id` from `from_domain` arrived: when it answers one of our
+    /// pings, the waiting stream learns its peer is alive and true is returned (the iq is
+    /// consumed).
+    pub fn pong(&self, id: &str, from_domain: &str) -> bool {
+        let ours = self
+            .pings
+            .remove_if(id, |_, (peer, _)| peer.eq_ignore_ascii_case(from_domain));
+        match ours {
+            Some((_, (_, tell))) => {
+                let _ = tell.send(());
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn expect_pong(&self, id: &str, peer: &str) -> oneshot::Receiver<()> {
+        let (tell, answered) = oneshot::channel();
+        self.pings.insert(id.to_owned(), (peer.to_owned(), tell));
+        answered
+    }
+
     /// Stanzas waiting per peer pair (for metrics).
     pub fn queue_depths(&self) -> Vec<((String, String), usize)> {
         self.queues
             .iter()
-            .map(|e| {
-                (
-                    e.key().clone(),
-                    e.value().max_capacity() - e.value().capacity(),
-                )
-            })
+            .map(|e| (e.key().clone(), e.value().depth.n.load(Ordering::Relaxed)))
             .collect()
     }
 }
@@ -126,9 +197,18 @@ struct Timing {
     delivery: Duration,
     keepalive: Duration,
     idle: Duration,
+    /// XEP-0199 ping after this much silence; `None` when off.
+    ping_interval: Option<Duration>,
+    ping_timeout: Duration,
 }
 
-async fn run(gw: Arc<Gateway>, local: String, remote: String, mut rx: mpsc::Receiver<OutStanza>) {
+async fn run(
+    gw: Arc<Gateway>,
+    local: String,
+    remote: String,
+    mut rx: mpsc::Receiver<OutStanza>,
+    depth: Arc<Depth>,
+) {
     let cancel = gw.shutdown_token();
     let cfg = &gw.config().xmpp;
     let timing = Timing {
@@ -136,7 +216,11 @@ async fn run(gw: Arc<Gateway>, local: String, remote: String, mut rx: mpsc::Rece
         delivery: Duration::from_millis(cfg.delivery_timeout_ms),
         keepalive: Duration::from_millis(cfg.keepalive_ms),
         idle: Duration::from_millis(cfg.idle_timeout_ms),
+        ping_interval: (cfg.ping_interval_ms > 0)
+            .then(|| Duration::from_millis(cfg.ping_interval_ms)),
+        ping_timeout: Duration::from_millis(cfg.ping_timeout_ms),
     };
+    let d = &*depth;
     let mut backlog = Backlog::new(cfg.queue_depth);
     let mut backoff = Backoff::new(INITIAL_BACKOFF, MAX_BACKOFF);
     loop {
@@ -149,13 +233,14 @@ async fn run(gw: Arc<Gateway>, local: String, remote: String, mut rx: mpsc::Rece
                 () = cancel.cancelled() => return,
             }
         }
-        let Some(connector) = gw.tls().connector(&local).cloned() else {
-            backlog.drain(|s| fail(s, ErrorCondition::InternalServerError));
+        let tls = gw.tls();
+        let Some(connector) = tls.connector(&local).cloned() else {
+            backlog.drain(|s| d.settle(s, Err(ErrorCondition::InternalServerError)));
             continue;
         };
         let route = gw.xmpp_route(&local, &remote).await;
         let connected = tokio::select! {
-            r = s2s_out::connect(&route, gw.resolver(), &connector, gw.xmpp_limits(), timing.connect, gw.dialback_secret()) => r,
+            r = s2s_out::connect(&route, gw.resolver(), &connector, tls.xmpp_peer_anchors(&remote.to_ascii_lowercase()), gw.xmpp_limits(), timing.connect, gw.dialback_secret()) => r,
             () = cancel.cancelled() => Err(ConnError::Shutdown),
         };
         let next_hop = route
@@ -165,19 +250,32 @@ async fn run(gw: Arc<Gateway>, local: String, remote: String, mut rx: mpsc::Rece
             .unwrap_or_default();
         match connected {
             Ok(est) => {
-                info!(peer.addr = %next_hop, "outbound s2s stream authenticated (SASL EXTERNAL)");
+                let method = est.method;
+                info!(peer.addr = %next_hop, method = method.as_str(), "outbound s2s stream authenticated");
+                metrics::s2s_auth(&remote, false, method, true);
                 backoff.reset();
                 gw.xmpp_pool().set_down(&local, &remote, false);
-                match established(est, &mut backlog, &mut rx, &gw, timing).await {
+                let _counted = metrics::connection(Protocol::Xmpp, false, &remote);
+                let link = Link {
+                    gw: &gw,
+                    local: &local,
+                    remote: &remote,
+                    depth: d,
+                };
+                match established(est, &mut backlog, &mut rx, &link, timing).await {
                     Ok(()) => {
-                        return backlog.drain(|s| fail(s, ErrorCondition::ServiceUnavailable));
+                        return backlog
+                            .drain(|s| d.settle(s, Err(ErrorCondition::ServiceUnavailable)));
                     }
                     Err(e) if e.is_ordinary() => debug!(error = %e, "outbound s2s stream ended"),
-                    Err(e) => warn!(error = %e, "outbound s2s stream failed"),
+                    Err(e) => {
+                        metrics::s2s_failure(&remote, false, failure_reason(&e));
+                        warn!(error = %e, "outbound s2s stream failed");
+                    }
                 }
             }
             Err(ConnError::Shutdown) => {
-                return backlog.drain(|s| fail(s, ErrorCondition::ServiceUnavailable));
+                return backlog.drain(|s| d.settle(s, Err(ErrorCondition::ServiceUnavailable)));
             }
             Err(e) => {
                 gw.xmpp_pool().set_down(&local, &remote, true);
@@ -186,15 +284,17 @@ async fn run(gw: Arc<Gateway>, local: String, remote: String, mut rx: mpsc::Rece
                     _ => ErrorCondition::RemoteServerNotFound,
                 };
                 let delay = backoff.next_delay();
+                metrics::s2s_failure(&remote, false, failure_reason(&e));
                 warn!(peer.addr = %next_hop, error = %e, waiting = backlog.len(), retry_ms = delay.as_millis() as u64, "outbound s2s connect failed");
                 // A refused certificate or authentication will not fix itself before the
                 // deadline: bounce now rather than make every sender wait for it.
                 if e.is_permanent() {
-                    backlog.drain(|s| fail(s, condition));
+                    backlog.drain(|s| d.settle(s, Err(condition)));
                 }
                 if !wait_to_retry(
                     &mut backlog,
                     &mut rx,
+                    d,
                     &cancel,
                     Instant::now() + delay,
                     timing,
@@ -214,6 +314,7 @@ async fn run(gw: Arc<Gateway>, local: String, remote: String, mut rx: mpsc::Rece
 async fn wait_to_retry(
     backlog: &mut Backlog<OutStanza>,
     rx: &mut mpsc::Receiver<OutStanza>,
+    d: &Depth,
     cancel: &tokio_util::sync::CancellationToken,
     retry_at: Instant,
     timing: Timing,
@@ -221,7 +322,7 @@ async fn wait_to_retry(
 ) -> bool {
     loop {
         let now = Instant::now();
-        backlog.expire(now, |s| fail(s, condition));
+        backlog.expire(now, |s| d.settle(s, Err(condition)));
         if now >= retry_at || backlog.is_empty() {
             return true;
         }
@@ -235,31 +336,53 @@ async fn wait_to_retry(
                 None => return false,
             },
             () = cancel.cancelled() => {
-                backlog.drain(|s| fail(s, ErrorCondition::ServiceUnavailable));
+                backlog.drain(|s| d.settle(s, Err(ErrorCondition::ServiceUnavailable)));
                 return false;
             }
         }
     }
 }
 
+/// The pair an established stream serves.
+struct Link<'a> {
+    gw: &'a Gateway,
+    local: &'a str,
+    remote: &'a str,
+    depth: &'a Depth,
+}
+
+/// A ping waiting for its answer.
+struct Ping {
+    id: String,
+    answered: oneshot::Receiver<()>,
+    deadline: Instant,
+}
+
 /// Write stanzas until the stream ends. `Ok(())` only on shutdown. A batch whose write fails
-/// goes back to the backlog for the next connection.
+/// goes back to the backlog for the next connection, and so does everything that waits for a
+/// ping the peer never answers.
 async fn established(
     mut est: s2s_out::Established,
     backlog: &mut Backlog<OutStanza>,
     rx: &mut mpsc::Receiver<OutStanza>,
-    gw: &Gateway,
+    link: &Link<'_>,
     timing: Timing,
 ) -> Result<(), ConnError> {
+    let (gw, d) = (link.gw, link.depth);
     let cancel = gw.shutdown_token();
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut last_write = Instant::now();
     let mut last_stanza = Instant::now();
+    // Last sign of life: a stanza written or a ping answered.
+    let mut last_alive = Instant::now();
+    let mut ping: Option<Ping> = None;
+    let far = Duration::from_secs(86_400 * 365);
     loop {
         backlog.expire(Instant::now(), |s| {
-            fail(s, ErrorCondition::RemoteServerTimeout)
+            d.settle(s, Err(ErrorCondition::RemoteServerTimeout))
         });
-        if !backlog.is_empty() {
+        // While a ping is out, the stream may be half-open: stanzas wait for the answer.
+        if !backlog.is_empty() && ping.is_none() {
             while batch.len() < MAX_BATCH {
                 let Some((item, deadline)) = backlog.pop() else {
                     break;
@@ -274,16 +397,20 @@ async fn established(
                 return Err(e);
             }
             for (item, _) in batch.drain(..) {
-                if let Some(ack) = item.ack {
-                    let _ = ack.send(Ok(()));
-                }
+                d.settle(item, Ok(()));
             }
             last_write = Instant::now();
             last_stanza = last_write;
+            last_alive = last_write;
             continue;
         }
+        let ping_at = match (timing.ping_interval, &ping) {
+            (Some(every), None) => last_alive + every,
+            _ => Instant::now() + far,
+        };
+        let ping_deadline = ping.as_ref().map_or(Instant::now() + far, |p| p.deadline);
         tokio::select! {
-            item = rx.recv() => match item {
+            item = rx.recv(), if backlog.has_room() => match item {
                 Some(s) => {
                     backlog.push(s, Instant::now() + timing.delivery);
                     // Batch whatever else is already queued into one write.
@@ -301,22 +428,100 @@ async fn established(
                 Frame::Close => return Err(ConnError::Closed),
                 Frame::Open(_) => return Err(ConnError::Unexpected { expected: "stanzas", got: "a stream header".into() }),
                 Frame::Element(bytes) => {
-                    // Nothing is expected on our sending stream except a stream error.
-                    est.stream.parse(&bytes)?;
-                    debug!(len = bytes.len(), "ignored element on outbound stream");
+                    // Nothing is expected on our sending stream except a stream error (or,
+                    // from a peer that answers on it, a ping result).
+                    if let crate::xmpp::stanza::Element::Iq(iq) = est.stream.parse(&bytes)?
+                        && matches!(iq.type_, Some(IqType::Result | IqType::Error))
+                        && let Some(id) = iq.id.as_deref()
+                    {
+                        gw.xmpp_pool().pong(id, link.remote);
+                    }
+                    debug!(len = bytes.len(), "element on outbound stream");
                 }
             },
+            () = tokio::time::sleep_until(ping_at) => {
+                let id = gw.new_id();
+                let answered = gw.xmpp_pool().expect_pong(&id, link.remote);
+                write_ping(&mut est.stream.wbuf, link.local, link.remote, &id);
+                if let Err(e) = est.stream.flush().await {
+                    gw.xmpp_pool().pings.remove(&id);
+                    return Err(e);
+                }
+                last_write = Instant::now();
+                debug!("idle outbound stream pinged (XEP-0199)");
+                ping = Some(Ping { id, answered, deadline: Instant::now() + timing.ping_timeout });
+            }
+            answer = async { (&mut ping.as_mut().expect("guarded").answered).await }, if ping.is_some() => {
+                ping = None;
+                if answer.is_ok() {
+                    debug!("ping answered (XEP-0199)");
+                    last_alive = Instant::now();
+                }
+            }
+            () = tokio::time::sleep_until(ping_deadline), if ping.is_some() => {
+                if let Some(p) = ping.take() {
+                    gw.xmpp_pool().pings.remove(&p.id);
+                }
+                warn!(waiting = backlog.len(), "no answer to a ping: outbound s2s stream is half-open; reconnecting");
+                return Err(ConnError::Timeout("ping answer (half-open stream)"));
+            }
             () = tokio::time::sleep_until(last_write + timing.keepalive) => {
                 est.stream.wbuf.extend_from_slice(b" ");
                 est.stream.flush().await?;
                 last_write = Instant::now();
             }
-            () = tokio::time::sleep_until(last_stanza + timing.idle) => {
+            () = tokio::time::sleep_until(last_stanza + timing.idle), if ping.is_none() => {
                 close(est).await?;
                 return Err(ConnError::Idle);
             }
-            () = cancel.cancelled() => return close(est).await,
+            () = cancel.cancelled() => {
+                if let Some(p) = ping.take() {
+                    gw.xmpp_pool().pings.remove(&p.id);
+                }
+                return close(est).await;
+            }
         }
+    }
+}
+
+/// An XEP-0199 ping from our domain to the peer's.
+fn write_ping(out: &mut bytes::BytesMut, local: &str, remote: &str, id: &str) {
+    encode::write_iq(
+        out,
+        &IqOut {
+            from: local,
+            to: remote,
+            id,
+            type_: IqType::Get,
+            payload: IqPayloadOut::Raw("<ping xmlns='urn:xmpp:ping'/>"),
+            error: None,
+        },
+    );
+}
+
+/// The metric reason for an s2s connection that failed or died.
+pub(crate) fn failure_reason(e: &ConnError) -> S2sFailure {
+    use crate::auth::AuthError;
+    match e {
+        ConnError::Timeout(what) if what.starts_with("ping") => S2sFailure::PingTimeout,
+        ConnError::Timeout(_) => S2sFailure::Timeout,
+        ConnError::Auth(AuthError::UntrustedIssuer) => S2sFailure::UntrustedIssuer,
+        ConnError::Auth(AuthError::NameMismatch) => S2sFailure::NameMismatch,
+        ConnError::Auth(_) | ConnError::SaslRefused(_) => S2sFailure::AuthRefused,
+        ConnError::Io(io) if io.get_ref().is_some_and(|i| i.is::<rustls::Error>()) => {
+            S2sFailure::Tls
+        }
+        ConnError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            S2sFailure::Connect
+        }
+        ConnError::UnknownDomain(_) => S2sFailure::Connect,
+        ConnError::Io(_) | ConnError::Closed | ConnError::Idle | ConnError::Shutdown => {
+            S2sFailure::Closed
+        }
+        ConnError::Xmpp(_)
+        | ConnError::Sip(_)
+        | ConnError::Unexpected { .. }
+        | ConnError::PeerStreamError(_) => S2sFailure::Protocol,
     }
 }
 
@@ -325,8 +530,19 @@ async fn close(mut est: s2s_out::Established) -> Result<(), ConnError> {
     est.stream.flush().await
 }
 
-fn fail(item: OutStanza, condition: ErrorCondition) {
-    if let Some(ack) = item.ack {
-        let _ = ack.send(Err(condition));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_the_pinged_domain_can_answer_a_ping_and_only_once() {
+        let pool = XmppPool::default();
+        let answered = pool.expect_pong("p1", "xmpp.test");
+        assert!(!pool.pong("p1", "evil.test"), "another domain's answer");
+        assert!(!pool.pong("p2", "xmpp.test"), "an id we never sent");
+        assert!(pool.pong("p1", "XMPP.test"));
+        assert_eq!(answered.await, Ok(()));
+        assert!(!pool.pong("p1", "xmpp.test"), "answered already");
+        assert!(pool.pings.is_empty());
     }
 }

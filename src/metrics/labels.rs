@@ -319,3 +319,27 @@ fn valid_domain(d: &str) -> bool {
         && d.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
+
+label_enum!(
+    /// Why an XMPP s2s connection failed or died.
+    S2sFailure {
+        /// No target accepted the TCP connection (or none was found).
+        Connect => "connect",
+        /// The TLS handshake failed.
+        Tls => "tls",
+        /// The certificate does not chain to the anchors trusted for the peer.
+        UntrustedIssuer => "untrusted_issuer",
+        /// The certificate does not name the peer domain.
+        NameMismatch => "name_mismatch",
+        /// SASL or dialback refused, or no common method.
+        AuthRefused => "auth_refused",
+        /// Connect or negotiation took too long.
+        Timeout => "timeout",
+        /// An XEP-0199 ping got no answer: the stream was half-open.
+        PingTimeout => "ping_timeout",
+        /// The stream broke or the peer closed it.
+        Closed => "closed",
+        /// The peer broke the protocol or sent a stream error.
+        Protocol => "protocol",
+    }
+);

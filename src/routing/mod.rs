@@ -184,6 +184,11 @@ impl Gateway {
         XmppLimits::default()
     }
 
+    /// The outbound s2s pool (ping answers reach it from inbound streams).
+    pub fn xmpp_pool(&self) -> &XmppPool {
+        &self.xmpp_out
+    }
+
     /// A fresh unique id (stanza ids, stream ids, tags, branches).
     pub fn new_id(&self) -> String {
         self.ids.next()
@@ -192,11 +197,6 @@ impl Gateway {
     /// The Server Dialback secret (XEP-0185).
     pub fn dialback_secret(&self) -> &DialbackSecret {
         &self.dialback
-    }
-
-    /// The outbound s2s pool.
-    pub(crate) fn xmpp_pool(&self) -> &XmppPool {
-        &self.xmpp_out
     }
 
     /// The process-wide DNS resolver.

@@ -13,7 +13,7 @@ use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, TrustAnchor};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::config::Side;
@@ -76,6 +76,16 @@ pub struct TlsContext {
     sip_acceptor: TlsAcceptor,
     xmpp_acceptor: TlsAcceptor,
     connectors: HashMap<String, TlsConnector>,
+    xmpp_anchors: Arc<PeerAnchors>,
+}
+
+/// The trust anchors each XMPP peer domain's certificates must chain to: its own `ca_file`,
+/// else the global one. TLS on s2s links accepts the union (the peer's domain is not known
+/// at the handshake); [`crate::auth::verify_xmpp_peer`] then applies the peer's own set.
+#[derive(Debug, Default)]
+struct PeerAnchors {
+    global: Vec<TrustAnchor<'static>>,
+    per_peer: HashMap<String, Vec<TrustAnchor<'static>>>,
 }
 
 impl fmt::Debug for TlsContext {
@@ -93,13 +103,40 @@ fn provider() -> Arc<CryptoProvider> {
 impl TlsContext {
     /// Load every certificate and key, and the CA file.
     pub fn build(domains: &[DomainCert], ca_file: &Path) -> Result<TlsContext, TlsError> {
+        TlsContext::build_with_peer_cas(domains, ca_file, &[])
+    }
+
+    /// [`TlsContext::build`], with CA files of their own for some XMPP peer domains
+    /// (`(domain, PEM file)`): those peers are verified against that file instead of
+    /// `ca_file`.
+    pub fn build_with_peer_cas(
+        domains: &[DomainCert],
+        ca_file: &Path,
+        peer_cas: &[(String, PathBuf)],
+    ) -> Result<TlsContext, TlsError> {
         let provider = provider();
         let roots = Arc::new(load_roots(ca_file)?);
+        let mut anchors = PeerAnchors {
+            global: roots.roots.clone(),
+            per_peer: HashMap::new(),
+        };
+        let mut s2s_roots = (*roots).clone();
+        for (domain, path) in peer_cas {
+            let own = load_roots(path)?;
+            s2s_roots.roots.extend(own.roots.iter().cloned());
+            anchors
+                .per_peer
+                .insert(domain.to_ascii_lowercase(), own.roots);
+        }
+        let s2s_roots = Arc::new(s2s_roots);
         let mut keys = Vec::with_capacity(domains.len());
         for d in domains {
             keys.push((d, Arc::new(load_certified_key(&provider, d)?)));
         }
-        let acceptor = |side: Side, require_client_cert: bool| -> Result<TlsAcceptor, TlsError> {
+        let acceptor = |side: Side,
+                        require_client_cert: bool,
+                        roots: &Arc<RootCertStore>|
+         -> Result<TlsAcceptor, TlsError> {
             let resolver = SniResolver::new(
                 keys.iter()
                     .filter(|(d, _)| d.side == side)
@@ -124,10 +161,15 @@ impl TlsContext {
             Ok(TlsAcceptor::from(Arc::new(config)))
         };
         // On its SIP listener parley speaks for the XMPP-side domains, and the other way round.
-        let sip_acceptor = acceptor(Side::Xmpp, true)?;
-        let xmpp_acceptor = acceptor(Side::Sip, false)?;
+        let sip_acceptor = acceptor(Side::Xmpp, true, &roots)?;
+        let xmpp_acceptor = acceptor(Side::Sip, false, &s2s_roots)?;
         let mut connectors = HashMap::new();
         for (d, key) in &keys {
+            // A SIP-side domain's connector dials XMPP peers (s2s), and the other way round.
+            let roots = match d.side {
+                Side::Sip => &s2s_roots,
+                Side::Xmpp => &roots,
+            };
             let config = ClientConfig::builder_with_provider(provider.clone())
                 .with_safe_default_protocol_versions()
                 .map_err(|source| TlsError::Rustls {
@@ -142,6 +184,7 @@ impl TlsContext {
             sip_acceptor,
             xmpp_acceptor,
             connectors,
+            xmpp_anchors: Arc::new(anchors),
         })
     }
 
@@ -153,6 +196,15 @@ impl TlsContext {
     /// Acceptor for XMPP s2s STARTTLS (client certificate optional: SASL EXTERNAL uses it).
     pub fn xmpp_acceptor(&self) -> &TlsAcceptor {
         &self.xmpp_acceptor
+    }
+
+    /// The trust anchors for the XMPP peer domain `domain` (lower case): its own CA file
+    /// when it has one, else the global CA file.
+    pub fn xmpp_peer_anchors(&self, domain: &str) -> &[TrustAnchor<'static>] {
+        self.xmpp_anchors
+            .per_peer
+            .get(domain)
+            .unwrap_or(&self.xmpp_anchors.global)
     }
 
     /// Connector presenting `local_domain`'s certificate.
