@@ -282,7 +282,8 @@ impl Transactions {
 
 /// Run the connection until it ends. `first` is written before anything else (the request
 /// that made an outbound connection). Pending client transactions are answered 503 when the
-/// connection ends.
+/// connection ends. `counted` is the connection in `parley_connections`; one not yet named
+/// (no certificate) takes the domain its first request's From claims.
 pub async fn drive<S>(
     mut io: S,
     peer: PeerCerts,
@@ -290,6 +291,7 @@ pub async fn drive<S>(
     rx: &mut mpsc::Receiver<SipOut>,
     tx: mpsc::Sender<SipOut>,
     first: Option<SipOut>,
+    mut counted: metrics::ConnectionGuard,
 ) -> Result<(), ConnError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -324,7 +326,7 @@ where
             read = io.read_buf(&mut rbuf) => match read {
                 Ok(0) => break Err(ConnError::Closed),
                 Ok(_) => {
-                    if let Err(e) = process(&mut rbuf, &mut wbuf, &limits, &peer, &gw, &tx, &mut transactions) {
+                    if let Err(e) = process(&mut rbuf, &mut wbuf, &limits, &peer, &gw, &tx, &mut transactions, &mut counted) {
                         let _ = io.write_all(&wbuf).await;
                         break Err(e);
                     }
@@ -387,6 +389,7 @@ fn process(
     gw: &Arc<Gateway>,
     tx: &mpsc::Sender<SipOut>,
     transactions: &mut Transactions,
+    counted: &mut metrics::ConnectionGuard,
 ) -> Result<(), ConnError> {
     loop {
         let item = match framing::frame_stream(rbuf, limits) {
@@ -404,6 +407,9 @@ fn process(
             StreamItem::Message { .. } => match SipMessage::parse(bytes.clone(), limits) {
                 Ok(msg) if msg.status().is_some() => transactions.on_response(&msg),
                 Ok(msg) => {
+                    if !counted.is_named() {
+                        counted.claim(&claimed_domain(&msg));
+                    }
                     let key = TransactionKey::of(&msg);
                     match transactions.on_request(key.as_ref()) {
                         RequestFate::New => {}
@@ -424,6 +430,16 @@ fn process(
             },
         }
     }
+}
+
+/// The domain a request's From claims (unverified: a label value only, capped by
+/// [`metrics::PeerLabels`]); empty when it has none.
+pub(crate) fn claimed_domain(msg: &SipMessage) -> String {
+    msg.from()
+        .ok()
+        .and_then(|f| crate::bridge::address::from_sip_uri(f.uri).ok())
+        .map(|a| a.domain.into_owned())
+        .unwrap_or_default()
 }
 
 /// A message that framed but does not parse: a request is answered with the mapped status

@@ -130,8 +130,17 @@ async fn run(
         match connect(&gw, &local, &remote).await {
             Ok((tls, certs)) => {
                 info!("outbound SIP TLS connection established");
-                match sip_conn::drive(tls, certs, gw.clone(), &mut rx, tx.clone(), Some(first))
-                    .await
+                let counted = metrics::connection(Protocol::Sip, false, &remote);
+                match sip_conn::drive(
+                    tls,
+                    certs,
+                    gw.clone(),
+                    &mut rx,
+                    tx.clone(),
+                    Some(first),
+                    counted,
+                )
+                .await
                 {
                     Ok(()) => return,
                     Err(e) if e.is_ordinary() => {
