@@ -296,7 +296,6 @@ pub async fn drive<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let limits = gw.sip_limits();
     let cancel = gw.shutdown_token();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -326,7 +325,7 @@ where
             read = io.read_buf(&mut rbuf) => match read {
                 Ok(0) => break Err(ConnError::Closed),
                 Ok(_) => {
-                    if let Err(e) = process(&mut rbuf, &mut wbuf, &limits, &peer, &gw, &tx, &mut transactions, &mut counted) {
+                    if let Err(e) = process(&mut rbuf, &mut wbuf, &peer, &gw, &tx, &mut transactions, &mut counted) {
                         let _ = io.write_all(&wbuf).await;
                         break Err(e);
                     }
@@ -384,13 +383,13 @@ fn queue_write(item: SipOut, wbuf: &mut BytesMut, transactions: &mut Transaction
 fn process(
     rbuf: &mut BytesMut,
     wbuf: &mut BytesMut,
-    limits: &crate::sip::SipLimits,
     peer: &PeerCerts,
     gw: &Arc<Gateway>,
     tx: &mpsc::Sender<SipOut>,
     transactions: &mut Transactions,
     counted: &mut metrics::ConnectionGuard,
 ) -> Result<(), ConnError> {
+    let limits = &gw.sip_limits();
     loop {
         let item = match framing::frame_stream(rbuf, limits) {
             Ok(Some(item)) => item,
