@@ -13,8 +13,8 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -92,7 +92,9 @@ impl Ops {
                     configured_domains: config.domains.iter().map(|d| d.name.clone()).collect(),
                 };
                 let handle = crate::metrics::install(&settings).map_err(io::Error::other)?;
-                Some(start(addr, Some(handle))?)
+                let server = start(addr, Some(handle))?;
+                let _ = STATUS.set(server.status.clone());
+                Some(server)
             }
             None => None,
         };
@@ -106,6 +108,18 @@ impl Ops {
         if let Some(a) = &self.admin {
             a.set_ready();
         }
+    }
+}
+
+/// The readiness of the process's admin server (set by [`Ops::start`]).
+static STATUS: OnceLock<Arc<Status>> = OnceLock::new();
+
+/// Shutdown has begun: `/readyz` answers 503 from now on, `/healthz` stays 200 until exit.
+/// A no-op without an admin server.
+pub fn draining() {
+    if let Some(s) = STATUS.get() {
+        s.set_ready(false);
+        info!("draining: /readyz answers 503");
     }
 }
 

@@ -185,6 +185,8 @@ impl App {
         }
         gw.start_durable();
         cancel.cancelled().await;
+        // Draining: load balancers stop sending new work; liveness stays up until exit.
+        crate::admin::draining();
         tracker.close();
         info!(
             grace_ms = grace.as_millis() as u64,
@@ -336,15 +338,25 @@ async fn accept_loop(listener: TcpListener, gw: Arc<Gateway>, slots: Arc<Semapho
 
 async fn serve_sip(tcp: TcpStream, gw: Arc<Gateway>) -> Result<(), conn::ConnError> {
     tcp.set_nodelay(true)?;
-    let tls = tokio::time::timeout(Duration::from_secs(10), gw.tls().sip_acceptor().accept(tcp))
-        .await
-        .map_err(|_| {
+    let handshake =
+        tokio::time::timeout(Duration::from_secs(10), gw.tls().sip_acceptor().accept(tcp)).await;
+    let tls = match handshake {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            let reason = TlsFailure::of_io(&e);
+            metrics::tls_handshake_failure(Protocol::Sip, true, reason);
+            info!(reason = reason.as_str(), error = %e, "inbound SIP TLS handshake failed");
+            return Err(e.into());
+        }
+        Err(_) => {
             metrics::tls_handshake_failure(Protocol::Sip, true, TlsFailure::Timeout);
-            conn::ConnError::Timeout("TLS handshake")
-        })?
-        .inspect_err(|e| {
-            metrics::tls_handshake_failure(Protocol::Sip, true, TlsFailure::of_io(e))
-        })?;
+            info!(
+                reason = TlsFailure::Timeout.as_str(),
+                "inbound SIP TLS handshake failed"
+            );
+            return Err(conn::ConnError::Timeout("TLS handshake"));
+        }
+    };
     let certs = tls
         .get_ref()
         .1
@@ -352,16 +364,29 @@ async fn serve_sip(tcp: TcpStream, gw: Arc<Gateway>) -> Result<(), conn::ConnErr
         .map(|c| c.to_vec())
         .unwrap_or_default();
     debug!("SIP TLS connection accepted");
+    let counted = metrics::connection(Protocol::Sip, true, &certificate_domain(&gw, &certs));
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-    sip_conn::drive(tls, Arc::new(certs), gw, &mut rx, tx, None).await
+    sip_conn::drive(tls, Arc::new(certs), gw, &mut rx, tx, None, counted).await
+}
+
+/// The configured SIP domain a peer's certificate names (its `parley_connections` label);
+/// empty (counted as `other`) when it names none.
+fn certificate_domain(gw: &Gateway, certs: &[rustls_pki_types::CertificateDer<'_>]) -> String {
+    let config = gw.config();
+    (config.domains.iter())
+        .filter(|d| d.side == crate::config::Side::Sip)
+        .find(|d| crate::auth::verify_certificate_for(Some(certs), &d.name).is_ok())
+        .map(|d| d.name.to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
 /// SIP over plain TCP: no certificate, so the router sees an empty chain.
 async fn serve_sip_tcp(tcp: TcpStream, gw: Arc<Gateway>) -> Result<(), conn::ConnError> {
     tcp.set_nodelay(true)?;
     debug!("SIP TCP connection accepted");
+    let counted = metrics::connection_unnamed(Protocol::Sip, true);
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-    sip_conn::drive(tcp, Arc::new(Vec::new()), gw, &mut rx, tx, None).await
+    sip_conn::drive(tcp, Arc::new(Vec::new()), gw, &mut rx, tx, None, counted).await
 }
 
 /// Run one accepted connection on the tracker, holding its connection permit until it ends.

@@ -484,22 +484,68 @@ impl Drop for TranslateTimer {
 /// An open connection, counted while it lives. `let _c = metrics::connection(p, true, peer);`
 #[must_use = "the connection is counted while this lives"]
 #[derive(Debug)]
-pub struct ConnectionGuard(Option<Gauge>);
+pub struct ConnectionGuard {
+    gauge: Option<Gauge>,
+    protocol: Protocol,
+    inbound: bool,
+    /// Whether the peer label came from an authenticated certificate or a request (see
+    /// [`ConnectionGuard::claim`]) rather than being a placeholder.
+    named: bool,
+}
 
-/// Count an open connection until the guard drops.
-pub fn connection(p: Protocol, inbound: bool, peer: &str) -> ConnectionGuard {
+fn connection_gauge(p: Protocol, inbound: bool, peer: &str) -> Option<Gauge> {
     let dir = if inbound { "inbound" } else { "outbound" };
-    let g = METRICS.get().map(|m| {
+    METRICS.get().map(|m| {
         let g = gauge!(CONNECTIONS, "protocol" => p.as_str(), "direction" => dir, "peer" => m.peer_label(peer));
         g.increment(1.0);
         g
-    });
-    ConnectionGuard(g)
+    })
+}
+
+/// Count an open connection until the guard drops.
+pub fn connection(p: Protocol, inbound: bool, peer: &str) -> ConnectionGuard {
+    ConnectionGuard {
+        gauge: connection_gauge(p, inbound, peer),
+        protocol: p,
+        inbound,
+        named: true,
+    }
+}
+
+/// Count an open connection whose peer domain is not known yet (plain TCP, UDP): it is
+/// counted as `other` until [`ConnectionGuard::claim`] names it.
+pub fn connection_unnamed(p: Protocol, inbound: bool) -> ConnectionGuard {
+    ConnectionGuard {
+        gauge: connection_gauge(p, inbound, labels::OTHER),
+        protocol: p,
+        inbound,
+        named: false,
+    }
+}
+
+impl ConnectionGuard {
+    /// Move an unnamed connection to the domain its first request claims (the From host of
+    /// a peer without a certificate); a named one keeps its label.
+    pub fn claim(&mut self, peer: &str) {
+        if self.named {
+            return;
+        }
+        self.named = true;
+        if let Some(g) = self.gauge.take() {
+            g.decrement(1.0);
+        }
+        self.gauge = connection_gauge(self.protocol, self.inbound, peer);
+    }
+
+    /// Whether the connection has its peer label.
+    pub fn is_named(&self) -> bool {
+        self.named
+    }
 }
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        if let Some(g) = &self.0 {
+        if let Some(g) = &self.gauge {
             g.decrement(1.0);
         }
     }
@@ -562,4 +608,14 @@ pub fn s2s_failure(peer: &str, inbound: bool, reason: S2sFailure) {
             "reason" => reason.as_str())
         .increment(1);
     });
+}
+
+/// A presence subscription (a dialog parley notifies or subscribes in) came into being.
+pub fn subscription_opened() {
+    with(|m| m.subscriptions.increment(1.0));
+}
+
+/// A presence subscription ended (terminated, expired, rejected).
+pub fn subscription_closed() {
+    with(|m| m.subscriptions.decrement(1.0));
 }

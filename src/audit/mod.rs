@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 use tracing::warn;
 
 use crate::metrics::{self as m, Direction, EventKind, Outcome, Protocol};
-use crate::model::ChatMessage;
+use crate::model::{ChatMessage, Event};
 
 /// One audit line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -89,6 +89,37 @@ impl AuditRecord {
         let mut r = AuditRecord::new(direction, EventKind::Im, msg.from.bare(), msg.to.bare());
         r.session = msg.thread.as_deref().unwrap_or_default().to_owned();
         r.bytes = msg.body.len();
+        r
+    }
+
+    /// Any canonical event: its audit type, bare addresses, conversation id and content size
+    /// (body, status text or error text in bytes; 0 for events that carry none).
+    pub fn event(direction: Direction, e: &Event<'_>) -> AuditRecord {
+        let kind = match e {
+            Event::ChatState(_) => EventKind::Typing,
+            Event::Receipt(_) => EventKind::Receipt,
+            Event::Presence(_) | Event::Probe(_) => EventKind::Presence,
+            Event::Subscription(_) => EventKind::Subscription,
+            Event::Error(_) => EventKind::Error,
+            Event::Message(_)
+            | Event::Reaction(_)
+            | Event::Correction(_)
+            | Event::Retraction(_)
+            | Event::FileLink(_)
+            | Event::GroupInvite(_) => EventKind::Im,
+        };
+        let mut r = AuditRecord::new(direction, kind, e.from().bare(), e.to().bare());
+        let (thread, bytes) = match e {
+            Event::Message(m) => (m.thread.as_deref(), m.body.len()),
+            Event::Correction(c) => (c.message.thread.as_deref(), c.message.body.len()),
+            Event::ChatState(c) => (c.env.thread.as_deref(), 0),
+            Event::Receipt(c) => (c.env.thread.as_deref(), 0),
+            Event::Presence(p) => (None, p.note.as_deref().map_or(0, str::len)),
+            Event::Error(x) => (None, x.text.as_deref().map_or(0, str::len)),
+            _ => (None, 0),
+        };
+        r.session = thread.unwrap_or_default().to_owned();
+        r.bytes = bytes;
         r
     }
 

@@ -287,7 +287,8 @@ impl Transactions {
 
 /// Run the connection until it ends. `first` is written before anything else (the request
 /// that made an outbound connection). Pending client transactions are answered 503 when the
-/// connection ends.
+/// connection ends. `counted` is the connection in `parley_connections`; one not yet named
+/// (no certificate) takes the domain its first request's From claims.
 pub async fn drive<S>(
     mut io: S,
     peer: PeerCerts,
@@ -295,11 +296,11 @@ pub async fn drive<S>(
     rx: &mut mpsc::Receiver<SipOut>,
     tx: mpsc::Sender<SipOut>,
     first: Option<SipOut>,
+    mut counted: metrics::ConnectionGuard,
 ) -> Result<(), ConnError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let limits = gw.sip_limits();
     let cancel = gw.shutdown_token();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -336,7 +337,7 @@ where
                 Ok(0) => break Err(ConnError::Closed),
                 Ok(_) => {
                     let before = rbuf.len();
-                    if let Err(e) = process(&mut rbuf, &mut wbuf, &limits, &peer, &gw, &tx, &mut transactions) {
+                    if let Err(e) = process(&mut rbuf, &mut wbuf, &peer, &gw, &tx, &mut transactions, &mut counted) {
                         let _ = io.write_all(&wbuf).await;
                         break Err(e);
                     }
@@ -405,12 +406,13 @@ fn queue_write(item: SipOut, wbuf: &mut BytesMut, transactions: &mut Transaction
 fn process(
     rbuf: &mut BytesMut,
     wbuf: &mut BytesMut,
-    limits: &crate::sip::SipLimits,
     peer: &PeerCerts,
     gw: &Arc<Gateway>,
     tx: &mpsc::Sender<SipOut>,
     transactions: &mut Transactions,
+    counted: &mut metrics::ConnectionGuard,
 ) -> Result<(), ConnError> {
+    let limits = &gw.sip_limits();
     loop {
         let item = match framing::frame_stream(rbuf, limits) {
             Ok(Some(item)) => item,
@@ -430,6 +432,9 @@ fn process(
             StreamItem::Message { .. } => match SipMessage::parse(bytes.clone(), limits) {
                 Ok(msg) if msg.status().is_some() => transactions.on_response(&msg),
                 Ok(msg) => {
+                    if !counted.is_named() {
+                        counted.claim(&claimed_domain(&msg));
+                    }
                     let key = TransactionKey::of(&msg);
                     match transactions.on_request(key.as_ref()) {
                         RequestFate::New => {}
@@ -450,6 +455,16 @@ fn process(
             },
         }
     }
+}
+
+/// The domain a request's From claims (unverified: a label value only, capped by
+/// [`metrics::PeerLabels`]); empty when it has none.
+pub(crate) fn claimed_domain(msg: &SipMessage) -> String {
+    msg.from()
+        .ok()
+        .and_then(|f| crate::bridge::address::from_sip_uri(f.uri).ok())
+        .map(|a| a.domain.into_owned())
+        .unwrap_or_default()
 }
 
 /// A message that framed but does not parse: a request is answered with the mapped status

@@ -215,17 +215,34 @@ async fn run(
         };
         match connect(&gw, &local, &remote).await {
             Ok(conn) => {
+                let counted = metrics::connection(Protocol::Sip, false, &remote);
                 let driven = match conn {
                     Connected::Tls(tls, certs) => {
                         info!("outbound SIP TLS connection established");
-                        sip_conn::drive(tls, certs, gw.clone(), &mut rx, tx.clone(), Some(first))
-                            .await
+                        sip_conn::drive(
+                            tls,
+                            certs,
+                            gw.clone(),
+                            &mut rx,
+                            tx.clone(),
+                            Some(first),
+                            counted,
+                        )
+                        .await
                     }
                     Connected::Tcp(tcp) => {
                         info!("outbound SIP TCP connection established");
                         let none: sip_conn::PeerCerts = Arc::new(Vec::new());
-                        sip_conn::drive(tcp, none, gw.clone(), &mut rx, tx.clone(), Some(first))
-                            .await
+                        sip_conn::drive(
+                            tcp,
+                            none,
+                            gw.clone(),
+                            &mut rx,
+                            tx.clone(),
+                            Some(first),
+                            counted,
+                        )
+                        .await
                     }
                 };
                 match driven {

@@ -9,8 +9,10 @@
 //! No certificate authenticates a UDP peer: its requests reach the router with an empty
 //! certificate chain, so only what needs no verified domain (OPTIONS, 483, 481…) is served.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::net::UdpSocket;
@@ -60,6 +62,40 @@ pub enum UdpOut {
     },
 }
 
+/// Source addresses tracked as UDP peers in `parley_connections` at once.
+const MAX_FLOWS: usize = 4096;
+/// A UDP peer silent this long no longer counts (64·T1, the life of its transactions).
+const FLOW_IDLE: Duration = Duration::from_secs(32);
+/// How often idle UDP peers are dropped from the count.
+const FLOW_SWEEP: Duration = Duration::from_secs(5);
+
+/// UDP peers by source address: each one that sent a request within [`FLOW_IDLE`] is one
+/// inbound "connection" in `parley_connections`, labelled by the domain its From claims.
+#[derive(Default)]
+struct Flows(HashMap<SocketAddr, (metrics::ConnectionGuard, Instant)>);
+
+impl Flows {
+    /// A request from `from` claiming `domain`.
+    fn seen(&mut self, from: SocketAddr, domain: &str, now: Instant) {
+        if let Some((_, last)) = self.0.get_mut(&from) {
+            *last = now;
+            return;
+        }
+        if self.0.len() >= MAX_FLOWS {
+            return;
+        }
+        let mut counted = metrics::connection_unnamed(Protocol::Sip, true);
+        counted.claim(domain);
+        self.0.insert(from, (counted, now));
+    }
+
+    /// Forget peers silent for [`FLOW_IDLE`].
+    fn sweep(&mut self, now: Instant) {
+        self.0
+            .retain(|_, (_, last)| now.saturating_duration_since(*last) < FLOW_IDLE);
+    }
+}
+
 /// Serve one UDP socket until shutdown.
 pub async fn serve(
     socket: UdpSocket,
@@ -75,6 +111,8 @@ pub async fn serve(
     // One byte more than the MTU: a datagram that fills it was larger than the MTU.
     let mut buf = vec![0u8; mtu + 1];
     let mut wbuf = BytesMut::with_capacity(mtu);
+    let mut flows = Flows::default();
+    let mut sweep = tokio::time::interval(FLOW_SWEEP);
     loop {
         let earliest = transactions.deadline();
         tokio::select! {
@@ -89,6 +127,7 @@ pub async fn serve(
                 let Some(data) = buf.get(..n) else { continue };
                 wbuf.clear();
                 if let Some(msg) = receive(data, n > mtu, &limits, &mut wbuf, &mut transactions) {
+                    flows.seen(from, &super::sip_conn::claimed_domain(&msg), Instant::now());
                     let key = TransactionKey::of(&msg);
                     let (gw, certs, tx) = (gw.clone(), no_certs.clone(), tx.clone());
                     gw.clone().tracker().spawn(async move {
@@ -124,6 +163,7 @@ pub async fn serve(
                     }
                 }
             }
+            _ = sweep.tick() => flows.sweep(Instant::now()),
             () = cancel.cancelled() => break,
         }
     }

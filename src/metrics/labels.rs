@@ -226,6 +226,12 @@ label_enum!(
         Io => "io",
         /// Anything else rustls reports.
         Protocol => "protocol",
+        /// The peer's certificate chains to no trusted CA.
+        UntrustedCa => "untrusted_ca",
+        /// The peer's certificate is expired (or not yet valid).
+        Expired => "expired",
+        /// The peer spoke something other than TLS (plaintext SIP or XMPP on a TLS port).
+        NotTls => "not_tls",
     }
 );
 
@@ -247,8 +253,18 @@ impl TlsFailure {
 
     /// Classify a rustls error.
     pub fn of_rustls(e: &rustls::Error) -> TlsFailure {
-        use rustls::{CertificateError, Error};
+        use rustls::{CertificateError, Error, InvalidMessage};
         match e {
+            Error::InvalidCertificate(CertificateError::UnknownIssuer) => TlsFailure::UntrustedCa,
+            Error::InvalidCertificate(
+                CertificateError::Expired
+                | CertificateError::ExpiredContext { .. }
+                | CertificateError::NotValidYet
+                | CertificateError::NotValidYetContext { .. },
+            ) => TlsFailure::Expired,
+            Error::InvalidMessage(
+                InvalidMessage::InvalidContentType | InvalidMessage::UnknownProtocolVersion,
+            ) => TlsFailure::NotTls,
             Error::InvalidCertificate(CertificateError::NotValidForName)
             | Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => {
                 TlsFailure::NameMismatch

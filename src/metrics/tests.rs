@@ -129,7 +129,31 @@ fn tls_failures_classify_rustls_errors() {
         TlsFailure::of_io(&wrap(rustls::Error::InvalidCertificate(
             rustls::CertificateError::Expired
         ))),
+        TlsFailure::Expired
+    );
+    assert_eq!(
+        TlsFailure::of_rustls(&rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer
+        )),
+        TlsFailure::UntrustedCa
+    );
+    assert_eq!(
+        TlsFailure::of_rustls(&rustls::Error::InvalidCertificate(
+            rustls::CertificateError::BadSignature
+        )),
         TlsFailure::Certificate
+    );
+    assert_eq!(
+        TlsFailure::of_rustls(&rustls::Error::InvalidCertificate(
+            rustls::CertificateError::NotValidForName
+        )),
+        TlsFailure::NameMismatch
+    );
+    assert_eq!(
+        TlsFailure::of_rustls(&rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType
+        )),
+        TlsFailure::NotTls
     );
     assert_eq!(
         TlsFailure::of_io(&std::io::ErrorKind::UnexpectedEof.into()),

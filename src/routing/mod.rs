@@ -3,6 +3,7 @@
 //! served here (no open relay), translates through [`crate::bridge`], forwards through the
 //! outbound pools, and turns failures into the sender's protocol errors.
 
+mod counted;
 mod durable;
 mod ids;
 mod police;

@@ -25,11 +25,13 @@ use tokio::time::Instant;
 use tracing::{Instrument, debug, info, warn};
 
 use super::Gateway;
+use crate::audit::{self, AuditRecord};
 use crate::auth;
 use crate::bridge::{self, presence as table};
 use crate::config::Side;
 use crate::conn::sip_conn::PeerCerts;
 use crate::conn::xmpp_pool::OutStanza;
+use crate::metrics::{Direction, EventKind, PolicyReason};
 use crate::model::{Address, Availability, Event, Presence as ModelPresence, SubscriptionKind};
 use crate::sip::SipMessage;
 use crate::sip::body::pidf;
@@ -72,7 +74,7 @@ struct WatchInfo {
 /// Presence state of the gateway.
 #[derive(Debug, Default)]
 pub struct PresenceState {
-    watches: DashMap<DialogKey, Watch>,
+    watches: super::counted::Counted<DialogKey, Watch>,
     /// Last presence per `(presentity, watcher)`, by resource.
     cache: DashMap<(String, String), BTreeMap<String, Resource>>,
 }
@@ -94,6 +96,22 @@ impl SubscribeAnswer {
             to_tag: None,
             expires: None,
         }
+    }
+}
+
+impl WatchInfo {
+    /// The audit record of an XMPP event crossing to this watcher (XMPP→SIP, the dialog's
+    /// Call-ID as the session), `note` the status text it carries (only its size is kept).
+    fn record(&self, kind: EventKind, note: Option<&str>) -> AuditRecord {
+        let mut r = AuditRecord::new(
+            Direction::XmppToSip,
+            kind,
+            self.presentity.clone(),
+            self.watcher.clone(),
+        )
+        .session(&self.id.call_id);
+        r.bytes = note.map_or(0, str::len);
+        r
     }
 }
 
@@ -341,6 +359,7 @@ impl Gateway {
                 Notifier::Active(a) => {
                     let (a, n) = a.changed(Instant::now());
                     self.send_notify(&watch.info, n);
+                    audit::emit(watch.info.record(EventKind::Presence, p.note.as_deref()));
                     Notifier::Active(a)
                 }
                 pending => pending,
@@ -358,6 +377,7 @@ impl Gateway {
                 Notifier::Pending(p) => {
                     let (a, n) = p.approve(Instant::now());
                     self.send_notify(&watch.info, n);
+                    audit::emit(watch.info.record(EventKind::Subscription, None));
                     Notifier::Active(a)
                 }
                 active => active,
@@ -377,6 +397,7 @@ impl Gateway {
                 Notifier::Active(a) => a.revoke(now),
             };
             self.send_notify(&watch.info, notify);
+            audit::emit(watch.info.record(EventKind::Subscription, None));
         }
     }
 
@@ -503,7 +524,9 @@ impl Gateway {
     fn presence_to_xmpp(self: &Arc<Self>, sender: &auth::VerifiedDomain, e: &Event<'_>) {
         let mut out = BytesMut::with_capacity(256);
         let id = self.new_id();
+        let record = AuditRecord::event(Direction::SipToXmpp, e);
         if bridge::xmpp_out::write_xmpp_event(&mut out, e, &id).is_err() {
+            audit::refuse(record, PolicyReason::Untranslatable);
             return;
         }
         let remote = e.to().domain.to_string();
@@ -513,6 +536,9 @@ impl Gateway {
         };
         if let Err(err) = self.xmpp_out.send(self, sender.as_str(), &remote, stanza) {
             warn!(error = ?err, "could not queue a presence stanza");
+            audit::refuse(record, PolicyReason::QueueFull);
+        } else {
+            audit::emit(record);
         }
     }
 }

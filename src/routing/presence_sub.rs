@@ -17,13 +17,14 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use dashmap::DashMap;
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info, warn};
 
 use super::Gateway;
+use crate::audit::{self, AuditRecord};
 use crate::bridge::{self, sip::RequestContext, sip_out};
 use crate::conn::xmpp_pool::OutStanza;
+use crate::metrics::{Direction, EventKind, PolicyReason};
 use crate::model::{Address, ErrorAbout, ErrorEvent, Event, Subscription, SubscriptionKind};
 use crate::sip::SipMessage;
 use crate::sip::dialog::{self, Incoming, SubscriberEstablished, SubscriberSent, SubscriberStep};
@@ -70,7 +71,7 @@ impl<'a> Ends<'a> {
 /// Subscriber dialogs by `(Call-ID, parley's tag)`.
 #[derive(Debug, Default)]
 pub struct Subscriptions {
-    subs: DashMap<(String, String), Sub>,
+    subs: super::counted::Counted<(String, String), Sub>,
 }
 
 impl Gateway {
@@ -84,6 +85,7 @@ impl Gateway {
                     debug!("already subscribed; the SIP dialog is kept");
                     return;
                 }
+                audit::emit(subscription_record(&watcher, &presentity));
                 self.start_sub(watcher, presentity);
             }
             SubscriptionKind::Unsubscribe => {
@@ -93,6 +95,7 @@ impl Gateway {
                     && let State::Established(est) = sub.state
                 {
                     let (est, cseq) = est.refresh(0, Instant::now());
+                    audit::emit(subscription_record(&watcher, &presentity));
                     let ends = Ends {
                         watcher: &sub.watcher,
                         presentity: &sub.presentity,
@@ -382,7 +385,9 @@ impl Gateway {
     fn sip_event_to_xmpp(self: &Arc<Self>, e: &Event<'_>) {
         let mut out = BytesMut::with_capacity(256);
         let id = self.new_id();
+        let record = AuditRecord::event(Direction::SipToXmpp, e);
         if bridge::xmpp_out::write_xmpp_event(&mut out, e, &id).is_err() {
+            audit::refuse(record, PolicyReason::Untranslatable);
             return;
         }
         let (local, remote) = (e.from().domain.to_string(), e.to().domain.to_string());
@@ -392,8 +397,21 @@ impl Gateway {
         };
         if let Err(err) = self.xmpp_out.send(self, &local, &remote, stanza) {
             warn!(error = ?err, "could not queue a presence stanza");
+            audit::refuse(record, PolicyReason::QueueFull);
+        } else {
+            audit::emit(record);
         }
     }
+}
+
+/// The audit record of an XMPP `subscribe`/`unsubscribe` crossing as a SUBSCRIBE.
+fn subscription_record(watcher: &Address<'_>, presentity: &Address<'_>) -> AuditRecord {
+    AuditRecord::new(
+        Direction::XmppToSip,
+        EventKind::Subscription,
+        watcher.bare(),
+        presentity.bare(),
+    )
 }
 
 /// A request written for an address of record, re-targeted at the dialog's remote target

@@ -182,7 +182,16 @@ impl Gateway {
         let msg = match bridge::sip::message_from_sip(req) {
             Ok(m) => m,
             Err(e) => {
-                metrics::policy_refusal(Protocol::Sip, PolicyReason::Untranslatable);
+                // Typing notifications and receipts are not relayed yet: audited as refused.
+                let events = bridge::sip_in::events_from_sip(req).unwrap_or_default();
+                if events.is_empty() {
+                    metrics::policy_refusal(Protocol::Sip, PolicyReason::Untranslatable);
+                }
+                for ev in &events {
+                    let r = AuditRecord::event(Direction::SipToXmpp, ev);
+                    let r = r.session(req.call_id().unwrap_or_default());
+                    audit::refuse(r, PolicyReason::Untranslatable);
+                }
                 return status(e.sip_status());
             }
         };

@@ -12,7 +12,7 @@ use crate::audit::{self, AuditRecord};
 use crate::auth::VerifiedDomain;
 use crate::bridge::{self, BridgeError};
 use crate::conn::xmpp_pool::OutStanza;
-use crate::metrics::{self, Direction, ParseReason, PolicyReason, Protocol};
+use crate::metrics::{self, Direction, EventKind, ParseReason, PolicyReason, Protocol};
 use crate::model::DeliveryError;
 use crate::xmpp::jid::Jid;
 use crate::xmpp::stanza::IqView;
@@ -145,7 +145,11 @@ impl Gateway {
             // Chat states and receipts without a body: their mapping comes with the extensions.
             Err(BridgeError::EmptyBody) => {
                 if !self.xmpp_session_state(&m) {
-                    debug!("body-less message not relayed")
+                    debug!("body-less message not relayed");
+                    for e in bridge::xmpp_in::events_from_message(&m).unwrap_or_default() {
+                        let record = AuditRecord::event(Direction::XmppToSip, &e);
+                        audit::refuse(record, PolicyReason::Untranslatable);
+                    }
                 }
             }
             Err(e) => {
@@ -198,8 +202,16 @@ impl Gateway {
     fn settle_bounce(&self, m: &MessageView<'_>) {
         let Some(id) = m.id.as_deref() else { return };
         let err = bridge::xmpp::delivery_error(m);
+        let mut record = AuditRecord::new(
+            Direction::XmppToSip,
+            EventKind::Error,
+            bare_jid(m.from.as_deref()),
+            bare_jid(m.to.as_deref()),
+        );
+        record.bytes = err.text.as_deref().map_or(0, str::len);
         match self.bounces.remove(id) {
             Some((_, waiter)) => {
+                audit::emit(record);
                 let owned = DeliveryError {
                     condition: err.condition,
                     text: err.text.map(|t| Cow::Owned(t.into_owned())),
@@ -207,7 +219,8 @@ impl Gateway {
                 let _ = waiter.send(owned);
             }
             None => {
-                info!(stanza.id = %id, condition = err.condition.as_str(), "XMPP error for a message already answered")
+                info!(stanza.id = %id, condition = err.condition.as_str(), "XMPP error for a message already answered");
+                audit::refuse(record, PolicyReason::Untranslatable);
             }
         }
     }
@@ -222,6 +235,7 @@ impl Gateway {
         let _timer = metrics::translate_timer(Direction::XmppToSip);
         let id = self.new_id();
         let record = AuditRecord::im(Direction::XmppToSip, msg).session(&id);
+        let record_session = record.session.clone();
         let branch = format!("z9hG4bK{id}");
         let mut out = BytesMut::with_capacity(512 + msg.body.len());
         let ctx = bridge::sip::RequestContext {
@@ -265,6 +279,14 @@ impl Gateway {
                 }
                 if f.code >= 300 {
                     let condition = bridge::sip::status_to_condition(f.code);
+                    let mut error = AuditRecord::new(
+                        Direction::SipToXmpp,
+                        EventKind::Error,
+                        bare_jid(Some(&reply.to)),
+                        bare_jid(Some(&reply.from)),
+                    );
+                    error.bytes = f.reason.len();
+                    audit::emit(error.session(&record_session));
                     reply.send(
                         &gw,
                         &peer,
@@ -289,6 +311,12 @@ impl Gateway {
     ) {
         ErrorReply::of(m).send(self, peer, local, err);
     }
+}
+
+/// A JID without its resource, for the audit log (empty when absent).
+fn bare_jid(jid: Option<&str>) -> String {
+    let j = jid.unwrap_or_default();
+    j.split_once('/').map_or(j, |(bare, _)| bare).to_owned()
 }
 
 /// What is needed to answer a message with an error after its view is gone.
