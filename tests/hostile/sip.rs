@@ -475,7 +475,7 @@ pub fn cases() -> Vec<Case> {
         ("condition", "feature-not-implemented"),
     ][..];
     add(
-        "sip-invite-refused",
+        "sip-invite-without-sdp-refused",
         |n| {
             let b = msg(n, &["CSeq: 1 INVITE"], b"x");
             let s = String::from_utf8(b)
@@ -483,9 +483,9 @@ pub fn cases() -> Vec<Case> {
                 .replacen("MESSAGE sip:", "INVITE sip:", 1);
             Action::Sip(s.into_bytes())
         },
-        sip("405 Method Not Allowed"),
+        sip("415 Unsupported Media Type"),
         ERRORS,
-        fni,
+        &[("protocol", "sip"), ("condition", "not-acceptable")],
     );
     add(
         "sip-unknown-method",

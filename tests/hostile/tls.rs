@@ -41,28 +41,28 @@ pub fn cases() -> Vec<Case> {
         Action::Tls(Port::Sip, "expired-sip.test", OPTIONS.to_vec()),
         Expect::TlsAlert("CertificateExpired"),
         TLS,
-        &tls("sip", "certificate"),
+        &tls("sip", "expired"),
     );
     add(
         "sip-tls-untrusted-client-ca",
         Action::Tls(Port::Sip, "untrusted-sip.test", OPTIONS.to_vec()),
         Expect::TlsAlert("UnknownCA"),
         TLS,
-        &tls("sip", "certificate"),
+        &tls("sip", "untrusted_ca"),
     );
     add(
         "sip-tls-plain-text-request",
         Action::Raw(Port::Sip, OPTIONS.to_vec()),
         Expect::Bytes(b"\x15\x03\x03\x00\x02\x02"),
         TLS,
-        &tls("sip", "protocol"),
+        &tls("sip", "not_tls"),
     );
     add(
         "sip-tls-plain-crlf-keepalive",
         Action::Raw(Port::Sip, b"\r\n\r\n".to_vec()),
         Expect::Bytes(b"\x15\x03\x03\x00\x02\x02"),
         TLS,
-        &tls("sip", "protocol"),
+        &tls("sip", "not_tls"),
     );
     add(
         "sip-tls-garbage-record",
@@ -72,7 +72,7 @@ pub fn cases() -> Vec<Case> {
         &tls("sip", "protocol"),
     );
     add("sip-tls-sslv2-hello", Action::Raw(Port::Sip, b"\x80\x2e\x01\x00\x02\x00\x15\x00\x00\x00\x10\x07\x00\xc0\x05\x00\x80\x03\x00\x80\x01\x00\x80\x08\x00\x80\x06\x00\x40\x04\x00\x80\x02\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00".to_vec()),
-        Expect::Bytes(b"\x15\x03\x03\x00\x02\x02"), TLS, &tls("sip", "protocol"));
+        Expect::Bytes(b"\x15\x03\x03\x00\x02\x02"), TLS, &tls("sip", "not_tls"));
     add(
         "sip-tls-handshake-never-sent",
         Action::Raw(Port::Sip, Vec::new()),
@@ -95,14 +95,14 @@ pub fn cases() -> Vec<Case> {
         Action::Tls(Port::Xmpp, "expired-xmpp.test", sasl()),
         Expect::TlsAlert("CertificateExpired"),
         TLS,
-        &tls("xmpp", "certificate"),
+        &tls("xmpp", "expired"),
     );
     add(
         "xmpp-tls-untrusted-client-ca",
         Action::Tls(Port::Xmpp, "untrusted-xmpp.test", sasl()),
         Expect::TlsAlert("UnknownCA"),
         TLS,
-        &tls("xmpp", "certificate"),
+        &tls("xmpp", "untrusted_ca"),
     );
     add(
         "xmpp-tls-certificate-for-other-domain",
@@ -141,7 +141,7 @@ pub fn cases() -> Vec<Case> {
         ),
         Expect::Bytes(b"\x15\x03\x03\x00\x02\x02"),
         TLS,
-        &tls("xmpp", "protocol"),
+        &tls("xmpp", "not_tls"),
     );
     add(
         "xmpp-direct-tls-plain-text",
@@ -151,7 +151,7 @@ pub fn cases() -> Vec<Case> {
         ),
         Expect::Bytes(b"\x15\x03\x03\x00\x02\x02"),
         TLS,
-        &tls("xmpp", "protocol"),
+        &tls("xmpp", "not_tls"),
     );
     add(
         "xmpp-stanza-before-starttls",
