@@ -724,7 +724,11 @@ mod tests {
         let parts = multipart::parse(msg.body(), boundary).unwrap();
         assert_eq!(parts.len(), 2, "{parts:?}");
         assert_eq!(parts[0].body, forged.as_bytes());
-        assert!(parts[1].content_type().is_some_and(|t: MediaType<'_>| t.is("text", "html")));
+        assert!(
+            parts[1]
+                .content_type()
+                .is_some_and(|t: MediaType<'_>| t.is("text", "html"))
+        );
     }
 
     #[test]
