@@ -67,8 +67,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         assert_eq!(m2.body, m1.body, "{}", show(&xml));
 
         let mut sip = BytesMut::new();
-        let written = write_sip_event(&mut sip, &Event::Message(m2.clone()), &sip_out(SipPeerCaps::SIMPLE))
-            .unwrap_or_else(|e| panic!("XMPP → SIP refused its own message: {e}\n{}", show(&xml)));
+        let written = write_sip_event(
+            &mut sip,
+            &Event::Message(m2.clone()),
+            &sip_out(SipPeerCaps::SIMPLE),
+        )
+        .unwrap_or_else(|e| panic!("XMPP → SIP refused its own message: {e}\n{}", show(&xml)));
         let back = reparse_sip(&sip);
         assert_eq!(back.len(), written, "{}", show(&sip));
         let Some(first) = back.first() else {

@@ -27,7 +27,11 @@ fn folded(a: &Address<'_>) -> (String, String) {
     (a.local.to_lowercase(), a.domain.to_string())
 }
 
-const CAPS: [SipPeerCaps; 3] = [SipPeerCaps::PLAIN, SipPeerCaps::SIMPLE, SipPeerCaps::EXTENDED];
+const CAPS: [SipPeerCaps; 3] = [
+    SipPeerCaps::PLAIN,
+    SipPeerCaps::SIMPLE,
+    SipPeerCaps::EXTENDED,
+];
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for caps in CAPS {

@@ -22,11 +22,20 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let mut out = Vec::new();
     cpim::write(&mut out, &c.headers, ct.unwrap_or("text/plain"), c.body);
     let again = Cpim::parse(&out).unwrap_or_else(|e| {
-        panic!("written CPIM does not parse: {e}\n{}\nfrom\n{}", show(&out), show(data))
+        panic!(
+            "written CPIM does not parse: {e}\n{}\nfrom\n{}",
+            show(&out),
+            show(data)
+        )
     });
     assert_eq!(c.headers, again.headers, "CPIM headers\n{}", show(&out));
     assert_eq!(c.body, again.body, "CPIM payload\n{}", show(&out));
     if let Some(ct) = ct {
-        assert_eq!(again.content_headers, [("Content-Type", ct)], "{}", show(&out));
+        assert_eq!(
+            again.content_headers,
+            [("Content-Type", ct)],
+            "{}",
+            show(&out)
+        );
     }
 });

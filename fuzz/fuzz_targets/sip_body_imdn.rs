@@ -10,7 +10,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         return;
     };
     let xml = n.to_xml();
-    let again = Imdn::parse(xml.as_bytes())
-        .unwrap_or_else(|e| panic!("written IMDN does not parse: {e}\n{xml}\nfrom\n{}", show(data)));
+    let again = Imdn::parse(xml.as_bytes()).unwrap_or_else(|e| {
+        panic!(
+            "written IMDN does not parse: {e}\n{xml}\nfrom\n{}",
+            show(data)
+        )
+    });
     assert_eq!(n, again, "IMDN round trip\n{xml}");
 });

@@ -11,7 +11,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     };
     let xml = c.to_xml();
     let again = IsComposing::parse(xml.as_bytes()).unwrap_or_else(|e| {
-        panic!("written isComposing does not parse: {e}\n{xml}\nfrom\n{}", show(data))
+        panic!(
+            "written isComposing does not parse: {e}\n{xml}\nfrom\n{}",
+            show(data)
+        )
     });
     assert_eq!(c, again, "isComposing round trip\n{xml}");
 });

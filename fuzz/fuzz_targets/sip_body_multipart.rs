@@ -43,9 +43,16 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let mut out = Vec::new();
     multipart::write(&mut out, boundary, &simple);
     let again = multipart::parse(&out, boundary).unwrap_or_else(|e| {
-        panic!("written multipart does not parse: {e}\n{}\nfrom\n{}", show(&out), show(data))
+        panic!(
+            "written multipart does not parse: {e}\n{}\nfrom\n{}",
+            show(&out),
+            show(data)
+        )
     });
-    let again: Vec<_> = again.iter().map(|p| (p.header("Content-Type"), p.body)).collect();
+    let again: Vec<_> = again
+        .iter()
+        .map(|p| (p.header("Content-Type"), p.body))
+        .collect();
     let want: Vec<_> = simple.iter().map(|(ct, b)| (Some(*ct), *b)).collect();
     assert_eq!(want, again, "multipart round trip\n{}", show(&out));
 });

@@ -10,7 +10,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         return;
     };
     let xml = p.to_xml();
-    let again = Presence::parse(xml.as_bytes())
-        .unwrap_or_else(|e| panic!("written PIDF does not parse: {e}\n{xml}\nfrom\n{}", show(data)));
+    let again = Presence::parse(xml.as_bytes()).unwrap_or_else(|e| {
+        panic!(
+            "written PIDF does not parse: {e}\n{xml}\nfrom\n{}",
+            show(data)
+        )
+    });
     assert_eq!(p, again, "PIDF round trip\n{xml}");
 });
