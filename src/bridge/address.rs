@@ -79,7 +79,9 @@ fn simple_sip_uri(uri: &str) -> Option<Address<'_>> {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         && !host.starts_with(['.', '-'])
         && !host.ends_with(['.', '-'])
-        && !host.contains("..");
+        && !host.contains("..")
+        && !host.contains("-.")
+        && !host.contains(".-");
     (user_ok && host_ok).then_some(Address {
         local: Cow::Borrowed(user),
         domain: Cow::Borrowed(host),
@@ -119,6 +121,9 @@ fn check_domain(domain: &str) -> Result<(), BridgeError> {
         && domain.len() <= MAX_PART
         && !domain.starts_with('[')
         && domain.parse::<std::net::Ipv4Addr>().is_err()
+        && !domain
+            .split('.')
+            .any(|l| l.is_empty() || l.len() > 63 || l.starts_with('-') || l.ends_with('-'))
         && domain
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b >= 0x80);

@@ -169,3 +169,22 @@ fn fast_path_agrees_with_the_parser() {
     assert!(super::simple_sip_uri("sip:alice@192.0.2.1").is_none());
     assert!(super::simple_sip_uri("sip:alice@sip.example;gr=x").is_none());
 }
+
+/// Regression (fuzz, bridge_sip_to_xmpp): a SIP domain with an empty label or a label that
+/// starts or ends with `-` mapped to an address no JID can hold.
+#[test]
+fn sip_domains_must_be_jid_domains() {
+    for uri in [
+        "sip:juliet@xmpp.e..mple",
+        "sip:juliet@-xmpp.example",
+        "sip:juliet@xmpp-.example",
+        "sip:juliet@.xmpp.example",
+    ] {
+        assert_eq!(
+            from_sip_uri(uri).err(),
+            Some(BridgeError::BadAddress),
+            "{uri}"
+        );
+    }
+    assert!(from_sip_uri("sip:juliet@xmpp.example").is_ok());
+}

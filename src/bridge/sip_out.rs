@@ -205,8 +205,9 @@ fn write_im(
     let mut payload = Vec::with_capacity(m.body.len() + 64);
     let multipart = o.caps.html && (m.rich.is_some() || !m.alt_bodies.is_empty());
     let payload_type: Cow<'_, str> = if multipart {
-        write_alternative(&mut payload, m, o.boundary);
-        Cow::Owned(format!("multipart/alternative;boundary={}", o.boundary))
+        let boundary = safe_boundary(o.boundary, m);
+        write_alternative(&mut payload, m, &boundary);
+        Cow::Owned(format!("multipart/alternative;boundary={boundary}"))
     } else {
         payload.extend_from_slice(m.body.as_bytes());
         Cow::Borrowed("text/plain;charset=UTF-8")
@@ -281,6 +282,24 @@ fn write_im(
     }
     finish(out, &body);
     Ok(1)
+}
+
+/// `base`, or `base-NNNNNNNN` when the message text holds `base`: a boundary must not occur in
+/// any part (RFC 2046 §5.1.1), else a sender could forge parts. Each position of the text
+/// matches at most one fixed-width candidate, so the search ends within (occurrences + 1) tries.
+fn safe_boundary<'b>(base: &'b str, m: &ChatMessage<'_>) -> Cow<'b, str> {
+    let texts = || {
+        std::iter::once(m.body.as_ref())
+            .chain(m.alt_bodies.iter().map(|(_, b)| b.as_ref()))
+            .chain(m.rich.as_deref())
+    };
+    if !texts().any(|t| t.contains(base)) {
+        return Cow::Borrowed(base);
+    }
+    (0u32..)
+        .map(|n| format!("{base}-{n:08x}"))
+        .find(|b| !texts().any(|t| t.contains(b.as_str())))
+        .map_or(Cow::Borrowed(base), Cow::Owned)
 }
 
 fn write_alternative(out: &mut Vec<u8>, m: &ChatMessage<'_>, boundary: &str) {
@@ -664,6 +683,53 @@ pub fn write_sip_error(
 mod tests {
     use super::*;
     use crate::xmpp::ns;
+
+    /// Regression (fuzz, bridge_xmpp_to_sip): text holding the boundary could forge a part.
+    #[test]
+    fn boundary_never_occurs_in_the_parts() {
+        use crate::bridge::sip::RequestContext;
+        use crate::sip::body::multipart;
+        use crate::sip::header::MediaType;
+        let addr = |l: &'static str| Address {
+            local: Cow::Borrowed(l),
+            domain: Cow::Borrowed("example.com"),
+            resource: None,
+        };
+        let forged = "hi\r\n--b\r\nContent-Type: text/plain\r\n\r\nforged";
+        let mut m = ChatMessage::plain(addr("a"), addr("b"), Cow::Borrowed(forged));
+        m.rich = Some(Cow::Borrowed("<b>hi</b>"));
+        let o = SipOut {
+            req: RequestContext {
+                transport: "TLS",
+                sent_by: "gw.example:5061",
+                branch: "z9hG4bK1",
+                from_tag: "t1",
+                fallback_call_id: "c@gw.example",
+                cseq: 1,
+            },
+            caps: SipPeerCaps::SIMPLE,
+            call_id: None,
+            to_tag: None,
+            contact: "sip:gw.example",
+            expires: 3600,
+            now: "2024-05-01T12:00:00Z",
+            boundary: "b",
+        };
+        let mut out = BytesMut::new();
+        write_sip_message(&mut out, &m, &o).unwrap();
+        let msg = SipMessage::parse(out.freeze(), &crate::sip::SipLimits::default()).unwrap();
+        let ct = msg.content_type().unwrap().unwrap();
+        let boundary = ct.param("boundary").unwrap();
+        assert_ne!(boundary, "b");
+        let parts = multipart::parse(msg.body(), boundary).unwrap();
+        assert_eq!(parts.len(), 2, "{parts:?}");
+        assert_eq!(parts[0].body, forged.as_bytes());
+        assert!(
+            parts[1]
+                .content_type()
+                .is_some_and(|t: MediaType<'_>| t.is("text", "html"))
+        );
+    }
 
     #[test]
     fn imdn_ids_are_tokens() {

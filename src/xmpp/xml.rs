@@ -186,10 +186,19 @@ pub(crate) fn unescape(raw: &str) -> Result<Cow<'_, str>, XmppError> {
     if !raw.contains('&') {
         return Ok(Cow::Borrowed(raw));
     }
-    quick_xml::escape::unescape(raw).map_err(|e| match e {
+    let text = quick_xml::escape::unescape(raw).map_err(|e| match e {
         quick_xml::escape::EscapeError::UnrecognizedEntity(..) => XmppError::RestrictedXml,
         _ => XmppError::NotWellFormed,
-    })
+    })?;
+    // A reference must name a legal XML character (XML 1.0 §2.2), also when the element did
+    // not come through the framer (`parley translate`).
+    if text
+        .chars()
+        .any(|c| !super::framing::is_xml_char(u32::from(c)))
+    {
+        return Err(XmppError::NotWellFormed);
+    }
+    Ok(text)
 }
 
 /// Unescape an attribute value and apply attribute-value normalisation (XML 1.0 §3.3.3:

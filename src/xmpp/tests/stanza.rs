@@ -245,3 +245,21 @@ fn unknown_and_direct_garbage() {
         Err(XmppError::RestrictedXml)
     );
 }
+
+/// Regression (fuzz, bridge_xmpp_to_sip through `parley translate`): a character reference to
+/// a character XML forbids (`&#14;`) was accepted when the element skipped the framer.
+#[test]
+fn references_to_illegal_characters_are_not_well_formed() {
+    for bad in ["&#14;", "&#x0;", "&#xFFFE;"] {
+        let xml =
+            format!("<message from='a@x.example' to='b@y.example'><body>a{bad}b</body></message>");
+        assert_eq!(
+            parse_element(xml.as_bytes(), &header()).err(),
+            Some(XmppError::NotWellFormed),
+            "{bad}"
+        );
+    }
+    let ok =
+        "<message from='a@x.example' to='b@y.example'><body>a&#13;&#x1F600;&amp;b</body></message>";
+    assert!(parse_element(ok.as_bytes(), &header()).is_ok());
+}

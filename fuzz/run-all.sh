@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Bounded fuzz run of every cargo-fuzz target: fuzz/run-all.sh SECONDS_PER_TARGET [TARGET...]
+#
+# Builds all targets once (release, debug assertions and overflow checks on), seeds each corpus
+# from protocol-tests/ and fuzz/regressions/ (fuzz/seed.py), runs each target for the given
+# time with a -max_len limit and its dictionary, then prints one row per target: executions,
+# executions per second, crashes. Exits 1 when any target crashed, timed out or ran out of
+# memory; the failing input is left under fuzz/artifacts/TARGET/. A longer run is the same
+# script with a bigger number. Runs without a nightly toolchain through RUSTC_BOOTSTRAP=1.
+#
+# Environment: FUZZ_SANITIZER (default none: parley forbids unsafe code; set `address` for a
+# slower run that also checks the dependencies' unsafe code), FUZZ_NICE (default 10).
+set -euo pipefail
+secs="${1:-60}"
+shift || true
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(dirname "$here")"
+cd "$here"
+
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+export RUSTC_BOOTSTRAP=1
+sanitizer="${FUZZ_SANITIZER:-none}"
+nice_n="${FUZZ_NICE:-10}"
+triple="$(rustc -vV | sed -n 's/^host: //p')"
+
+all=(sip_message sip_body_pidf sip_body_is_composing sip_body_imdn sip_body_cpim
+    sip_body_multipart xmpp_stream jid bridge_sip_to_xmpp bridge_xmpp_to_sip config)
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
+
+# Per-target input size limit and dictionary.
+max_len() {
+    case "$1" in
+        sip_message | xmpp_stream | bridge_*) echo 8192 ;;
+        *) echo 4096 ;;
+    esac
+}
+dict() {
+    case "$1" in
+        sip_message | bridge_sip_to_xmpp) echo sip ;;
+        xmpp_stream | bridge_xmpp_to_sip) echo xmpp ;;
+        sip_body_pidf | sip_body_is_composing | sip_body_imdn) echo xml-body ;;
+        sip_body_cpim | sip_body_multipart) echo cpim ;;
+        *) echo "$1" ;;
+    esac
+}
+
+t0=$(date +%s)
+nice -n "$nice_n" cargo fuzz build --sanitizer "$sanitizer" --target "$triple"
+build_secs=$(( $(date +%s) - t0 ))
+# FUZZ_BUILD_ONLY=1: build and stop (CI builds ahead, in the background).
+[ "${FUZZ_BUILD_ONLY:-0}" = 1 ] && exit 0
+python3 "$here/seed.py" "$root" "$here/corpus" "${targets[@]}" >/dev/null
+
+rows=()
+failed=0
+for t in "${targets[@]}"; do
+    mkdir -p "artifacts/$t" "logs"
+    log="logs/$t.log"
+    marker="logs/$t.start"
+    touch "$marker"
+    set +e
+    nice -n "$nice_n" "target/$triple/release/$t" "corpus/$t" \
+        -max_total_time="$secs" -max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 \
+        -dict="dict/$(dict "$t").dict" -artifact_prefix="artifacts/$t/" \
+        -print_final_stats=1 >"$log" 2>&1
+    rc=$?
+    set -e
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n1)
+    found=$(find "artifacts/$t" -type f -newer "$marker")
+    crashes=$(printf '%s' "$found" | grep -c . || true)
+    if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then
+        crashes=1 # libFuzzer failed without leaving an input (e.g. a seed set that cannot load)
+    fi
+    if [ "$crashes" -ne 0 ]; then
+        failed=1
+        echo "== $t failed (exit $rc), see fuzz/$log:" >&2
+        grep -m1 -A12 -E "panicked|ERROR: libFuzzer|==ERROR" "$log" >&2 || tail -n 20 "$log" >&2
+        [ -z "$found" ] || printf 'input kept: fuzz/%s\n' $found >&2
+    fi
+    rows+=("$(printf '%-24s %12s %10s %8s' "$t" "${execs:-?}" "${rate:-?}" "$crashes")")
+done
+
+echo
+echo "fuzz: ${secs}s per target, sanitizer=$sanitizer, build ${build_secs}s, total $(( $(date +%s) - t0 ))s"
+printf '%-24s %12s %10s %8s\n' target executions exec/s crashes
+printf '%s\n' "${rows[@]}"
+exit "$failed"
