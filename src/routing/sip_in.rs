@@ -216,6 +216,11 @@ impl Gateway {
             return r.sip_status();
         }
         let id = self.new_id();
+        let mut msg = msg;
+        // External marking: the XMPP user sees the SIP sender as external.
+        if let Some(name) = self.external_name(msg.nick.as_deref(), &msg.from.local) {
+            msg.nick = Some(Cow::Owned(name));
+        }
         let mut out = BytesMut::with_capacity(256 + msg.body.len());
         bridge::xmpp::write_message(&mut out, &msg, &id);
         let remote = msg.to.domain.to_string();
