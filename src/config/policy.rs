@@ -28,6 +28,9 @@ pub struct PolicyConfig {
     /// Token buckets and size limits.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Appended to the display name / XEP-0172 nick of federated senders; empty: off.
+    #[serde(default = "default_external_label")]
+    pub external_label: String,
 }
 
 impl Default for PolicyConfig {
@@ -39,8 +42,13 @@ impl Default for PolicyConfig {
             users: Vec::new(),
             consent: ConsentConfig::default(),
             limits: LimitsConfig::default(),
+            external_label: default_external_label(),
         }
     }
+}
+
+fn default_external_label() -> String {
+    "(external)".to_owned()
 }
 
 fn default_local_side() -> Side {
@@ -277,6 +285,14 @@ impl PolicyConfig {
             return Err(invalid(
                 "policy.limits.max_message_bytes",
                 "must be positive",
+            ));
+        }
+        if self.external_label.chars().count() > 64
+            || self.external_label.chars().any(char::is_control)
+        {
+            return Err(invalid(
+                "policy.external_label",
+                "must be at most 64 characters, without control characters",
             ));
         }
         if l.max_recipients == 0 {

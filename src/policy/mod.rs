@@ -14,6 +14,7 @@
 //! 6. consent: a sender the recipient has not accepted may deliver `max_unaccepted` messages;
 //! 7. token buckets per sender domain and per sender.
 
+mod label;
 mod pattern;
 mod rate;
 #[cfg(test)]
@@ -25,6 +26,7 @@ use crate::config::{Action, PolicyConfig, Side};
 use crate::metrics::PolicyReason;
 use crate::model::ErrorCondition;
 
+pub use label::labelled_name;
 pub use pattern::{AddressPattern, DomainPattern};
 pub use rate::{Bucket, Rate};
 
@@ -42,6 +44,7 @@ pub struct Policy {
     sender_rate: Rate,
     max_bytes: usize,
     max_recipients: usize,
+    external_label: String,
 }
 
 /// One message to decide on. Addresses are bare (`local@domain`, no resource).
@@ -215,12 +218,19 @@ impl Policy {
             },
             max_bytes: c.limits.max_message_bytes,
             max_recipients: c.limits.max_recipients,
+            external_label: c.external_label.clone(),
         }
     }
 
     /// The bucket parameters, to expire full buckets.
     pub fn rates(&self) -> (Rate, Rate) {
         (self.domain_rate, self.sender_rate)
+    }
+
+    /// The display name to send for a federated sender whose own name is `name` and whose
+    /// user part is `user` (see [`labelled_name`]); `None` when marking is off.
+    pub fn external_name(&self, name: Option<&str>, user: &str) -> Option<String> {
+        labelled_name(&self.external_label, name, user)
     }
 
     /// Decide on one message.

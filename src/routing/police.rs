@@ -79,6 +79,12 @@ impl Gateway {
         }
     }
 
+    /// The display name with the external label for a federated sender (DESIGN "Policy");
+    /// `None` when marking is off.
+    pub(crate) fn external_name(&self, name: Option<&str>, user: &str) -> Option<String> {
+        self.policy().external_name(name, user)
+    }
+
     /// `by` accepts `of`: `by` wrote to `of`, or approved `of`'s presence subscription. The
     /// presence code calls this on an approved subscription.
     pub fn note_accepted(&self, by: &str, of: &str) {

@@ -524,6 +524,22 @@ impl Gateway {
     fn presence_to_xmpp(self: &Arc<Self>, sender: &auth::VerifiedDomain, e: &Event<'_>) {
         let mut out = BytesMut::with_capacity(256);
         let id = self.new_id();
+        // External marking on subscription requests (XEP-0172 nick).
+        let labelled;
+        let e = match e {
+            Event::Subscription(s) if s.kind == SubscriptionKind::Subscribe => {
+                match self.external_name(s.nick.as_deref(), &s.from.local) {
+                    Some(name) => {
+                        let mut s = s.clone();
+                        s.nick = Some(Cow::Owned(name));
+                        labelled = Event::Subscription(s);
+                        &labelled
+                    }
+                    None => e,
+                }
+            }
+            _ => e,
+        };
         let record = AuditRecord::event(Direction::SipToXmpp, e);
         if bridge::xmpp_out::write_xmpp_event(&mut out, e, &id).is_err() {
             audit::refuse(record, PolicyReason::Untranslatable);

@@ -174,7 +174,8 @@ impl Gateway {
             } else {
                 SubscriptionKind::Subscribe
             },
-            nick: None,
+            // External marking: the SIP user sees the XMPP watcher as external.
+            nick: self.external_name(None, &watcher.local).map(Cow::Owned),
         };
         let mut out = BytesMut::with_capacity(512);
         sip_out::write_sip_subscription(&mut out, &s, &o);

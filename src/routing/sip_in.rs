@@ -226,7 +226,19 @@ impl Gateway {
         }
         let id = self.new_id();
         let mut out = BytesMut::with_capacity(256 + msg.body.len());
-        bridge::xmpp::write_message(&mut out, &msg, &id);
+        // External marking: the XMPP user sees the SIP sender as external (XEP-0172 nick);
+        // the stanza keeps parley's id so a bounce finds this transaction.
+        match self.external_name(msg.nick.as_deref(), &msg.from.local) {
+            Some(name) => {
+                let labelled = crate::model::ChatMessage {
+                    nick: Some(Cow::Owned(name)),
+                    id: None,
+                    ..msg.clone()
+                };
+                bridge::xmpp_out::write_xmpp_message(&mut out, &labelled, None, &id);
+            }
+            None => bridge::xmpp::write_message(&mut out, &msg, &id),
+        }
         let remote = msg.to.domain.to_string();
         drop(timer);
         let result = if self.spool_wanted(sender.as_str(), &remote) {

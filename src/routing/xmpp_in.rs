@@ -246,6 +246,18 @@ impl Gateway {
             fallback_call_id: &id,
             cseq: 1,
         };
+        // External marking: the SIP user sees the XMPP sender as external.
+        let labelled;
+        let msg = match self.external_name(msg.nick.as_deref(), &msg.from.local) {
+            Some(name) => {
+                labelled = crate::model::ChatMessage {
+                    nick: Some(Cow::Owned(name)),
+                    ..msg.clone()
+                };
+                &labelled
+            }
+            None => msg,
+        };
         bridge::sip::write_message(&mut out, msg, &ctx);
         let request = out.freeze();
         let reply = ErrorReply::of(m);
