@@ -31,7 +31,8 @@ const VCARD: &str = "<iq xmlns='jabber:client' id='v1' from='stpeter@jabber.org'
 /// One way of turning stanza bytes into something typed.
 #[derive(Clone, Copy)]
 enum Imp {
-    /// Framer + `parse_element` (+ the vCard payload view).
+    /// Framer + `Framer::parse_last` (the typed parse reuses the framer's token marks; + the
+    /// vCard payload view).
     Parley,
     /// `parse_element` on an already framed slice.
     ParleyParseOnly,
@@ -83,7 +84,7 @@ fn run(imp: Imp, ctx: &mut Ctx, input: &str, stanzas: &[&str]) -> usize {
             let mut n = 0;
             while let Ok(Some(frame)) = ctx.framer.next_frame(&mut ctx.buf) {
                 if let Frame::Element(bytes) = frame {
-                    let el = parse_element(&bytes, &ctx.header).expect("parse");
+                    let el = ctx.framer.parse_last(&bytes, &ctx.header).expect("parse");
                     if let Element::Iq(iq) = &el {
                         black_box(iq.payload_kind());
                     }

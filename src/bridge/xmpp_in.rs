@@ -155,7 +155,7 @@ pub fn events_from_message<'a>(m: &MessageView<'a>) -> Result<Vec<Event<'a>>, Br
     msg.passthrough = m
         .unknown_children()
         .filter(|c| c.ns != ext::CONFERENCE)
-        .map(|c| Passthrough::Xml(Cow::Borrowed(c.xml)))
+        .map(|c| Passthrough::Xml(c.self_contained()))
         .collect();
     Ok(vec![match &m.replace_id {
         Some(replaces) => Event::Correction(Correction {

@@ -7,7 +7,6 @@ use serde_json::{Map, Value, json};
 use super::encode::write_stream_open;
 use super::stanza::{
     Child, Element, IqPayload, IqView, Marker, MessageView, PresenceView, StanzaErrorView,
-    parse_element,
 };
 use super::{Frame, Framer, StreamHeader, XmppError, XmppLimits};
 
@@ -45,7 +44,7 @@ pub fn decode_to_json(bytes: &[u8]) -> (Value, bool) {
             Ok(Some(Frame::Close)) => out.push(json!({ "close": true })),
             Ok(Some(Frame::Element(el))) => {
                 let h = header.clone().unwrap_or_default();
-                match parse_element(&el, &h) {
+                match framer.parse_last(&el, &h) {
                     Ok(e) => out.push(element_json(&e)),
                     Err(e) => {
                         error = Some(e);
@@ -127,7 +126,7 @@ fn stanza_error_json(e: &Option<StanzaErrorView<'_>>) -> Value {
 /// Raw children as `{ns, name, xml}`.
 fn children_json<'a>(it: impl Iterator<Item = Child<'a>>) -> Value {
     Value::Array(
-        it.map(|c| json!({ "ns": c.ns, "name": c.name, "xml": c.xml }))
+        it.map(|c| json!({ "ns": c.ns, "name": c.name, "xml": c.self_contained() }))
             .collect(),
     )
 }
@@ -296,7 +295,9 @@ fn iq_json(v: &IqView<'_>) -> Value {
             json!({ "vcard": { "fn": c.full_name, "nickname": c.nickname } })
         }
         IqPayload::Other => match &v.payload {
-            Some(c) => json!({ "other": { "ns": c.ns, "name": c.name, "xml": c.xml } }),
+            Some(c) => {
+                json!({ "other": { "ns": c.ns, "name": c.name, "xml": c.self_contained() } })
+            }
             None => Value::Null,
         },
     };

@@ -17,6 +17,9 @@ use bytes::{Bytes, BytesMut};
 
 use super::XmppError;
 use super::header::parse_header;
+pub use super::header::{StreamHeader, StreamNs};
+use super::stanza::{Element, parse_element, parse_marked};
+use super::xml::{Mark, MarkKind};
 
 /// Bounds applied while framing. Each violation is its own [`XmppError`] variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,69 +41,6 @@ impl Default for XmppLimits {
             max_depth: 32,
             max_attributes: 64,
             max_name_len: 256,
-        }
-    }
-}
-
-/// The default namespace a stream declares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StreamNs {
-    /// `jabber:server` (s2s)
-    #[default]
-    Server,
-    /// `jabber:client` (c2s)
-    Client,
-    /// `jabber:component:accept` (XEP-0114)
-    Component,
-}
-
-impl StreamNs {
-    /// The namespace URI.
-    pub fn uri(&self) -> &'static str {
-        match self {
-            StreamNs::Server => super::ns::SERVER,
-            StreamNs::Client => super::ns::CLIENT,
-            StreamNs::Component => super::ns::COMPONENT,
-        }
-    }
-}
-
-/// The opening `<stream:stream>` tag's attributes and namespace declarations.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct StreamHeader {
-    /// `to` attribute.
-    pub to: Option<String>,
-    /// `from` attribute.
-    pub from: Option<String>,
-    /// `id` attribute.
-    pub id: Option<String>,
-    /// `version` attribute.
-    pub version: Option<String>,
-    /// `xml:lang` attribute.
-    pub lang: Option<String>,
-    /// Default namespace.
-    pub ns: StreamNs,
-    /// Whether the dialback namespace (`xmlns:db='jabber:server:dialback'`) is declared.
-    pub dialback: bool,
-    /// Every prefixed namespace declared on the header, `(prefix, uri)`, e.g.
-    /// `("stream", "http://etherx.jabber.org/streams")`. Stanzas resolve prefixes through it.
-    /// When empty, `stream:` and (if [`Self::dialback`]) `db:` resolve to their usual URIs.
-    pub prefixes: Vec<(String, String)>,
-}
-
-impl StreamHeader {
-    /// The namespace URI bound to `prefix` on the header, with the conventional fallbacks.
-    pub fn resolve_prefix(&self, prefix: &str) -> Option<&str> {
-        if let Some((_, uri)) = self.prefixes.iter().find(|(p, _)| p == prefix) {
-            return Some(uri);
-        }
-        if !self.prefixes.is_empty() {
-            return None;
-        }
-        match prefix {
-            "stream" => Some(super::ns::STREAMS),
-            "db" if self.dialback => Some(super::ns::DIALBACK),
-            _ => None,
         }
     }
 }
@@ -187,6 +127,11 @@ pub struct Framer {
     root: Vec<u8>,
     /// `(start, len)` of the end-tag name being closed.
     end_name: (usize, usize),
+    /// Markup of the element being framed (offsets into it), so the typed parse need not
+    /// scan it again. Bounded by the stanza byte limit.
+    marks: Vec<Mark>,
+    /// Length of the element `marks` describe, once it has been emitted.
+    marked_len: Option<usize>,
 }
 
 impl Framer {
@@ -203,7 +148,37 @@ impl Framer {
             tag_start: 0,
             root: Vec::new(),
             end_name: (0, 0),
+            marks: Vec::new(),
+            marked_len: None,
         }
+    }
+
+    /// Typed view of the element this framer emitted last ([`Frame::Element`]), reading the
+    /// token boundaries found while framing instead of scanning the bytes again. Any other
+    /// input is parsed as [`parse_element`] does.
+    pub fn parse_last<'a>(
+        &self,
+        frame: &'a [u8],
+        stream: &StreamHeader,
+    ) -> Result<Element<'a>, XmppError> {
+        if self.marked_len == Some(frame.len())
+            && frame.len() <= u32::MAX as usize
+            && !self.marks.is_empty()
+        {
+            parse_marked(frame, &self.marks, stream)
+        } else {
+            parse_element(frame, stream)
+        }
+    }
+
+    /// Record one piece of markup of the element being framed.
+    fn mark(&mut self, name_end: usize, kind: MarkKind) {
+        self.marks.push(Mark {
+            start: self.tag_start as u32,
+            name_end: name_end as u32,
+            end: self.pos as u32,
+            kind,
+        });
     }
 
     /// The limits this framer enforces.
@@ -221,6 +196,8 @@ impl Framer {
         self.mark = 0;
         self.tag_start = 0;
         self.root.clear();
+        self.marks.clear();
+        self.marked_len = None;
     }
 
     /// Take the next frame from the front of `buf` (consumed bytes are split off).
@@ -230,6 +207,8 @@ impl Framer {
             self.pos = 0;
             self.lex = Lex::Content;
             self.stack.clear();
+            self.marks.clear();
+            self.marked_len = None;
         }
         loop {
             if self.pos >= buf.len() {
@@ -300,6 +279,7 @@ impl Framer {
                         (b']', _) => 2,
                         (b'>', 2) => {
                             self.lex = Lex::Content;
+                            self.mark(0, MarkKind::CData);
                             continue;
                         }
                         _ => 0,
@@ -334,8 +314,10 @@ impl Framer {
                         if self.attrs.len() >= self.limits.max_attributes {
                             return Err(XmppError::TooManyAttributes);
                         }
-                        self.mark = at;
-                        self.lex = Lex::AttrName;
+                        if !self.whole_attr(buf, at, end)? {
+                            self.mark = at;
+                            self.lex = Lex::AttrName;
+                        }
                     }
                     _ => return Err(XmppError::NotWellFormed),
                 },
@@ -444,6 +426,35 @@ impl Framer {
         self.pos += run;
     }
 
+    /// Fast path for a complete `name='value'` at `at` with nothing to check in the value
+    /// (no reference, no whitespace to normalise): one step instead of one per lexical state.
+    /// `false` leaves everything to the byte-level states.
+    fn whole_attr(&mut self, buf: &[u8], at: usize, end: usize) -> Result<bool, XmppError> {
+        let rest = &buf[at..end];
+        let Some(n) = rest.iter().position(|&c| !is_name_byte(c)) else {
+            return Ok(false);
+        };
+        let q = match (rest[n], rest.get(n + 1)) {
+            (b'=', Some(&q @ (b'\'' | b'"'))) => q,
+            _ => return Ok(false),
+        };
+        let value = &rest[n + 2..];
+        let Some(v) = value
+            .iter()
+            .position(|&c| c == q || c == b'<' || c == b'&' || c < 0x20)
+        else {
+            return Ok(false);
+        };
+        if value[v] != q {
+            return Ok(false);
+        }
+        self.check_name(buf, at, at + n)?;
+        self.add_attr(buf, at, at + n)?;
+        self.pos = at + n + 2 + v + 1;
+        self.lex = Lex::TagSpace(false);
+        Ok(true)
+    }
+
     /// Character data: skip quickly to the next markup byte.
     fn content(&mut self, buf: &[u8], at: usize, end: usize) -> Result<(), XmppError> {
         let b = buf[at];
@@ -506,6 +517,14 @@ impl Framer {
             _ if is_name_start(b) => {
                 self.mark = at;
                 self.attrs.clear();
+                if self.stack.is_empty() {
+                    if self.marks.capacity() > 4096 {
+                        // Do not keep the marks of one huge stanza for the stream's lifetime.
+                        self.marks = Vec::new();
+                    }
+                    self.marks.clear();
+                    self.marked_len = None;
+                }
                 self.lex = Lex::StartName;
             }
             _ => return Err(XmppError::NotWellFormed),
@@ -622,6 +641,12 @@ impl Framer {
         if self.stack.len() >= self.limits.max_depth {
             return Err(XmppError::TooDeep);
         }
+        let kind = if empty {
+            MarkKind::Empty
+        } else {
+            MarkKind::Start
+        };
+        self.mark(name_end, kind);
         if empty {
             if self.stack.is_empty() {
                 return self.emit(buf).map(Some);
@@ -642,6 +667,7 @@ impl Framer {
                 if &buf[os..os + ol] != name {
                     return Err(XmppError::NotWellFormed);
                 }
+                self.mark(0, MarkKind::End);
                 if self.stack.is_empty() {
                     return self.emit(buf).map(Some);
                 }
@@ -666,6 +692,7 @@ impl Framer {
         }
         std::str::from_utf8(&buf[..self.pos]).map_err(|_| XmppError::NotWellFormed)?;
         let bytes = buf.split_to(self.pos).freeze();
+        self.marked_len = Some(self.pos);
         self.pos = 0;
         Ok(Frame::Element(bytes))
     }

@@ -1,7 +1,6 @@
 //! The stream header (RFC 6120 §4.7): `<stream:stream>` attributes and namespace declarations.
 
 use super::XmppError;
-use super::framing::{StreamHeader, StreamNs};
 use super::ns;
 use super::xml::{Attrs, Token, Tokenizer, attr_value, split_qname};
 
@@ -61,4 +60,67 @@ pub(crate) fn parse_header(tag: &str) -> Result<StreamHeader, XmppError> {
         }
     }
     Ok(header)
+}
+
+/// The default namespace a stream declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StreamNs {
+    /// `jabber:server` (s2s)
+    #[default]
+    Server,
+    /// `jabber:client` (c2s)
+    Client,
+    /// `jabber:component:accept` (XEP-0114)
+    Component,
+}
+
+impl StreamNs {
+    /// The namespace URI.
+    pub fn uri(&self) -> &'static str {
+        match self {
+            StreamNs::Server => super::ns::SERVER,
+            StreamNs::Client => super::ns::CLIENT,
+            StreamNs::Component => super::ns::COMPONENT,
+        }
+    }
+}
+
+/// The opening `<stream:stream>` tag's attributes and namespace declarations.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StreamHeader {
+    /// `to` attribute.
+    pub to: Option<String>,
+    /// `from` attribute.
+    pub from: Option<String>,
+    /// `id` attribute.
+    pub id: Option<String>,
+    /// `version` attribute.
+    pub version: Option<String>,
+    /// `xml:lang` attribute.
+    pub lang: Option<String>,
+    /// Default namespace.
+    pub ns: StreamNs,
+    /// Whether the dialback namespace (`xmlns:db='jabber:server:dialback'`) is declared.
+    pub dialback: bool,
+    /// Every prefixed namespace declared on the header, `(prefix, uri)`, e.g.
+    /// `("stream", "http://etherx.jabber.org/streams")`. Stanzas resolve prefixes through it.
+    /// When empty, `stream:` and (if [`Self::dialback`]) `db:` resolve to their usual URIs.
+    pub prefixes: Vec<(String, String)>,
+}
+
+impl StreamHeader {
+    /// The namespace URI bound to `prefix` on the header, with the conventional fallbacks.
+    pub fn resolve_prefix(&self, prefix: &str) -> Option<&str> {
+        if let Some((_, uri)) = self.prefixes.iter().find(|(p, _)| p == prefix) {
+            return Some(uri);
+        }
+        if !self.prefixes.is_empty() {
+            return None;
+        }
+        match prefix {
+            "stream" => Some(super::ns::STREAMS),
+            "db" if self.dialback => Some(super::ns::DIALBACK),
+            _ => None,
+        }
+    }
 }

@@ -205,6 +205,7 @@ pub(crate) fn parse_iq<'a>(
                     name: c.local,
                     attrs: c.attrs,
                     xml,
+                    ancestors: [me.attrs, "", ""],
                 });
             } else {
                 iq.extra_children += 1;

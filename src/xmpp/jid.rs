@@ -1,14 +1,16 @@
 //! JIDs (RFC 7622): a validated newtype over one `String` with offsets, and XEP-0106 escaping.
 //!
-//! Normalisation, as far as a gateway needs the PRECIS profiles: the localpart is case-folded
-//! (`UsernameCaseMapped`, lower-casing) and may not contain `" & ' / : < > @`, spaces or
-//! controls; the domainpart is lower-cased with a trailing dot removed, and is either an IP
-//! literal or dot-separated labels (U-labels are kept as sent; punycode `xn--` labels pass
-//! through); the resourcepart keeps its case and may not contain controls. Each part is
-//! 1–1023 bytes.
+//! Normalisation follows the PRECIS profiles RFC 7622 names, as implemented in
+//! [`super::precis`]: the localpart is case-mapped (`UsernameCaseMapped`: width mapping,
+//! lower-casing, NFC, `IdentifierClass`, and none of `" & ' / : < > @`); the domainpart goes
+//! through IDNA (UTS #46) and is kept as U-labels with a trailing dot removed, or is an IPv6
+//! literal; the resourcepart is `OpaqueString` (NFC, no controls). Each part is 1–1023 bytes
+//! before and after normalisation.
 
 use std::borrow::Cow;
 use std::fmt;
+
+use super::precis;
 
 /// Why a string is not a valid JID.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,33 +62,30 @@ impl Jid {
         let mut text = String::with_capacity(s.len());
         if let Some(l) = local {
             check_part(l)?;
-            if l.chars().any(is_local_forbidden) {
-                return Err(JidError::BadCharacter);
-            }
-            for c in l.chars() {
-                text.extend(c.to_lowercase());
-            }
+            let l = precis::localpart(l).map_err(|_| JidError::BadCharacter)?;
+            check_part(&l)?;
+            text.push_str(&l);
             text.push('@');
         }
         let domain_start = text.len();
         let domain = domain.strip_suffix('.').unwrap_or(domain);
         check_part(domain)?;
-        check_domain(domain)?;
-        for c in domain.chars() {
-            text.extend(c.to_lowercase());
-        }
-        if text.len() - domain_start > MAX_PART {
-            return Err(JidError::TooLong);
-        }
+        let domain = if domain.starts_with('[') {
+            check_ip_literal(domain)?;
+            Cow::Borrowed(domain)
+        } else {
+            precis::domainpart(domain).map_err(|_| JidError::BadCharacter)?
+        };
+        check_part(&domain)?;
+        text.push_str(&domain);
         let mut slash = None;
         if let Some(r) = resource {
             check_part(r)?;
-            if r.chars().any(char::is_control) {
-                return Err(JidError::BadCharacter);
-            }
+            let r = precis::resourcepart(r).map_err(|_| JidError::BadCharacter)?;
+            check_part(&r)?;
             slash = Some(text.len() as u16);
             text.push('/');
-            text.push_str(r);
+            text.push_str(&r);
         }
         Ok(Jid {
             text,
@@ -103,10 +102,15 @@ impl Jid {
         }
     }
 
-    /// Domainpart.
+    /// Domainpart (U-labels for an internationalised domain).
     pub fn domain(&self) -> &str {
         let end = self.slash.map_or(self.text.len(), usize::from);
         self.text.get(self.domain_start as usize..end).unwrap_or("")
+    }
+
+    /// Domainpart as A-labels (`xn--…`), for DNS and for peers that want ASCII.
+    pub fn domain_ascii(&self) -> Cow<'_, str> {
+        precis::domain_ascii(self.domain())
     }
 
     /// Resourcepart, if any.
@@ -151,38 +155,14 @@ fn check_part(p: &str) -> Result<(), JidError> {
     }
 }
 
-/// Characters RFC 7622 §3.3.1 forbids in a localpart, plus spaces and controls (PRECIS
-/// IdentifierClass).
-fn is_local_forbidden(c: char) -> bool {
-    matches!(c, '"' | '&' | '\'' | '/' | ':' | '<' | '>' | '@')
-        || c.is_whitespace()
-        || c.is_control()
-}
-
-/// A domainpart: an IP literal, or labels of letters, digits, hyphens and non-ASCII.
-fn check_domain(d: &str) -> Result<(), JidError> {
-    if let Some(inner) = d.strip_prefix('[') {
-        let inner = inner.strip_suffix(']').ok_or(JidError::BadCharacter)?;
-        return inner
-            .parse::<std::net::Ipv6Addr>()
-            .map(|_| ())
-            .map_err(|_| JidError::BadCharacter);
-    }
-    for label in d.split('.') {
-        if label.is_empty() || label.len() > 63 {
-            return Err(JidError::BadCharacter);
-        }
-        let ok = label.chars().all(|c| {
-            c.is_ascii_alphanumeric()
-                || c == '-'
-                || c == '_'
-                || (!c.is_ascii() && !c.is_whitespace() && !c.is_control())
-        });
-        if !ok || label.starts_with('-') || label.ends_with('-') {
-            return Err(JidError::BadCharacter);
-        }
-    }
-    Ok(())
+/// An IPv6 literal domainpart, `[…]` (RFC 7622 §3.2).
+fn check_ip_literal(d: &str) -> Result<(), JidError> {
+    d.strip_prefix('[')
+        .and_then(|i| i.strip_suffix(']'))
+        .ok_or(JidError::BadCharacter)?
+        .parse::<std::net::Ipv6Addr>()
+        .map(|_| ())
+        .map_err(|_| JidError::BadCharacter)
 }
 
 /// XEP-0106 escape table: character and its escape code.

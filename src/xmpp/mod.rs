@@ -17,6 +17,7 @@ mod iq;
 pub mod jid;
 mod message;
 pub mod ns;
+mod precis;
 mod presence;
 pub mod roundtrip;
 mod scope;

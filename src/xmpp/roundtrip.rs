@@ -33,10 +33,16 @@ pub fn check(data: &[u8]) -> Result<(), String> {
     };
     buf.extend_from_slice(data);
     while let Ok(Some(frame)) = framer.next_frame(&mut buf) {
-        if let Frame::Element(bytes) = frame
-            && let Ok(el) = parse_element(&bytes, &header)
-        {
-            check_element(&el, &header)?;
+        if let Frame::Element(bytes) = frame {
+            // Reading the framer's marks and scanning the bytes again must agree.
+            let marked = framer.parse_last(&bytes, &header);
+            let scanned = parse_element(&bytes, &header);
+            if marked != scanned {
+                return Err(format!("marked parse {marked:?} != scanned {scanned:?}"));
+            }
+            if let Ok(el) = scanned {
+                check_element(&el, &header)?;
+            }
         }
     }
     Ok(())

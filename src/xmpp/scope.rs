@@ -26,7 +26,7 @@ pub(crate) struct ChildStart<'a> {
 #[derive(Debug, Clone)]
 pub(crate) struct Scope<'a, 'h> {
     /// The tokenizer, positioned inside the parent.
-    pub tok: Tokenizer<'a>,
+    pub tok: Tokenizer<'a, 'h>,
     src: &'a str,
     /// Default namespace in the parent.
     default_ns: Cow<'a, str>,
@@ -56,7 +56,7 @@ pub(crate) fn intern(uri: &str) -> Option<&'static str> {
 impl<'a, 'h> Scope<'a, 'h> {
     /// Children of the element whose start tag `tok` just read.
     pub(crate) fn new(
-        tok: Tokenizer<'a>,
+        tok: Tokenizer<'a, 'h>,
         src: &'a str,
         default_ns: Cow<'a, str>,
         top_attrs: &'a str,

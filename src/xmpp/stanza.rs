@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use super::scope::{ChildStart, Scope, resolve_name};
-use super::xml::{Attrs, Token, Tokenizer, attr_value};
+use super::xml::{Attrs, Mark, Token, Tokenizer, attr_value};
 use super::{ErrorType, StanzaCondition, StreamCondition, StreamHeader, XmppError, ns};
 
 pub use super::children::{Child, Children};
@@ -179,7 +179,26 @@ pub(crate) fn attr<'a>(attrs: &'a str, name: &str) -> Result<Option<Cow<'a, str>
 /// default namespace and prefixes).
 pub fn parse_element<'a>(frame: &'a [u8], stream: &StreamHeader) -> Result<Element<'a>, XmppError> {
     let src = std::str::from_utf8(frame).map_err(|_| XmppError::NotWellFormed)?;
-    let mut tok = Tokenizer::new(src);
+    parse_tokens(src, Tokenizer::new(src), stream)
+}
+
+/// As [`parse_element`], reading token boundaries from the framer's marks for this frame
+/// instead of scanning the bytes again (see [`super::Framer::parse_last`]).
+pub(crate) fn parse_marked<'a>(
+    frame: &'a [u8],
+    marks: &[Mark],
+    stream: &StreamHeader,
+) -> Result<Element<'a>, XmppError> {
+    let src = std::str::from_utf8(frame).map_err(|_| XmppError::NotWellFormed)?;
+    parse_tokens(src, Tokenizer::indexed(src, marks), stream)
+}
+
+/// Read the element from its first token on.
+fn parse_tokens<'a, 'h>(
+    src: &'a str,
+    mut tok: Tokenizer<'a, 'h>,
+    stream: &'h StreamHeader,
+) -> Result<Element<'a>, XmppError> {
     let (name, attrs, empty, at) = loop {
         match tok.next_token()? {
             Some(Token::Start {

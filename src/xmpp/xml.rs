@@ -35,17 +35,106 @@ pub(crate) enum Token<'a> {
     CData(&'a str),
 }
 
-/// Pull tokenizer over a complete element.
-#[derive(Debug, Clone)]
-pub(crate) struct Tokenizer<'a> {
-    src: &'a str,
-    pos: usize,
+/// What kind of markup a [`Mark`] records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MarkKind {
+    /// `<x …>`
+    Start,
+    /// `<x …/>`
+    Empty,
+    /// `</x>`
+    End,
+    /// `<![CDATA[…]]>`
+    CData,
 }
 
-impl<'a> Tokenizer<'a> {
+/// One piece of markup the framer found while scanning a frame, by byte offsets into the
+/// frame: `start` is the `<`, `end` is just past the closing `>`, `name_end` ends a start
+/// tag's name. Text lies between marks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Mark {
+    pub start: u32,
+    pub name_end: u32,
+    pub end: u32,
+    pub kind: MarkKind,
+}
+
+/// Pull tokenizer over a complete element: either scanning the text itself, or (when the
+/// framer's marks for exactly this frame are at hand) reading token boundaries from them.
+#[derive(Debug, Clone)]
+pub(crate) struct Tokenizer<'a, 'i> {
+    src: &'a str,
+    pos: usize,
+    /// The framer's marks; empty when scanning.
+    marks: &'i [Mark],
+    /// Next mark to use.
+    next: usize,
+}
+
+impl<'a> Tokenizer<'a, 'static> {
     /// Tokenize `src`.
     pub(crate) fn new(src: &'a str) -> Self {
-        Tokenizer { src, pos: 0 }
+        Tokenizer {
+            src,
+            pos: 0,
+            marks: &[],
+            next: 0,
+        }
+    }
+}
+
+impl<'a, 'i> Tokenizer<'a, 'i> {
+    /// Tokenize `src` with the framer's `marks` for it (which must describe exactly `src`;
+    /// inconsistent marks give an error, never a panic).
+    pub(crate) fn indexed(src: &'a str, marks: &'i [Mark]) -> Self {
+        Tokenizer {
+            src,
+            pos: 0,
+            marks,
+            next: 0,
+        }
+    }
+
+    /// The next token from the marks.
+    fn next_marked(&mut self) -> Result<Option<Token<'a>>, XmppError> {
+        let src = self.src;
+        if self.pos >= src.len() {
+            return Ok(None);
+        }
+        let Some(m) = self.marks.get(self.next) else {
+            let text = src.get(self.pos..).ok_or(XmppError::NotWellFormed)?;
+            self.pos = src.len();
+            return Ok(Some(Token::Text(text)));
+        };
+        let (start, end) = (m.start as usize, m.end as usize);
+        if start > self.pos {
+            let text = src.get(self.pos..start).ok_or(XmppError::NotWellFormed)?;
+            self.pos = start;
+            return Ok(Some(Token::Text(text)));
+        }
+        if start != self.pos || end <= start {
+            return Err(XmppError::NotWellFormed);
+        }
+        self.next += 1;
+        self.pos = end;
+        let bad = || XmppError::NotWellFormed;
+        Ok(Some(match m.kind {
+            MarkKind::End => Token::End { after: end },
+            MarkKind::CData => {
+                Token::CData(src.get(start + 9..end.saturating_sub(3)).ok_or_else(bad)?)
+            }
+            MarkKind::Start | MarkKind::Empty => {
+                let empty = m.kind == MarkKind::Empty;
+                let name_end = m.name_end as usize;
+                let attrs_end = end.saturating_sub(if empty { 2 } else { 1 });
+                Token::Start {
+                    name: src.get(start + 1..name_end).ok_or_else(bad)?,
+                    attrs: src.get(name_end..attrs_end.max(name_end)).ok_or_else(bad)?,
+                    empty,
+                    at: start,
+                }
+            }
+        }))
     }
 
     /// Current byte offset.
@@ -55,6 +144,9 @@ impl<'a> Tokenizer<'a> {
 
     /// The next token, `None` at the end of input.
     pub(crate) fn next_token(&mut self) -> Result<Option<Token<'a>>, XmppError> {
+        if !self.marks.is_empty() {
+            return self.next_marked();
+        }
         let src = self.src;
         let bytes = src.as_bytes();
         let Some(&first) = bytes.get(self.pos) else {

@@ -92,3 +92,64 @@ fn xep0106_examples() {
         std::borrow::Cow::Borrowed(_)
     ));
 }
+
+/// `protocol-tests/xmpp/jid/rfc7622-3.5-jid-examples.tsv`: RFC 7622 §3.5 and one case per
+/// PRECIS rule, `input<TAB>normalised` or `input<TAB>!Error`.
+#[test]
+fn rfc7622_golden_table() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("protocol-tests/xmpp/jid/rfc7622-3.5-jid-examples.tsv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (input, want) = line.split_once('\t').expect("input<TAB>expected");
+        let got = match Jid::parse(input) {
+            Ok(j) => j.as_str().to_owned(),
+            Err(e) => format!("!{e:?}"),
+        };
+        if got != want {
+            failures.push(format!("{input:?}: got {got:?}, want {want:?}"));
+        }
+        n += 1;
+    }
+    assert!(n >= 50, "table too short: {n}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn idna_domains_compare_equal_and_give_a_labels() {
+    let u = Jid::parse("Juliet@Bücher.example/r").unwrap();
+    let a = Jid::parse("juliet@xn--bcher-kva.example/r").unwrap();
+    assert_eq!(u, a);
+    assert_eq!(u.domain(), "bücher.example");
+    assert_eq!(u.domain_ascii(), "xn--bcher-kva.example");
+    let ascii = Jid::parse("a@Example.COM").unwrap();
+    assert_eq!(ascii.domain_ascii(), "example.com");
+}
+
+#[test]
+fn part_lengths_apply_after_normalisation() {
+    // 1023 bytes is the limit for each part (RFC 7622 §3.2–3.4).
+    let ok_local = "a".repeat(1023);
+    assert!(Jid::parse(&format!("{ok_local}@b")).is_ok());
+    assert_eq!(
+        Jid::parse(&format!("a@b/{}", "r".repeat(1024))),
+        Err(JidError::TooLong)
+    );
+    assert_eq!(
+        Jid::parse(&format!("{}.example", "d".repeat(1020))),
+        Err(JidError::TooLong)
+    );
+    // U+0130 (2 bytes) lower-cases to `i` + U+0307 (3 bytes): 341 of them make 1023 bytes
+    // after case mapping; 400 fit before it (800 bytes) but not after (1200).
+    let dotted = "\u{130}".repeat(341);
+    assert_eq!(dotted.len(), 682);
+    assert!(Jid::parse(&format!("{dotted}@b")).is_ok());
+    let long = "\u{130}".repeat(400);
+    assert!(long.len() <= 1023);
+    assert_eq!(Jid::parse(&format!("{long}@b")), Err(JidError::TooLong));
+}

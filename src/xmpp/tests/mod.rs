@@ -1,5 +1,6 @@
 //! Codec tests: framing (tables + every prefix + transcripts), views, writer, JIDs.
 
+mod children;
 mod encode;
 mod framing;
 mod golden;
