@@ -20,7 +20,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$HERE/lib.sh"
 
 GATEWAY_SCENARIOS=(sip-to-xmpp-plain xmpp-to-sip-plain unicode-both-ways errors-both-ways ops-metrics-audit)
-GATEWAY_SCENARIOS+=(sip-watches-xmpp xmpp-watches-sip)
+GATEWAY_SCENARIOS+=(sip-watches-xmpp xmpp-watches-sip sip-unsubscribes)
 GATEWAY_SCENARIOS+=(session-mode-im udp-retransmission)
 SELF_TESTS=(peers-xmpp-local peers-sip-local)
 
@@ -330,6 +330,32 @@ for l in lines:
         i += 1
 sys.exit(0 if i == len(want) else 1)
 PY
+  [ -z "$REASON" ]
+}
+# presence (issue 7): alice's pjsua2 subscribes to juliet@xmpp.test, juliet approves and goes
+# available; alice then unsubscribes (SUBSCRIBE Expires: 0 in the dialog). alice's subscription
+# must end (NOTIFY terminated) and juliet (slixmpp) must get presence type=unsubscribe from
+# alice@sip.test (RFC 8048: a SIP unsubscribe is an XMPP unsubscribe).
+sc_sip_unsubscribes() {
+  local tag=unsub n; n="$(nonce)"
+  local wout="$SC_DIR/$tag.alice.out" jout="$SC_DIR/$tag.juliet.out"
+  BOUND=60 xmpp_client_script xmpp_presentity.py --jid juliet@xmpp.test --server "$XMPP_IP" \
+    --approve alice@sip.test --delay 1.5 --timeout 30 --wait-unsubscribe \
+    --step "available:here $n" > "$jout" 2>&1 &
+  local jpid=$!
+  wait_grep "$jout" '^READY' 15 "$jpid" || { fail "juliet could not log in at Prosody"; show juliet "$jout"; return 1; }
+  BOUND=60 timeout -k 5 60 "$VENV/bin/python" "$INTEROP/clients/sip_watcher.py" --id sip:alice@sip.test \
+    --registrar "sip:sip.test;transport=tls" --proxy "sip:$KAM_IP:5061;transport=tls;lr" \
+    --ca "$CERTS/ca.crt" --cert "$CERTS/sip.test.crt" --key "$CERTS/sip.test.key" \
+    --local-ip "${UA_IP[alice]}" --watch sip:juliet@xmpp.test --until "note=here $n" --unsubscribe \
+    --timeout 40 --log-file "$SC_DIR/$tag.alice.pjsip.log" > "$wout" 2>&1
+  local wrc=$?
+  local jrc=0; wait_pid "$jpid" 40 || jrc=$?
+  show "juliet" "$jout"; show "alice" "$wout"
+  grep -q "^UNSUBSCRIBED" "$wout" || fail "alice never saw juliet's presence, so never unsubscribed: $(grep -m1 '^FAIL' "$wout")"
+  [ "$wrc" = 0 ] || fail "alice's subscription did not end after unsubscribing: $(grep -E '^(SUB|FAIL)' "$wout" | tail -2 | tr '\n' '|')"
+  grep -qx "UNSUBSCRIBE from=alice@sip.test" "$jout" || fail "juliet got no unsubscribe from alice@sip.test"
+  [ "$jrc" = 0 ] || fail "juliet's client failed (exit $jrc): $(grep -m1 '^FAIL' "$jout")"
   [ -z "$REASON" ]
 }
 # presence (issue 7): juliet (slixmpp) subscribes to bob@sip.test; parley SUBSCRIBEs through

@@ -9,7 +9,8 @@
 //!    `<presence/>` to that watcher is a NOTIFY with the new PIDF;
 //! 3. `unsubscribed` ends it with NOTIFY `terminated;reason=rejected`;
 //! 4. a SUBSCRIBE in the dialog refreshes it (NOTIFY of the current state) or, with
-//!    `Expires: 0`, ends it; one for an unknown dialog gets 481; a CSeq not above the last
+//!    `Expires: 0`, ends it (NOTIFY `terminated`, and XMPP `unsubscribe` from the watcher,
+//!    RFC 8048 §5); one for an unknown dialog gets 481; a CSeq not above the last
 //!    gets 500; expiry without refresh ends it with `terminated;reason=timeout` and sends
 //!    nothing to XMPP (expiry is not contact removal).
 //!
@@ -32,7 +33,9 @@ use crate::config::Side;
 use crate::conn::sip_conn::PeerCerts;
 use crate::conn::xmpp_pool::OutStanza;
 use crate::metrics::{Direction, EventKind, PolicyReason};
-use crate::model::{Address, Availability, Event, Presence as ModelPresence, SubscriptionKind};
+use crate::model::{
+    Address, Availability, Event, Presence as ModelPresence, Subscription, SubscriptionKind,
+};
 use crate::sip::SipMessage;
 use crate::sip::body::pidf;
 use crate::sip::dialog::{self, DialogId, Notifier, NotifierPending, Notify, NotifyState};
@@ -137,7 +140,7 @@ impl Gateway {
         };
         let requested = req.expires().ok().flatten();
         if let Some(tag) = to.tag {
-            return self.refresh_watch(call_id, tag, cseq.seq, dialog::granted(requested));
+            return self.refresh_watch(peer, call_id, tag, cseq.seq, dialog::granted(requested));
         }
         let (Ok(watcher), Some(Ok(presentity))) = (
             bridge::address::from_sip_uri(from.uri),
@@ -230,8 +233,11 @@ impl Gateway {
         }
     }
 
+    /// A SUBSCRIBE in an existing dialog: a refresh, or with `Expires: 0` the watcher's
+    /// unsubscribe, which RFC 8048 §5 maps to XMPP `unsubscribe` (unlike an expiry).
     fn refresh_watch(
         self: &Arc<Self>,
+        peer: &PeerCerts,
         call_id: &str,
         tag: &str,
         cseq: u32,
@@ -240,6 +246,13 @@ impl Gateway {
         let key = (call_id.to_owned(), tag.to_owned());
         let Some((key, mut watch)) = self.presence.watches.remove(&key) else {
             return SubscribeAnswer::status(481, "Subscription Does Not Exist");
+        };
+        // Only a peer authenticated for the watcher's domain may change its dialog.
+        let watcher_domain = watch.info.watcher.split_once('@').map(|(_, d)| d);
+        let Some(Ok(sender)) = watcher_domain.map(|d| auth::verify_certificate_for(Some(peer), d))
+        else {
+            self.presence.watches.insert(key, watch);
+            return SubscribeAnswer::status(403, "Peer Not Authenticated For Sender Domain");
         };
         let now = Instant::now();
         let (next, notify) = match watch.dialog.refresh(cseq, expires, now) {
@@ -257,6 +270,9 @@ impl Gateway {
         if let Some(d) = next {
             watch.dialog = d;
             self.presence.watches.insert(key.clone(), watch);
+        } else {
+            info!(presentity = %watch.info.presentity, watcher = %watch.info.watcher, "SIP watcher unsubscribed");
+            self.watcher_unsubscribed(&sender, &watch.info);
         }
         SubscribeAnswer {
             code: 200,
@@ -264,6 +280,27 @@ impl Gateway {
             to_tag: None,
             expires: Some(expires),
         }
+    }
+
+    /// The XMPP `unsubscribe` from the SIP watcher to the XMPP presentity (DESIGN presence
+    /// table: in-dialog SUBSCRIBE with `Expires: 0`).
+    fn watcher_unsubscribed(self: &Arc<Self>, sender: &auth::VerifiedDomain, info: &WatchInfo) {
+        let from = format!("sip:{}", info.watcher);
+        let to = format!("sip:{}", info.presentity);
+        let (Ok(from), Ok(to)) = (
+            bridge::address::from_sip_uri(&from),
+            bridge::address::from_sip_uri(&to),
+        ) else {
+            warn!("unsubscribe not interworked: dialog addresses do not map");
+            return;
+        };
+        let event = Event::Subscription(Subscription {
+            from,
+            to,
+            kind: SubscriptionKind::Unsubscribe,
+            nick: None,
+        });
+        self.presence_to_xmpp(sender, &event);
     }
 
     /// End the dialog when it expires, unless refreshed meanwhile.

@@ -100,8 +100,20 @@ impl Gateway {
         if code == 420 {
             extra.push(("Unsupported", &unsupported));
         }
+        // RFC 3261 §12.1.1: the 2xx that makes a subscription dialog copies Record-Route, so
+        // the watcher's refreshes and unsubscribe take the proxies' path.
+        let subscribe_routes = if expires.is_some() && code / 100 == 2 {
+            super::sip_session::record_route_values(&req)
+        } else {
+            Vec::new()
+        };
         if let Some(e) = &expires {
             extra.push(("Expires", e));
+            extra.extend(
+                subscribe_routes
+                    .iter()
+                    .map(|r| ("Record-Route", r.as_str())),
+            );
             extra.push(("Contact", &contact));
         }
         let (session_contact, record_routes);

@@ -7,7 +7,9 @@ every change of the subscription and of the presence it sees, one line each:
   PRES sub=<state> status=<online|offline|unknown> activity=<none|away|busy|unknown> note=<text>
   FAIL <reason>
 
-It stops when a PRES line contains --until TEXT (exit 0) or at --timeout (exit 1).
+It stops when a PRES line contains --until TEXT (exit 0) or at --timeout (exit 1). With
+--unsubscribe it then ends the subscription itself (SUBSCRIBE Expires: 0 in the dialog),
+prints ``UNSUBSCRIBED``, and waits for the subscription to reach TERMINATED (else exit 1).
 """
 import argparse
 import sys
@@ -17,7 +19,7 @@ import pjsua2 as pj
 
 from pj_setup import account_config, start_endpoint
 
-STATE = {"registered": False, "reg_code": None, "done": False}
+STATE = {"registered": False, "reg_code": None, "done": False, "terminated": False}
 STATUS = {0: "unknown", 1: "online", 2: "offline"}
 ACTIVITY = {0: "none", 1: "away", 2: "busy"}
 
@@ -37,6 +39,8 @@ class Watch(pj.Buddy):
     def onBuddyEvSubState(self, prm):
         i = self.getInfo()
         print(f"SUB state={i.subStateName} code={i.subTermCode} reason={i.subTermReason}", flush=True)
+        if i.subState == pj.PJSIP_EVSUB_STATE_TERMINATED:
+            STATE["terminated"] = True
 
     def onBuddyState(self):
         i = self.getInfo()
@@ -66,6 +70,16 @@ def main(a):
             watch.create(acc, bc)
         if watch is None and STATE["reg_code"] is not None and STATE["reg_code"] // 100 not in (1, 2):
             break
+    ok = STATE["done"]
+    if ok and a.unsubscribe:
+        watch.subscribePresence(False)
+        print("UNSUBSCRIBED", flush=True)
+        end = time.time() + 10
+        while time.time() < end and not STATE["terminated"]:
+            ep.libHandleEvents(50)
+        if not STATE["terminated"]:
+            print("FAIL subscription not terminated 10s after unsubscribing", flush=True)
+            ok = False
     if watch is None:
         print(f"FAIL not registered (last REGISTER status {STATE['reg_code']})", flush=True)
     elif not STATE["done"]:
@@ -77,7 +91,7 @@ def main(a):
     for _ in range(10):
         ep.libHandleEvents(20)
     ep.libDestroy()
-    return STATE["done"]
+    return ok
 
 
 if __name__ == "__main__":
@@ -92,6 +106,7 @@ if __name__ == "__main__":
     p.add_argument("--key", required=True)
     p.add_argument("--watch", required=True, metavar="URI")
     p.add_argument("--until", metavar="TEXT")
+    p.add_argument("--unsubscribe", action="store_true")
     p.add_argument("--timeout", type=float, default=30)
     p.add_argument("--log-file")
     sys.exit(0 if main(p.parse_args()) else 1)

@@ -7,6 +7,10 @@ publishes each --step ("show:status", show one of available/away/dnd/xa/chat/una
   SUBSCRIBE from=<bare jid>
   APPROVED to=<bare jid>
   PRESENCE show=<show> status=<status>
+  UNSUBSCRIBE from=<bare jid>
+
+With --wait-unsubscribe it stays online after the steps until an ``unsubscribe`` from the
+approved JID arrives (else exit 1 at --timeout).
   FAIL <reason>
 """
 import argparse
@@ -26,7 +30,9 @@ class Client(slixmpp.ClientXMPP):
         self.roster.auto_subscribe = False
         self.add_event_handler("session_start", self.start)
         self.add_event_handler("presence_subscribe", self.on_subscribe)
+        self.add_event_handler("presence_unsubscribe", self.on_unsubscribe)
         self.subscribed = asyncio.get_event_loop().create_future()
+        self.unsubscribed = asyncio.get_event_loop().create_future()
 
     async def start(self, _event):
         self.send_presence()
@@ -38,6 +44,12 @@ class Client(slixmpp.ClientXMPP):
         print(f"SUBSCRIBE from={frm}", flush=True)
         if frm == self.a.approve and not self.subscribed.done():
             self.subscribed.set_result(frm)
+
+    def on_unsubscribe(self, pres):
+        frm = pres["from"].bare
+        print(f"UNSUBSCRIBE from={frm}", flush=True)
+        if frm == self.a.approve and not self.unsubscribed.done():
+            self.unsubscribed.set_result(frm)
 
 
 async def main(a):
@@ -62,10 +74,17 @@ async def main(a):
         else:
             c.send_presence(pshow=show, pstatus=status or None)
         print(f"PRESENCE show={show} status={status}", flush=True)
+    ok = True
+    if a.wait_unsubscribe:
+        try:
+            await asyncio.wait_for(c.unsubscribed, a.timeout)
+        except asyncio.TimeoutError:
+            print(f"FAIL no unsubscribe from {a.approve} after {a.timeout:g}s", flush=True)
+            ok = False
     await asyncio.sleep(a.delay)
     c.disconnect()
     await asyncio.sleep(0.3)
-    return True
+    return ok
 
 
 if __name__ == "__main__":
@@ -79,6 +98,7 @@ if __name__ == "__main__":
     p.add_argument("--approve", required=True, metavar="BARE_JID")
     p.add_argument("--step", action="append", default=[], metavar="SHOW:STATUS")
     p.add_argument("--delay", type=float, default=1.5)
+    p.add_argument("--wait-unsubscribe", action="store_true")
     p.add_argument("--timeout", type=float, default=20)
     a = p.parse_args()
     logging.basicConfig(level=logging.ERROR)
