@@ -488,6 +488,8 @@ async fn every_event_type_is_audited_and_subscriptions_are_counted() {
     let ok = read_sip(&mut ua).await;
     assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
     d.metric_reaches(subs, 1.0).await;
+    // An explicit unsubscribe crosses as XMPP `unsubscribe` (RFC 8048), and is audited.
+    expected.push("sip_to_xmpp,subscription,alice@sip.test,juliet@xmpp.test,delivered");
 
     let lines = d.audit_lines(expected.len()).await;
     // Give a stray extra line the time to show up before comparing.
