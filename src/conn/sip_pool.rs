@@ -130,6 +130,27 @@ impl SipPool {
         }
     }
 
+    /// Requests waiting in each outbound stream's channel for its connection to write them,
+    /// by remote domain (several local domains to one remote add up).
+    pub fn queue_depths(&self) -> Vec<(String, usize)> {
+        let mut depths: Vec<(String, usize)> = Vec::new();
+        for q in self.queues.iter() {
+            let waiting = q.value().max_capacity() - q.value().capacity();
+            match depths.iter_mut().find(|(remote, _)| *remote == q.key().1) {
+                Some((_, n)) => *n += waiting,
+                None => depths.push((q.key().1.clone(), waiting)),
+            }
+        }
+        depths
+    }
+
+    /// Set the per-peer SIP queue gauge from [`SipPool::queue_depths`].
+    pub fn sample_queue_depths(&self) {
+        for (remote, n) in self.queue_depths() {
+            metrics::queue_depth(Protocol::Sip, &remote, n);
+        }
+    }
+
     fn queue(&self, gw: &Arc<Gateway>, local: &str, remote: &str) -> mpsc::Sender<SipOut> {
         let key = (local.to_owned(), remote.to_owned());
         self.queues
@@ -406,6 +427,32 @@ async fn connect_tls(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queue_depths_count_waiting_requests_per_remote_domain() {
+        let pool = SipPool::default();
+        let (a, _rx_a) = mpsc::channel(QUEUE_DEPTH);
+        let (b, _rx_b) = mpsc::channel(QUEUE_DEPTH);
+        let (c, _rx_c) = mpsc::channel(QUEUE_DEPTH);
+        let response = || SipOut::Response {
+            bytes: Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n"),
+            code: 200,
+            key: None,
+        };
+        for _ in 0..3 {
+            a.try_send(response()).unwrap();
+        }
+        b.try_send(response()).unwrap();
+        pool.queues.insert(("x.test".into(), "sip.test".into()), a);
+        pool.queues.insert(("y.test".into(), "sip.test".into()), b);
+        pool.queues.insert(("x.test".into(), "idle.test".into()), c);
+        let mut depths = pool.queue_depths();
+        depths.sort();
+        assert_eq!(
+            depths,
+            vec![("idle.test".to_owned(), 0), ("sip.test".to_owned(), 4)]
+        );
+    }
 
     #[test]
     fn via_is_rewritten_for_the_transport_used() {

@@ -292,6 +292,8 @@ impl Gateway {
             let cancel = gw.shutdown_token();
             loop {
                 gw.spool.update_gauges();
+                // The SIP per-peer queue gauge is sampled on the same tick.
+                gw.sip_out.sample_queue_depths();
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
                     () = cancel.cancelled() => return,
