@@ -8,6 +8,7 @@
 //! with the one status code a server answers it with.
 
 pub mod body;
+mod cached;
 pub mod decode;
 pub mod dialog;
 pub mod encode;
@@ -15,8 +16,8 @@ pub mod error;
 pub mod framing;
 #[doc(hidden)]
 pub mod fuzzing;
+mod head;
 pub mod header;
-mod lines;
 pub mod message;
 pub mod reject;
 mod scan;
@@ -28,6 +29,7 @@ pub mod uri;
 mod rfc4475_tests;
 
 pub use error::SipError;
-pub use framing::{SipLimits, StreamItem};
+pub use framing::{Frame, SipLimits, StreamItem};
+pub use head::Head;
 pub use header::HeaderName;
 pub use message::SipMessage;
