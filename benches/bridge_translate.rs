@@ -17,7 +17,7 @@ use parley::bridge::sip::RequestContext;
 use parley::bridge::sip_out::{SipOut, SipPeerCaps, write_sip_event};
 use parley::bridge::xmpp_out::write_xmpp_event;
 use parley::bridge::{sip, sip_in, xmpp, xmpp_in};
-use parley::sip::framing::{StreamItem, frame_stream};
+use parley::sip::framing::{Frame, next_frame};
 use parley::sip::{SipLimits, SipMessage};
 use parley::xmpp::StreamHeader;
 use parley::xmpp::stanza::{Element, parse_element};
@@ -54,10 +54,10 @@ const OUT: SipOut<'static> = SipOut {
 };
 
 fn parse_sip(buf: &Bytes, limits: &SipLimits) -> Option<SipMessage> {
-    let Ok(Some(StreamItem::Message { len })) = frame_stream(buf, limits) else {
+    let Ok(Some(Frame::Message(head))) = next_frame(buf, limits) else {
         return None;
     };
-    SipMessage::parse(buf.slice(..len), limits).ok()
+    SipMessage::from_head(buf.slice(..head.len()), head, limits).ok()
 }
 
 /// Plain SIP MESSAGE → XMPP `<message/>` (the fast path).

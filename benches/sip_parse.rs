@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput};
-use parley::sip::framing::{StreamItem, frame_datagram, frame_stream};
+use parley::sip::framing::{Frame, frame_datagram, frame_datagram_head, next_frame};
 use parley::sip::{SipLimits, SipMessage};
 use rsip::prelude::*;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -52,11 +52,12 @@ fn inputs() -> Vec<(&'static str, Vec<Bytes>)> {
 
 fn parley_frame_parse(buf: &Bytes, limits: &SipLimits) -> Option<SipMessage> {
     // Datagram framing for messages without Content-Length (RFC 4475 §3.4.1), stream otherwise.
-    let len = match frame_stream(buf, limits) {
-        Ok(Some(StreamItem::Message { len })) => len,
-        _ => frame_datagram(buf, limits).ok()?,
+    // The framer's head scan is handed to the parser, so the head is scanned once.
+    let head = match next_frame(buf, limits) {
+        Ok(Some(Frame::Message(head))) => head,
+        _ => frame_datagram_head(buf, limits).ok()?,
     };
-    SipMessage::parse(buf.slice(..len), limits).ok()
+    SipMessage::from_head(buf.slice(..head.len()), head, limits).ok()
 }
 
 fn parley_typed(buf: &Bytes, limits: &SipLimits) -> usize {

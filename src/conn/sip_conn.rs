@@ -17,7 +17,7 @@ use tracing::{debug, warn};
 use super::ConnError;
 use crate::metrics::{self, Protocol};
 use crate::routing::Gateway;
-use crate::sip::framing::{self, StreamItem};
+use crate::sip::framing::{self, Frame};
 use crate::sip::transaction::{Client, ClientAction, Reliability, Server, Timers, TransactionKey};
 use crate::sip::{SipError, SipMessage, reject};
 
@@ -414,7 +414,7 @@ fn process(
 ) -> Result<(), ConnError> {
     let limits = &gw.sip_limits();
     loop {
-        let item = match framing::frame_stream(rbuf, limits) {
+        let item = match framing::next_frame(rbuf, limits) {
             Ok(Some(item)) => item,
             Ok(None) => return Ok(()),
             Err(e) => {
@@ -427,9 +427,9 @@ fn process(
         };
         let bytes = rbuf.split_to(item.len()).freeze();
         match item {
-            StreamItem::Ping => wbuf.extend_from_slice(b"\r\n"),
-            StreamItem::Pong => {}
-            StreamItem::Message { .. } => match SipMessage::parse(bytes.clone(), limits) {
+            Frame::Ping => wbuf.extend_from_slice(b"\r\n"),
+            Frame::Pong => {}
+            Frame::Message(head) => match SipMessage::from_head(bytes.clone(), head, limits) {
                 Ok(msg) if msg.status().is_some() => transactions.on_response(&msg),
                 Ok(msg) => {
                     if !counted.is_named() {

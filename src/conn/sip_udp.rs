@@ -187,15 +187,15 @@ fn receive(
         reject_datagram(out, data, SipError::HeadTooLarge);
         return None;
     }
-    let len = match framing::frame_datagram(data, limits) {
-        Ok(len) => len,
+    let head = match framing::frame_datagram_head(data, limits) {
+        Ok(head) => head,
         Err(e) => {
             reject_datagram(out, data, e);
             return None;
         }
     };
-    let raw = Bytes::copy_from_slice(data.get(..len)?);
-    let msg = match SipMessage::parse(raw.clone(), limits) {
+    let raw = Bytes::copy_from_slice(data.get(..head.len())?);
+    let msg = match SipMessage::from_head(raw.clone(), head, limits) {
         Ok(m) => m,
         Err(e) => {
             reject_datagram(out, &raw, e);

@@ -4,8 +4,7 @@
 //! `Ok(Some(..))` complete, `Ok(None)` need more bytes, `Err(..)` the stream is invalid.
 
 use super::SipError;
-use super::lines::{Fields, head_end, start_line};
-use super::scan::parse_u64;
+use super::head::{Head, scan};
 
 /// Bounds applied while framing and parsing. Each has its own error variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,50 +63,85 @@ impl StreamItem {
     }
 }
 
+/// A framed item with, for a message, the scanned head that [`super::SipMessage::from_head`] takes
+/// over (so the head is scanned once for framing and parsing together).
+#[derive(Debug, Clone)]
+pub enum Frame {
+    /// A whole message: its head, scanned.
+    Message(Head),
+    /// An RFC 5626 double-CRLF ping (4 bytes); answer with a single CRLF pong.
+    Ping,
+    /// A single CRLF (a pong, or stray keep-alive): 2 bytes to discard.
+    Pong,
+}
+
+impl Frame {
+    /// Bytes this item occupies at the front of the buffer.
+    pub fn len(&self) -> usize {
+        self.item().len()
+    }
+
+    /// Never true: every item occupies at least two bytes.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The item without the scanned head.
+    pub fn item(&self) -> StreamItem {
+        match self {
+            Frame::Message(h) => StreamItem::Message { len: h.len() },
+            Frame::Ping => StreamItem::Ping,
+            Frame::Pong => StreamItem::Pong,
+        }
+    }
+}
+
 /// Frame the next item at the front of a stream buffer.
 ///
 /// CRLF keep-alives (RFC 5626 §3.5.1) come first: `\r\n\r\n` is a [`StreamItem::Ping`], a lone
 /// `\r\n` not followed by another is a [`StreamItem::Pong`] (the only stray CRLF RFC 3261 §7.5
 /// lets precede a start line). A message needs its whole head and `Content-Length` body bytes.
 pub fn frame_stream(buf: &[u8], limits: &SipLimits) -> Result<Option<StreamItem>, SipError> {
+    Ok(next_frame(buf, limits)?.map(|f| f.item()))
+}
+
+/// [`frame_stream`], keeping the scanned head of a message for [`super::SipMessage::from_head`].
+pub fn next_frame(buf: &[u8], limits: &SipLimits) -> Result<Option<Frame>, SipError> {
     match buf {
         [] | [b'\r'] | [b'\r', b'\n', b'\r'] => return Ok(None),
-        [b'\r', b'\n', b'\r', b'\n', ..] => return Ok(Some(StreamItem::Ping)),
-        [b'\r', b'\n', ..] => return Ok(Some(StreamItem::Pong)),
+        [b'\r', b'\n', b'\r', b'\n', ..] => return Ok(Some(Frame::Ping)),
+        [b'\r', b'\n', ..] => return Ok(Some(Frame::Pong)),
         [b'\n', ..] => return Err(SipError::BadStartLine),
         _ => {}
     }
-    let Some((fields_end, body_start)) = head_end(buf) else {
-        if buf.len() > limits.max_head_bytes {
-            return Err(SipError::HeadTooLarge);
-        }
+    let Some(mut head) = scan(buf, limits)? else {
         return Ok(None);
     };
-    if body_start > limits.max_head_bytes {
-        return Err(SipError::HeadTooLarge);
-    }
-    let body_len = content_length(buf, fields_end)?.ok_or(SipError::BadContentLength)?;
+    let body_len = declared_length(&head)?.ok_or(SipError::BadContentLength)?;
     if body_len > limits.max_body_bytes {
         return Err(SipError::BodyTooLarge);
     }
-    let len = body_start + body_len;
-    Ok((buf.len() >= len).then_some(StreamItem::Message { len }))
+    let len = head.head_len() + body_len;
+    if buf.len() < len {
+        return Ok(None);
+    }
+    head.len = u32::try_from(len).map_err(|_| SipError::BodyTooLarge)?;
+    Ok(Some(Frame::Message(head)))
 }
 
 /// Frame one datagram: the length of the message in it (bytes after the declared body are
 /// discarded per RFC 3261 §18.3; Content-Length may be absent).
 pub fn frame_datagram(buf: &[u8], limits: &SipLimits) -> Result<usize, SipError> {
-    let Some((fields_end, body_start)) = head_end(buf) else {
-        if buf.len() > limits.max_head_bytes {
-            return Err(SipError::HeadTooLarge);
-        }
+    frame_datagram_head(buf, limits).map(|h| h.len())
+}
+
+/// [`frame_datagram`], keeping the scanned head for [`super::SipMessage::from_head`].
+pub fn frame_datagram_head(buf: &[u8], limits: &SipLimits) -> Result<Head, SipError> {
+    let Some(mut head) = scan(buf, limits)? else {
         return Err(SipError::Truncated);
     };
-    if body_start > limits.max_head_bytes {
-        return Err(SipError::HeadTooLarge);
-    }
-    let available = buf.len() - body_start;
-    let body_len = match content_length(buf, fields_end)? {
+    let available = buf.len() - head.head_len();
+    let body_len = match declared_length(&head)? {
         Some(n) if n > available => return Err(SipError::BadContentLength),
         Some(n) => n,
         None => available,
@@ -115,38 +149,19 @@ pub fn frame_datagram(buf: &[u8], limits: &SipLimits) -> Result<usize, SipError>
     if body_len > limits.max_body_bytes {
         return Err(SipError::BodyTooLarge);
     }
-    Ok(body_start + body_len)
+    head.len = u32::try_from(head.head_len() + body_len).map_err(|_| SipError::BodyTooLarge)?;
+    Ok(head)
 }
 
-/// The Content-Length of a head (`l` or `Content-Length`, any case). Several fields must agree
-/// (RFC 4475 §3.3.9); anything but 1*DIGIT is an error.
-pub(crate) fn content_length(buf: &[u8], fields_end: usize) -> Result<Option<usize>, SipError> {
-    let (_, first) = start_line(buf, fields_end);
-    let mut found = None;
-    for field in Fields::new(buf, first, fields_end) {
-        let Ok(f) = field else {
-            // Malformed lines are the parser's business; framing only needs Content-Length.
-            continue;
-        };
-        if !matches!(buf.get(f.start), Some(b'c' | b'C' | b'l' | b'L')) {
-            continue;
-        }
-        let name = buf.get(f.start..f.name_end).unwrap_or_default();
-        if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
-            continue;
-        }
-        let value = buf.get(f.value_start..f.value_end).unwrap_or_default();
-        let n = std::str::from_utf8(value)
-            .ok()
-            .and_then(parse_u64)
-            .and_then(|n| usize::try_from(n).ok())
-            .ok_or(SipError::BadContentLength)?;
-        if found.is_some_and(|m| m != n) {
-            return Err(SipError::BadContentLength);
-        }
-        found = Some(n);
+/// The Content-Length of a scanned head (`l` or `Content-Length`, any case). Several fields
+/// must agree (RFC 4475 §3.3.9); anything but 1*DIGIT is an error.
+fn declared_length(head: &Head) -> Result<Option<usize>, SipError> {
+    if head.bad_content_length {
+        return Err(SipError::BadContentLength);
     }
-    Ok(found)
+    head.content_length
+        .map(|n| usize::try_from(n).map_err(|_| SipError::BadContentLength))
+        .transpose()
 }
 
 #[cfg(test)]

@@ -246,19 +246,32 @@ pub const TABLE: &[HeaderInfo] = &[
     ),
 ];
 
-/// Per first letter (a–z), a bit set of table rows whose long name starts with it.
-const BY_LETTER: [u128; 26] = {
-    assert!(TABLE.len() == H::Other as usize && TABLE.len() <= 128);
-    let mut masks = [0u128; 26];
+/// Slots of [`BY_SHAPE`]: a power of two, four times the table so probes stay short.
+const SHAPE_SLOTS: usize = 256;
+
+/// The shape of a long name: its length, first and last letter (case folded). Only two rows of
+/// the table share a shape, so a lookup compares against one or two candidates.
+const fn shape(len: usize, first: u8, last: u8) -> usize {
+    (len.wrapping_mul(31) ^ ((first | 0x20) as usize).wrapping_mul(7) ^ (last | 0x20) as usize)
+        & (SHAPE_SLOTS - 1)
+}
+
+/// Open-addressed table: shape → table row + 1 (0 = empty slot), linear probing.
+const BY_SHAPE: [u8; SHAPE_SLOTS] = {
+    assert!(TABLE.len() == H::Other as usize && TABLE.len() < 255);
+    let mut slots = [0u8; SHAPE_SLOTS];
     let mut i = 0;
     while i < TABLE.len() {
         assert!(TABLE[i].name as usize == i, "TABLE must follow enum order");
-        let first = TABLE[i].long.as_bytes()[0].to_ascii_lowercase();
-        assert!(first.is_ascii_lowercase());
-        masks[(first - b'a') as usize] |= 1u128 << i;
+        let long = TABLE[i].long.as_bytes();
+        let mut h = shape(long.len(), long[0], long[long.len() - 1]);
+        while slots[h] != 0 {
+            h = (h + 1) & (SHAPE_SLOTS - 1);
+        }
+        slots[h] = i as u8 + 1;
         i += 1;
     }
-    masks
+    slots
 };
 
 /// Compact letter → header.
@@ -276,32 +289,33 @@ const COMPACT: [Option<HeaderName>; 26] = {
 };
 
 impl HeaderName {
-    /// Map a header name as written on the wire (any case, compact or long).
+    /// Map a header name as written on the wire (any case, compact or long): a compact
+    /// letter by table, a long name by its shape (length, first and last letter), then one
+    /// case-insensitive comparison per candidate.
     pub fn from_bytes(name: &[u8]) -> HeaderName {
-        let Some(first) = name.first() else {
-            return H::Other;
-        };
-        let letter = first.to_ascii_lowercase().wrapping_sub(b'a');
-        let Some(&mask) = BY_LETTER.get(usize::from(letter)) else {
+        let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
             return H::Other;
         };
         if name.len() == 1 {
             return COMPACT
-                .get(usize::from(letter))
+                .get(usize::from(first.to_ascii_lowercase().wrapping_sub(b'a')))
                 .copied()
                 .flatten()
                 .unwrap_or(H::Other);
         }
-        let mut bits = mask;
-        while bits != 0 {
-            let i = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            if let Some(info) = TABLE.get(i)
+        let mut h = shape(name.len(), first, last);
+        // At most a few probes: the table is a quarter full.
+        for _ in 0..SHAPE_SLOTS {
+            let Some(row) = BY_SHAPE.get(h).and_then(|&r| usize::from(r).checked_sub(1)) else {
+                return H::Other;
+            };
+            if let Some(info) = TABLE.get(row)
                 && info.long.len() == name.len()
                 && info.long.as_bytes().eq_ignore_ascii_case(name)
             {
                 return info.name;
             }
+            h = (h + 1) & (SHAPE_SLOTS - 1);
         }
         H::Other
     }

@@ -11,10 +11,13 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 
+use super::cached::{CSeqAt, MediaTypeAt, NameAddrAt, Span, ViaAt};
 use super::error::HeaderKind;
+pub use super::head::INLINE_HEADERS;
+use super::head::{CORE_SLOTS, Entry, Head, Index, scan};
 use super::header::{CSeq, HeaderName, MediaType, NameAddr, Via};
-use super::lines::{Fields, head_end, start_line};
 use super::scan::{self, CommaSplit};
+use super::typed::Tier2;
 use super::uri::SipUri;
 use super::{SipError, SipLimits};
 
@@ -97,64 +100,6 @@ impl<'a> Method<'a> {
     }
 }
 
-/// Header fields indexed without a heap allocation; more spill to a `Vec`.
-pub const INLINE_HEADERS: usize = 32;
-
-/// Offsets of one header field.
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    name: HeaderName,
-    name_start: u32,
-    name_end: u32,
-    value_start: u32,
-    value_end: u32,
-}
-
-const EMPTY: Entry = Entry {
-    name: HeaderName::Other,
-    name_start: 0,
-    name_end: 0,
-    value_start: 0,
-    value_end: 0,
-};
-
-// The inline variant is large on purpose: it is what keeps parsing free of heap allocations.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
-enum Index {
-    Inline {
-        len: u8,
-        items: [Entry; INLINE_HEADERS],
-    },
-    Heap(Vec<Entry>),
-}
-
-impl Index {
-    fn push(&mut self, e: Entry) {
-        match self {
-            Index::Inline { len, items } => {
-                if let Some(slot) = items.get_mut(usize::from(*len)) {
-                    *slot = e;
-                    *len += 1;
-                } else {
-                    let mut v = Vec::with_capacity(INLINE_HEADERS * 2);
-                    v.extend_from_slice(items);
-                    v.push(e);
-                    *self = Index::Heap(v);
-                }
-            }
-            Index::Heap(v) => v.push(e),
-        }
-    }
-
-    fn as_slice(&self) -> &[Entry] {
-        match self {
-            Index::Inline { len, items } => items.get(..usize::from(*len)).unwrap_or_default(),
-            Index::Heap(v) => v,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy)]
 enum Start {
     Request {
@@ -169,31 +114,36 @@ enum Start {
     },
 }
 
-/// Core headers whose first occurrence is remembered.
-const CORE: [HeaderName; 8] = [
-    HeaderName::Via,
-    HeaderName::From,
-    HeaderName::To,
-    HeaderName::CallId,
-    HeaderName::CSeq,
-    HeaderName::MaxForwards,
-    HeaderName::ContentType,
-    HeaderName::ContentLength,
-];
-
 /// A complete SIP message: one `Bytes` plus offsets. Cheap to move between tasks.
 #[derive(Debug, Clone)]
 pub struct SipMessage {
     raw: Bytes,
     start: Start,
     index: Index,
-    /// Position in `index` + 1 of the first occurrence of each [`CORE`] header (0 = absent).
-    core: [u16; 8],
+    /// Position in `index` + 1 of the first occurrence of each core header (0 = absent), by
+    /// [`HeaderName`] discriminant.
+    core: [u16; CORE_SLOTS],
     body_start: u32,
     /// End of the last header line (its terminator included): where the empty line starts.
     fields_end: u32,
+    /// The core headers, typed once by [`SipMessage::parse`].
+    typed: Typed,
+    /// Single-valued tier-2 headers, typed on first access.
+    tier2: OnceLock<Tier2>,
     /// Cached verdict of [`SipMessage::validate`] (tier 2).
     validated: OnceLock<Result<(), SipError>>,
+}
+
+/// The core headers as typed by parse, kept as offsets ([`super::cached`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct Typed {
+    via: (Span, ViaAt),
+    from: (Span, NameAddrAt),
+    to: (Span, NameAddrAt),
+    call_id: Span,
+    cseq: (Span, CSeqAt),
+    max_forwards: Option<u32>,
+    content_type: Option<(Span, MediaTypeAt)>,
 }
 
 /// One header field as written: typed name, the name's spelling and the raw value.
@@ -218,99 +168,124 @@ fn utf8(b: &[u8], e: SipError) -> Result<&str, SipError> {
 impl SipMessage {
     /// Parse one complete message (as framed by [`super::framing`]).
     pub fn parse(raw: Bytes, limits: &SipLimits) -> Result<SipMessage, SipError> {
-        let buf: &[u8] = &raw;
-        let Some((fields_end, body_start)) = head_end(buf) else {
-            if buf.len() > limits.max_head_bytes {
-                return Err(SipError::HeadTooLarge);
-            }
+        let Some(mut head) = scan(&raw, limits)? else {
             return Err(SipError::Truncated);
         };
-        if body_start > limits.max_head_bytes {
-            return Err(SipError::HeadTooLarge);
-        }
-        let (line_end, first_field) = start_line(buf, fields_end);
-        let start = parse_start_line(buf.get(..line_end).unwrap_or_default(), limits)?;
-
-        let mut index = Index::Inline {
-            len: 0,
-            items: [EMPTY; INLINE_HEADERS],
-        };
-        let mut core = [0u16; 8];
-        let mut count = 0usize;
-        for field in Fields::new(buf, first_field, fields_end) {
-            let f = field?;
-            count += 1;
-            if count > limits.max_headers {
-                return Err(SipError::TooManyHeaders);
-            }
-            if f.value_end - f.start > limits.max_header_len {
-                return Err(SipError::HeaderTooLong);
-            }
-            let name = HeaderName::from_bytes(buf.get(f.start..f.name_end).unwrap_or_default());
-            if let Some(slot) = CORE.iter().position(|c| *c == name)
-                && let Some(c) = core.get_mut(slot)
-            {
-                if *c == 0 {
-                    // Positions past u16::MAX cannot occur within any head limit.
-                    *c = u16::try_from(count).unwrap_or(0);
-                } else if name != HeaderName::Via && name != HeaderName::ContentLength {
-                    return Err(SipError::DuplicateHeader(HeaderKind::from(name)));
-                }
-            }
-            index.push(Entry {
-                name,
-                name_start: u32_of(f.start)?,
-                name_end: u32_of(f.name_end)?,
-                value_start: u32_of(f.value_start)?,
-                value_end: u32_of(f.value_end)?,
-            });
-        }
-        let msg = SipMessage {
-            start,
-            index,
-            core,
-            body_start: u32_of(body_start)?,
-            fields_end: u32_of(fields_end)?,
-            raw,
-            validated: OnceLock::new(),
-        };
-        msg.check(limits)?;
-        Ok(msg)
+        head.len = u32_of(raw.len())?;
+        Self::build(raw, head, limits)
     }
 
-    /// Tier-1 checks: body length and the core headers.
-    fn check(&self, limits: &SipLimits) -> Result<(), SipError> {
-        let body_len = self.raw.len().saturating_sub(self.body_start as usize);
+    /// Parse a message framed by [`super::framing::next_frame`] or
+    /// [`super::framing::frame_datagram_head`], taking over the head they scanned: `raw` is
+    /// the framed message (the first [`Head::len`] bytes of the buffer that was framed), and
+    /// `limits` the limits it was framed with. A `raw` of another length is scanned afresh.
+    pub fn from_head(raw: Bytes, head: Head, limits: &SipLimits) -> Result<SipMessage, SipError> {
+        if head.len() != raw.len() {
+            return Self::parse(raw, limits);
+        }
+        Self::build(raw, head, limits)
+    }
+
+    fn build(raw: Bytes, head: Head, limits: &SipLimits) -> Result<SipMessage, SipError> {
+        let start = parse_start_line(
+            raw.get(..head.line_end as usize).unwrap_or_default(),
+            limits,
+        )?;
+        if let Some(e) = head.error {
+            return Err(e);
+        }
+        let body_len = raw.len().saturating_sub(head.body_start as usize);
         if body_len > limits.max_body_bytes {
             return Err(SipError::BodyTooLarge);
         }
-        let mut cl = None;
-        for v in self.header_values(HeaderName::ContentLength) {
-            let n = from_utf8(v)
-                .ok()
-                .and_then(scan::parse_u64)
-                .ok_or(SipError::BadContentLength)?;
-            if cl.is_some_and(|m| m != n) {
-                return Err(SipError::BadContentLength);
-            }
-            cl = Some(n);
-        }
-        if cl.is_some_and(|n| n != body_len as u64) {
+        if head.bad_content_length || head.content_length.is_some_and(|n| n != body_len as u64) {
             return Err(SipError::BadContentLength);
         }
-        self.via()?;
-        self.from()?;
-        self.to()?;
-        self.call_id()?;
-        let cseq = self.cseq()?;
+        let mut msg = SipMessage {
+            start,
+            index: head.index,
+            core: head.core,
+            body_start: head.body_start,
+            fields_end: head.fields_end,
+            raw,
+            typed: Typed::default(),
+            tier2: OnceLock::new(),
+            validated: OnceLock::new(),
+        };
+        msg.typed = msg.type_core()?;
+        Ok(msg)
+    }
+
+    /// Tier-1 checks: type the core headers once (their offsets are kept).
+    fn type_core(&self) -> Result<Typed, SipError> {
+        let bad = SipError::BadHeader(HeaderKind::Via);
+        let vias = self
+            .header(HeaderName::Via)
+            .ok_or(SipError::MissingHeader(HeaderKind::Via))?;
+        let top = CommaSplit::new(vias).next().ok_or(bad)?;
+        let top_span = self.span_of(top);
+        let top = utf8(top, bad)?;
+        let via = (top_span, ViaAt::of(top, &Via::parse(top).ok_or(bad)?));
+        let from = self.name_addr(HeaderName::From)?;
+        let to = self.name_addr(HeaderName::To)?;
+        let (call_id, v) = self.required(HeaderName::CallId)?;
+        if v.is_empty() || v.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(SipError::BadHeader(HeaderKind::CallId));
+        }
+        let (span, v) = self.required(HeaderName::CSeq)?;
+        let cseq = CSeq::parse(v).ok_or(SipError::BadHeader(HeaderKind::CSeq))?;
         if let Some(m) = self.method()
             && m.as_str() != cseq.method
         {
             return Err(SipError::CSeqMethodMismatch);
         }
-        self.max_forwards()?;
-        self.content_type()?;
-        Ok(())
+        let cseq = (span, CSeqAt::of(v, &cseq));
+        let max_forwards = self
+            .header_str(HeaderName::MaxForwards)?
+            .map(|v| {
+                scan::parse_bounded(v, 255)
+                    .map(|n| n as u32)
+                    .ok_or(SipError::BadHeader(HeaderKind::MaxForwards))
+            })
+            .transpose()?;
+        let content_type = match self.header(HeaderName::ContentType) {
+            None => None,
+            Some(v) => {
+                let bad = SipError::BadHeader(HeaderKind::ContentType);
+                let span = self.span_of(v);
+                let v = utf8(v, bad)?;
+                Some((span, MediaTypeAt::of(v, &MediaType::parse(v).ok_or(bad)?)))
+            }
+        };
+        Ok(Typed {
+            via,
+            from,
+            to,
+            call_id,
+            cseq,
+            max_forwards,
+            content_type,
+        })
+    }
+
+    /// Where `part` (a slice of this message) lies.
+    pub(crate) fn span_of(&self, part: &[u8]) -> Span {
+        let start = (part.as_ptr() as usize).wrapping_sub(self.raw.as_ptr() as usize);
+        match (u32::try_from(start), u32::try_from(start + part.len())) {
+            (Ok(start), Ok(end)) if end as usize <= self.raw.len() => Span { start, end },
+            _ => Span::default(),
+        }
+    }
+
+    /// The text of a span (header values typed at parse time are UTF-8).
+    pub(crate) fn span_str(&self, s: Span) -> &str {
+        self.str_at(s.start, s.end)
+    }
+
+    fn name_addr(&self, name: HeaderName) -> Result<(Span, NameAddrAt), SipError> {
+        let (span, v) = self.required(name)?;
+        let a = NameAddr::parse(v).ok_or(SipError::BadHeader(HeaderKind::from(name)))?;
+        Ok((span, NameAddrAt::of(v, &a)))
     }
 
     /// The message bytes.
@@ -392,11 +367,8 @@ impl SipMessage {
     /// First value of a header, raw (folding intact).
     pub fn header(&self, name: HeaderName) -> Option<&[u8]> {
         let entries = self.index.as_slice();
-        let entry = match CORE.iter().position(|c| *c == name) {
-            Some(slot) => {
-                let pos = usize::from(*self.core.get(slot)?);
-                entries.get(pos.checked_sub(1)?)
-            }
+        let entry = match self.core.get(name as usize) {
+            Some(&pos) => entries.get(usize::from(pos).checked_sub(1)?),
             None => entries.iter().find(|e| e.name == name),
         }?;
         Some(self.field(entry).value)
@@ -432,19 +404,21 @@ impl SipMessage {
             .transpose()
     }
 
-    fn required(&self, name: HeaderName) -> Result<&str, SipError> {
-        self.header_str(name)?
-            .ok_or(SipError::MissingHeader(HeaderKind::from(name)))
+    /// First value of a header with where it lies; an error when absent or not UTF-8.
+    fn required(&self, name: HeaderName) -> Result<(Span, &str), SipError> {
+        let v = self
+            .header(name)
+            .ok_or(SipError::MissingHeader(HeaderKind::from(name)))?;
+        Ok((
+            self.span_of(v),
+            utf8(v, SipError::BadHeader(HeaderKind::from(name)))?,
+        ))
     }
 
-    /// Top Via.
+    /// Top Via (typed once, at parse).
     pub fn via(&self) -> Result<Via<'_>, SipError> {
-        let v = self
-            .header(HeaderName::Via)
-            .ok_or(SipError::MissingHeader(HeaderKind::Via))?;
-        let bad = SipError::BadHeader(HeaderKind::Via);
-        let first = CommaSplit::new(v).next().ok_or(bad)?;
-        Via::parse(utf8(first, bad)?).ok_or(bad)
+        let (span, at) = &self.typed.via;
+        Ok(at.view(self.span_str(*span)))
     }
 
     /// Every Via value in order (top first), typed.
@@ -454,54 +428,47 @@ impl SipMessage {
             .map(move |v| from_utf8(v).ok().and_then(Via::parse).ok_or(bad))
     }
 
-    fn name_addr(&self, name: HeaderName) -> Result<NameAddr<'_>, SipError> {
-        let v = self.required(name)?;
-        NameAddr::parse(v).ok_or(SipError::BadHeader(HeaderKind::from(name)))
-    }
-
-    /// From.
+    /// From (typed once, at parse).
     pub fn from(&self) -> Result<NameAddr<'_>, SipError> {
-        self.name_addr(HeaderName::From)
+        let (span, at) = &self.typed.from;
+        Ok(at.view(self.span_str(*span)))
     }
 
-    /// To.
+    /// To (typed once, at parse).
     pub fn to(&self) -> Result<NameAddr<'_>, SipError> {
-        self.name_addr(HeaderName::To)
+        let (span, at) = &self.typed.to;
+        Ok(at.view(self.span_str(*span)))
     }
 
-    /// Call-ID.
+    /// Call-ID (checked at parse).
     pub fn call_id(&self) -> Result<&str, SipError> {
-        let v = self.required(HeaderName::CallId)?;
-        if v.is_empty() || v.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(SipError::BadHeader(HeaderKind::CallId));
-        }
-        Ok(v)
+        Ok(self.span_str(self.typed.call_id))
     }
 
-    /// CSeq.
+    /// CSeq (typed once, at parse).
     pub fn cseq(&self) -> Result<CSeq<'_>, SipError> {
-        CSeq::parse(self.required(HeaderName::CSeq)?).ok_or(SipError::BadHeader(HeaderKind::CSeq))
+        let (span, at) = &self.typed.cseq;
+        Ok(at.view(self.span_str(*span)))
     }
 
-    /// Max-Forwards, if present.
+    /// Max-Forwards, if present (typed once, at parse).
     pub fn max_forwards(&self) -> Result<Option<u32>, SipError> {
-        let bad = SipError::BadHeader(HeaderKind::MaxForwards);
-        self.header_str(HeaderName::MaxForwards)?
-            .map(|v| scan::parse_bounded(v, 255).map(|n| n as u32).ok_or(bad))
-            .transpose()
+        Ok(self.typed.max_forwards)
     }
 
-    /// Content-Type, if present.
+    /// Content-Type, if present (typed once, at parse).
     pub fn content_type(&self) -> Result<Option<MediaType<'_>>, SipError> {
-        let bad = SipError::BadHeader(HeaderKind::ContentType);
-        self.header_str(HeaderName::ContentType)?
-            .map(|v| MediaType::parse(v).ok_or(bad))
-            .transpose()
+        Ok(self
+            .typed
+            .content_type
+            .as_ref()
+            .map(|(span, at)| at.view(self.span_str(*span))))
     }
 
     /// Content-Length as declared, if present (the body always has exactly this length).
     pub fn content_length(&self) -> Option<usize> {
-        (self.core.get(7).copied() != Some(0)).then(|| self.body().len())
+        let slot = HeaderName::ContentLength as usize;
+        (self.core.get(slot).copied() != Some(0)).then(|| self.body().len())
     }
 
     /// The body (empty when there is none).
@@ -521,6 +488,10 @@ impl SipMessage {
 
     pub(crate) fn validated(&self) -> &OnceLock<Result<(), SipError>> {
         &self.validated
+    }
+
+    pub(crate) fn tier2(&self) -> &OnceLock<Tier2> {
+        &self.tier2
     }
 
     /// Offsets of the start line's Request-URI, for editors.

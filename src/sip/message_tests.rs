@@ -241,7 +241,9 @@ fn many_headers_spill_to_heap() {
 #[test]
 fn size_of_message_is_bounded() {
     assert!(
-        std::mem::size_of::<SipMessage>() <= 768,
+        // 32 inline header slots plus the core headers' typed offsets: one cache line pair
+        // short of 1.1 KiB, moved at most once per message.
+        std::mem::size_of::<SipMessage>() <= 1152,
         "{}",
         std::mem::size_of::<SipMessage>()
     );

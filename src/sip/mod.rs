@@ -8,6 +8,7 @@
 //! with the one status code a server answers it with.
 
 pub mod body;
+mod cached;
 pub mod decode;
 pub mod dialog;
 pub mod encode;
@@ -15,9 +16,9 @@ pub mod error;
 pub mod framing;
 #[doc(hidden)]
 pub mod fuzzing;
+mod head;
 pub mod header;
 pub mod invite;
-mod lines;
 pub mod message;
 pub mod reject;
 mod scan;
@@ -30,6 +31,7 @@ pub mod uri;
 mod rfc4475_tests;
 
 pub use error::SipError;
-pub use framing::{SipLimits, StreamItem};
+pub use framing::{Frame, SipLimits, StreamItem};
+pub use head::Head;
 pub use header::HeaderName;
 pub use message::SipMessage;

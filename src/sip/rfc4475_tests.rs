@@ -549,9 +549,9 @@ fn every_prefix_of_every_valid_message() {
             continue;
         };
         let whole = &raw[..len];
-        if super::framing::content_length(whole, whole.len())
+        if super::framing::frame_datagram_head(whole, &limits)
             .ok()
-            .flatten()
+            .and_then(|h| h.content_length)
             .is_none()
         {
             continue; // inv2543: no Content-Length, so it cannot be framed on a stream

@@ -5,6 +5,7 @@
 use std::str::from_utf8;
 
 use super::SipError;
+use super::cached::{EventAt, Span, SubStateAt};
 use super::error::HeaderKind;
 use super::header::{HeaderName, MediaType, NameAddr};
 use super::message::{Method, SipMessage};
@@ -400,26 +401,45 @@ impl SipMessage {
         self.typed_list(HeaderName::Warning, Warning::parse)
     }
 
-    /// Expires (delta-seconds), if present.
+    /// Expires (delta-seconds), if present (typed on first access, then cached).
     pub fn expires(&self) -> Result<Option<u32>, SipError> {
-        self.typed_one(HeaderName::Expires, |v| {
-            u32::try_from(scan::parse_u64(v)?).ok()
-        })
+        self.tier2_typed().expires
     }
 
-    /// Event, if present.
+    /// Event, if present (typed on first access, then cached).
     pub fn event(&self) -> Result<Option<Event<'_>>, SipError> {
-        self.typed_one(HeaderName::Event, Event::parse)
+        self.tier2_typed()
+            .event
+            .map(|e| e.map(|(span, at)| at.view(self.span_str(span))))
     }
 
-    /// Subscription-State, if present.
+    /// Subscription-State, if present (typed on first access, then cached).
     pub fn subscription_state(&self) -> Result<Option<SubscriptionState<'_>>, SipError> {
-        self.typed_one(HeaderName::SubscriptionState, SubscriptionState::parse)
+        self.tier2_typed()
+            .sub_state
+            .map(|e| e.map(|(span, at)| at.view(self.span_str(span))))
     }
 
-    /// Date, if present.
+    /// Date, if present (typed on first access, then cached).
     pub fn date(&self) -> Result<Option<SipDate>, SipError> {
-        self.typed_one(HeaderName::Date, SipDate::parse)
+        self.tier2_typed().date
+    }
+
+    /// The single-valued tier-2 headers, typed together on the first access to any of them.
+    fn tier2_typed(&self) -> &Tier2 {
+        self.tier2().get_or_init(|| Tier2 {
+            expires: self.typed_one(HeaderName::Expires, |v| {
+                u32::try_from(scan::parse_u64(v)?).ok()
+            }),
+            event: self.typed_one(HeaderName::Event, |v| {
+                Event::parse(v).map(|e| (self.span_of(v.as_bytes()), EventAt::of(v, &e)))
+            }),
+            sub_state: self.typed_one(HeaderName::SubscriptionState, |v| {
+                SubscriptionState::parse(v)
+                    .map(|s| (self.span_of(v.as_bytes()), SubStateAt::of(v, &s)))
+            }),
+            date: self.typed_one(HeaderName::Date, SipDate::parse),
+        })
     }
 
     /// Type every header parley knows (tier 2) on top of what [`SipMessage::parse`] checked:
@@ -460,6 +480,15 @@ impl SipMessage {
         self.date()?;
         Ok(())
     }
+}
+
+/// The single-valued tier-2 headers of a message, typed once and kept as offsets.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tier2 {
+    expires: Result<Option<u32>, SipError>,
+    event: Result<Option<(Span, EventAt)>, SipError>,
+    sub_state: Result<Option<(Span, SubStateAt)>, SipError>,
+    date: Result<Option<SipDate>, SipError>,
 }
 
 /// Route and Record-Route values must be name-addr (`<…>`).

@@ -1,0 +1,421 @@
+//! One pass over a SIP head (RFC 3261 §7.3.1, §7.5, §18.3): finds the start line, every header
+//! field (line folding and white space before the colon included), the empty line and the
+//! Content-Length, all in a single left-to-right scan that framing and parsing share.
+//!
+//! Line ends are found eight bytes at a time; header names are classified as they are read. Errors that
+//! concern one message (a malformed line, too many or too long headers, a repeated core
+//! header) are kept in [`Head::error`] for the parser, so framing can still find the message's
+//! end; only what loses the framing (head too large, bad Content-Length) fails the scan.
+
+use super::SipError;
+use super::error::HeaderKind;
+use super::framing::SipLimits;
+use super::header::HeaderName;
+use super::scan::{is_lws, is_token_byte};
+
+/// Header fields indexed without a heap allocation; more spill to a `Vec`.
+pub const INLINE_HEADERS: usize = 32;
+
+/// Core headers whose first occurrence is remembered: the first eight [`HeaderName`]s (Via,
+/// From, To, Call-ID, CSeq, Max-Forwards, Content-Length, Content-Type), by discriminant.
+pub(crate) const CORE_SLOTS: usize = 8;
+
+/// Offsets of one header field: name `[name_start, name_end)`, value `[value_start,
+/// value_end)` trimmed of LWS, folding inside kept.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry {
+    pub name: HeaderName,
+    pub name_start: u32,
+    pub name_end: u32,
+    pub value_start: u32,
+    pub value_end: u32,
+}
+
+const EMPTY: Entry = Entry {
+    name: HeaderName::Other,
+    name_start: 0,
+    name_end: 0,
+    value_start: 0,
+    value_end: 0,
+};
+
+// The inline variant is large on purpose: it is what keeps parsing free of heap allocations.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub(crate) enum Index {
+    Inline {
+        len: u8,
+        items: [Entry; INLINE_HEADERS],
+    },
+    Heap(Vec<Entry>),
+}
+
+impl Index {
+    fn new() -> Self {
+        Index::Inline {
+            len: 0,
+            items: [EMPTY; INLINE_HEADERS],
+        }
+    }
+
+    fn push(&mut self, e: Entry) {
+        match self {
+            Index::Inline { len, items } => {
+                if let Some(slot) = items.get_mut(usize::from(*len)) {
+                    *slot = e;
+                    *len += 1;
+                } else {
+                    let mut v = Vec::with_capacity(INLINE_HEADERS * 2);
+                    v.extend_from_slice(items);
+                    v.push(e);
+                    *self = Index::Heap(v);
+                }
+            }
+            Index::Heap(v) => v.push(e),
+        }
+    }
+
+    pub(crate) fn as_slice(&self) -> &[Entry] {
+        match self {
+            Index::Inline { len, items } => items.get(..usize::from(*len)).unwrap_or_default(),
+            Index::Heap(v) => v,
+        }
+    }
+}
+
+/// What one scan of a head found. Framing uses the lengths; [`super::SipMessage`] takes the
+/// rest over, so the head is never scanned twice.
+#[derive(Debug, Clone)]
+pub struct Head {
+    /// End of the start line's content (before CRLF).
+    pub(crate) line_end: u32,
+    /// End of the last header line (its terminator included): where the empty line starts.
+    pub(crate) fields_end: u32,
+    /// Where the body starts.
+    pub(crate) body_start: u32,
+    pub(crate) index: Index,
+    /// Position in `index` + 1 of the first occurrence of each core header (0 = absent).
+    pub(crate) core: [u16; CORE_SLOTS],
+    /// The agreed Content-Length, if any field declared one.
+    pub(crate) content_length: Option<u64>,
+    /// A Content-Length that is not 1*DIGIT, or two that disagree.
+    pub(crate) bad_content_length: bool,
+    /// The first error that concerns this message only (reported by the parser).
+    pub(crate) error: Option<SipError>,
+    /// Total message length once framed (head + body), set by the framer.
+    pub(crate) len: u32,
+}
+
+impl Head {
+    /// Bytes of start line, headers and the empty line.
+    pub fn head_len(&self) -> usize {
+        self.body_start as usize
+    }
+
+    /// Bytes of the whole framed message (head and body).
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Never true: a head holds at least a line end.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+/// Index of the first `needle` in `hay`, eight bytes at a time (SWAR; no unsafe, no
+/// dependency).
+fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO * u64::from(needle);
+    let mut chunks = hay.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default()) ^ pattern;
+        if word.wrapping_sub(LO) & !word & HI != 0 {
+            break;
+        }
+        offset += 8;
+    }
+    hay.get(offset..)?
+        .iter()
+        .position(|&b| b == needle)
+        .map(|p| p + offset)
+}
+
+fn u32_of(n: usize) -> Result<u32, SipError> {
+    u32::try_from(n).map_err(|_| SipError::HeadTooLarge)
+}
+
+/// Content end of a line whose `\n` is at `nl` (drops one `\r` before it).
+fn content_end(buf: &[u8], from: usize, nl: usize) -> usize {
+    if nl > from && buf.get(nl - 1) == Some(&b'\r') {
+        nl - 1
+    } else {
+        nl
+    }
+}
+
+/// `1*DIGIT` as a number, `None` for anything else or on overflow.
+fn digits(v: &[u8]) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in v {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
+/// Where the line starting at `pos` is, seen from the empty-line test.
+enum LineStart {
+    /// The empty line: `(fields_end, body_start)`.
+    Empty(usize, usize),
+    /// Not enough bytes to tell.
+    Incomplete,
+    /// A header (or garbage) line.
+    Field,
+}
+
+fn line_start(win: &[u8], pos: usize) -> LineStart {
+    match win.get(pos) {
+        None => LineStart::Incomplete,
+        Some(b'\n') => LineStart::Empty(pos, pos + 1),
+        Some(b'\r') => match win.get(pos + 1) {
+            Some(b'\n') => LineStart::Empty(pos, pos + 2),
+            Some(_) => LineStart::Field,
+            None => LineStart::Incomplete,
+        },
+        Some(_) => LineStart::Field,
+    }
+}
+
+/// Scan a head at the front of `buf`. `Ok(None)` when the empty line has not arrived yet;
+/// `Err` only for [`SipError::HeadTooLarge`] and [`SipError::BadContentLength`]-free limits
+/// that lose the framing (the caller decides about Content-Length).
+pub(crate) fn scan(buf: &[u8], limits: &SipLimits) -> Result<Option<Head>, SipError> {
+    // Only the first max_head_bytes can hold the head: bytes past it are never looked at.
+    let win = buf.get(..limits.max_head_bytes).unwrap_or(buf);
+    let too_large_or_incomplete = || {
+        if buf.len() > limits.max_head_bytes {
+            Err(SipError::HeadTooLarge)
+        } else {
+            Ok(None)
+        }
+    };
+    let Some(nl) = memchr(b'\n', win) else {
+        return too_large_or_incomplete();
+    };
+    let mut head = Head {
+        line_end: u32_of(content_end(win, 0, nl))?,
+        fields_end: 0,
+        body_start: 0,
+        index: Index::new(),
+        core: [0; CORE_SLOTS],
+        content_length: None,
+        bad_content_length: false,
+        error: None,
+        len: 0,
+    };
+    let mut pos = nl + 1;
+    let mut count = 0usize;
+    // After a malformed line no more fields are indexed (RFC 3261 gives no way to resync);
+    // the scan only looks for the empty line.
+    let mut fields_ok = true;
+    loop {
+        match line_start(win, pos) {
+            LineStart::Empty(fields_end, body_start) => {
+                head.fields_end = u32_of(fields_end)?;
+                head.body_start = u32_of(body_start)?;
+                return Ok(Some(head));
+            }
+            LineStart::Incomplete => return too_large_or_incomplete(),
+            LineStart::Field => {}
+        }
+        if !fields_ok {
+            let Some(off) = win.get(pos..).and_then(|r| memchr(b'\n', r)) else {
+                return too_large_or_incomplete();
+            };
+            pos += off + 1;
+            continue;
+        }
+        // Name: a token, optional SP/HT, then the colon.
+        let start = pos;
+        let mut i = pos;
+        while win.get(i).is_some_and(|&b| is_token_byte(b)) {
+            i += 1;
+        }
+        let name_end = i;
+        while matches!(win.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        if name_end == start || win.get(i) != Some(&b':') {
+            head.error
+                .get_or_insert(SipError::BadHeader(HeaderKind::Other));
+            fields_ok = false;
+            continue;
+        }
+        let colon = i;
+        // Value: up to the line end, continued over folded lines (next line starts SP/HT).
+        let mut line_from = colon + 1;
+        let value_end = loop {
+            let Some(off) = win.get(line_from..).and_then(|r| memchr(b'\n', r)) else {
+                return too_large_or_incomplete();
+            };
+            let nl = line_from + off;
+            match win.get(nl + 1) {
+                Some(b' ' | b'\t') => line_from = nl + 1,
+                Some(_) => {
+                    pos = nl + 1;
+                    break content_end(win, line_from, nl);
+                }
+                None => return too_large_or_incomplete(),
+            }
+        };
+        let mut value_start = colon + 1;
+        while value_start < value_end && win.get(value_start).is_some_and(|&b| is_lws(b)) {
+            value_start += 1;
+        }
+        let mut value_end = value_end;
+        while value_end > value_start && win.get(value_end - 1).is_some_and(|&b| is_lws(b)) {
+            value_end -= 1;
+        }
+        let name = HeaderName::from_bytes(win.get(start..name_end).unwrap_or_default());
+        count += 1;
+        if name == HeaderName::ContentLength {
+            let n = digits(win.get(value_start..value_end).unwrap_or_default());
+            match (n, head.content_length) {
+                (None, _) => head.bad_content_length = true,
+                (Some(n), Some(m)) if n != m => head.bad_content_length = true,
+                (Some(n), _) => head.content_length = Some(n),
+            }
+        }
+        if count > limits.max_headers {
+            // Counted on (framing still needs Content-Length), no longer indexed.
+            head.error.get_or_insert(SipError::TooManyHeaders);
+            continue;
+        }
+        if value_end - start > limits.max_header_len {
+            head.error.get_or_insert(SipError::HeaderTooLong);
+        }
+        if let Some(c) = head.core.get_mut(name as usize) {
+            if *c == 0 {
+                // count <= max_headers; positions past u16::MAX cannot occur within a head.
+                *c = u16::try_from(count).unwrap_or(0);
+            } else if name != HeaderName::Via && name != HeaderName::ContentLength {
+                head.error
+                    .get_or_insert(SipError::DuplicateHeader(HeaderKind::from(name)));
+            }
+        }
+        head.index.push(Entry {
+            name,
+            name_start: u32_of(start)?,
+            name_end: u32_of(name_end)?,
+            value_start: u32_of(value_start)?,
+            value_end: u32_of(value_end)?,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lim() -> SipLimits {
+        SipLimits::default()
+    }
+
+    fn fields(buf: &[u8]) -> Vec<(String, String)> {
+        let h = scan(buf, &lim()).unwrap().unwrap();
+        let s = |a: u32, b: u32| String::from_utf8_lossy(&buf[a as usize..b as usize]).into_owned();
+        h.index
+            .as_slice()
+            .iter()
+            .map(|e| (s(e.name_start, e.name_end), s(e.value_start, e.value_end)))
+            .collect()
+    }
+
+    #[test]
+    fn swar_newline_matches_position() {
+        let mut buf = vec![b'a'; 40];
+        assert_eq!(memchr(b'\n', &buf), None);
+        for i in 0..40 {
+            buf.iter_mut().for_each(|b| *b = b'a');
+            buf[i] = b'\n';
+            if i + 3 < 40 {
+                buf[i + 3] = b'\n';
+            }
+            buf[0] = if i == 0 { b'\n' } else { 0x8a };
+            for start in 0..8 {
+                let want = buf[start..].iter().position(|&b| b == b'\n');
+                assert_eq!(memchr(b'\n', &buf[start..]), want, "i={i} start={start}");
+            }
+        }
+    }
+
+    #[test]
+    fn head_end_crlf_and_lf() {
+        let h = scan(b"A\r\nB: c\r\n\r\nbody", &lim()).unwrap().unwrap();
+        assert_eq!((h.fields_end, h.body_start, h.line_end), (9, 11, 1));
+        let h = scan(b"A\nB: c\n\nbody", &lim()).unwrap().unwrap();
+        assert_eq!((h.fields_end, h.body_start), (7, 8));
+        assert!(scan(b"A\r\nB: c\r\n\r", &lim()).unwrap().is_none());
+        assert!(scan(b"A\r\nB: c\r\n", &lim()).unwrap().is_none());
+        assert!(scan(b"A\r\nB: c\r\n ", &lim()).unwrap().is_none());
+    }
+
+    #[test]
+    fn folded_fields() {
+        let buf = b"X\r\nA : 1\r\n 2\r\nB:\r\n\t3  \r\n\r\n";
+        assert_eq!(
+            fields(buf),
+            vec![("A".into(), "1\r\n 2".into()), ("B".into(), "3".into())]
+        );
+    }
+
+    #[test]
+    fn bad_lines_stop_indexing_but_not_framing() {
+        let buf = b"X\r\nno colon\r\nContent-Length: 3\r\n\r\nabc";
+        let h = scan(buf, &lim()).unwrap().unwrap();
+        assert_eq!(h.error, Some(SipError::BadHeader(HeaderKind::Other)));
+        assert_eq!(h.index.as_slice().len(), 0);
+        assert_eq!(h.content_length, None);
+        assert_eq!(h.body_start as usize, buf.len() - 3);
+        let buf = b"X\r\nbad name: 1\r\n\r\n";
+        let h = scan(buf, &lim()).unwrap().unwrap();
+        assert_eq!(h.error, Some(SipError::BadHeader(HeaderKind::Other)));
+    }
+
+    #[test]
+    fn content_length_agreement() {
+        let h = scan(b"X\r\nl: 5\r\nContent-Length:\r\n 5\r\n\r\n", &lim())
+            .unwrap()
+            .unwrap();
+        assert_eq!((h.content_length, h.bad_content_length), (Some(5), false));
+        let h = scan(b"X\r\nl: 5\r\nContent-Length: 6\r\n\r\n", &lim())
+            .unwrap()
+            .unwrap();
+        assert!(h.bad_content_length);
+        let h = scan(b"X\r\nl: -1\r\n\r\n", &lim()).unwrap().unwrap();
+        assert!(h.bad_content_length);
+    }
+
+    #[test]
+    fn window_bounds_the_scan() {
+        let small = SipLimits {
+            max_head_bytes: 8,
+            ..lim()
+        };
+        assert_eq!(
+            scan(b"A\r\nB: c\r\n\r\n", &small).err(),
+            Some(SipError::HeadTooLarge)
+        );
+        assert!(scan(b"A\r\nB: c", &small).unwrap().is_none());
+        assert!(scan(b"A\r\n\r\n", &small).unwrap().is_some());
+    }
+}
