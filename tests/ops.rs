@@ -477,11 +477,18 @@ async fn every_event_type_is_audited_and_subscriptions_are_counted() {
     expected.push("sip_to_xmpp,subscription,bob@sip.test,juliet@xmpp.test,delivered");
     expected.push("sip_to_xmpp,presence,bob@sip.test,juliet@xmpp.test,delivered");
 
-    // typing and receipt, XMPP → SIP: not relayed yet, audited as refused.
+    // typing and receipt, XMPP → SIP: relayed (isComposing, IMDN) and audited.
     peer.send("<message from='juliet@xmpp.test/balcony' to='alice@sip.test' type='chat' id='t1'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>").await;
-    expected.push("xmpp_to_sip,typing,juliet@xmpp.test,alice@sip.test,refused");
+    let typing = timeout(T, requests.recv()).await.unwrap().unwrap();
+    assert!(
+        typing.contains("application/im-iscomposing+xml"),
+        "{typing}"
+    );
+    expected.push("xmpp_to_sip,typing,juliet@xmpp.test,alice@sip.test,delivered");
     peer.send("<message from='juliet@xmpp.test/balcony' to='alice@sip.test' id='r1'><received xmlns='urn:xmpp:receipts' id='m0'/></message>").await;
-    expected.push("xmpp_to_sip,receipt,juliet@xmpp.test,alice@sip.test,refused");
+    let receipt = timeout(T, requests.recv()).await.unwrap().unwrap();
+    assert!(receipt.contains("<message-id>m0</message-id>"), "{receipt}");
+    expected.push("xmpp_to_sip,receipt,juliet@xmpp.test,alice@sip.test,delivered");
 
     // The SIP watcher unsubscribes: one dialog left.
     ua.send(&subscribe("sub1", Some(&tag), 2, 0)).await;
@@ -554,7 +561,7 @@ async fn every_event_type_is_audited_and_subscriptions_are_counted() {
     assert_eq!(
         sample(
             &metrics,
-            r#"parley_messages_total{direction="xmpp_to_sip",kind="typing",outcome="refused"}"#
+            r#"parley_messages_total{direction="xmpp_to_sip",kind="typing",outcome="delivered"}"#
         ),
         Some(1.0)
     );

@@ -22,6 +22,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 GATEWAY_SCENARIOS=(sip-to-xmpp-plain xmpp-to-sip-plain unicode-both-ways errors-both-ways ops-metrics-audit)
 GATEWAY_SCENARIOS+=(sip-watches-xmpp xmpp-watches-sip sip-unsubscribes)
 GATEWAY_SCENARIOS+=(session-mode-im udp-retransmission)
+GATEWAY_SCENARIOS+=(events-both-ways)
 SELF_TESTS=(peers-xmpp-local peers-sip-local)
 
 # Address plan (see README.md).
@@ -466,6 +467,43 @@ sc_udp_retransmission() {
   [ "${copies:-0}" -ge 2 ] || fail "SIPp saw ${copies:-0} copies of the MESSAGE, wanted a retransmission"
   grep -aqF -- "$body" "$msgs" 2>/dev/null || fail "SIPp did not get the body"
   ! grep -q '^ERROR' "$jout" || fail "juliet got an error back: $(grep -m1 '^ERROR' "$jout")"
+  [ -z "$REASON" ]
+}
+# events (issue 5): typing and delivery receipts both ways between juliet's slixmpp
+# (xmpp_events.py: XEP-0085, XEP-0184 with auto-ack, XEP-0444) and bob's pjsua2
+# (sip_events.py: pjsua's own RFC 3994 typing indications, RFC 5438 IMDN in CPIM) through
+# Kamailio. Each side asserts what it received: bob the isComposing from juliet, her message
+# asking for a receipt with her stanza id as imdn.Message-ID, and the IMDN about his own
+# message naming the id he chose; juliet bob's <composing/>, his message with <request/>, and
+# the <received/> naming her id. Juliet's reaction reaches bob as its readable text.
+sc_events_both_ways() {
+  local tag=events n; n="$(nonce)"
+  local bout="$SC_DIR/$tag.bob.out" jout="$SC_DIR/$tag.juliet.out" rc=0
+  local jbody="Read me $n" bbody="Receipt please $n"
+  BOUND=60 timeout -k 5 60 "$VENV/bin/python" "$INTEROP/clients/sip_events.py" --id sip:bob@sip.test \
+    --registrar "sip:sip.test;transport=tls" --proxy "sip:$KAM_IP:5061;transport=tls;lr" \
+    --ca "$CERTS/ca.crt" --cert "$CERTS/sip.test.crt" --key "$CERTS/sip.test.key" \
+    --local-ip "${UA_IP[bob]}" --peer sip:juliet@xmpp.test --body "$bbody" --imdn-id "bob-$n" \
+    --linger 5 --timeout 45 --log-file "$SC_DIR/$tag.bob.pjsip.log" > "$bout" 2>&1 &
+  local bpid=$!
+  wait_grep "$bout" '^READY' 15 "$bpid" || { fail "bob could not register at Kamailio"; show bob "$bout"; return 1; }
+  BOUND=60 xmpp_client_script xmpp_events.py --jid juliet@xmpp.test --server "$XMPP_IP" \
+    --peer bob@sip.test --body "$jbody" --id "jul-$n" --timeout 40 > "$jout" 2>&1 || rc=$?
+  wait_pid "$bpid" 50 || true
+  show juliet "$jout"; show bob "$bout"
+  [ "$rc" = 0 ] || fail "juliet's client failed (exit $rc): $(grep -m1 '^FAIL' "$jout")"
+  grep -qx "TYPING from=sip:juliet@xmpp.test typing=1" "$bout" || fail "bob saw no typing indication from juliet"
+  grep -qFx "RECV from=sip:juliet@xmpp.test content_type=message/cpim imdn_id=jul-$n dn=positive-delivery body=$jbody" "$bout" \
+    || fail "bob did not get juliet's message asking for a receipt: $(grep -m1 '^RECV' "$bout")"
+  grep -qx "RECEIPT id=bob-$n status=delivered from=sip:juliet@xmpp.test" "$bout" \
+    || fail "bob got no delivery notification naming bob-$n: $(grep -m1 '^RECEIPT' "$bout")"
+  grep -qx "SENT what=imdn status=202" "$bout" || fail "bob's IMDN was not accepted: $(grep -m1 '^SENT what=imdn' "$bout")"
+  grep -qx "CHATSTATE state=composing from=bob@sip.test" "$jout" || fail "juliet saw no <composing/> from bob"
+  grep -qE "^RECV from=bob@sip.test id=[^ ]+ receipt_requested=1 body=$bbody\$" "$jout" \
+    || fail "juliet did not get bob's message with a receipt request: $(grep -m1 '^RECV' "$jout")"
+  grep -qx "RECEIPT id=jul-$n from=bob@sip.test" "$jout" || fail "juliet got no receipt naming jul-$n"
+  grep -qFx "RECV from=sip:juliet@xmpp.test content_type=text/plain imdn_id= dn= body=reacted 👍 to an earlier message" "$bout" \
+    || fail "bob did not get juliet's reaction as text: $(grep 'RECV' "$bout" | tail -1)"
   [ -z "$REASON" ]
 }
 # self-tests: the same clients and peers, within one domain, no parley

@@ -95,10 +95,25 @@ pub fn write_sip_event(
     event: &Event<'_>,
     o: &SipOut<'_>,
 ) -> Result<usize, BridgeError> {
+    write_sip_event_as(out, event, o, None)
+}
+
+/// [`write_sip_event`] with `from_name` as the display name of every MESSAGE's From (and
+/// of the CPIM From), in place of the sender's own nick: the external label (DESIGN
+/// "Policy"). The name is written as an RFC 3261 quoted-string, so it cannot add a header.
+pub fn write_sip_event_as(
+    out: &mut BytesMut,
+    event: &Event<'_>,
+    o: &SipOut<'_>,
+    from_name: Option<&str>,
+) -> Result<usize, BridgeError> {
+    let write_im = |out: &mut BytesMut, m: &ChatMessage<'_>, h: &[(String, Cow<'_, str>)]| {
+        write_im(out, m, h, o, from_name)
+    };
     match event {
-        Event::Message(m) => write_sip_message(out, m, o),
-        Event::ChatState(c) => Ok(write_sip_chat_state(out, c, o)),
-        Event::Receipt(r) => Ok(write_sip_receipt(out, r, o)),
+        Event::Message(m) => write_im(out, m, &[]),
+        Event::ChatState(c) => Ok(write_sip_chat_state_as(out, c, o, from_name)),
+        Event::Receipt(r) => Ok(write_sip_receipt_as(out, r, o, from_name)),
         Event::Presence(p) => write_sip_presence(out, std::slice::from_ref(p), o),
         Event::Subscription(s) => Ok(write_sip_subscription(out, s, o)),
         Event::Probe(p) => {
@@ -110,7 +125,7 @@ pub fn write_sip_event(
             let mut h: Vec<(String, Cow<'_, str>)> = vec![ext_h("react", "Id", &r.to_id)];
             h.extend(r.emoji.iter().map(|e| ext_h("react", "Emoji", e)));
             let m = envelope_message(&r.env, text);
-            write_im(out, &m, &h, o)
+            write_im(out, &m, &h)
         }
         Event::Correction(c) => {
             let mut m = c.message.clone();
@@ -118,11 +133,11 @@ pub fn write_sip_event(
                 m.body = Cow::Owned(ext::correction_text(&c.message.body));
                 m.rich = None;
             }
-            write_im(out, &m, &[ext_h("correct", "Replace", &c.replaces)], o)
+            write_im(out, &m, &[ext_h("correct", "Replace", &c.replaces)])
         }
         Event::Retraction(r) => {
             let m = envelope_message(&r.env, ext::RETRACTION_FALLBACK.to_owned());
-            write_im(out, &m, &[ext_h("retract", "Id", &r.retracts)], o)
+            write_im(out, &m, &[ext_h("retract", "Id", &r.retracts)])
         }
         Event::FileLink(f) => {
             let m = envelope_message(&f.env, ext::file_text(f));
@@ -133,7 +148,7 @@ pub fn write_sip_event(
             if let Some(d) = &f.desc {
                 h.push(ext_h("oob", "Desc", d));
             }
-            write_im(out, &m, &h, o)
+            write_im(out, &m, &h)
         }
         Event::GroupInvite(g) => {
             let m = envelope_message(&g.env, ext::invite_text(g));
@@ -144,7 +159,7 @@ pub fn write_sip_event(
             if let Some(p) = &g.password {
                 h.push(ext_h("invite", "Password", p));
             }
-            write_im(out, &m, &h, o)
+            write_im(out, &m, &h)
         }
         Event::Error(e) => Ok(write_sip_error(out, None, e, o)),
     }
@@ -171,7 +186,40 @@ pub fn write_sip_message(
     m: &ChatMessage<'_>,
     o: &SipOut<'_>,
 ) -> Result<usize, BridgeError> {
-    write_im(out, m, &[], o)
+    write_im(out, m, &[], o, None)
+}
+
+/// The plain fast path of [`super::sip::write_message`] (text/plain, no CPIM, From without
+/// GRUU), with the message's nick as the From display name: XEP-0172 nick ⇄ SIP display name,
+/// and the external label when the router put it there. The name is an RFC 3261
+/// quoted-string (`"` and `\` escaped, control characters as spaces), so no header can be
+/// injected through it.
+pub fn write_plain_message(out: &mut BytesMut, m: &ChatMessage<'_>, ctx: &RequestContext<'_>) {
+    let call_id = m
+        .thread
+        .as_deref()
+        .filter(|t| is_call_id(t))
+        .unwrap_or(ctx.fallback_call_id);
+    let head = Head {
+        method: "MESSAGE",
+        target: &m.to,
+        from: &m.from,
+        from_gruu: false,
+        from_name: m.nick.as_deref(),
+        to: &m.to,
+        to_tag: None,
+        call_id,
+    };
+    out.reserve(m.body.len() + 160);
+    write_head(out, &head, ctx);
+    out.extend_from_slice(b"Content-Type: text/plain;charset=UTF-8\r\n");
+    if let Some(s) = &m.subject {
+        header(out, "Subject", s);
+    }
+    if let Some(lang) = m.lang.as_deref().filter(|l| is_language_tag(l)) {
+        header(out, "Content-Language", lang);
+    }
+    finish(out, m.body.as_bytes());
 }
 
 /// RFC 5438 §6.3 `imdn.Message-ID` is a CPIM token: bytes outside it (and `%`) are
@@ -197,7 +245,9 @@ fn write_im(
     m: &ChatMessage<'_>,
     ext_headers: &[(String, Cow<'_, str>)],
     o: &SipOut<'_>,
+    from_name: Option<&str>,
 ) -> Result<usize, BridgeError> {
+    let name = from_name.or(m.nick.as_deref());
     if m.body.is_empty() {
         return Err(BridgeError::EmptyBody);
     }
@@ -220,7 +270,7 @@ fn write_im(
             write_cpim_headers(
                 &mut cpim,
                 &m.from,
-                m.nick.as_deref(),
+                name,
                 &m.to,
                 m.stamp.as_deref().unwrap_or(o.now),
             );
@@ -267,7 +317,7 @@ fn write_im(
         target: &m.to,
         from: &m.from,
         from_gruu: true,
-        from_name: m.nick.as_deref(),
+        from_name: name,
         to: &m.to,
         to_tag: o.to_tag,
         call_id,
@@ -396,6 +446,15 @@ fn write_ext_headers<'h, 'v: 'h>(
 /// accept it (DESIGN: never send one to a peer that did not). XEP-0085 `composing` is
 /// `active`; `paused`, `active`, `inactive` and `gone` are `idle`.
 pub fn write_sip_chat_state(out: &mut BytesMut, c: &ChatStateEvent<'_>, o: &SipOut<'_>) -> usize {
+    write_sip_chat_state_as(out, c, o, None)
+}
+
+fn write_sip_chat_state_as(
+    out: &mut BytesMut,
+    c: &ChatStateEvent<'_>,
+    o: &SipOut<'_>,
+    from_name: Option<&str>,
+) -> usize {
     if !o.caps.is_composing {
         return 0;
     }
@@ -416,7 +475,7 @@ pub fn write_sip_chat_state(out: &mut BytesMut, c: &ChatStateEvent<'_>, o: &SipO
         target: &c.env.to,
         from: &c.env.from,
         from_gruu: true,
-        from_name: None,
+        from_name,
         to: &c.env.to,
         to_tag: o.to_tag,
         call_id,
@@ -439,6 +498,15 @@ fn pick_call_id<'x>(thread: Option<&'x str>, o: &SipOut<'x>) -> &'x str {
 /// to peers that take IMDN. `for_id` is written as it is: receipts from XMPP are about
 /// messages that came from SIP, whose ids are SIP's own.
 pub fn write_sip_receipt(out: &mut BytesMut, r: &Receipt<'_>, o: &SipOut<'_>) -> usize {
+    write_sip_receipt_as(out, r, o, None)
+}
+
+fn write_sip_receipt_as(
+    out: &mut BytesMut,
+    r: &Receipt<'_>,
+    o: &SipOut<'_>,
+    from_name: Option<&str>,
+) -> usize {
     if !(o.caps.cpim && o.caps.imdn) {
         return 0;
     }
@@ -457,7 +525,7 @@ pub fn write_sip_receipt(out: &mut BytesMut, r: &Receipt<'_>, o: &SipOut<'_>) ->
         status,
     };
     let mut body = Vec::with_capacity(512);
-    write_cpim_headers(&mut body, &r.env.from, None, &r.env.to, o.now);
+    write_cpim_headers(&mut body, &r.env.from, from_name, &r.env.to, o.now);
     cpim_header(&mut body, "NS", "imdn <urn:ietf:params:imdn>");
     let own_id = r.env.id.as_deref().unwrap_or(o.req.fallback_call_id);
     cpim_header(&mut body, "imdn.Message-ID", &imdn_message_id(own_id));
@@ -471,7 +539,7 @@ pub fn write_sip_receipt(out: &mut BytesMut, r: &Receipt<'_>, o: &SipOut<'_>) ->
         target: &r.env.to,
         from: &r.env.from,
         from_gruu: true,
-        from_name: None,
+        from_name,
         to: &r.env.to,
         to_tag: o.to_tag,
         call_id,
@@ -680,69 +748,5 @@ pub fn write_sip_error(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::xmpp::ns;
-
-    /// Regression (fuzz, bridge_xmpp_to_sip): text holding the boundary could forge a part.
-    #[test]
-    fn boundary_never_occurs_in_the_parts() {
-        use crate::bridge::sip::RequestContext;
-        use crate::sip::body::multipart;
-        use crate::sip::header::MediaType;
-        let addr = |l: &'static str| Address {
-            local: Cow::Borrowed(l),
-            domain: Cow::Borrowed("example.com"),
-            resource: None,
-        };
-        let forged = "hi\r\n--b\r\nContent-Type: text/plain\r\n\r\nforged";
-        let mut m = ChatMessage::plain(addr("a"), addr("b"), Cow::Borrowed(forged));
-        m.rich = Some(Cow::Borrowed("<b>hi</b>"));
-        let o = SipOut {
-            req: RequestContext {
-                transport: "TLS",
-                sent_by: "gw.example:5061",
-                branch: "z9hG4bK1",
-                from_tag: "t1",
-                fallback_call_id: "c@gw.example",
-                cseq: 1,
-            },
-            caps: SipPeerCaps::SIMPLE,
-            call_id: None,
-            to_tag: None,
-            contact: "sip:gw.example",
-            expires: 3600,
-            now: "2024-05-01T12:00:00Z",
-            boundary: "b",
-        };
-        let mut out = BytesMut::new();
-        write_sip_message(&mut out, &m, &o).unwrap();
-        let msg = SipMessage::parse(out.freeze(), &crate::sip::SipLimits::default()).unwrap();
-        let ct = msg.content_type().unwrap().unwrap();
-        let boundary = ct.param("boundary").unwrap();
-        assert_ne!(boundary, "b");
-        let parts = multipart::parse(msg.body(), boundary).unwrap();
-        assert_eq!(parts.len(), 2, "{parts:?}");
-        assert_eq!(parts[0].body, forged.as_bytes());
-        assert!(
-            parts[1]
-                .content_type()
-                .is_some_and(|t: MediaType<'_>| t.is("text", "html"))
-        );
-    }
-
-    #[test]
-    fn imdn_ids_are_tokens() {
-        assert_eq!(imdn_message_id("abc-123"), "abc-123");
-        assert_eq!(imdn_message_id("a b%c"), "a%20b%25c");
-        assert_eq!(
-            crate::sip::uri::percent_decode(&imdn_message_id("a b%c/ü")),
-            "a b%c/ü"
-        );
-    }
-
-    #[test]
-    fn namespaces_cover_xeps() {
-        assert!(ext::NAMESPACES.iter().any(|(_, u)| *u == ns::REACTIONS));
-    }
-}
+#[path = "sip_out_tests.rs"]
+mod tests;

@@ -106,6 +106,9 @@ label_enum!(
         Bounced => "bounced",
         /// Kept in the spool for later delivery.
         Spooled => "spooled",
+        /// An ephemeral event (a chat state) not delivered and not kept: its peer was
+        /// unreachable (XEP-0085 §5.3: chat states are not stored or retried).
+        Dropped => "dropped",
     }
 );
 

@@ -5,6 +5,7 @@
 
 mod counted;
 mod durable;
+mod events;
 mod ids;
 mod police;
 mod presence;
@@ -67,6 +68,8 @@ pub struct Gateway {
     /// SIP→XMPP messages waiting for a possible XMPP error reply, by stanza id.
     bounces: DashMap<String, oneshot::Sender<DeliveryError<'static>>>,
     ids: IdGenerator,
+    /// Ids of messages that crossed under an id their sender does not know (receipts).
+    message_ids: ids::MessageIds,
     /// Messages held for peers that cannot take them now.
     spool: spool::Spool,
     resolver: Resolver,
@@ -112,6 +115,7 @@ impl Gateway {
             sessions: sip_session::Sessions::default(),
             bounces: DashMap::new(),
             ids: IdGenerator::new(),
+            message_ids: ids::MessageIds::default(),
             spool: spool::Spool::default(),
             resolver: Resolver::from_system(),
             dialback,

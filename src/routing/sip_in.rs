@@ -13,7 +13,7 @@ use tracing::{debug, info};
 use super::Gateway;
 use crate::audit::{self, AuditRecord};
 use crate::auth::{self, VerifiedDomain};
-use crate::bridge;
+use crate::bridge::{self, BridgeError};
 use crate::config::Side;
 use crate::conn::sip_conn::PeerCerts;
 use crate::conn::xmpp_pool::{OutStanza, QueueError};
@@ -193,17 +193,13 @@ impl Gateway {
         let timer = metrics::translate_timer(Direction::SipToXmpp);
         let msg = match bridge::sip::message_from_sip(req) {
             Ok(m) => m,
+            // isComposing, IMDN, CPIM, HTML, multipart: the event path (routing/events.rs).
+            Err(BridgeError::UnsupportedMediaType | BridgeError::EmptyBody) => {
+                drop(timer);
+                return self.relay_sip_events(peer, req).await;
+            }
             Err(e) => {
-                // Typing notifications and receipts are not relayed yet: audited as refused.
-                let events = bridge::sip_in::events_from_sip(req).unwrap_or_default();
-                if events.is_empty() {
-                    metrics::policy_refusal(Protocol::Sip, PolicyReason::Untranslatable);
-                }
-                for ev in &events {
-                    let r = AuditRecord::event(Direction::SipToXmpp, ev);
-                    let r = r.session(req.call_id().unwrap_or_default());
-                    audit::refuse(r, PolicyReason::Untranslatable);
-                }
+                metrics::policy_refusal(Protocol::Sip, PolicyReason::Untranslatable);
                 return status(e.sip_status());
             }
         };

@@ -124,6 +124,13 @@ impl Gateway {
             self.settle_bounce(&m);
             return Ok(Inbound::Done);
         }
+        // Plain messages take the fast path; everything else (body-less notifications,
+        // receipts asked for, rich text, reactions, corrections, …) the event path
+        // (routing/events.rs), through the same checks.
+        if needs_event_path(&m) {
+            self.relay_xmpp_events(peer, local, &m);
+            return Ok(Inbound::Done);
+        }
         match bridge::xmpp::message_from_xmpp(&m) {
             Ok(msg) => match self.police(&msg, crate::config::Side::Xmpp) {
                 Ok(()) => {
@@ -142,14 +149,10 @@ impl Gateway {
                     self.bounce_to_xmpp(peer, local, &m, DeliveryError { condition, text })
                 }
             },
-            // Chat states and receipts without a body: their mapping comes with the extensions.
+            // Chat states and receipts without a body; `gone` may end an IM session first.
             Err(BridgeError::EmptyBody) => {
                 if !self.xmpp_session_state(&m) {
-                    debug!("body-less message not relayed");
-                    for e in bridge::xmpp_in::events_from_message(&m).unwrap_or_default() {
-                        let record = AuditRecord::event(Direction::XmppToSip, &e);
-                        audit::refuse(record, PolicyReason::Untranslatable);
-                    }
+                    self.relay_xmpp_events(peer, local, &m);
                 }
             }
             Err(e) => {
@@ -235,7 +238,6 @@ impl Gateway {
         let _timer = metrics::translate_timer(Direction::XmppToSip);
         let id = self.new_id();
         let record = AuditRecord::im(Direction::XmppToSip, msg).session(&id);
-        let record_session = record.session.clone();
         let branch = format!("z9hG4bK{id}");
         let mut out = BytesMut::with_capacity(512 + msg.body.len());
         let ctx = bridge::sip::RequestContext {
@@ -246,20 +248,48 @@ impl Gateway {
             fallback_call_id: &id,
             cseq: 1,
         };
-        // External marking: the SIP user sees the XMPP sender as external.
-        let labelled;
-        let msg = match self.external_name(msg.nick.as_deref(), &msg.from.local) {
+        // The From display name: the XEP-0172 nick (the fast path reads only the RFC 6121
+        // fields), and the external label so the SIP user sees the XMPP sender as external.
+        let nick = msg.nick.as_deref().or(m.nick.as_deref());
+        let named;
+        let msg = match self.external_name(nick, &msg.from.local) {
             Some(name) => {
-                labelled = crate::model::ChatMessage {
+                named = crate::model::ChatMessage {
                     nick: Some(Cow::Owned(name)),
                     ..msg.clone()
                 };
-                &labelled
+                &named
+            }
+            None if msg.nick.is_none() && m.nick.is_some() => {
+                named = crate::model::ChatMessage {
+                    nick: m.nick.clone(),
+                    ..msg.clone()
+                };
+                &named
             }
             None => msg,
         };
-        bridge::sip::write_message(&mut out, msg, &ctx);
+        bridge::sip_out::write_plain_message(&mut out, msg, &ctx);
         let request = out.freeze();
+        let bare = (msg.from.bare(), msg.to.bare());
+        self.deliver_to_sip(peer, local, m, record, request, branch, bare);
+    }
+
+    /// Send a translated MESSAGE (a message, or an event delivered like one) to the SIP peer:
+    /// spooled when earlier ones of the pair wait or the peer cannot be reached, an XMPP error
+    /// to the sender when the SIP side answers ≥ 300.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn deliver_to_sip(
+        self: &Arc<Self>,
+        peer: &VerifiedDomain,
+        local: &str,
+        m: &MessageView<'_>,
+        record: AuditRecord,
+        request: Bytes,
+        branch: String,
+        bare: (String, String),
+    ) {
+        let record_session = record.session.clone();
         let reply = ErrorReply::of(m);
         // Spooled when it cannot be delivered now (routing/spool.rs).
         let leg = crate::store::ToSip {
@@ -268,7 +298,6 @@ impl Gateway {
             recipient: reply.to.clone(),
             stanza_id: reply.id.clone(),
         };
-        let bare = (msg.from.bare(), msg.to.bare());
         if self.spool_pending(peer.as_str(), local) {
             let gw = self.clone();
             self.tracker.spawn(async move {
@@ -314,7 +343,7 @@ impl Gateway {
         );
     }
 
-    fn bounce_to_xmpp(
+    pub(super) fn bounce_to_xmpp(
         self: &Arc<Self>,
         peer: &VerifiedDomain,
         local: &str,
@@ -323,6 +352,22 @@ impl Gateway {
     ) {
         ErrorReply::of(m).send(self, peer, local, err);
     }
+}
+
+/// Whether a message carries more than the plain fast path maps (RFC 6121 fields and a
+/// chat state riding on a body): then it takes the event path.
+fn needs_event_path(m: &MessageView<'_>) -> bool {
+    m.receipt_request
+        || m.receipt_received.is_some()
+        || m.marker.is_some()
+        || m.xhtml.is_some()
+        || m.reactions.is_some()
+        || m.replace_id.is_some()
+        || m.retract_id.is_some()
+        || m.reply.is_some()
+        || m.oob.is_some()
+        || m.children()
+            .any(|c| c.ns == bridge::ext::CONFERENCE && c.name == "x")
 }
 
 /// A JID without its resource, for the audit log (empty when absent).

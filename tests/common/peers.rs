@@ -325,7 +325,9 @@ pub async fn read_sip<S: AsyncRead + AsyncWrite + Unpin>(s: &mut Text<S>) -> Str
 /// A response copying Via, From, To, Call-ID and CSeq.
 pub fn response_to(req: &str, status: &str) -> String {
     let mut out = format!("SIP/2.0 {status}\r\n");
-    for line in req.lines() {
+    // Header lines only: a CPIM body has From and To lines of its own.
+    let head = req.split("\r\n\r\n").next().unwrap_or(req);
+    for line in head.lines() {
         let name = line.split(':').next().unwrap_or("");
         if ["Via", "From", "Call-ID", "CSeq", "v", "f", "i"].contains(&name) {
             out.push_str(line);
