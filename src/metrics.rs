@@ -657,8 +657,7 @@ pub fn s2s_resent(peer: &str, n: usize) {
 /// An inbound connection refused by a connection-count `bound` (`total` or `per_ip`).
 pub fn connection_refused(p: Protocol, bound: &'static str) {
     with(|_| {
-        counter!(CONNECTIONS_REFUSED_TOTAL, "protocol" => p.as_str(), "bound" => bound)
-            .increment(1)
+        counter!(CONNECTIONS_REFUSED_TOTAL, "protocol" => p.as_str(), "bound" => bound).increment(1)
     });
 }
 

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use connections::ConnectionsConfig;
 pub use default::{DEFAULT_CONFIG, default_state_dir};
 pub use ops::{AuditConfig, AuditOutput, MetricsConfig};
 pub use policy::{
@@ -24,7 +25,6 @@ pub use policy::{
     UserLists,
 };
 pub use spool::SpoolConfig;
-pub use connections::ConnectionsConfig;
 
 /// Which protocol a domain lives on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -650,10 +650,16 @@ impl Config {
             ("xmpp.idle_timeout_ms", self.xmpp.idle_timeout_ms),
             ("sip.idle_timeout_ms", self.sip.idle_timeout_ms),
             ("xmpp.ping_timeout_ms", self.xmpp.ping_timeout_ms),
-            ("xmpp.negotiation_timeout_ms", self.xmpp.negotiation_timeout_ms),
+            (
+                "xmpp.negotiation_timeout_ms",
+                self.xmpp.negotiation_timeout_ms,
+            ),
             ("xmpp.confirm_window", self.xmpp.confirm_window as u64),
             ("xmpp.preauth_max_bytes", self.xmpp.preauth_max_bytes as u64),
-            ("xmpp.preauth_max_elements", self.xmpp.preauth_max_elements as u64),
+            (
+                "xmpp.preauth_max_elements",
+                self.xmpp.preauth_max_elements as u64,
+            ),
         ] {
             if v == 0 {
                 return Err(invalid(key, "must be positive"));

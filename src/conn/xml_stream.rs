@@ -105,8 +105,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmlStream<S> {
         let Some(b) = self.budget else {
             return Ok(self.io.read_buf(&mut self.rbuf).await?);
         };
-        let n = match tokio::time::timeout_at(b.deadline, self.io.read_buf(&mut self.rbuf)).await
-        {
+        let n = match tokio::time::timeout_at(b.deadline, self.io.read_buf(&mut self.rbuf)).await {
             Ok(n) => n?,
             Err(_) => return Err(self.over_budget("deadline").await),
         };

@@ -283,7 +283,10 @@ async fn run(
                 let resent = unconfirmed.requeue(&mut backlog);
                 if resent > 0 && ended.is_err() {
                     metrics::s2s_resent(&remote, resent);
-                    info!(resent, "unconfirmed stanzas will be sent again on a new stream");
+                    info!(
+                        resent,
+                        "unconfirmed stanzas will be sent again on a new stream"
+                    );
                 }
                 match ended {
                     Ok(()) => {
@@ -452,8 +455,14 @@ async fn established(
                 est.stream.wbuf.extend_from_slice(&item.bytes);
                 batch.push((item, deadline));
             }
-            let confirm_ping = (timing.confirm_window.is_some() && ping.is_none())
-                .then(|| new_ping(&mut est, link, timing, unconfirmed.items.len() + batch.len()));
+            let confirm_ping = (timing.confirm_window.is_some() && ping.is_none()).then(|| {
+                new_ping(
+                    &mut est,
+                    link,
+                    timing,
+                    unconfirmed.items.len() + batch.len(),
+                )
+            });
             if let Err(e) = est.stream.flush().await {
                 if let Some(p) = confirm_ping {
                     gw.xmpp_pool().pings.remove(&p.id);
@@ -567,7 +576,12 @@ async fn established(
 
 /// Append a ping to the stream's output (the caller flushes) and register its id; its answer
 /// confirms the `covers` oldest unconfirmed stanzas.
-fn new_ping(est: &mut s2s_out::Established, link: &Link<'_>, timing: Timing, covers: usize) -> Ping {
+fn new_ping(
+    est: &mut s2s_out::Established,
+    link: &Link<'_>,
+    timing: Timing,
+    covers: usize,
+) -> Ping {
     let id = link.gw.new_id();
     let answered = link.gw.xmpp_pool().expect_pong(&id, link.remote);
     write_ping(&mut est.stream.wbuf, link.local, link.remote, &id);

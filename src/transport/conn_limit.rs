@@ -167,6 +167,9 @@ mod tests {
         let a3 = l.admit(a, 3, 2).expect("a place was given back");
         drop((a2, a3, b1));
         assert_eq!(l.open(), 0);
-        assert!(l.open.lock().unwrap().per_ip.is_empty(), "no entry left behind");
+        assert!(
+            l.open.lock().unwrap().per_ip.is_empty(),
+            "no entry left behind"
+        );
     }
 }

@@ -414,7 +414,10 @@ pub async fn xmpp_secured(
 /// The answer a server gives to an XEP-0199 ping from parley (which confirms, by its arrival,
 /// every stanza written before the ping); `None` for any other element.
 pub fn ping_answer(element: &str, domain: &str) -> Option<String> {
-    if !element.starts_with("<iq") || !element.contains("urn:xmpp:ping") {
+    if !element.starts_with("<iq")
+        || attr(element, "type") != Some("get")
+        || !element.contains("<ping xmlns='urn:xmpp:ping'")
+    {
         return None;
     }
     let id = attr(element, "id")?;
