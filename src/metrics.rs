@@ -623,7 +623,7 @@ pub fn subscription_closed() {
 
 /// Stanzas written to an outbound s2s stream that died before the peer confirmed them, sent
 /// again on the next stream (at-least-once: the peer may see them twice), by peer domain.
-pub const S2S_RESENT_TOTAL: &str = "parley_s2s_resent_total";
+pub const FEDERATION_RESENT_TOTAL: &str = "parley_federation_resent_total";
 /// Inbound connections closed at once because a connection-count bound was reached, by
 /// protocol and bound (`total`, `per_ip`).
 pub const CONNECTIONS_REFUSED_TOTAL: &str = "parley_connections_refused_total";
@@ -633,7 +633,7 @@ pub const NEGOTIATION_LIMIT_TOTAL: &str = "parley_negotiation_limit_total";
 
 fn describe_hardening() {
     describe_counter!(
-        S2S_RESENT_TOTAL,
+        FEDERATION_RESENT_TOTAL,
         Unit::Count,
         "Stanzas re-sent on a new s2s stream because the one they were written to died unconfirmed."
     );
@@ -650,8 +650,8 @@ fn describe_hardening() {
 }
 
 /// `n` unconfirmed stanzas to `peer` go out again on the next stream.
-pub fn s2s_resent(peer: &str, n: usize) {
-    with(|m| counter!(S2S_RESENT_TOTAL, "peer" => m.peer_label(peer)).increment(n as u64));
+pub fn federation_resent(peer: &str, n: usize) {
+    with(|m| counter!(FEDERATION_RESENT_TOTAL, "peer" => m.peer_label(peer)).increment(n as u64));
 }
 
 /// An inbound connection refused by a connection-count `bound` (`total` or `per_ip`).

@@ -101,6 +101,13 @@ async fn connections_over_the_total_are_closed_at_once_and_counted_and_places_co
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(admitted, "a place given back admits the next stream");
+    // (Tries made before the place was given back were refused and counted too.)
+    let xmpp_refused = parley
+        .sample(
+            "parley_connections_refused_total",
+            &[("protocol", "xmpp"), ("bound", "total")],
+        )
+        .await;
 
     // SIP: three held, the fourth is closed without a byte.
     let mut sip_held = Vec::new();
@@ -119,7 +126,7 @@ async fn connections_over_the_total_are_closed_at_once_and_counted_and_places_co
             .await,
         1.0
     );
-    // The SIP bound is separate from the XMPP one, and the held XMPP streams did not use it.
+    // The SIP bound is separate from the XMPP one: the SIP refusal did not count there.
     assert_eq!(
         parley
             .sample(
@@ -127,7 +134,7 @@ async fn connections_over_the_total_are_closed_at_once_and_counted_and_places_co
                 &[("protocol", "xmpp"), ("bound", "total")]
             )
             .await,
-        1.0
+        xmpp_refused
     );
     drop(sip_held);
     let mut served = false;

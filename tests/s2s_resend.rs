@@ -178,7 +178,7 @@ async fn through_a_dying_peer(tag: &str, death: Death, extra: &str) -> (Vec<Seen
         log.push(s);
     }
     let resent = parley
-        .sample("parley_s2s_resent_total", &[("peer", "xmpp.test")])
+        .sample("parley_federation_resent_total", &[("peer", "xmpp.test")])
         .await;
     (log, answer, resent)
 }

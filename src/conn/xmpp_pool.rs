@@ -282,7 +282,7 @@ async fn run(
                 // Whatever the dead stream did not confirm goes out again, first, on the next.
                 let resent = unconfirmed.requeue(&mut backlog);
                 if resent > 0 && ended.is_err() {
-                    metrics::s2s_resent(&remote, resent);
+                    metrics::federation_resent(&remote, resent);
                     info!(
                         resent,
                         "unconfirmed stanzas will be sent again on a new stream"
