@@ -153,6 +153,9 @@ async fn connections_over_the_total_are_closed_at_once_and_counted_and_places_co
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(served, "SIP connections are admitted again once places are free");
+    assert!(
+        served,
+        "SIP connections are admitted again once places are free"
+    );
     drop(held);
 }
