@@ -36,6 +36,8 @@ enum Death {
     Killed,
     /// It keeps the socket and never reads or answers again (a half-open path).
     Silent,
+    /// It does not die: every ping is answered.
+    Never,
 }
 
 /// An XMPP server for `domain` whose first connection authenticates parley, reads stanzas
@@ -89,11 +91,12 @@ async fn dying_peer(
                     }
                     if let Some(pong) = ping_answer(&element, domain) {
                         let _ = tx.send(Seen::Ping(n)).await;
-                        if n > 1 {
+                        if n > 1 || matches!(death, Death::Never) {
                             s.send(&pong).await;
                             continue;
                         }
                         match death {
+                            Death::Never => unreachable!(),
                             Death::Killed => drop(s),
                             Death::Silent => {
                                 tokio::time::sleep(Duration::from_secs(30)).await;
@@ -238,12 +241,13 @@ async fn without_confirmation_a_written_stanza_is_not_sent_again() {
 }
 
 /// Many stanzas in flight through a window of 4: every one arrives exactly once (no stream
-/// died, so nothing is sent twice) and every sender hears 202. (SIP requests are handled
-/// concurrently, so their order on the stream is not the order they were sent in.)
+/// died, so nothing is sent twice), every sender hears 202, and never more than 4 stanzas
+/// go out between two pings (each ping confirms what came before it). (SIP requests are
+/// handled concurrently, so their order on the stream is not the order they were sent in.)
 #[tokio::test]
-async fn a_small_confirmation_window_still_delivers_everything_in_order() {
+async fn a_small_confirmation_window_bounds_what_is_unconfirmed_and_delivers_everything() {
     let pki = Pki::new("resend-window", &["sip.test", "xmpp.test"]);
-    let (hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let (hop, mut seen) = dying_peer(&pki, "xmpp.test", Death::Never).await;
     let parley = daemon(&pki, hop, "confirm_window = 4").await;
     let mut ua = sip_client(&pki, parley.sip, "sip.test", "xmpp.test").await;
     let n = 30;
@@ -262,13 +266,19 @@ async fn a_small_confirmation_window_still_delivers_everything_in_order() {
         assert!(r.starts_with("SIP/2.0 202 "), "{r}");
         ok += 1;
     }
-    let mut bodies = Vec::new();
+    let (mut bodies, mut run, mut longest) = (Vec::new(), 0, 0);
     while bodies.len() < n {
-        let s = timeout(T, stanzas.recv()).await.unwrap().unwrap();
-        if let Some((_, rest)) = s.split_once("<body>") {
-            bodies.push(rest.split_once("</body>").unwrap().0.to_owned());
+        match timeout(T, seen.recv()).await.unwrap().unwrap() {
+            Seen::Message(1, body) => {
+                bodies.push(body);
+                run += 1;
+                longest = longest.max(run);
+            }
+            Seen::Ping(1) => run = 0,
+            other => panic!("one stream only: {other:?}"),
         }
     }
+    assert!(longest <= 4, "{longest} stanzas between two pings");
     bodies.sort_unstable();
     let mut expected: Vec<String> = (0..n).map(|i| format!("m{i}")).collect();
     expected.sort_unstable();
