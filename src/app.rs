@@ -312,6 +312,10 @@ async fn accept_loop(listener: TcpListener, gw: Arc<Gateway>, slots: Arc<Semapho
             },
             () = cancel.cancelled() => return,
         };
+        let Some(slot) = kind.admit(&gw, peer, &tcp) else {
+            continue;
+        };
+        let permit = (permit, slot);
         let gw2 = gw.clone();
         match kind {
             Kind::Xmpp(mode) => spawn_connection(
@@ -333,6 +337,24 @@ async fn accept_loop(listener: TcpListener, gw: Arc<Gateway>, slots: Arc<Semapho
                 serve_sip_tcp(tcp, gw2),
             ),
         }
+    }
+}
+
+impl Kind {
+    /// Admit an accepted connection under `[connections]` (transport::conn_limit).
+    fn admit(
+        self,
+        gw: &Gateway,
+        peer: SocketAddr,
+        tcp: &TcpStream,
+    ) -> Option<crate::transport::conn_limit::Slot> {
+        use crate::transport::conn_limit::{Refusal, admit};
+        let (protocol, refusal) = match self {
+            Kind::Sip | Kind::SipTcp => (Protocol::Sip, Refusal::Close),
+            Kind::Xmpp(s2s_in::Mode::StartTls) => (Protocol::Xmpp, Refusal::XmppStreamError),
+            Kind::Xmpp(s2s_in::Mode::DirectTls) => (Protocol::Xmpp, Refusal::Close),
+        };
+        admit(&gw.config().connections, protocol, peer.ip(), tcp, refusal)
     }
 }
 
@@ -393,7 +415,10 @@ async fn serve_sip_tcp(tcp: TcpStream, gw: Arc<Gateway>) -> Result<(), conn::Con
 fn spawn_connection<F>(
     gw: &Gateway,
     span: tracing::Span,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    permit: (
+        tokio::sync::OwnedSemaphorePermit,
+        crate::transport::conn_limit::Slot,
+    ),
     serve: F,
 ) where
     F: std::future::Future<Output = Result<(), conn::ConnError>> + Send + 'static,

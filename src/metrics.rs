@@ -581,6 +581,7 @@ fn describe_s2s() {
         Unit::Count,
         "XMPP s2s connections that failed or died, by peer domain, direction and reason."
     );
+    describe_hardening();
 }
 
 fn direction_label(inbound: bool) -> &'static str {
@@ -618,4 +619,49 @@ pub fn subscription_opened() {
 /// A presence subscription ended (terminated, expired, rejected).
 pub fn subscription_closed() {
     with(|m| m.subscriptions.decrement(1.0));
+}
+
+/// Stanzas written to an outbound s2s stream that died before the peer confirmed them, sent
+/// again on the next stream (at-least-once: the peer may see them twice), by peer domain.
+pub const FEDERATION_RESENT_TOTAL: &str = "parley_federation_resent_total";
+/// Inbound connections closed at once because a connection-count bound was reached, by
+/// protocol and bound (`total`, `per_ip`).
+pub const CONNECTIONS_REFUSED_TOTAL: &str = "parley_connections_refused_total";
+/// Inbound s2s streams closed during negotiation for exceeding a pre-auth bound, by reason
+/// (`deadline`, `bytes`, `elements`).
+pub const NEGOTIATION_LIMIT_TOTAL: &str = "parley_negotiation_limit_total";
+
+fn describe_hardening() {
+    describe_counter!(
+        FEDERATION_RESENT_TOTAL,
+        Unit::Count,
+        "Stanzas re-sent on a new s2s stream because the one they were written to died unconfirmed."
+    );
+    describe_counter!(
+        CONNECTIONS_REFUSED_TOTAL,
+        Unit::Count,
+        "Inbound connections closed at once by a connection-count bound, by protocol and bound."
+    );
+    describe_counter!(
+        NEGOTIATION_LIMIT_TOTAL,
+        Unit::Count,
+        "Inbound s2s streams closed during negotiation for exceeding a pre-auth bound."
+    );
+}
+
+/// `n` unconfirmed stanzas to `peer` go out again on the next stream.
+pub fn federation_resent(peer: &str, n: usize) {
+    with(|m| counter!(FEDERATION_RESENT_TOTAL, "peer" => m.peer_label(peer)).increment(n as u64));
+}
+
+/// An inbound connection refused by a connection-count `bound` (`total` or `per_ip`).
+pub fn connection_refused(p: Protocol, bound: &'static str) {
+    with(|_| {
+        counter!(CONNECTIONS_REFUSED_TOTAL, "protocol" => p.as_str(), "bound" => bound).increment(1)
+    });
+}
+
+/// An inbound s2s negotiation exceeded a pre-auth bound (`deadline`, `bytes`, `elements`).
+pub fn negotiation_limit(reason: &'static str) {
+    with(|_| counter!(NEGOTIATION_LIMIT_TOTAL, "reason" => reason).increment(1));
 }

@@ -24,6 +24,8 @@ mod common {
 
 #[path = "hostile/harness.rs"]
 mod harness;
+#[path = "hostile/limits.rs"]
+mod limits;
 #[path = "hostile/sip.rs"]
 mod sip;
 #[path = "hostile/sip_content.rs"]
@@ -44,6 +46,7 @@ fn all_cases() -> Vec<Case> {
     cases.extend(xmpp::cases());
     cases.extend(xmpp_addr::cases());
     cases.extend(tls::cases());
+    cases.extend(limits::cases());
     cases
 }
 

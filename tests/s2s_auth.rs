@@ -388,7 +388,9 @@ async fn half_open_peer(
     (addr, rx)
 }
 
-const PING_FAST: &str = "ping_interval_ms = 300\nping_timeout_ms = 700";
+// These tests are about the idle ping on its own: with delivery confirmation (tests/s2s_resend.rs)
+// every write is followed by a ping, and the first message would be re-sent on the new stream.
+const PING_FAST: &str = "ping_interval_ms = 300\nping_timeout_ms = 700\nconfirm_delivery = false";
 
 #[tokio::test]
 async fn a_half_open_stream_is_detected_by_ping_and_waiting_messages_go_on_a_new_one() {

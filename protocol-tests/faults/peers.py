@@ -200,6 +200,23 @@ async def read_until(r, marker, buf):
     return out
 
 
+PING = re.compile(rb"^\s*<iq[^>]* id='([^']*)'[^>]*>\s*<ping xmlns='urn:xmpp:ping'")
+
+
+async def read_element(r, buf):
+    """The next <message/> or <iq/> (whichever ends first; whitespace before it included)."""
+    while True:
+        ends = [buf[0].find(m) + len(m) for m in (b"</message>", b"</iq>") if m in buf[0]]
+        if ends:
+            i = min(ends)
+            out, buf[0] = buf[0][:i], buf[0][i:]
+            return out
+        chunk = await r.read(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        buf[0] += chunk
+
+
 async def xmpp_server(a):
     """parley's XMPP next hop (direct TLS, SASL EXTERNAL). Logs 'got TOKEN' per message and
     'bounce TOKEN CONDITION' per error stanza. Misbehaviours: --blackhole, --kill-after N
@@ -226,7 +243,13 @@ async def xmpp_server(a):
             await read_until(r, b">", buf)
             w.write(HDR.format(f=a.domain, t="x", i="s2").encode() + b"<stream:features/>")
             while True:
-                chunk = await read_until(r, b"</message>", buf)
+                chunk = await read_element(r, buf)
+                ping = PING.search(chunk)
+                if ping:
+                    # Answer XEP-0199 pings: parley holds each written stanza until the
+                    # answer to a ping written after it confirms it.
+                    w.write(b"<iq type='result' id='%s' from='%s' to='sip.test'/>" % (ping.group(1), a.domain.encode()))
+                    continue
                 seen["n"] += 1
                 if a.kill_after and seen["n"] == a.kill_after:
                     m = TOKEN.search(chunk)

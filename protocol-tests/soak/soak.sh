@@ -104,6 +104,8 @@ while [ "$(date +%s)" -lt "$END" ]; do
 done
 sleep 15   # let the last bounces and deliveries settle
 sample
+# Stanzas re-sent after a stream died unconfirmed (at-least-once: each may arrive twice).
+python3 -c 'import urllib.request; print("\n".join(l for l in urllib.request.urlopen("http://127.0.0.1:9100/metrics").read().decode().splitlines() if l.startswith("parley_federation_resent_total")))' > "$RUN/resent" 2>/dev/null
 ALIVE=no; kill -0 "$PID" 2>/dev/null && ALIVE=yes
 
 python3 - "$RUN" "$DURATION" "$RESTARTS" "$ALIVE" <<'PY'
@@ -116,7 +118,7 @@ def lines(p):
         return []
 lost_total = 0
 print(f"soak: {duration} s, {restarts} stand-in restarts, parley alive at the end: {alive}")
-print(f"{'direction':12} {'sent':>6} {'delivered':>9} {'bounced':>7} {'deliv+bounce':>12} {'lost':>5}")
+print(f"{'direction':12} {'sent':>6} {'delivered':>9} {'bounced':>7} {'deliv+bounce':>12} {'lost':>5} {'dup':>5}")
 for name, pre, near, far, bounce in (("sip→xmpp", "tok-ss", "near-sip.log", "far-xmpp.log", None),
                                      ("xmpp→sip", "tok-sx", "near-xmpp.log", "far-sip.log", "far-xmpp.log")):
     sent = {l[1] for l in lines(near) if l[0] == "sent" and l[1].startswith(pre)}
@@ -124,11 +126,13 @@ for name, pre, near, far, bounce in (("sip→xmpp", "tok-ss", "near-sip.log", "f
     bounced = {l[1] for l in lines(near) if l[0] == "status" and l[1].startswith(pre) and int(l[2]) >= 300}
     if bounce:
         bounced |= {l[1] for l in lines(bounce) if l[0] == "bounce" and l[1].startswith(pre)}
+    dup = sum(1 for l in lines(far) if l[0] == "got" and l[1].startswith(pre)) - len(got)
     lost = sent - got - bounced
     lost_total += len(lost)
-    print(f"{name:12} {len(sent):>6} {len(got - bounced):>9} {len(bounced - got):>7} {len(got & bounced):>12} {len(lost):>5}")
+    print(f"{name:12} {len(sent):>6} {len(got - bounced):>9} {len(bounced - got):>7} {len(got & bounced):>12} {len(lost):>5} {dup:>5}")
     if lost:
         print("  lost:", " ".join(sorted(lost)[:20]))
+print("re-sent (parley_federation_resent_total):", " ".join(" ".join(l) for l in lines("resent")) or "0")
 s = [tuple(map(int, l)) for l in lines("samples") if len(l) == 3]
 rss = [x[1] for x in s]
 fds = [x[2] for x in s]

@@ -1,6 +1,7 @@
 //! The configuration file: serde structs with `deny_unknown_fields`, defaults, and
 //! [`Config::validate`], which runs before any socket is bound and names the offending key.
 
+mod connections;
 mod default;
 mod ops;
 mod policy;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use connections::ConnectionsConfig;
 pub use default::{DEFAULT_CONFIG, default_state_dir};
 pub use ops::{AuditConfig, AuditOutput, MetricsConfig};
 pub use policy::{
@@ -89,6 +91,9 @@ pub struct Config {
     /// The durable spool.
     #[serde(default)]
     pub spool: SpoolConfig,
+    /// Bounds on concurrent inbound connections.
+    #[serde(default)]
+    pub connections: ConnectionsConfig,
 }
 
 /// `[log]`.
@@ -252,6 +257,26 @@ pub struct XmppConfig {
     /// it is closed, and what waits is sent on a new one.
     #[serde(default = "default_ping_timeout_ms")]
     pub ping_timeout_ms: u64,
+    /// Hold each stanza written to an outbound stream as unconfirmed until the peer confirms
+    /// it (the answer to an XEP-0199 ping sent after the write), and send unconfirmed stanzas
+    /// again on the next stream if this one dies: at-least-once delivery, duplicates possible.
+    /// When off, a stanza counts as delivered once written.
+    #[serde(default = "yes")]
+    pub confirm_delivery: bool,
+    /// Most stanzas written but not yet confirmed per outbound stream; when reached, writing
+    /// waits for a confirmation (and senders see the queue fill up).
+    #[serde(default = "default_confirm_window")]
+    pub confirm_window: usize,
+    /// Time allowed for an inbound stream's whole negotiation (up to authenticated).
+    #[serde(default = "default_negotiation_timeout_ms")]
+    pub negotiation_timeout_ms: u64,
+    /// Most bytes an inbound stream may send before it is authenticated.
+    #[serde(default = "default_preauth_max_bytes")]
+    pub preauth_max_bytes: usize,
+    /// Most frames (elements, whitespace keep-alives, headers) an inbound stream may send
+    /// before it is authenticated.
+    #[serde(default = "default_preauth_max_elements")]
+    pub preauth_max_elements: usize,
 }
 
 impl Default for XmppConfig {
@@ -269,6 +294,11 @@ impl Default for XmppConfig {
             answer_version: true,
             ping_interval_ms: default_ping_interval_ms(),
             ping_timeout_ms: default_ping_timeout_ms(),
+            confirm_delivery: true,
+            confirm_window: default_confirm_window(),
+            negotiation_timeout_ms: default_negotiation_timeout_ms(),
+            preauth_max_bytes: default_preauth_max_bytes(),
+            preauth_max_elements: default_preauth_max_elements(),
         }
     }
 }
@@ -295,6 +325,22 @@ fn default_ping_interval_ms() -> u64 {
 
 fn default_ping_timeout_ms() -> u64 {
     10_000
+}
+
+fn default_confirm_window() -> usize {
+    256
+}
+
+fn default_negotiation_timeout_ms() -> u64 {
+    30_000
+}
+
+fn default_preauth_max_bytes() -> usize {
+    64 * 1024
+}
+
+fn default_preauth_max_elements() -> usize {
+    64
 }
 
 fn default_keepalive_ms() -> u64 {
@@ -604,6 +650,16 @@ impl Config {
             ("xmpp.idle_timeout_ms", self.xmpp.idle_timeout_ms),
             ("sip.idle_timeout_ms", self.sip.idle_timeout_ms),
             ("xmpp.ping_timeout_ms", self.xmpp.ping_timeout_ms),
+            (
+                "xmpp.negotiation_timeout_ms",
+                self.xmpp.negotiation_timeout_ms,
+            ),
+            ("xmpp.confirm_window", self.xmpp.confirm_window as u64),
+            ("xmpp.preauth_max_bytes", self.xmpp.preauth_max_bytes as u64),
+            (
+                "xmpp.preauth_max_elements",
+                self.xmpp.preauth_max_elements as u64,
+            ),
         ] {
             if v == 0 {
                 return Err(invalid(key, "must be positive"));
@@ -618,6 +674,7 @@ impl Config {
         self.audit.validate()?;
         self.policy.validate()?;
         self.spool.validate()?;
+        self.connections.validate()?;
         Ok(())
     }
 

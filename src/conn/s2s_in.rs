@@ -13,7 +13,7 @@ use tracing::{debug, info};
 use super::ConnError;
 use super::dialback;
 use super::s2s_out::unexpected;
-use super::xml_stream::XmlStream;
+use super::xml_stream::{Budget, XmlStream};
 use crate::auth::{self, VerifiedDomain};
 use crate::config::{S2sAuth, Side};
 use crate::metrics::{self, AuthMethod, ParseReason, PolicyReason, Protocol, TlsFailure};
@@ -23,8 +23,9 @@ use crate::xmpp::framing::StreamNs;
 use crate::xmpp::stanza::{Element, IqType};
 use crate::xmpp::{StreamCondition, StreamHeader, XmppLimits};
 
-/// Time allowed for the whole negotiation.
-const NEGOTIATION_DEADLINE: Duration = Duration::from_secs(30);
+/// Beyond the negotiation deadline (which the stream's reads enforce with a stream error),
+/// the time left for a TLS handshake or a write stuck on a peer that does not read.
+const DEADLINE_GRACE: Duration = Duration::from_secs(1);
 
 /// How an inbound connection starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,11 +40,18 @@ pub enum Mode {
 pub async fn serve(tcp: TcpStream, mode: Mode, gw: Arc<Gateway>) -> Result<(), ConnError> {
     let limits = gw.xmpp_limits();
     tcp.set_nodelay(true)?;
+    let cfg = &gw.config().xmpp;
+    let negotiation_time = Duration::from_millis(cfg.negotiation_timeout_ms);
+    let budget = Budget {
+        deadline: tokio::time::Instant::now() + negotiation_time,
+        bytes: cfg.preauth_max_bytes,
+        frames: cfg.preauth_max_elements,
+    };
     let negotiation = async {
         match mode {
             Mode::StartTls => {
-                let (tls, local, remote) = starttls(tcp, &gw, limits).await?;
-                authenticate(tls, Some((local, remote)), &gw, limits).await
+                let (tls, local, remote, budget) = starttls(tcp, &gw, limits, budget).await?;
+                authenticate(tls, Some((local, remote)), &gw, limits, budget).await
             }
             Mode::DirectTls => {
                 let tls = gw
@@ -54,14 +62,18 @@ pub async fn serve(tcp: TcpStream, mode: Mode, gw: Arc<Gateway>) -> Result<(), C
                     .inspect_err(|e| {
                         metrics::tls_handshake_failure(Protocol::Xmpp, true, TlsFailure::of_io(e))
                     })?;
-                authenticate(tls, None, &gw, limits).await
+                authenticate(tls, None, &gw, limits, budget).await
             }
         }
     };
     let (mut stream, peer, local, stream_id) =
-        tokio::time::timeout(NEGOTIATION_DEADLINE, negotiation)
+        tokio::time::timeout(negotiation_time + DEADLINE_GRACE, negotiation)
             .await
-            .map_err(|_| ConnError::Timeout("inbound s2s negotiation"))??;
+            .map_err(|_| {
+                metrics::negotiation_limit("deadline");
+                ConnError::Timeout("inbound s2s negotiation")
+            })??;
+    stream.end_budget();
     debug!(peer.domain = %peer, local.domain = %local, ?mode, "inbound s2s stream established");
     let _counted = metrics::connection(Protocol::Xmpp, true, peer.as_str());
     // Every (local, peer) pair authenticated on this stream (more by dialback piggybacking).
@@ -148,8 +160,9 @@ async fn starttls(
     tcp: TcpStream,
     gw: &Gateway,
     limits: XmppLimits,
-) -> Result<(Tls, String, String), ConnError> {
-    let mut plain = XmlStream::new(tcp, limits);
+    budget: Budget,
+) -> Result<(Tls, String, String, Budget), ConnError> {
+    let mut plain = XmlStream::new(tcp, limits).with_budget(Some(budget));
     let (local, remote, _) = accept_header(&mut plain, gw).await?;
     encode::write_features(
         &mut plain.wbuf,
@@ -175,6 +188,7 @@ async fn starttls(
     }
     encode::write_proceed(&mut plain.wbuf);
     plain.flush().await?;
+    let budget = plain.budget().unwrap_or(budget);
     let tls = gw
         .tls()
         .xmpp_acceptor()
@@ -188,7 +202,7 @@ async fn starttls(
             metrics::s2s_failure(&remote, true, metrics::S2sFailure::Tls);
             metrics::tls_handshake_failure(Protocol::Xmpp, true, TlsFailure::of_io(e))
         })?;
-    Ok((tls, local, remote))
+    Ok((tls, local, remote, budget))
 }
 
 /// On TLS: header (the same domains as before STARTTLS, when there was a prelude), SASL
@@ -198,8 +212,9 @@ async fn authenticate(
     expected: Option<(String, String)>,
     gw: &Gateway,
     limits: XmppLimits,
+    budget: Budget,
 ) -> Result<Negotiated, ConnError> {
-    let mut secure = XmlStream::new(tls, limits);
+    let mut secure = XmlStream::new(tls, limits).with_budget(Some(budget));
     let (local, remote, stream_id) = accept_header(&mut secure, gw).await?;
     if expected
         .as_ref()

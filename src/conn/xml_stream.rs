@@ -3,6 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
 
 use super::ConnError;
 use crate::xmpp::encode;
@@ -10,6 +11,21 @@ use crate::xmpp::stanza::{self, Element};
 use crate::xmpp::{Frame, Framer, StreamHeader, XmppLimits};
 
 const READ_CHUNK: usize = 16 * 1024;
+
+/// What a stream that is not authenticated yet may still send: its negotiation ends by
+/// `deadline`, and it may send at most `bytes` more bytes and `frames` more frames (stream
+/// headers, elements, whitespace keep-alives). Over any of them, parley sends a stream error
+/// and closes: a peer trickling its negotiation (slowloris) or padding it cannot hold a
+/// connection longer or make it read more than this.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// When the negotiation must be done.
+    pub deadline: Instant,
+    /// Bytes left.
+    pub bytes: usize,
+    /// Frames left.
+    pub frames: usize,
+}
 
 /// A framed XML stream. `header` is the peer's current stream header.
 #[derive(Debug)]
@@ -21,6 +37,7 @@ pub struct XmlStream<S> {
     framer: Framer,
     limits: XmppLimits,
     header: Option<StreamHeader>,
+    budget: Option<Budget>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> XmlStream<S> {
@@ -33,6 +50,73 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmlStream<S> {
             framer: Framer::new(limits),
             limits,
             header: None,
+            budget: None,
+        }
+    }
+
+    /// Bound what the peer may still send (pre-authentication), or lift the bound (`None`).
+    pub fn with_budget(mut self, budget: Option<Budget>) -> XmlStream<S> {
+        self.budget = budget;
+        self
+    }
+
+    /// What the peer may still send, when bounded (to carry it across a TLS upgrade).
+    pub fn budget(&self) -> Option<Budget> {
+        self.budget
+    }
+
+    /// The stream is authenticated: no pre-authentication bound any more.
+    pub fn end_budget(&mut self) {
+        self.budget = None;
+    }
+
+    /// Spend one frame of the budget; over it, the stream error goes out.
+    async fn spend_frame(&mut self) -> Result<(), ConnError> {
+        if let Some(b) = &mut self.budget {
+            match b.frames.checked_sub(1) {
+                Some(left) => b.frames = left,
+                None => return Err(self.over_budget("elements").await),
+            }
+        }
+        Ok(())
+    }
+
+    async fn over_budget(&mut self, reason: &'static str) -> ConnError {
+        crate::metrics::negotiation_limit(reason);
+        if reason == "deadline" {
+            self.send_stream_error(crate::xmpp::StreamCondition::ConnectionTimeout, None)
+                .await;
+            return ConnError::Timeout("inbound s2s negotiation");
+        }
+        self.send_stream_error(
+            crate::xmpp::StreamCondition::PolicyViolation,
+            Some("too much data before authentication"),
+        )
+        .await;
+        ConnError::Unexpected {
+            expected: "a negotiation within its budget",
+            got: format!("too many {reason} before authentication"),
+        }
+    }
+
+    /// Read more bytes, within the budget when there is one.
+    async fn fill(&mut self) -> Result<usize, ConnError> {
+        self.rbuf.reserve(READ_CHUNK);
+        let Some(b) = self.budget else {
+            return Ok(self.io.read_buf(&mut self.rbuf).await?);
+        };
+        let n = match tokio::time::timeout_at(b.deadline, self.io.read_buf(&mut self.rbuf)).await {
+            Ok(n) => n?,
+            Err(_) => return Err(self.over_budget("deadline").await),
+        };
+        match b.bytes.checked_sub(n) {
+            Some(left) => {
+                if let Some(b) = &mut self.budget {
+                    b.bytes = left;
+                }
+                Ok(n)
+            }
+            None => Err(self.over_budget("bytes").await),
         }
     }
 
@@ -52,10 +136,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmlStream<S> {
         loop {
             match self.framer.next_frame(&mut self.rbuf) {
                 Ok(Some(Frame::Open(h))) => {
+                    self.spend_frame().await?;
                     self.header = Some(h.clone());
                     return Ok(Frame::Open(h));
                 }
-                Ok(Some(frame)) => return Ok(frame),
+                Ok(Some(frame)) => {
+                    self.spend_frame().await?;
+                    return Ok(frame);
+                }
                 Ok(None) => {}
                 Err(e) => {
                     let condition = crate::metrics::xmpp_parse_failed(&e);
@@ -63,8 +151,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmlStream<S> {
                     return Err(ConnError::Xmpp(e));
                 }
             }
-            self.rbuf.reserve(READ_CHUNK);
-            if self.io.read_buf(&mut self.rbuf).await? == 0 {
+            if self.fill().await? == 0 {
                 return Err(ConnError::Closed);
             }
         }
@@ -153,7 +240,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmlStream<S> {
 
     /// Restart the stream on the same transport (after SASL success).
     pub fn restart(self) -> Result<XmlStream<S>, ConnError> {
-        let limits = self.limits;
-        Ok(XmlStream::new(self.into_inner()?, limits))
+        let (limits, budget) = (self.limits, self.budget);
+        Ok(XmlStream::new(self.into_inner()?, limits).with_budget(budget))
     }
 }

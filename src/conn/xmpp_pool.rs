@@ -1,14 +1,23 @@
 //! Outbound s2s streams, one per (local domain, remote domain), created on demand and reused.
 //!
 //! Each pair has one task that owns its connection and a bounded queue (depth from config).
-//! A stanza is acknowledged once it is written to an authenticated stream; when the peer
+//! A stanza is acknowledged once the peer confirmed it (below); when the peer
 //! cannot be reached every queued stanza is acknowledged with an error, never dropped.
 //!
 //! Half-open detection (XEP-0199): a stream that carried nothing for `xmpp.ping_interval_ms`
 //! gets an iq ping, and stanzas wait until the peer answers (a result or an error, which
 //! arrive on the peer's stream to us). No answer within `xmpp.ping_timeout_ms`: the stream is
 //! dead, it is dropped, and what waits goes out on a new one (or bounces at its deadline).
+//!
+//! At-least-once delivery (`xmpp.confirm_delivery`, on by default): a written stanza is only
+//! acknowledged once the answer to a ping written after it arrives, since a peer handles a
+//! stream's stanzas in order. Stanzas written to a stream that dies first (peer killed, path
+//! half-open) are sent again on the next stream, so the peer may see one twice. At most
+//! `xmpp.confirm_window` stanzas per stream wait for confirmation; beyond, writing waits and
+//! the queue fills. XEP-0198 acks would do the same but are not used: ejabberd offers stream
+//! management to clients only, and Prosody only with `mod_smacks`.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -200,6 +209,9 @@ struct Timing {
     /// XEP-0199 ping after this much silence; `None` when off.
     ping_interval: Option<Duration>,
     ping_timeout: Duration,
+    /// Most stanzas written and not yet confirmed per stream; `None`: a stanza is delivered
+    /// once written.
+    confirm_window: Option<usize>,
 }
 
 async fn run(
@@ -219,10 +231,13 @@ async fn run(
         ping_interval: (cfg.ping_interval_ms > 0)
             .then(|| Duration::from_millis(cfg.ping_interval_ms)),
         ping_timeout: Duration::from_millis(cfg.ping_timeout_ms),
+        confirm_window: cfg.confirm_delivery.then_some(cfg.confirm_window.max(1)),
     };
     let d = &*depth;
     let mut backlog = Backlog::new(cfg.queue_depth);
     let mut backoff = Backoff::new(INITIAL_BACKOFF, MAX_BACKOFF);
+    // Written to the current stream, not yet confirmed by the peer.
+    let mut unconfirmed = Unconfirmed::default();
     loop {
         if backlog.is_empty() {
             tokio::select! {
@@ -262,7 +277,18 @@ async fn run(
                     remote: &remote,
                     depth: d,
                 };
-                match established(est, &mut backlog, &mut rx, &link, timing).await {
+                let ended =
+                    established(est, &mut backlog, &mut unconfirmed, &mut rx, &link, timing).await;
+                // Whatever the dead stream did not confirm goes out again, first, on the next.
+                let resent = unconfirmed.requeue(&mut backlog);
+                if resent > 0 && ended.is_err() {
+                    metrics::federation_resent(&remote, resent);
+                    info!(
+                        resent,
+                        "unconfirmed stanzas will be sent again on a new stream"
+                    );
+                }
+                match ended {
                     Ok(()) => {
                         return backlog
                             .drain(|s| d.settle(s, Err(ErrorCondition::ServiceUnavailable)));
@@ -356,14 +382,47 @@ struct Ping {
     id: String,
     answered: oneshot::Receiver<()>,
     deadline: Instant,
+    /// How many of the oldest unconfirmed stanzas were written before it: its answer
+    /// confirms them (the peer handles a stream's stanzas in order).
+    covers: usize,
+}
+
+/// Stanzas written to the current stream and not yet confirmed, oldest first, with their
+/// delivery deadlines.
+#[derive(Debug, Default)]
+struct Unconfirmed {
+    items: VecDeque<(OutStanza, Instant)>,
+}
+
+impl Unconfirmed {
+    /// Settle the `n` oldest as delivered.
+    fn confirm(&mut self, n: usize, d: &Depth) {
+        for (item, _) in self.items.drain(..n.min(self.items.len())) {
+            d.settle(item, Ok(()));
+        }
+    }
+
+    /// Put everything back at the front of the backlog, in order; returns how many.
+    fn requeue(&mut self, backlog: &mut Backlog<OutStanza>) -> usize {
+        let n = self.items.len();
+        for (item, deadline) in self.items.drain(..).rev() {
+            backlog.push_front(item, deadline);
+        }
+        n
+    }
 }
 
 /// Write stanzas until the stream ends. `Ok(())` only on shutdown. A batch whose write fails
 /// goes back to the backlog for the next connection, and so does everything that waits for a
 /// ping the peer never answers.
+///
+/// With confirmation on, every batch is followed by a ping (unless one is out already) and
+/// its stanzas stay in `unconfirmed` until the answer comes; at most `confirm_window` may be
+/// unconfirmed. When the stream ends, the caller sends what is still unconfirmed again.
 async fn established(
     mut est: s2s_out::Established,
     backlog: &mut Backlog<OutStanza>,
+    unconfirmed: &mut Unconfirmed,
     rx: &mut mpsc::Receiver<OutStanza>,
     link: &Link<'_>,
     timing: Timing,
@@ -381,27 +440,49 @@ async fn established(
         backlog.expire(Instant::now(), |s| {
             d.settle(s, Err(ErrorCondition::RemoteServerTimeout))
         });
-        // While a ping is out, the stream may be half-open: stanzas wait for the answer.
-        if !backlog.is_empty() && ping.is_none() {
-            while batch.len() < MAX_BATCH {
+        // Without confirmation, stanzas wait while a ping is out (the stream may be
+        // half-open); with it, they may go on up to the window, as they stay unconfirmed.
+        let room = match timing.confirm_window {
+            Some(window) => window.saturating_sub(unconfirmed.items.len()),
+            None if ping.is_none() => MAX_BATCH,
+            None => 0,
+        };
+        if !backlog.is_empty() && room > 0 {
+            while batch.len() < MAX_BATCH.min(room) {
                 let Some((item, deadline)) = backlog.pop() else {
                     break;
                 };
                 est.stream.wbuf.extend_from_slice(&item.bytes);
                 batch.push((item, deadline));
             }
+            let confirm_ping = (timing.confirm_window.is_some() && ping.is_none()).then(|| {
+                new_ping(
+                    &mut est,
+                    link,
+                    timing,
+                    unconfirmed.items.len() + batch.len(),
+                )
+            });
             if let Err(e) = est.stream.flush().await {
+                if let Some(p) = confirm_ping {
+                    gw.xmpp_pool().pings.remove(&p.id);
+                }
                 for (item, deadline) in batch.drain(..).rev() {
                     backlog.push_front(item, deadline);
                 }
                 return Err(e);
             }
-            for (item, _) in batch.drain(..) {
-                d.settle(item, Ok(()));
+            if timing.confirm_window.is_some() {
+                unconfirmed.items.extend(batch.drain(..));
+                ping = ping.or(confirm_ping);
+            } else {
+                for (item, _) in batch.drain(..) {
+                    d.settle(item, Ok(()));
+                }
+                last_alive = Instant::now();
             }
             last_write = Instant::now();
             last_stanza = last_write;
-            last_alive = last_write;
             continue;
         }
         let ping_at = match (timing.ping_interval, &ping) {
@@ -440,29 +521,38 @@ async fn established(
                 }
             },
             () = tokio::time::sleep_until(ping_at) => {
-                let id = gw.new_id();
-                let answered = gw.xmpp_pool().expect_pong(&id, link.remote);
-                write_ping(&mut est.stream.wbuf, link.local, link.remote, &id);
+                let p = new_ping(&mut est, link, timing, unconfirmed.items.len());
                 if let Err(e) = est.stream.flush().await {
-                    gw.xmpp_pool().pings.remove(&id);
+                    gw.xmpp_pool().pings.remove(&p.id);
                     return Err(e);
                 }
                 last_write = Instant::now();
                 debug!("idle outbound stream pinged (XEP-0199)");
-                ping = Some(Ping { id, answered, deadline: Instant::now() + timing.ping_timeout });
+                ping = Some(p);
             }
             answer = async { (&mut ping.as_mut().expect("guarded").answered).await }, if ping.is_some() => {
-                ping = None;
+                let covers = ping.take().map_or(0, |p| p.covers);
                 if answer.is_ok() {
-                    debug!("ping answered (XEP-0199)");
+                    debug!(confirmed = covers, "ping answered (XEP-0199)");
                     last_alive = Instant::now();
+                    unconfirmed.confirm(covers, d);
+                }
+                // Stanzas written after that ping (or all, if it was lost) need a new one.
+                if !unconfirmed.items.is_empty() {
+                    let p = new_ping(&mut est, link, timing, unconfirmed.items.len());
+                    if let Err(e) = est.stream.flush().await {
+                        gw.xmpp_pool().pings.remove(&p.id);
+                        return Err(e);
+                    }
+                    last_write = Instant::now();
+                    ping = Some(p);
                 }
             }
             () = tokio::time::sleep_until(ping_deadline), if ping.is_some() => {
                 if let Some(p) = ping.take() {
                     gw.xmpp_pool().pings.remove(&p.id);
                 }
-                warn!(waiting = backlog.len(), "no answer to a ping: outbound s2s stream is half-open; reconnecting");
+                warn!(waiting = backlog.len(), unconfirmed = unconfirmed.items.len(), "no answer to a ping: outbound s2s stream is half-open; reconnecting");
                 return Err(ConnError::Timeout("ping answer (half-open stream)"));
             }
             () = tokio::time::sleep_until(last_write + timing.keepalive) => {
@@ -481,6 +571,25 @@ async fn established(
                 return close(est).await;
             }
         }
+    }
+}
+
+/// Append a ping to the stream's output (the caller flushes) and register its id; its answer
+/// confirms the `covers` oldest unconfirmed stanzas.
+fn new_ping(
+    est: &mut s2s_out::Established,
+    link: &Link<'_>,
+    timing: Timing,
+    covers: usize,
+) -> Ping {
+    let id = link.gw.new_id();
+    let answered = link.gw.xmpp_pool().expect_pong(&id, link.remote);
+    write_ping(&mut est.stream.wbuf, link.local, link.remote, &id);
+    Ping {
+        id,
+        answered,
+        deadline: Instant::now() + timing.ping_timeout,
+        covers,
     }
 }
 

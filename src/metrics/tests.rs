@@ -21,6 +21,9 @@ const NAMES: &[&str] = &[
     AUDIT_WRITTEN_TOTAL,
     FEDERATION_AUTH_TOTAL,
     FEDERATION_FAILURES_TOTAL,
+    FEDERATION_RESENT_TOTAL,
+    CONNECTIONS_REFUSED_TOTAL,
+    NEGOTIATION_LIMIT_TOTAL,
 ];
 
 /// Units a name may end with: counters `_total`; others a unit or the counted thing.
@@ -197,6 +200,9 @@ fn exposition_has_every_series_and_known_values() {
             CONNECTIONS,
             FEDERATION_AUTH_TOTAL,
             FEDERATION_FAILURES_TOTAL,
+            FEDERATION_RESENT_TOTAL,
+            CONNECTIONS_REFUSED_TOTAL,
+            NEGOTIATION_LIMIT_TOTAL,
         ]
         .contains(n)
             && !text.contains(n)

@@ -121,6 +121,10 @@ pub async fn dialback_only_server(
                 if element == "</stream:stream>" {
                     break;
                 }
+                if let Some(pong) = super::peers::ping_answer(&element, domain) {
+                    s.send(&pong).await;
+                    continue;
+                }
                 if tx.send(element).await.is_err() {
                     return;
                 }

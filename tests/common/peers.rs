@@ -204,6 +204,10 @@ async fn serve_xmpp(
                     if element == "</stream:stream>" {
                         return;
                     }
+                    if let Some(pong) = ping_answer(&element, domain) {
+                        s.send(&pong).await;
+                        continue;
+                    }
                     if tx.send(element).await.is_err() {
                         return;
                     }
@@ -407,4 +411,20 @@ pub async fn xmpp_secured(
     s.until(&[">"]).await;
     let features = s.until(FEATURES_END).await;
     (s, features)
+}
+
+/// The answer a server gives to an XEP-0199 ping from parley (which confirms, by its arrival,
+/// every stanza written before the ping); `None` for any other element.
+pub fn ping_answer(element: &str, domain: &str) -> Option<String> {
+    if !element.starts_with("<iq")
+        || attr(element, "type") != Some("get")
+        || !element.contains("<ping xmlns='urn:xmpp:ping'")
+    {
+        return None;
+    }
+    let id = attr(element, "id")?;
+    let from = attr(element, "from").unwrap_or("sip.test");
+    Some(format!(
+        "<iq type='result' id='{id}' from='{domain}' to='{from}'/>"
+    ))
 }

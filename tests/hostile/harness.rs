@@ -44,7 +44,16 @@ pub enum Action {
     /// A TLS handshake presenting this client certificate, then `bytes`: to the SIP port
     /// directly, or to the XMPP port after a STARTTLS prelude.
     Tls(Port, &'static str, Vec<u8>),
+    /// Raw bytes on a plain TCP connection to a listener, one per second.
+    RawSlow(Port, Vec<u8>),
+    /// This many connections to a listener from [`FLOOD_SOURCE`], held open; then one more
+    /// from there, which is the one observed.
+    Flood(Port, usize),
 }
+
+/// The source address of connection floods (loopback, but not the other cases' 127.0.0.1,
+/// so that the per-address bound they trip leaves the other cases alone).
+pub const FLOOD_SOURCE: &str = "127.0.0.2";
 
 /// What the hostile peer must see.
 pub enum Expect {
@@ -100,6 +109,7 @@ impl Case {
         match &self.action {
             Action::Sip(_) | Action::SipAs(..) | Action::SipSlow(_) | Action::SipFlood(_) => "sip",
             Action::Raw(Port::Sip, _) | Action::Tls(Port::Sip, ..) => "sip",
+            Action::RawSlow(Port::Sip, _) | Action::Flood(Port::Sip, _) => "sip",
             _ => "xmpp",
         }
     }
@@ -145,6 +155,10 @@ listen_tls = ["127.0.0.1:0"]
 connect_timeout_ms = 2000
 delivery_timeout_ms = 3000
 idle_timeout_ms = 3000
+negotiation_timeout_ms = 4000
+preauth_max_bytes = 32768
+[connections]
+max_per_ip = 64
 [policy.limits]
 sender_rate = 0.05
 sender_burst = 5
@@ -181,6 +195,15 @@ key_file = "{d}/xmpp.test.key"
             to_xmpp: Mailbox::collect(stanzas),
             to_sip: Mailbox::collect(requests),
             pki,
+        }
+    }
+
+    /// The address of a listener.
+    pub fn addr(&self, port: Port) -> std::net::SocketAddr {
+        match port {
+            Port::Sip => self.sip,
+            Port::Xmpp => self.xmpp,
+            Port::XmppTls => self.xmpp_tls,
         }
     }
 
@@ -388,6 +411,27 @@ async fn act(lab: &Lab, case: &Case) -> Result<Seen, String> {
                 .map_err(|e| e.to_string())?;
             wire::read_until(&mut io, WAIT, done).await
         }
+        Action::RawSlow(port, bytes) => {
+            let mut io = TcpStream::connect(lab.addr(*port))
+                .await
+                .map_err(|e| e.to_string())?;
+            slow(&mut io, bytes, done).await
+        }
+        Action::Flood(port, n) => {
+            let addr = lab.addr(*port);
+            let mut held = Vec::with_capacity(*n);
+            for i in 0..*n {
+                held.push(
+                    connect_from(addr)
+                        .await
+                        .map_err(|e| format!("flood {i}: {e}"))?,
+                );
+            }
+            let mut io = connect_from(addr).await.map_err(|e| e.to_string())?;
+            let seen = wire::read_until(&mut io, WAIT, done).await;
+            drop(held);
+            seen
+        }
         Action::Tls(port, cert, bytes) => {
             if *cert == "plain" {
                 // The STARTTLS prelude, then plain text where the ClientHello belongs.
@@ -421,6 +465,13 @@ async fn act(lab: &Lab, case: &Case) -> Result<Seen, String> {
             read_tls(&mut io).await
         }
     })
+}
+
+/// A TCP connection to `addr` from [`FLOOD_SOURCE`].
+async fn connect_from(addr: std::net::SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(format!("{FLOOD_SOURCE}:0").parse().unwrap())?;
+    socket.connect(addr).await
 }
 
 async fn read_tls(io: &mut tokio_rustls::client::TlsStream<TcpStream>) -> Seen {
