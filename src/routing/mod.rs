@@ -8,6 +8,8 @@ mod durable;
 mod ids;
 mod police;
 mod presence;
+mod presence_durable;
+mod presence_limits;
 mod presence_sub;
 mod sip_in;
 mod sip_session;
