@@ -190,10 +190,23 @@ impl Gateway {
 
     fn spawn_watch_writer(self: &Arc<Self>, mut rx: mpsc::Receiver<Op>) {
         let store = self.store.clone();
+        let cancel = self.shutdown_token();
         self.tracker().spawn(
             async move {
                 let mut buf = Vec::with_capacity(BATCH);
-                while rx.recv_many(&mut buf, BATCH).await > 0 {
+                loop {
+                    tokio::select! {
+                        n = rx.recv_many(&mut buf, BATCH) => if n == 0 { return },
+                        () = cancel.cancelled() => {
+                            // At shutdown: write what is queued, then stop.
+                            while buf.len() < BATCH && let Ok(op) = rx.try_recv() {
+                                buf.push(op);
+                            }
+                            if buf.is_empty() {
+                                return;
+                            }
+                        }
+                    }
                     // Last operation per key wins, within one transaction.
                     let mut last: HashMap<String, Option<WatchRecord>> = HashMap::new();
                     for op in buf.drain(..) {

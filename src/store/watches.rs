@@ -120,3 +120,62 @@ pub(super) fn forget(txn: &redb::WriteTransaction, address: &str) -> Result<usiz
         .map_err(db_err)?;
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{RedbStore, Store};
+    use super::*;
+
+    fn rec(call_id: &str, watcher: &str, local_cseq: u32) -> WatchRecord {
+        WatchRecord {
+            call_id: call_id.into(),
+            local_tag: "l".into(),
+            remote_tag: "r".into(),
+            presentity: "juliet@xmpp.test".into(),
+            watcher: watcher.into(),
+            target: "sip:alice@127.0.0.1;transport=tls".into(),
+            routes: Vec::new(),
+            remote_cseq: 1,
+            local_cseq,
+            active: true,
+            expires_at_s: 1_000,
+        }
+    }
+
+    #[test]
+    fn watches_are_written_replaced_removed_kept_across_reopen_and_forgotten() {
+        let dir = std::env::temp_dir().join(format!("parley-watches-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("state.redb");
+        {
+            let s = RedbStore::open(&path).unwrap();
+            assert!(s.watches().unwrap().is_empty());
+            s.watches_apply(
+                &[
+                    rec("a", "alice@sip.test", 1000),
+                    rec("b", "bob@sip.test", 1000),
+                ],
+                &[],
+            )
+            .unwrap();
+            // A later write of the same dialog replaces it; a removal of another goes with it.
+            s.watches_apply(&[rec("a", "alice@sip.test", 2000)], &[watch_key("b", "l")])
+                .unwrap();
+            s.watches_apply(&[rec("c", "carol@sip.test", 1000)], &[])
+                .unwrap();
+        }
+        let s = RedbStore::open(&path).unwrap();
+        let mut all = s.watches().unwrap();
+        all.sort_by(|x, y| x.call_id.cmp(&y.call_id));
+        assert_eq!(
+            all,
+            vec![
+                rec("a", "alice@sip.test", 2000),
+                rec("c", "carol@sip.test", 1000)
+            ]
+        );
+        assert_eq!(s.forget("alice@sip.test").unwrap(), 1);
+        assert_eq!(s.watches().unwrap(), vec![rec("c", "carol@sip.test", 1000)]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
