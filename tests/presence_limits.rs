@@ -69,7 +69,8 @@ struct Gw {
     xmpp: SocketAddr,
     cancel: CancellationToken,
     requests: Receiver<String>,
-    stanzas: Receiver<String>,
+    /// Kept open so the XMPP stand-in keeps its streams.
+    _stanzas: Receiver<String>,
 }
 
 async fn start(tag: &str, sip_extra: &str, rest: &str) -> (Pki, Gw) {
@@ -87,7 +88,7 @@ async fn start(tag: &str, sip_extra: &str, rest: &str) -> (Pki, Gw) {
         xmpp: xmpp[0],
         cancel,
         requests,
-        stanzas,
+        _stanzas: stanzas,
     };
     (pki, gw)
 }
@@ -265,6 +266,43 @@ async fn notify_and_subscribe_from_carry_the_escaped_external_label() {
         from.starts_with(r#""juliet (ext \"x\" \\)" <sip:juliet@xmpp.test"#),
         "{from}"
     );
+    gw.cancel.cancel();
+}
+
+/// After the watcher unsubscribes, the presentity's server sends it no more presence, so
+/// nothing cached then may show in a later subscription of the same pair: a resource whose
+/// `unavailable` never came must not look online.
+#[tokio::test]
+async fn presence_cached_for_an_ended_subscription_is_not_shown_again() {
+    let (pki, mut gw) = start("plim-stale", "notify_min_interval_ms = 0", "").await;
+    let (mut ua, mut peer, active) = active_dialog(&pki, &mut gw, "stale-1").await;
+    peer.send("<presence from='juliet@xmpp.test/old' to='alice@sip.test'><status>old-one</status></presence>").await;
+    let n = next(&mut gw.requests).await;
+    assert!(n.contains("old-one"), "{n}");
+    // parley's tag: the NOTIFY's From tag.
+    let from = header(&active, "From").unwrap();
+    let tag = from.split(";tag=").nth(1).expect("From tag").to_owned();
+    ua.send(&subscribe("alice", "juliet", "stale-1", Some(&tag), 2, 0))
+        .await;
+    let ok = read_sip(&mut ua).await;
+    assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
+    let end = next(&mut gw.requests).await;
+    assert!(end.contains("Subscription-State: terminated"), "{end}");
+
+    ua.send(&subscribe("alice", "juliet", "stale-2", None, 1, 600))
+        .await;
+    let ok = read_sip(&mut ua).await;
+    assert!(ok.starts_with("SIP/2.0 202 "), "{ok}");
+    let pending = next(&mut gw.requests).await;
+    assert!(pending.contains("Call-ID: stale-2"), "{pending}");
+    peer.send("<presence type='subscribed' from='juliet@xmpp.test' to='alice@sip.test'/>")
+        .await;
+    peer.send("<presence from='juliet@xmpp.test/new' to='alice@sip.test'><status>new-one</status></presence>").await;
+    let active = next(&mut gw.requests).await;
+    assert!(active.contains("Subscription-State: active"), "{active}");
+    assert!(!active.contains("old-one"), "{active}");
+    let n = next(&mut gw.requests).await;
+    assert!(n.contains("new-one") && !n.contains("old-one"), "{n}");
     gw.cancel.cancel();
 }
 

@@ -350,6 +350,9 @@ impl Gateway {
     /// The XMPP `unsubscribe` from the SIP watcher to the XMPP presentity (DESIGN presence
     /// table: in-dialog SUBSCRIBE with `Expires: 0`).
     fn watcher_unsubscribed(self: &Arc<Self>, sender: &auth::VerifiedDomain, info: &WatchInfo) {
+        // The presentity's server stops sending presence to the watcher now: what is cached
+        // would go stale (a resource's later `unavailable` never comes).
+        self.forget_presence(&info.presentity, &info.watcher);
         let from = format!("sip:{}", info.watcher);
         let to = format!("sip:{}", info.presentity);
         let (Ok(from), Ok(to)) = (
@@ -537,6 +540,7 @@ impl Gateway {
     }
 
     fn watchers_rejected(self: &Arc<Self>, pair: &(String, String)) {
+        self.forget_presence(&pair.0, &pair.1);
         for key in self.watch_keys(pair) {
             let Some((key, watch)) = self.presence.watches.remove(&key) else {
                 continue;
@@ -550,6 +554,13 @@ impl Gateway {
             self.send_notify(&watch.info, notify);
             audit::emit(watch.info.record(EventKind::Subscription, None));
         }
+    }
+
+    /// Drop the cached presence of `presentity` for `watcher` (the subscription ended).
+    fn forget_presence(&self, presentity: &str, watcher: &str) {
+        self.presence.cache.retain(|(p, w), _| {
+            !(p.eq_ignore_ascii_case(presentity) && w.eq_ignore_ascii_case(watcher))
+        });
     }
 
     /// Live dialogs whose watcher is in `domain`, and those of `watcher` (bare).
