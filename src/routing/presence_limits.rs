@@ -1,5 +1,5 @@
-//! Subscription-flood protection for presence (RFC 6665 §5.1 "Notifier Privacy Mechanism"
-//! leaves the policy to the notifier; issue 8 "subscription-flood protection"): a bound on
+//! Subscription-flood protection for presence (RFC 6665 §4.2.1.1: the notifier decides
+//! whether to accept a new subscription; issue 8 "subscription-flood protection"): a bound on
 //! live subscriptions per remote domain and per watcher, over both roles (SIP watchers of
 //! XMPP users and XMPP watchers of SIP users), and a token bucket on new subscriptions per
 //! remote domain.
