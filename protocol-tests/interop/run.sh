@@ -22,7 +22,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 GATEWAY_SCENARIOS=(sip-to-xmpp-plain xmpp-to-sip-plain unicode-both-ways errors-both-ways ops-metrics-audit)
 GATEWAY_SCENARIOS+=(sip-watches-xmpp xmpp-watches-sip sip-unsubscribes)
 GATEWAY_SCENARIOS+=(session-mode-im udp-retransmission)
-GATEWAY_SCENARIOS+=(events-both-ways)
+GATEWAY_SCENARIOS+=(events-both-ways sip-watch-outlives-refreshes)
 SELF_TESTS=(peers-xmpp-local peers-sip-local)
 
 # Address plan (see README.md).
@@ -397,6 +397,48 @@ for l in lines:
         i += 1
 sys.exit(0 if i == len(want) else 1)
 PY
+  [ -z "$REASON" ]
+}
+# presence (issue 7): a subscription that outlives several refresh periods. parley grants at
+# most 20 s (parley.toml.in: max_subscription_expires), so alice's pjsua2 refreshes her
+# subscription to juliet@xmpp.test every ~15 s through Kamailio. juliet approves after 22 s and
+# changes presence at ~44 s and ~66 s; alice must see the last change (after at least 3
+# refreshes), and her pjsip log must show at least 3 refreshes answered 200 with Expires: 20
+# (a refresh parley no longer knew would get 481 and end the subscription).
+sc_sip_watch_outlives_refreshes() {
+  local tag=refresh n; n="$(nonce)"
+  local wout="$SC_DIR/$tag.alice.out" jout="$SC_DIR/$tag.juliet.out" plog="$SC_DIR/$tag.alice.pjsip.log"
+  BOUND=100 xmpp_client_script xmpp_presentity.py --jid juliet@xmpp.test --server "$XMPP_IP" \
+    --approve alice@sip.test --delay 22 --timeout 90 \
+    --step "available:early $n" --step "away:late $n" > "$jout" 2>&1 &
+  local jpid=$!
+  wait_grep "$jout" '^READY' 15 "$jpid" || { fail "juliet could not log in at Prosody"; show juliet "$jout"; return 1; }
+  BOUND=100 timeout -k 5 100 "$VENV/bin/python" "$INTEROP/clients/sip_watcher.py" --id sip:alice@sip.test \
+    --registrar "sip:sip.test;transport=tls" --proxy "sip:$KAM_IP:5061;transport=tls;lr" \
+    --ca "$CERTS/ca.crt" --cert "$CERTS/sip.test.crt" --key "$CERTS/sip.test.key" \
+    --local-ip "${UA_IP[alice]}" --watch sip:juliet@xmpp.test --until "note=late $n" --timeout 90 \
+    --log-file "$plog" > "$wout" 2>&1
+  local wrc=$?
+  wait_pid "$jpid" 30 || true
+  show "juliet" "$jout"; show "alice" "$wout"
+  [ "$wrc" = 0 ] || fail "alice did not see juliet's last change: $(grep -E '^(SUB|PRES|FAIL)' "$wout" | tail -3 | tr '\n' '|')"
+  local refreshes
+  refreshes="$(python3 - "$plog" <<'PY'
+import re, sys
+msgs = open(sys.argv[1], encoding="utf-8", errors="replace").read().split("--end msg--")
+# In-dialog refreshes alice sent, and parley's 200s to them with the granted 20 s.
+sent = [m for m in msgs if "TX" in m and re.search(r"^SUBSCRIBE sip:", m, re.M)
+        and re.search(r"^To:.*;tag=", m, re.M) and not re.search(r"^Expires: 0", m, re.M)]
+ok = [m for m in msgs if "RX" in m and re.search(r"^SIP/2.0 200 ", m, re.M)
+      and re.search(r"^CSeq: \d+ SUBSCRIBE", m, re.M) and re.search(r"^Expires: 20\s*$", m, re.M)]
+bad = [m for m in msgs if "RX" in m and re.search(r"^SIP/2.0 481 ", m, re.M)]
+print(f"{len(sent)} {len(ok)} {len(bad)}")
+PY
+)"
+  log "alice's refreshes: sent, answered 200 with Expires: 20, answered 481: $refreshes"
+  read -r sent ok bad <<< "$refreshes"
+  [ "${ok:-0}" -ge 3 ] || fail "fewer than 3 refreshes answered 200 with Expires: 20 (sent, 200, 481: $refreshes)"
+  [ "${bad:-1}" = 0 ] || fail "a refresh was answered 481 (sent, 200, 481: $refreshes)"
   [ -z "$REASON" ]
 }
 # session-mode IM (issue 7): a SIPp UAC (sipp/session_uac.xml) opens an IM session with

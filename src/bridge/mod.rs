@@ -22,7 +22,7 @@ pub mod receipts;
 pub mod sip;
 pub mod sip_in;
 pub mod sip_out;
-mod sip_wire;
+pub(crate) mod sip_wire;
 pub mod xmpp;
 pub mod xmpp_in;
 pub mod xmpp_out;

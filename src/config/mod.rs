@@ -175,6 +175,31 @@ pub struct SipConfig {
     /// with BYE (and XEP-0085 `gone` to the XMPP user).
     #[serde(default = "default_session_idle_timeout_secs")]
     pub session_idle_timeout_secs: u64,
+    /// Longest presence subscription granted to a SIP watcher (seconds): parley grants
+    /// min(requested, this) (RFC 6665 §4.2.1.1).
+    #[serde(default = "default_max_subscription_expires")]
+    pub max_subscription_expires: u32,
+    /// Shortest non-zero subscription accepted: a SUBSCRIBE asking for less is answered
+    /// 423 Interval Too Brief with `Min-Expires` (RFC 6665 §4.2.1.1).
+    #[serde(default = "default_min_subscription_expires")]
+    pub min_subscription_expires: u32,
+    /// Presence damping (RFC 3856 §6.4): at most one NOTIFY per subscription per this many
+    /// milliseconds; changes in between are coalesced into the latest state. 0 turns it off.
+    #[serde(default = "default_notify_min_interval_ms")]
+    pub notify_min_interval_ms: u64,
+    /// Subscription-flood protection: live presence subscriptions (both roles) per remote
+    /// domain.
+    #[serde(default = "default_max_subscriptions_per_domain")]
+    pub max_subscriptions_per_domain: usize,
+    /// Live presence subscriptions per watcher address.
+    #[serde(default = "default_max_subscriptions_per_watcher")]
+    pub max_subscriptions_per_watcher: usize,
+    /// New presence subscriptions per second per remote domain (token bucket; 0: unlimited).
+    #[serde(default = "default_subscribe_rate")]
+    pub subscribe_rate: f64,
+    /// Burst of the new-subscription bucket.
+    #[serde(default = "default_subscribe_burst")]
+    pub subscribe_burst: u32,
 }
 
 impl Default for SipConfig {
@@ -188,6 +213,13 @@ impl Default for SipConfig {
             transaction_timeout_ms: default_transaction_timeout_ms(),
             idle_timeout_ms: default_sip_idle_timeout_ms(),
             session_idle_timeout_secs: default_session_idle_timeout_secs(),
+            max_subscription_expires: default_max_subscription_expires(),
+            min_subscription_expires: default_min_subscription_expires(),
+            notify_min_interval_ms: default_notify_min_interval_ms(),
+            max_subscriptions_per_domain: default_max_subscriptions_per_domain(),
+            max_subscriptions_per_watcher: default_max_subscriptions_per_watcher(),
+            subscribe_rate: default_subscribe_rate(),
+            subscribe_burst: default_subscribe_burst(),
         }
     }
 }
@@ -210,6 +242,34 @@ fn default_sip_idle_timeout_ms() -> u64 {
 
 fn default_session_idle_timeout_secs() -> u64 {
     600
+}
+
+fn default_max_subscription_expires() -> u32 {
+    3600
+}
+
+fn default_min_subscription_expires() -> u32 {
+    1
+}
+
+fn default_notify_min_interval_ms() -> u64 {
+    5000
+}
+
+fn default_max_subscriptions_per_domain() -> usize {
+    10_000
+}
+
+fn default_max_subscriptions_per_watcher() -> usize {
+    200
+}
+
+fn default_subscribe_rate() -> f64 {
+    20.0
+}
+
+fn default_subscribe_burst() -> u32 {
+    100
 }
 
 /// `[xmpp]`.
@@ -522,6 +582,17 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.domains.is_empty() {
             return Err(invalid("domain", "at least one [[domain]] is required"));
+        }
+        if self.sip.max_subscription_expires == 0
+            || self.sip.min_subscription_expires > self.sip.max_subscription_expires
+        {
+            return Err(invalid(
+                "sip.min_subscription_expires",
+                "must not exceed sip.max_subscription_expires (at least 1)",
+            ));
+        }
+        if !(self.sip.subscribe_rate >= 0.0 && self.sip.subscribe_rate.is_finite()) {
+            return Err(invalid("sip.subscribe_rate", "a finite rate ≥ 0"));
         }
         let mut seen = HashSet::new();
         for (i, d) in self.domains.iter().enumerate() {

@@ -207,6 +207,9 @@ label_enum!(
         TooLarge => "too_large",
         /// The message has more recipients than allowed.
         TooManyRecipients => "too_many_recipients",
+        /// Subscription-flood protection: too many presence subscriptions for the remote
+        /// domain or the watcher, or new ones arriving too fast.
+        SubscriptionLimit => "subscription_limit",
     }
 );
 

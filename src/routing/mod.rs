@@ -9,6 +9,8 @@ mod events;
 mod ids;
 mod police;
 mod presence;
+mod presence_durable;
+mod presence_limits;
 mod presence_sub;
 mod sip_in;
 mod sip_session;

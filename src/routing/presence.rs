@@ -14,11 +14,17 @@
 //!    gets 500; expiry without refresh ends it with `terminated;reason=timeout` and sends
 //!    nothing to XMPP (expiry is not contact removal).
 //!
-//! The dialogs live in memory: a restart ends them, and SIP watchers re-subscribe.
+//! The granted duration is min(requested, `sip.max_subscription_expires`); a request below
+//! `sip.min_subscription_expires` gets 423 with `Min-Expires` (RFC 6665 §4.2.1.1). New
+//! subscriptions pass the flood limits ([`super::presence_limits`]). Presence changes are
+//! damped (RFC 3856 §6.4): at most one NOTIFY per `sip.notify_min_interval_ms` per dialog,
+//! later changes coalesced into one NOTIFY of the latest state at the end of the interval.
+//! The dialogs are kept in the store and reloaded at startup ([`super::presence_durable`]).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use dashmap::DashMap;
@@ -28,7 +34,7 @@ use tracing::{Instrument, debug, info, warn};
 use super::Gateway;
 use crate::audit::{self, AuditRecord};
 use crate::auth;
-use crate::bridge::{self, presence as table};
+use crate::bridge::{self, presence as table, sip_wire};
 use crate::config::Side;
 use crate::conn::sip_conn::PeerCerts;
 use crate::conn::xmpp_pool::OutStanza;
@@ -55,40 +61,53 @@ struct Resource {
 
 /// A dialog where parley notifies a SIP watcher of an XMPP presentity.
 #[derive(Debug)]
-struct Watch {
-    dialog: Notifier,
-    info: WatchInfo,
+pub(super) struct Watch {
+    pub(super) dialog: Notifier,
+    pub(super) info: WatchInfo,
+    /// The NOTIFY CSeq up to which the stored record is good (a restored dialog continues
+    /// from here); the record is rewritten when the dialog reaches it.
+    pub(super) cseq_reserved: u32,
+    /// When the last NOTIFY went out (damping).
+    pub(super) last_notify: Option<Instant>,
+    /// A change is waiting for the end of the damping interval.
+    pub(super) damped: bool,
 }
 
 /// What a NOTIFY of a [`Watch`] needs besides the dialog state.
 #[derive(Debug)]
-struct WatchInfo {
-    id: DialogId,
+pub(super) struct WatchInfo {
+    pub(super) id: DialogId,
     /// The XMPP user, bare (`juliet@xmpp.test`).
-    presentity: String,
+    pub(super) presentity: String,
     /// The SIP watcher's address of record, bare (`alice@sip.test`).
-    watcher: String,
+    pub(super) watcher: String,
     /// Where NOTIFYs go: the SUBSCRIBE's Contact, else its From URI.
-    target: String,
+    pub(super) target: String,
     /// Route set from the SUBSCRIBE's Record-Route.
-    routes: Vec<String>,
+    pub(super) routes: Vec<String>,
 }
 
 /// Presence state of the gateway.
 #[derive(Debug, Default)]
 pub struct PresenceState {
-    watches: super::counted::Counted<DialogKey, Watch>,
+    pub(super) watches: super::counted::Counted<DialogKey, Watch>,
     /// Last presence per `(presentity, watcher)`, by resource.
     cache: DashMap<(String, String), BTreeMap<String, Resource>>,
+    /// New-subscription buckets by remote domain.
+    pub(super) buckets: super::presence_limits::Buckets,
+    /// The store writer of the dialogs, once started.
+    pub(super) writer: super::presence_durable::Writer,
 }
 
-/// Outcome of a SUBSCRIBE for the response writer: status, reason, the To tag to use and
-/// the granted Expires.
+/// Outcome of a SUBSCRIBE for the response writer: status, reason, the To tag to use, the
+/// granted Expires, and one more header field (`Min-Expires` of a 423, `Retry-After` of a
+/// 503).
 pub(crate) struct SubscribeAnswer {
     pub code: u16,
     pub reason: Cow<'static, str>,
     pub to_tag: Option<String>,
     pub expires: Option<u32>,
+    pub header: Option<(&'static str, String)>,
 }
 
 impl SubscribeAnswer {
@@ -98,7 +117,13 @@ impl SubscribeAnswer {
             reason: Cow::Borrowed(reason),
             to_tag: None,
             expires: None,
+            header: None,
         }
+    }
+
+    fn with_header(mut self, name: &'static str, value: u32) -> SubscribeAnswer {
+        self.header = Some((name, value.to_string()));
+        self
     }
 }
 
@@ -139,8 +164,22 @@ impl Gateway {
             return SubscribeAnswer::status(400, "Bad Request");
         };
         let requested = req.expires().ok().flatten();
+        let (min, max) = {
+            let c = self.config();
+            (
+                c.sip.min_subscription_expires,
+                c.sip.max_subscription_expires,
+            )
+        };
+        let expires = match dialog::grant_within(requested, min, max) {
+            Ok(e) => e,
+            Err(min) => {
+                return SubscribeAnswer::status(423, "Interval Too Brief")
+                    .with_header("Min-Expires", min);
+            }
+        };
         if let Some(tag) = to.tag {
-            return self.refresh_watch(peer, call_id, tag, cseq.seq, dialog::granted(requested));
+            return self.refresh_watch(peer, call_id, tag, cseq.seq, expires);
         }
         let (Ok(watcher), Some(Ok(presentity))) = (
             bridge::address::from_sip_uri(from.uri),
@@ -160,7 +199,22 @@ impl Gateway {
         let Some(remote_tag) = from.tag else {
             return SubscribeAnswer::status(400, "Missing From Tag");
         };
-        let expires = dialog::granted(requested);
+        if let Err(flood) = self.admit_subscription(&watcher.domain, &bare(&watcher)) {
+            let (code, reason, retry) = flood.sip_status();
+            warn!(code, "new SIP subscription refused by the flood limits");
+            let record = AuditRecord::new(
+                Direction::SipToXmpp,
+                EventKind::Subscription,
+                bare(&watcher),
+                bare(&presentity),
+            );
+            audit::refuse(record, PolicyReason::SubscriptionLimit);
+            let a = SubscribeAnswer::status(code, reason);
+            return match retry {
+                Some(after) => a.with_header("Retry-After", after),
+                None => a,
+            };
+        }
         let local_tag = self.new_id();
         let (pending, notify) = NotifierPending::new(
             DialogId {
@@ -197,6 +251,9 @@ impl Gateway {
         let watch = Watch {
             dialog: Notifier::Pending(pending),
             info,
+            cseq_reserved: 0,
+            last_notify: None,
+            damped: false,
         };
         info!(presentity = %watch.info.presentity, watcher = %watch.info.watcher, expires, "SIP watcher subscribed");
         let key = (call_id.to_owned(), local_tag.clone());
@@ -205,7 +262,9 @@ impl Gateway {
             let last = watch.dialog.expire(Instant::now());
             self.send_notify(&watch.info, last);
         } else {
-            self.send_notify(&watch.info, notify);
+            let mut watch = watch;
+            // The first NOTIFY writes the dialog to the store (its CSeq reserve is 0).
+            self.notify_watch(&mut watch, notify);
             self.presence.watches.insert(key.clone(), watch);
             self.spawn_expiry(key);
         }
@@ -230,6 +289,7 @@ impl Gateway {
             reason: Cow::Borrowed("Accepted"),
             to_tag: Some(local_tag),
             expires: Some(expires),
+            header: None,
         }
     }
 
@@ -266,11 +326,15 @@ impl Gateway {
                 return SubscribeAnswer::status(code, reason);
             }
         };
-        self.send_notify(&watch.info, notify);
         if let Some(d) = next {
             watch.dialog = d;
+            self.notify_watch(&mut watch, notify);
+            // The new expiry and CSeq are stored with the refresh.
+            self.persist_watch(&mut watch);
             self.presence.watches.insert(key.clone(), watch);
         } else {
+            self.send_notify(&watch.info, notify);
+            self.unpersist_watch(&key);
             info!(presentity = %watch.info.presentity, watcher = %watch.info.watcher, "SIP watcher unsubscribed");
             self.watcher_unsubscribed(&sender, &watch.info);
         }
@@ -279,12 +343,16 @@ impl Gateway {
             reason: Cow::Borrowed("OK"),
             to_tag: None,
             expires: Some(expires),
+            header: None,
         }
     }
 
     /// The XMPP `unsubscribe` from the SIP watcher to the XMPP presentity (DESIGN presence
     /// table: in-dialog SUBSCRIBE with `Expires: 0`).
     fn watcher_unsubscribed(self: &Arc<Self>, sender: &auth::VerifiedDomain, info: &WatchInfo) {
+        // The presentity's server stops sending presence to the watcher now: what is cached
+        // would go stale (a resource's later `unavailable` never comes).
+        self.forget_presence(&info.presentity, &info.watcher);
         let from = format!("sip:{}", info.watcher);
         let to = format!("sip:{}", info.presentity);
         let (Ok(from), Ok(to)) = (
@@ -304,7 +372,7 @@ impl Gateway {
     }
 
     /// End the dialog when it expires, unless refreshed meanwhile.
-    fn spawn_expiry(self: &Arc<Self>, key: DialogKey) {
+    pub(super) fn spawn_expiry(self: &Arc<Self>, key: DialogKey) {
         let gw = self.clone();
         let cancel = self.shutdown_token();
         self.tracker().spawn(
@@ -323,10 +391,11 @@ impl Gateway {
                         .presence
                         .watches
                         .remove_if(&key, |_, w| w.dialog.deadline() <= now);
-                    if let Some((_, watch)) = due {
+                    if let Some((key, watch)) = due {
                         debug!(watcher = %watch.info.watcher, "SIP subscription expired");
                         let notify = watch.dialog.expire(now);
                         gw.send_notify(&watch.info, notify);
+                        gw.unpersist_watch(&key);
                         return;
                     }
                 }
@@ -388,20 +457,65 @@ impl Gateway {
                 entry.insert(resource, state);
             }
         }
+        let interval = Duration::from_millis(self.config().sip.notify_min_interval_ms);
         for key in self.watch_keys(&pair) {
             let Some((key, mut watch)) = self.presence.watches.remove(&key) else {
                 continue;
             };
-            watch.dialog = match watch.dialog {
-                Notifier::Active(a) => {
-                    let (a, n) = a.changed(Instant::now());
-                    self.send_notify(&watch.info, n);
-                    audit::emit(watch.info.record(EventKind::Presence, p.note.as_deref()));
-                    Notifier::Active(a)
+            if watch.dialog.is_active() {
+                audit::emit(watch.info.record(EventKind::Presence, p.note.as_deref()));
+                let now = Instant::now();
+                let due = watch.last_notify.map_or(now, |t| t + interval);
+                if due <= now {
+                    self.notify_change(&mut watch, now);
+                } else if !watch.damped {
+                    // RFC 3856 §6.4: the changes until `due` leave in one NOTIFY, which
+                    // reads the cache when it is written, so it carries the latest state.
+                    watch.damped = true;
+                    self.spawn_damped(key.clone(), due);
                 }
-                pending => pending,
-            };
+            }
             self.presence.watches.insert(key, watch);
+        }
+    }
+
+    /// NOTIFY `active` with the current state of an active dialog.
+    fn notify_change(self: &Arc<Self>, watch: &mut Watch, now: Instant) {
+        if let Some(n) = watch.dialog.changed(now) {
+            self.notify_watch(watch, n);
+        }
+    }
+
+    /// Send the coalesced NOTIFY of a damped dialog at `due`, if still due then.
+    fn spawn_damped(self: &Arc<Self>, key: DialogKey, due: Instant) {
+        let gw = self.clone();
+        let cancel = self.shutdown_token();
+        self.tracker().spawn(
+            async move {
+                tokio::select! {
+                    () = tokio::time::sleep_until(due) => {}
+                    () = cancel.cancelled() => return,
+                }
+                let Some((key, mut watch)) = gw.presence.watches.remove(&key) else {
+                    return;
+                };
+                if watch.damped {
+                    gw.notify_change(&mut watch, Instant::now());
+                }
+                gw.presence.watches.insert(key, watch);
+            }
+            .in_current_span(),
+        );
+    }
+
+    /// Send `n` for `watch`: its damping interval starts now, a pending coalesced change is
+    /// carried by it, and the stored record is renewed when the CSeq reaches its reserve.
+    fn notify_watch(self: &Arc<Self>, watch: &mut Watch, n: Notify) {
+        self.send_notify(&watch.info, n);
+        watch.last_notify = Some(Instant::now());
+        watch.damped = false;
+        if n.cseq >= watch.cseq_reserved {
+            self.persist_watch(watch);
         }
     }
 
@@ -410,24 +524,28 @@ impl Gateway {
             let Some((key, mut watch)) = self.presence.watches.remove(&key) else {
                 continue;
             };
-            watch.dialog = match watch.dialog {
+            let now = Instant::now();
+            match watch.dialog {
                 Notifier::Pending(p) => {
-                    let (a, n) = p.approve(Instant::now());
-                    self.send_notify(&watch.info, n);
+                    let (a, n) = p.approve(now);
+                    watch.dialog = Notifier::Active(a);
+                    self.notify_watch(&mut watch, n);
+                    self.persist_watch(&mut watch);
                     audit::emit(watch.info.record(EventKind::Subscription, None));
-                    Notifier::Active(a)
                 }
-                active => active,
-            };
+                active => watch.dialog = active,
+            }
             self.presence.watches.insert(key, watch);
         }
     }
 
     fn watchers_rejected(self: &Arc<Self>, pair: &(String, String)) {
+        self.forget_presence(&pair.0, &pair.1);
         for key in self.watch_keys(pair) {
-            let Some((_, watch)) = self.presence.watches.remove(&key) else {
+            let Some((key, watch)) = self.presence.watches.remove(&key) else {
                 continue;
             };
+            self.unpersist_watch(&key);
             let now = Instant::now();
             let notify = match watch.dialog {
                 Notifier::Pending(p) => p.reject(now),
@@ -436,6 +554,24 @@ impl Gateway {
             self.send_notify(&watch.info, notify);
             audit::emit(watch.info.record(EventKind::Subscription, None));
         }
+    }
+
+    /// Drop the cached presence of `presentity` for `watcher` (the subscription ended).
+    fn forget_presence(&self, presentity: &str, watcher: &str) {
+        self.presence.cache.retain(|(p, w), _| {
+            !(p.eq_ignore_ascii_case(presentity) && w.eq_ignore_ascii_case(watcher))
+        });
+    }
+
+    /// Live dialogs whose watcher is in `domain`, and those of `watcher` (bare).
+    pub(super) fn live_watches(&self, domain: &str, watcher: &str) -> (usize, usize) {
+        let (mut d, mut w) = (0, 0);
+        for e in self.presence.watches.iter() {
+            let wd = e.info.watcher.rsplit_once('@').map_or("", |(_, d)| d);
+            d += usize::from(wd.eq_ignore_ascii_case(domain));
+            w += usize::from(e.info.watcher.eq_ignore_ascii_case(watcher));
+        }
+        (d, w)
     }
 
     fn watch_keys(&self, (presentity, watcher): &(String, String)) -> Vec<DialogKey> {
@@ -468,7 +604,19 @@ impl Gateway {
             NotifyState::Terminated(reason) => format!("terminated;reason={reason}"),
         };
         let via = format!("SIP/2.0/TLS {};branch={branch}", self.sip_sent_by);
-        let from = format!("<sip:{}>;tag={}", watch.presentity, id.local_tag);
+        // External marking: the watcher sees the XMPP presentity as external (issue 8).
+        let mut from = BytesMut::with_capacity(96);
+        let user = watch.presentity.split('@').next().unwrap_or_default();
+        if let Some(name) = self.external_name(None, user) {
+            sip_wire::put_quoted(&mut from, &name);
+            from.extend_from_slice(b" ");
+        }
+        let from = format!(
+            "{}<sip:{}>;tag={}",
+            String::from_utf8_lossy(&from),
+            watch.presentity,
+            id.local_tag
+        );
         let to = format!("<sip:{}>;tag={}", watch.watcher, id.remote_tag);
         let cseq = format!("{} NOTIFY", n.cseq);
         let contact = format!(
@@ -511,8 +659,8 @@ impl Gateway {
                 let Ok(f) = rx.await else { return };
                 debug!(code = f.code, "NOTIFY final response");
                 // RFC 6665 §4.2.2: a 481 (or other failure) to a NOTIFY ends the subscription.
-                if f.code >= 300 && f.code != 408 {
-                    gw.presence.watches.remove(&key);
+                if f.code >= 300 && f.code != 408 && gw.presence.watches.remove(&key).is_some() {
+                    gw.unpersist_watch(&key);
                 }
             }
             .in_current_span(),
@@ -559,6 +707,12 @@ impl Gateway {
     /// Send one presence event (subscribe, probe) to the XMPP side, from the SIP domain
     /// the peer authenticated for.
     fn presence_to_xmpp(self: &Arc<Self>, sender: &auth::VerifiedDomain, e: &Event<'_>) {
+        self.presence_out(sender.as_str(), e);
+    }
+
+    /// Send one presence event to the XMPP side on the stream from `local` (a SIP domain
+    /// served here).
+    pub(super) fn presence_out(self: &Arc<Self>, local: &str, e: &Event<'_>) {
         let mut out = BytesMut::with_capacity(256);
         let id = self.new_id();
         // External marking on subscription requests (XEP-0172 nick).
@@ -587,7 +741,7 @@ impl Gateway {
             bytes: Bytes::from(out),
             ack: None,
         };
-        if let Err(err) = self.xmpp_out.send(self, sender.as_str(), &remote, stanza) {
+        if let Err(err) = self.xmpp_out.send(self, local, &remote, stanza) {
             warn!(error = ?err, "could not queue a presence stanza");
             audit::refuse(record, PolicyReason::QueueFull);
         } else {

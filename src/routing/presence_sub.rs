@@ -25,7 +25,9 @@ use crate::audit::{self, AuditRecord};
 use crate::bridge::{self, sip::RequestContext, sip_out};
 use crate::conn::xmpp_pool::OutStanza;
 use crate::metrics::{Direction, EventKind, PolicyReason};
-use crate::model::{Address, ErrorAbout, ErrorEvent, Event, Subscription, SubscriptionKind};
+use crate::model::{
+    Address, ErrorAbout, ErrorCondition, ErrorEvent, Event, Subscription, SubscriptionKind,
+};
 use crate::sip::SipMessage;
 use crate::sip::dialog::{self, Incoming, SubscriberEstablished, SubscriberSent, SubscriberStep};
 use crate::sip::typed::SubState;
@@ -85,6 +87,12 @@ impl Gateway {
                     debug!("already subscribed; the SIP dialog is kept");
                     return;
                 }
+                if let Err(flood) = self.admit_subscription(&watcher.domain, &watcher.bare()) {
+                    warn!("new XMPP subscription refused by the flood limits");
+                    let (condition, text) = flood.xmpp_condition();
+                    self.subscription_refused(&watcher, &presentity, condition, text);
+                    return;
+                }
                 audit::emit(subscription_record(&watcher, &presentity));
                 self.start_sub(watcher, presentity);
             }
@@ -106,6 +114,40 @@ impl Gateway {
             }
             _ => {}
         }
+    }
+
+    /// Live subscriptions held for watchers in `domain`, and for `watcher` (bare).
+    pub(super) fn live_subs(&self, domain: &str, watcher: &str) -> (usize, usize) {
+        let (mut d, mut w) = (0, 0);
+        for e in self.presence_subs.subs.iter() {
+            d += usize::from(e.watcher.domain.eq_ignore_ascii_case(domain));
+            w += usize::from(e.watcher.bare().eq_ignore_ascii_case(watcher));
+        }
+        (d, w)
+    }
+
+    /// A presence error for the XMPP watcher: its `subscribe` was refused here.
+    fn subscription_refused(
+        self: &Arc<Self>,
+        watcher: &Address<'static>,
+        presentity: &Address<'static>,
+        condition: ErrorCondition,
+        text: &'static str,
+    ) {
+        let e = Event::Error(ErrorEvent {
+            from: presentity.clone(),
+            to: watcher.clone(),
+            id: None,
+            about: ErrorAbout::Presence,
+            condition,
+            text: Some(Cow::Borrowed(text)),
+            sip_status: None,
+        });
+        audit::refuse(
+            subscription_record(watcher, presentity),
+            PolicyReason::SubscriptionLimit,
+        );
+        self.sip_event_to_xmpp(&e);
     }
 
     fn find_sub(

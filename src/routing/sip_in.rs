@@ -34,6 +34,8 @@ struct Answer {
     expires: Option<u32>,
     /// The 2xx to an INVITE: SDP answer and Contact (Record-Route is copied).
     session: Option<super::sip_session::SessionAnswer>,
+    /// One more header field (`Min-Expires` of a 423, `Retry-After` of a 503).
+    header: Option<(&'static str, String)>,
 }
 
 impl From<Status> for Answer {
@@ -43,6 +45,7 @@ impl From<Status> for Answer {
             to_tag: None,
             expires: None,
             session: None,
+            header: None,
         }
     }
 }
@@ -100,6 +103,9 @@ impl Gateway {
         if code == 420 {
             extra.push(("Unsupported", &unsupported));
         }
+        if let Some((name, value)) = &answer.header {
+            extra.push((name, value));
+        }
         // RFC 3261 §12.1.1: the 2xx that makes a subscription dialog copies Record-Route, so
         // the watcher's refreshes and unsubscribe take the proxies' path.
         let subscribe_routes = if expires.is_some() && code / 100 == 2 {
@@ -153,6 +159,7 @@ impl Gateway {
                     to_tag: a.to_tag,
                     expires: None,
                     session: a.session,
+                    header: None,
                 }
             }
             Method::Bye => self.sip_bye(peer, req).into(),
@@ -165,6 +172,7 @@ impl Gateway {
                     to_tag: a.to_tag,
                     expires: a.expires,
                     session: None,
+                    header: a.header,
                 }
             }
             Method::Notify => self.authenticated_notify(peer, req).into(),

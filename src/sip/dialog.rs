@@ -86,6 +86,17 @@ pub fn granted(requested: Option<u32>) -> u32 {
     requested.unwrap_or(DEFAULT_EXPIRES).min(MAX_EXPIRES)
 }
 
+/// The notifier's answer to a requested `Expires` under configured bounds (RFC 6665
+/// §4.2.1.1): `Ok(granted)` = min(requested or the default, `max`), a fetch (0) stays 0;
+/// `Err(min)` when a non-zero request is below `min` (423 with `Min-Expires: min`).
+pub fn grant_within(requested: Option<u32>, min: u32, max: u32) -> Result<u32, u32> {
+    match requested {
+        Some(0) => Ok(0),
+        Some(r) if r < min => Err(min),
+        r => Ok(r.unwrap_or(DEFAULT_EXPIRES).min(max).max(1)),
+    }
+}
+
 #[derive(Debug)]
 struct Core {
     id: DialogId,
@@ -179,9 +190,51 @@ impl NotifierActive {
 }
 
 impl Notifier {
+    /// A dialog reloaded from the store: its CSeqs, whether it was approved, and the time
+    /// left (> 0). No NOTIFY is due: the watcher already has the state of the dialog.
+    pub fn restore(
+        id: DialogId,
+        remote_cseq: u32,
+        local_cseq: u32,
+        active: bool,
+        left: Duration,
+        now: Instant,
+    ) -> Notifier {
+        let core = Core {
+            id,
+            remote_cseq,
+            local_cseq,
+            expires_at: now + left,
+        };
+        if active {
+            Notifier::Active(NotifierActive(core))
+        } else {
+            Notifier::Pending(NotifierPending(core))
+        }
+    }
+
     /// The dialog's identity.
     pub fn id(&self) -> &DialogId {
         &self.core().id
+    }
+
+    /// The CSeq of the last NOTIFY, and of the watcher's last SUBSCRIBE.
+    pub fn cseqs(&self) -> (u32, u32) {
+        (self.core().local_cseq, self.core().remote_cseq)
+    }
+
+    /// Whether the presentity approved.
+    pub fn is_active(&self) -> bool {
+        matches!(self, Notifier::Active(_))
+    }
+
+    /// The presentity's state changed: NOTIFY `active` with the new state when the dialog
+    /// is active; nothing while it is pending.
+    pub fn changed(&mut self, now: Instant) -> Option<Notify> {
+        match self {
+            Notifier::Active(NotifierActive(c)) => Some(c.notify(NotifyState::Active, now)),
+            Notifier::Pending(_) => None,
+        }
     }
 
     fn core(&self) -> &Core {

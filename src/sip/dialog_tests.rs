@@ -133,3 +133,38 @@ async fn subscriber_terminations_split_into_reject_and_resubscribe() {
         t0 + Duration::from_secs(108)
     );
 }
+
+#[test]
+fn grants_within_the_configured_bounds() {
+    assert_eq!(grant_within(Some(600), 60, 3600), Ok(600));
+    assert_eq!(grant_within(Some(7200), 60, 3600), Ok(3600));
+    assert_eq!(grant_within(None, 60, 20), Ok(20));
+    assert_eq!(
+        grant_within(Some(30), 60, 3600),
+        Err(60),
+        "423 Min-Expires: 60"
+    );
+    assert_eq!(
+        grant_within(Some(0), 60, 3600),
+        Ok(0),
+        "a fetch is never too brief"
+    );
+}
+
+#[test]
+fn a_restored_notifier_continues_its_cseqs() {
+    let now = Instant::now();
+    let n = Notifier::restore(id(), 4, 1024, true, Duration::from_secs(30), now);
+    assert!(n.is_active());
+    assert_eq!(n.cseqs(), (1024, 4));
+    assert!(matches!(
+        n.refresh(4, 60, now),
+        Err((_, DialogError::CSeqOutOfOrder))
+    ));
+    let n = Notifier::restore(id(), 4, 1024, true, Duration::from_secs(30), now);
+    let (n, notify) = n.refresh(5, 60, now).unwrap();
+    assert_eq!(notify.cseq, 1025);
+    assert_eq!(notify.state, NotifyState::Active);
+    assert_eq!(notify.expires, 60);
+    assert!(n.is_some());
+}

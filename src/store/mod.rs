@@ -10,6 +10,7 @@ mod mem;
 mod redb_store;
 #[cfg(test)]
 mod tests;
+mod watches;
 
 use std::fmt;
 
@@ -19,6 +20,7 @@ use crate::policy::PairState;
 
 pub use mem::MemStore;
 pub use redb_store::RedbStore;
+pub use watches::{WatchRecord, watch_key};
 
 /// Why the store failed. Every variant is fatal for the operation (the caller refuses or
 /// retries the message; nothing is half-written: each operation is one transaction).
@@ -134,6 +136,16 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Erase everything stored about `address` (data-protection erasure); returns how many
     /// records were removed.
     fn forget(&self, address: &str) -> Result<usize, StoreError>;
+    /// Write and remove (by [`WatchRecord::key`]) notifier-role presence dialogs at once. A
+    /// store that does not outlive the process keeps none.
+    fn watches_apply(&self, puts: &[WatchRecord], removes: &[String]) -> Result<(), StoreError> {
+        let _ = (puts, removes);
+        Ok(())
+    }
+    /// Every stored notifier-role presence dialog.
+    fn watches(&self) -> Result<Vec<WatchRecord>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 /// The key of a directed pair.

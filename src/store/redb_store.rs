@@ -41,6 +41,7 @@ impl RedbStore {
         txn.open_table(BLOCKS).map_err(db_err)?;
         txn.open_table(SUBS).map_err(db_err)?;
         txn.open_table(SPOOL).map_err(db_err)?;
+        super::watches::create(&txn)?;
         txn.commit().map_err(db_err)?;
         Ok(RedbStore { db })
     }
@@ -261,7 +262,20 @@ impl Store for RedbStore {
                     !hit
                 })
                 .map_err(db_err)?;
-            Ok(n + spool)
+            let watches = super::watches::forget(txn, address)?;
+            Ok(n + spool + watches)
         })
+    }
+
+    fn watches_apply(
+        &self,
+        puts: &[super::WatchRecord],
+        removes: &[String],
+    ) -> Result<(), StoreError> {
+        super::watches::apply(&self.db, puts, removes)
+    }
+
+    fn watches(&self) -> Result<Vec<super::WatchRecord>, StoreError> {
+        super::watches::all(&self.db)
     }
 }

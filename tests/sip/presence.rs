@@ -49,7 +49,10 @@ async fn sip_watcher_of_an_xmpp_user() {
         "{pending}"
     );
     assert!(
-        pending.contains(&format!("From: <sip:juliet@xmpp.test>;tag={tag}")),
+        // External marking (issue 8): the default label on the display name.
+        pending.contains(&format!(
+            "From: \"juliet (external)\" <sip:juliet@xmpp.test>;tag={tag}"
+        )),
         "{pending}"
     );
     assert!(
