@@ -109,11 +109,13 @@ struct Who {
     /// The XMPP-side domain (certificate of the XMPP source and the XMPP sink).
     #[arg(long, default_value = "xmpp.test")]
     xmpp_domain: String,
-    /// Gateway process(es) to measure; default: every process named --proc-name.
+    /// Gateway process(es) to measure; default: the processes holding the --target listening
+    /// socket, and their children.
     #[arg(long)]
     pid: Vec<u32>,
-    #[arg(long, default_value = "parley")]
-    proc_name: String,
+    /// Measure every process with this command name instead.
+    #[arg(long)]
+    proc_name: Option<String>,
     /// Machine-readable report.
     #[arg(long)]
     json: bool,
@@ -159,6 +161,10 @@ struct Load {
     /// Step criterion: highest p99 (ms) a sustained rate may have.
     #[arg(long, default_value_t = 100.0)]
     max_p99_ms: f64,
+    /// Before sending, wait up to this many seconds for the gateway to open its stream to the
+    /// sink (a component connects at start; parley connects on the first message).
+    #[arg(long, default_value_t = 0.0)]
+    wait_sink: f64,
     /// Label for the report (e.g. the system under test).
     #[arg(long, default_value = "gateway")]
     label: String,
@@ -197,11 +203,11 @@ fn loopback(addr: SocketAddr, what: &str) -> Result<(), String> {
     }
 }
 
-fn pids(who: &Who) -> Vec<u32> {
-    if who.pid.is_empty() {
-        stats::pids_named(&who.proc_name)
-    } else {
-        who.pid.clone()
+fn pids(who: &Who, target: SocketAddr) -> Vec<u32> {
+    match (&who.pid[..], &who.proc_name) {
+        ([], Some(name)) => stats::pids_named(name),
+        ([], None) => stats::pids_listening(target),
+        (given, _) => given.to_vec(),
     }
 }
 
@@ -418,7 +424,14 @@ async fn steps(load: &Load, reg: &Arc<Registry>, sender: &mut Gen, desc: &str) -
         }
         None => vec![load.rate.max(0.0)],
     };
-    let pids = pids(&load.who);
+    let wait = Instant::now() + Duration::from_secs_f64(load.wait_sink.clamp(0.0, 60.0));
+    while Instant::now() < wait && reg.sink_streams.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if load.wait_sink > 0.0 && reg.sink_streams.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        return Err(format!("the gateway opened no stream to the sink within {} s", load.wait_sink));
+    }
+    let pids = pids(&load.who, load.target);
     let criteria = Criteria {
         max_p99_us: (load.max_p99_ms * 1000.0) as u64,
     };
@@ -479,7 +492,7 @@ async fn idle_tls(who: Who, target: SocketAddr, conns: usize, hold: f64) -> Resu
             MAX_CONNS.min(budget)
         ));
     }
-    let pids = pids(&who);
+    let pids = pids(&who, target);
     let pki = tls::Pki { dir: who.pki.clone() };
     let connector = pki.client(&who.sip_domain)?;
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -33,6 +33,7 @@ pub struct Report {
     pub latency_us: Option<[u64; 5]>,
     pub gw_cpu: f64,
     pub gw_rss_kib: u64,
+    pub gw_pss_kib: u64,
     pub load_cpu: f64,
     pub ok: bool,
     pub why_not: Vec<String>,
@@ -105,6 +106,7 @@ impl Report {
             latency_us,
             gw_cpu: ProcSample::cpu_percent(gw.0, gw.1, wall),
             gw_rss_kib: gw.1.rss_kib,
+            gw_pss_kib: gw.1.pss_kib,
             load_cpu: ProcSample::cpu_percent(me.0, me.1, wall),
             ok: why_not.is_empty(),
             why_not,
@@ -143,6 +145,7 @@ impl Report {
             "latency_ms": {"p50": ms(0), "p90": ms(1), "p99": ms(2), "p99_9": ms(3), "max": ms(4)},
             "gateway_cpu_percent": self.gw_cpu,
             "gateway_rss_kib": self.gw_rss_kib,
+            "gateway_pss_kib": self.gw_pss_kib,
             "load_cpu_percent": self.load_cpu,
             "sustained": self.ok,
             "not_sustained_because": self.why_not,
@@ -170,9 +173,9 @@ impl Out {
                 "[{label}] gateway pids {pids:?}; RLIMIT_NOFILE raised to {soft} (hard {hard}); latency is send→delivery"
             );
             println!(
-                "{:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>13} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>8}  ok",
+                "{:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>13} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>8} {:>8}  ok",
                 "offered/s", "sent/s", "deliv/s", "sent", "delivered", "missing", "resp 2xx/err", "p50ms", "p90ms",
-                "p99ms", "p99.9ms", "maxms", "gwCPU%", "ldCPU%", "gwRSSMiB"
+                "p99ms", "p99.9ms", "maxms", "gwCPU%", "ldCPU%", "gwRSSMiB", "gwPSSMiB"
             );
         }
         Out {
@@ -192,7 +195,7 @@ impl Out {
                 None => format!("-/{}", r.bounced),
             };
             println!(
-                "{:>9.0} {:>9.0} {:>9.0} {:>9} {:>9} {:>7} {:>13} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6.0} {:>6.0} {:>8.1}  {}",
+                "{:>9.0} {:>9.0} {:>9.0} {:>9} {:>9} {:>7} {:>13} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6.0} {:>6.0} {:>8.1} {:>8.1}  {}",
                 r.offered,
                 r.sent_rate(),
                 r.delivered_rate(),
@@ -208,6 +211,7 @@ impl Out {
                 r.gw_cpu,
                 r.load_cpu,
                 r.gw_rss_kib as f64 / 1024.0,
+                r.gw_pss_kib as f64 / 1024.0,
                 if r.ok { "yes".to_string() } else { format!("no: {}", r.why_not.join("; ")) }
             );
             if r.missing > 0 {

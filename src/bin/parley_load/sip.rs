@@ -260,6 +260,7 @@ pub async fn sink(
 
 /// Answer every request on one sink connection, one write per read.
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, reg: Arc<Registry>) {
+    reg.sink_streams.fetch_add(1, Relaxed);
     let limits = SipLimits::default();
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut out = BytesMut::with_capacity(64 * 1024);

@@ -43,6 +43,8 @@ pub struct Registry {
     runs: Vec<OnceLock<Arc<Run>>>,
     /// Deliveries naming no known run, or unreadable.
     pub stray: AtomicU64,
+    /// Sink streams that finished their negotiation (the gateway can deliver).
+    pub sink_streams: AtomicU64,
 }
 
 impl Registry {
@@ -50,6 +52,7 @@ impl Registry {
         Arc::new(Registry {
             runs: (0..MAX_RUNS).map(|_| OnceLock::new()).collect(),
             stray: AtomicU64::new(0),
+            sink_streams: AtomicU64::new(0),
         })
     }
 
@@ -214,8 +217,10 @@ impl Run {
 pub struct ProcSample {
     /// user + system time, in clock ticks (USER_HZ, 100 on Linux).
     pub ticks: u64,
-    /// Resident set size in KiB.
+    /// Resident set size in KiB (summed over the processes: shared pages count once each).
     pub rss_kib: u64,
+    /// Proportional set size in KiB (shared pages divided among their sharers).
+    pub pss_kib: u64,
 }
 
 /// Linux reports /proc CPU times in USER_HZ, which is 100 on every Linux ABI.
@@ -236,6 +241,13 @@ impl ProcSample {
             s.rss_kib += status
                 .lines()
                 .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0);
+            let rollup =
+                std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+            s.pss_kib += rollup
+                .lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
                 .and_then(|v| v.split_whitespace().next()?.parse().ok())
                 .unwrap_or(0);
         }
@@ -264,5 +276,99 @@ pub fn pids_named(name: &str) -> Vec<u32> {
         }
     }
     out.sort_unstable();
+    out
+}
+
+/// The processes serving `addr`: every process holding the listening socket bound to it, taken
+/// up to its topmost ancestor of the same name, and all their descendants (a forking server
+/// such as Kamailio has many). Empty when not found.
+pub fn pids_listening(addr: std::net::SocketAddr) -> Vec<u32> {
+    let inodes = listening_inodes(addr);
+    if inodes.is_empty() {
+        return Vec::new();
+    }
+    let mut all: Vec<(u32, u32)> = Vec::new(); // (pid, ppid)
+    let mut holders = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let ppid = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 2..].split_whitespace().nth(1)?.parse().ok())
+                .unwrap_or(0);
+            all.push((pid, ppid));
+            let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+                continue;
+            };
+            let holds = fds.flatten().any(|fd| {
+                std::fs::read_link(fd.path()).ok().is_some_and(|l| {
+                    let l = l.to_string_lossy();
+                    inodes.iter().any(|i| l == format!("socket:[{i}]"))
+                })
+            });
+            if holds {
+                holders.push(pid);
+            }
+        }
+    }
+    // Up to the topmost ancestor with the same command name (a forking server's main process).
+    let comm = |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let mut out: Vec<u32> = Vec::new();
+    for h in holders {
+        let mut top = h;
+        while let Some(&(_, ppid)) = all.iter().find(|(p, _)| *p == top) {
+            if ppid <= 1 || comm(ppid) != comm(top) {
+                break;
+            }
+            top = ppid;
+        }
+        if !out.contains(&top) {
+            out.push(top);
+        }
+    }
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i];
+        for &(pid, ppid) in &all {
+            if ppid == parent && !out.contains(&pid) {
+                out.push(pid);
+            }
+        }
+        i += 1;
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Inodes of listening TCP sockets bound to `addr` (or to the wildcard on its port).
+fn listening_inodes(addr: std::net::SocketAddr) -> Vec<u64> {
+    let mut out = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 10 || f[3] != "0A" {
+                continue;
+            }
+            let Some((ip_hex, port_hex)) = f[1].split_once(':') else {
+                continue;
+            };
+            if u16::from_str_radix(port_hex, 16).ok() != Some(addr.port()) {
+                continue;
+            }
+            let ip_ok = match (addr.ip(), ip_hex.len()) {
+                (std::net::IpAddr::V4(v4), 8) => u32::from_str_radix(ip_hex, 16)
+                    .is_ok_and(|h| h == 0 || h.swap_bytes() == u32::from(v4)),
+                (std::net::IpAddr::V6(_), 32) => true,
+                _ => ip_hex.chars().all(|c| c == '0'),
+            };
+            if ip_ok && let Ok(inode) = f[9].parse() {
+                out.push(inode);
+            }
+        }
+    }
     out
 }

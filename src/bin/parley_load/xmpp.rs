@@ -187,6 +187,7 @@ async fn component_accept(tcp: TcpStream, secret: &str, n: u64, reg: Arc<Registr
 
 /// Count the `<message>` stanzas of an established stream until it closes.
 async fn count<S: AsyncRead + AsyncWrite + Unpin>(mut s: Stream<S>, reg: Arc<Registry>) {
+    reg.sink_streams.fetch_add(1, Relaxed);
     let mut lat = Vec::with_capacity(256);
     loop {
         // Everything already buffered, then one flush of the latencies per read.
