@@ -26,7 +26,7 @@ const MAX_DURATION_S: f64 = 60.0;
 /// Most connections one invocation opens.
 const MAX_CONNS: usize = 20_000;
 /// Largest per-connection window.
-const MAX_WINDOW: usize = 4096;
+const MAX_WINDOW: usize = 65_536;
 
 #[derive(Parser)]
 #[command(name = "parley-load", version, about = "Load generator and sinks for SIP ⇄ XMPP gateways (loopback only)")]
