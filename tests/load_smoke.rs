@@ -16,7 +16,11 @@ const PARLEY: &str = env!("CARGO_BIN_EXE_parley");
 /// Five consecutive free loopback ports (setup lays parley and the sinks out from a base).
 fn free_base(salt: u16) -> u16 {
     for i in 0..200u16 {
-        let base = 20_000 + ((std::process::id() as u16).wrapping_mul(7).wrapping_add(salt + i * 11) % 40_000);
+        let base = 20_000
+            + ((std::process::id() as u16)
+                .wrapping_mul(7)
+                .wrapping_add(salt + i * 11)
+                % 40_000);
         let free = (0..5).all(|k| TcpListener::bind(("127.0.0.1", base + k)).is_ok());
         if free {
             return base;
@@ -33,7 +37,8 @@ struct Gateway {
 
 impl Gateway {
     fn start(tag: &str, salt: u16) -> Gateway {
-        let dir = std::env::temp_dir().join(format!("parley-load-smoke-{tag}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("parley-load-smoke-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let base = free_base(salt);
         let out = Command::new(LOAD)
@@ -56,7 +61,10 @@ impl Gateway {
         let sip: SocketAddr = ([127, 0, 0, 1], base).into();
         let t0 = Instant::now();
         while TcpStream::connect(sip).is_err() {
-            assert!(t0.elapsed() < Duration::from_secs(20), "parley did not listen on {sip}");
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "parley did not listen on {sip}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         gw
@@ -73,7 +81,16 @@ impl Gateway {
             .arg("--pki")
             .arg(&self.dir)
             .args(["--target", &self.addr(target), "--sink", &sink])
-            .args(["--rate", "200", "--duration", "2", "--drain", "5", "--conns", "2"])
+            .args([
+                "--rate",
+                "200",
+                "--duration",
+                "2",
+                "--drain",
+                "5",
+                "--conns",
+                "2",
+            ])
             .args(["--max-p99-ms", "60000", "--json"])
             .args(["--pid", &self.child.id().to_string()])
             .output()
@@ -117,11 +134,16 @@ fn assert_all_delivered(out: &Output, lines: &[Value], expects_responses: bool) 
         assert_eq!(r["responses"]["2xx"].as_u64(), Some(sent), "{r}");
     }
     for q in ["p50", "p90", "p99", "p99_9", "max"] {
-        let ms = r["latency_ms"][q].as_f64().unwrap_or_else(|| panic!("latency {q}: {r}"));
+        let ms = r["latency_ms"][q]
+            .as_f64()
+            .unwrap_or_else(|| panic!("latency {q}: {r}"));
         assert!(ms > 0.0, "{q} {ms}: {r}");
     }
     let l = &r["latency_ms"];
-    assert!(l["p50"].as_f64() <= l["p99"].as_f64() && l["p99"].as_f64() <= l["max"].as_f64(), "{r}");
+    assert!(
+        l["p50"].as_f64() <= l["p99"].as_f64() && l["p99"].as_f64() <= l["max"].as_f64(),
+        "{r}"
+    );
     assert!(n(r, "gateway_rss_kib") > 0, "parley's RSS read: {r}");
     // The exit status also reflects whether the offered rate was kept up, which depends on the
     // machine; only the stderr (errors) is checked here.

@@ -26,7 +26,9 @@ pub async fn open(
         let (gate, connector, name) = (gate.clone(), connector.clone(), name.clone());
         tasks.push(tokio::spawn(async move {
             let _p = gate.acquire_owned().await.map_err(|e| e.to_string())?;
-            let tcp = TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
+            let tcp = TcpStream::connect(addr)
+                .await
+                .map_err(|e| format!("connect: {e}"))?;
             tokio::time::timeout(Duration::from_secs(20), connector.connect(name, tcp))
                 .await
                 .map_err(|_| "TLS handshake timed out".to_string())?

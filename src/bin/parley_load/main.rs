@@ -29,7 +29,11 @@ const MAX_CONNS: usize = 20_000;
 const MAX_WINDOW: usize = 65_536;
 
 #[derive(Parser)]
-#[command(name = "parley-load", version, about = "Load generator and sinks for SIP ⇄ XMPP gateways (loopback only)")]
+#[command(
+    name = "parley-load",
+    version,
+    about = "Load generator and sinks for SIP ⇄ XMPP gateways (loopback only)"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -172,7 +176,10 @@ struct Load {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("parley-load: runtime: {e}");
@@ -199,7 +206,9 @@ fn loopback(addr: SocketAddr, what: &str) -> Result<(), String> {
     if addr.ip().is_loopback() {
         Ok(())
     } else {
-        Err(format!("{what} {addr} is not a loopback address (the tool runs on loopback only)"))
+        Err(format!(
+            "{what} {addr} is not a loopback address (the tool runs on loopback only)"
+        ))
     }
 }
 
@@ -246,7 +255,9 @@ async fn run(cli: Cli) -> Result<bool, String> {
             sink_kind,
             component_secret,
         } => {
-            let pki = tls::Pki { dir: load.who.pki.clone() };
+            let pki = tls::Pki {
+                dir: load.who.pki.clone(),
+            };
             let reg = Registry::new();
             let kind = match sink_kind {
                 SinkKind::S2s => xmpp::SinkKind::S2s {
@@ -265,12 +276,20 @@ async fn run(cli: Cli) -> Result<bool, String> {
                 tls: match transport {
                     Transport::Tls => Some((
                         pki.client(&load.who.sip_domain)?,
-                        load.server_name.clone().unwrap_or(load.who.xmpp_domain.clone()),
+                        load.server_name
+                            .clone()
+                            .unwrap_or(load.who.xmpp_domain.clone()),
                     )),
                     Transport::Tcp => None,
                 },
-                to: load.to.clone().unwrap_or(format!("juliet@{}", load.who.xmpp_domain)),
-                from: load.from.clone().unwrap_or(format!("alice@{}", load.who.sip_domain)),
+                to: load
+                    .to
+                    .clone()
+                    .unwrap_or(format!("juliet@{}", load.who.xmpp_domain)),
+                from: load
+                    .from
+                    .clone()
+                    .unwrap_or(format!("alice@{}", load.who.sip_domain)),
             };
             let desc = format!(
                 "sip-to-xmpp: SIP MESSAGE over {} to {} ({} conns, window {}), XMPP sink ({}) on {}",
@@ -291,18 +310,34 @@ async fn run(cli: Cli) -> Result<bool, String> {
             steps(&load, &reg, &mut sender, &desc).await
         }
         Cmd::XmppToSip { load } => {
-            let pki = tls::Pki { dir: load.who.pki.clone() };
+            let pki = tls::Pki {
+                dir: load.who.pki.clone(),
+            };
             let reg = Registry::new();
             loopback(load.sink, "--sink")?;
             loopback(load.target, "--target")?;
-            sip::sink(load.sink, Some(pki.server(&load.who.sip_domain)?), reg.clone()).await?;
+            sip::sink(
+                load.sink,
+                Some(pki.server(&load.who.sip_domain)?),
+                reg.clone(),
+            )
+            .await?;
             let src = xmpp::Source {
                 addr: load.target,
                 connector: pki.client(&load.who.xmpp_domain)?,
                 from_domain: load.who.xmpp_domain.clone(),
-                to_domain: load.server_name.clone().unwrap_or(load.who.sip_domain.clone()),
-                from: load.from.clone().unwrap_or(format!("romeo@{}/load", load.who.xmpp_domain)),
-                to: load.to.clone().unwrap_or(format!("bob@{}", load.who.sip_domain)),
+                to_domain: load
+                    .server_name
+                    .clone()
+                    .unwrap_or(load.who.sip_domain.clone()),
+                from: load
+                    .from
+                    .clone()
+                    .unwrap_or(format!("romeo@{}/load", load.who.xmpp_domain)),
+                to: load
+                    .to
+                    .clone()
+                    .unwrap_or(format!("bob@{}", load.who.sip_domain)),
             };
             let desc = format!(
                 "xmpp-to-sip: XMPP s2s (STARTTLS + SASL EXTERNAL) to {} ({} conns), SIP sink (TLS, answers 200) on {}",
@@ -367,7 +402,9 @@ impl Gen {
                 let per = rate / conns.len().max(1) as f64;
                 let tasks: Vec<_> = conns
                     .drain(..)
-                    .map(|c| tokio::spawn(xmpp::source_drive(c, src.clone(), run.clone(), per, dur)))
+                    .map(|c| {
+                        tokio::spawn(xmpp::source_drive(c, src.clone(), run.clone(), per, dur))
+                    })
                     .collect();
                 for t in tasks {
                     if let Ok(c) = t.await {
@@ -395,21 +432,35 @@ impl Gen {
 fn parse_step(s: &str) -> Result<(f64, f64, f64), String> {
     let v: Vec<f64> = s
         .split(':')
-        .map(|p| p.parse::<f64>().map_err(|_| format!("--step {s:?}: not START:STOP:FACTOR")))
+        .map(|p| {
+            p.parse::<f64>()
+                .map_err(|_| format!("--step {s:?}: not START:STOP:FACTOR"))
+        })
         .collect::<Result<_, _>>()?;
     match v[..] {
         [a, b, f] if a > 0.0 && b >= a && f > 1.0 => Ok((a, b, f)),
-        _ => Err(format!("--step {s:?}: need 0 < START <= STOP and FACTOR > 1")),
+        _ => Err(format!(
+            "--step {s:?}: need 0 < START <= STOP and FACTOR > 1"
+        )),
     }
 }
 
 /// One run, or the steps, with their reports.
-async fn steps(load: &Load, reg: &Arc<Registry>, sender: &mut Gen, desc: &str) -> Result<bool, String> {
+async fn steps(
+    load: &Load,
+    reg: &Arc<Registry>,
+    sender: &mut Gen,
+    desc: &str,
+) -> Result<bool, String> {
     if !(load.duration > 0.0 && load.duration <= MAX_DURATION_S) {
-        return Err(format!("--duration must be in (0, {MAX_DURATION_S}] seconds"));
+        return Err(format!(
+            "--duration must be in (0, {MAX_DURATION_S}] seconds"
+        ));
     }
     if load.conns == 0 || load.conns > MAX_CONNS || load.window == 0 || load.window > MAX_WINDOW {
-        return Err(format!("--conns in 1..={MAX_CONNS}, --window in 1..={MAX_WINDOW}"));
+        return Err(format!(
+            "--conns in 1..={MAX_CONNS}, --window in 1..={MAX_WINDOW}"
+        ));
     }
     let drain = Duration::from_secs_f64(load.drain.clamp(0.0, 60.0));
     let (soft, hard) = raise_nofile();
@@ -425,11 +476,15 @@ async fn steps(load: &Load, reg: &Arc<Registry>, sender: &mut Gen, desc: &str) -
         None => vec![load.rate.max(0.0)],
     };
     let wait = Instant::now() + Duration::from_secs_f64(load.wait_sink.clamp(0.0, 60.0));
-    while Instant::now() < wait && reg.sink_streams.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+    while Instant::now() < wait && reg.sink_streams.load(std::sync::atomic::Ordering::Relaxed) == 0
+    {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     if load.wait_sink > 0.0 && reg.sink_streams.load(std::sync::atomic::Ordering::Relaxed) == 0 {
-        return Err(format!("the gateway opened no stream to the sink within {} s", load.wait_sink));
+        return Err(format!(
+            "the gateway opened no stream to the sink within {} s",
+            load.wait_sink
+        ));
     }
     let pids = pids(&load.who, load.target);
     let criteria = Criteria {
@@ -444,7 +499,10 @@ async fn steps(load: &Load, reg: &Arc<Registry>, sender: &mut Gen, desc: &str) -
         // Room for the offered count, or for 1 M/s when sending as fast as possible.
         let capacity = (rate.max(1_000_000.0) * load.duration * 1.1) as u64 + 4096;
         let run = reg.open(i as u32, capacity);
-        let (gw0, me0) = (ProcSample::read(&pids), ProcSample::read(&[std::process::id()]));
+        let (gw0, me0) = (
+            ProcSample::read(&pids),
+            ProcSample::read(&[std::process::id()]),
+        );
         let t0 = Instant::now();
         sender.drive(&run, rate, dur).await;
         let send_time = t0.elapsed();
@@ -456,7 +514,10 @@ async fn steps(load: &Load, reg: &Arc<Registry>, sender: &mut Gen, desc: &str) -
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let wall = t0.elapsed();
-        let (gw1, me1) = (ProcSample::read(&pids), ProcSample::read(&[std::process::id()]));
+        let (gw1, me1) = (
+            ProcSample::read(&pids),
+            ProcSample::read(&[std::process::id()]),
+        );
         let r = Report::of(
             &run,
             rate,
@@ -478,8 +539,16 @@ async fn steps(load: &Load, reg: &Arc<Registry>, sender: &mut Gen, desc: &str) -
             break;
         }
     }
-    out.finish(load.step.is_some(), best, reg.stray.load(std::sync::atomic::Ordering::Relaxed));
-    Ok(if load.step.is_some() { best.is_some() } else { all_ok })
+    out.finish(
+        load.step.is_some(),
+        best,
+        reg.stray.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    Ok(if load.step.is_some() {
+        best.is_some()
+    } else {
+        all_ok
+    })
 }
 
 async fn idle_tls(who: Who, target: SocketAddr, conns: usize, hold: f64) -> Result<bool, String> {
@@ -493,7 +562,9 @@ async fn idle_tls(who: Who, target: SocketAddr, conns: usize, hold: f64) -> Resu
         ));
     }
     let pids = pids(&who, target);
-    let pki = tls::Pki { dir: who.pki.clone() };
+    let pki = tls::Pki {
+        dir: who.pki.clone(),
+    };
     let connector = pki.client(&who.sip_domain)?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = ProcSample::read(&pids);
@@ -522,13 +593,22 @@ async fn idle_tls(who: Who, target: SocketAddr, conns: usize, hold: f64) -> Resu
         });
         println!("{v}");
     } else {
-        println!("idle-tls to {target}: RLIMIT_NOFILE raised to {soft} (hard {hard}); gateway pids {pids:?}");
-        println!("  connections open     {n} of {conns} ({} failed) in {:.2} s", errors.len(), opened.as_secs_f64());
+        println!(
+            "idle-tls to {target}: RLIMIT_NOFILE raised to {soft} (hard {hard}); gateway pids {pids:?}"
+        );
+        println!(
+            "  connections open     {n} of {conns} ({} failed) in {:.2} s",
+            errors.len(),
+            opened.as_secs_f64()
+        );
         for e in errors.iter().take(5) {
             println!("  error: {e}");
         }
         println!("  gateway RSS before   {} KiB", before.rss_kib);
-        println!("  gateway RSS after    {} KiB (held {hold} s)", after.rss_kib);
+        println!(
+            "  gateway RSS after    {} KiB (held {hold} s)",
+            after.rss_kib
+        );
         println!("  RSS per connection   {per_kib:.1} KiB");
     }
     drop(held);

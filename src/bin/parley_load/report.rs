@@ -55,10 +55,15 @@ impl Report {
         let sent = run.sent.load(Relaxed);
         let delivered = run.delivered();
         let (first_missing, missing) = run.missing(10);
-        let responses = expects_responses.then(|| std::array::from_fn(|i| run.responses[i].load(Relaxed)));
-        let answered: u64 = responses.map(|r| r[2..].iter().sum::<u64>() + r[0]).unwrap_or(sent);
+        let responses =
+            expects_responses.then(|| std::array::from_fn(|i| run.responses[i].load(Relaxed)));
+        let answered: u64 = responses
+            .map(|r| r[2..].iter().sum::<u64>() + r[0])
+            .unwrap_or(sent);
         let unanswered = sent.saturating_sub(answered);
-        let bad_responses = responses.map(|r| r[0] + r[3..].iter().sum::<u64>()).unwrap_or(0);
+        let bad_responses = responses
+            .map(|r| r[0] + r[3..].iter().sum::<u64>())
+            .unwrap_or(0);
         let bounced = run.bounced.load(Relaxed);
         let conn_errors = run.conn_errors.load(Relaxed);
         let failures = bad_responses + bounced + conn_errors + unanswered;
@@ -84,10 +89,17 @@ impl Report {
         if let Some(l) = latency_us
             && l[2] > c.max_p99_us
         {
-            why_not.push(format!("p99 {:.1} ms > {:.1} ms", l[2] as f64 / 1000.0, c.max_p99_us as f64 / 1000.0));
+            why_not.push(format!(
+                "p99 {:.1} ms > {:.1} ms",
+                l[2] as f64 / 1000.0,
+                c.max_p99_us as f64 / 1000.0
+            ));
         }
         if offered > 0.0 && (sent as f64) < 0.95 * offered * duration {
-            why_not.push(format!("sent {sent} < 95 % of the offered {:.0}", offered * duration));
+            why_not.push(format!(
+                "sent {sent} < 95 % of the offered {:.0}",
+                offered * duration
+            ));
         }
         Report {
             offered,
@@ -174,8 +186,22 @@ impl Out {
             );
             println!(
                 "{:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>13} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6} {:>8} {:>8}  ok",
-                "offered/s", "sent/s", "deliv/s", "sent", "delivered", "missing", "resp 2xx/err", "p50ms", "p90ms",
-                "p99ms", "p99.9ms", "maxms", "gwCPU%", "ldCPU%", "gwRSSMiB", "gwPSSMiB"
+                "offered/s",
+                "sent/s",
+                "deliv/s",
+                "sent",
+                "delivered",
+                "missing",
+                "resp 2xx/err",
+                "p50ms",
+                "p90ms",
+                "p99ms",
+                "p99.9ms",
+                "maxms",
+                "gwCPU%",
+                "ldCPU%",
+                "gwRSSMiB",
+                "gwPSSMiB"
             );
         }
         Out {
@@ -189,7 +215,11 @@ impl Out {
         if self.json {
             println!("{}", r.json(&self.label));
         } else {
-            let ms = |i: usize| r.latency_us.map(|l| format!("{:.2}", l[i] as f64 / 1000.0)).unwrap_or("-".into());
+            let ms = |i: usize| {
+                r.latency_us
+                    .map(|l| format!("{:.2}", l[i] as f64 / 1000.0))
+                    .unwrap_or("-".into())
+            };
             let resp = match r.responses {
                 Some(c) => format!("{}/{}", c[2], r.failures - r.bounced - r.conn_errors),
                 None => format!("-/{}", r.bounced),
@@ -212,10 +242,18 @@ impl Out {
                 r.load_cpu,
                 r.gw_rss_kib as f64 / 1024.0,
                 r.gw_pss_kib as f64 / 1024.0,
-                if r.ok { "yes".to_string() } else { format!("no: {}", r.why_not.join("; ")) }
+                if r.ok {
+                    "yes".to_string()
+                } else {
+                    format!("no: {}", r.why_not.join("; "))
+                }
             );
             if r.missing > 0 {
-                println!("          missing sequence numbers (first {}): {:?}", r.first_missing.len(), r.first_missing);
+                println!(
+                    "          missing sequence numbers (first {}): {:?}",
+                    r.first_missing.len(),
+                    r.first_missing
+                );
             }
         }
         self.rows.push(r);
@@ -229,11 +267,16 @@ impl Out {
             );
         } else {
             if stray > 0 {
-                println!("[{}] {stray} deliveries belonged to no run (late from a previous step, or unreadable)", self.label);
+                println!(
+                    "[{}] {stray} deliveries belonged to no run (late from a previous step, or unreadable)",
+                    self.label
+                );
             }
             if stepping {
                 match best {
-                    Some(b) => println!("[{}] highest sustained rate: {b:.0} messages/s", self.label),
+                    Some(b) => {
+                        println!("[{}] highest sustained rate: {b:.0} messages/s", self.label)
+                    }
                     None => println!("[{}] no step was sustained", self.label),
                 }
             }

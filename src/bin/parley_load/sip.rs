@@ -76,12 +76,22 @@ pub async fn connect(
                     .await
                     .map_err(|e| format!("TLS to {}: {e}", target.addr))?;
                 let (r, w) = tokio::io::split(tls);
-                tokio::spawn(read_responses(r, window.clone(), alive.clone(), reg.clone()));
+                tokio::spawn(read_responses(
+                    r,
+                    window.clone(),
+                    alive.clone(),
+                    reg.clone(),
+                ));
                 Box::new(w)
             }
             None => {
                 let (r, w) = tcp.into_split();
-                tokio::spawn(read_responses(r, window.clone(), alive.clone(), reg.clone()));
+                tokio::spawn(read_responses(
+                    r,
+                    window.clone(),
+                    alive.clone(),
+                    reg.clone(),
+                ));
                 Box::new(w)
             }
         };
@@ -165,7 +175,13 @@ fn write_message(out: &mut BytesMut, t: &Target, via: &str, run: u32, seq: u64, 
 }
 
 /// Send on `conn` for `dur`: `rate` messages/s (0: as fast as the window allows).
-pub async fn drive(mut conn: Conn, t: Arc<Target>, run: Arc<Run>, rate: f64, dur: Duration) -> Conn {
+pub async fn drive(
+    mut conn: Conn,
+    t: Arc<Target>,
+    run: Arc<Run>,
+    rate: f64,
+    dur: Duration,
+) -> Conn {
     let via = if t.tls.is_some() { "TLS" } else { "TCP" };
     let start = Instant::now();
     let end = start + dur;

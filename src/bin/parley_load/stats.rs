@@ -34,8 +34,14 @@ pub fn body(run: u32, seq: u64, out: &mut String) {
 pub fn parse_body(text: &[u8]) -> Option<(u32, u64, u64)> {
     let at = text.windows(4).position(|w| w == b"plr ")?;
     let rest = std::str::from_utf8(&text[at + 4..(at + 64).min(text.len())]).ok()?;
-    let mut it = rest.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty());
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    let mut it = rest
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty());
+    Some((
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+        it.next()?.parse().ok()?,
+    ))
 }
 
 /// The runs of this invocation, found by number without a lock.
@@ -148,7 +154,9 @@ impl Run {
             bounced: AtomicU64::new(0),
             responses: Default::default(),
             conn_errors: AtomicU64::new(0),
-            seen: (0..capacity.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
+            seen: (0..capacity.div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
             latency: Mutex::new(Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).unwrap()),
         }
     }
@@ -180,7 +188,9 @@ impl Run {
 
     /// Response count of class `c` (1..=6), 0 for unreadable.
     pub fn response(&self, status: Option<u16>) {
-        let class = status.map(|s| (s / 100) as usize).filter(|c| (1..=6).contains(c));
+        let class = status
+            .map(|s| (s / 100) as usize)
+            .filter(|c| (1..=6).contains(c));
         self.responses[class.unwrap_or(0)].fetch_add(1, Relaxed);
     }
 

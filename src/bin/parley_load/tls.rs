@@ -41,7 +41,9 @@ impl Pki {
             write(format!("{d}.crt"), cert.pem())?;
             write(format!("{d}.key"), key.serialize_pem())?;
         }
-        Ok(Pki { dir: dir.to_owned() })
+        Ok(Pki {
+            dir: dir.to_owned(),
+        })
     }
 
     fn roots(&self) -> Res<rustls::RootCertStore> {
@@ -84,11 +86,13 @@ impl Pki {
     /// A server presenting `domain`'s certificate and asking for an optional client one.
     pub fn server(&self, domain: &str) -> Res<tokio_rustls::TlsAcceptor> {
         let (chain, key) = self.chain_and_key(domain)?;
-        let verifier =
-            rustls::server::WebPkiClientVerifier::builder_with_provider(self.roots()?.into(), provider())
-                .allow_unauthenticated()
-                .build()
-                .map_err(|e| e.to_string())?;
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            self.roots()?.into(),
+            provider(),
+        )
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| e.to_string())?;
         let config = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?

@@ -87,7 +87,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream<S> {
     }
 
     async fn send(&mut self, s: &str) -> Result<(), String> {
-        self.io.write_all(s.as_bytes()).await.map_err(|e| e.to_string())?;
+        self.io
+            .write_all(s.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
         self.io.flush().await.map_err(|e| e.to_string())
     }
 
@@ -102,14 +105,22 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 fn header(ns: &str, from: &str, to: &str, id: &str) -> String {
-    let id = if id.is_empty() { String::new() } else { format!(" id='{id}'") };
+    let id = if id.is_empty() {
+        String::new()
+    } else {
+        format!(" id='{id}'")
+    };
     format!(
         "<?xml version='1.0'?><stream:stream xmlns='{ns}' xmlns:stream='http://etherx.jabber.org/streams' from='{from}' to='{to}' version='1.0'{id}>"
     )
 }
 
 /// Listen for the gateway's XMPP connections; every `<message>` is counted.
-pub async fn sink(listen: SocketAddr, kind: SinkKind, reg: Arc<Registry>) -> Result<SocketAddr, String> {
+pub async fn sink(
+    listen: SocketAddr,
+    kind: SinkKind,
+    reg: Arc<Registry>,
+) -> Result<SocketAddr, String> {
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| format!("XMPP sink on {listen}: {e}"))?;
@@ -122,7 +133,9 @@ pub async fn sink(listen: SocketAddr, kind: SinkKind, reg: Arc<Registry>) -> Res
             let (kind, reg) = (kind.clone(), reg.clone());
             tokio::spawn(async move {
                 let r = match kind {
-                    SinkKind::S2s { domain, acceptor } => s2s_accept(tcp, &domain, acceptor, n, reg).await,
+                    SinkKind::S2s { domain, acceptor } => {
+                        s2s_accept(tcp, &domain, acceptor, n, reg).await
+                    }
                     SinkKind::Component { secret } => component_accept(tcp, &secret, n, reg).await,
                 };
                 if let Err(e) = r {
@@ -145,26 +158,39 @@ async fn s2s_accept(
     let mut s = Stream::new(tcp);
     let h = s.open().await?;
     let peer = h.from.unwrap_or_default();
-    s.send(&header(NS, domain, &peer, &format!("plr{n}a"))).await?;
+    s.send(&header(NS, domain, &peer, &format!("plr{n}a")))
+        .await?;
     s.send("<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls></stream:features>").await?;
     s.expect("starttls").await?;
-    s.send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>").await?;
-    let tls = acceptor.accept(s.into_inner()).await.map_err(|e| format!("TLS: {e}"))?;
+    s.send("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        .await?;
+    let tls = acceptor
+        .accept(s.into_inner())
+        .await
+        .map_err(|e| format!("TLS: {e}"))?;
     let mut s = Stream::new(tls);
     s.open().await?;
-    s.send(&header(NS, domain, &peer, &format!("plr{n}b"))).await?;
+    s.send(&header(NS, domain, &peer, &format!("plr{n}b")))
+        .await?;
     s.send("<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>EXTERNAL</mechanism></mechanisms></stream:features>").await?;
     s.expect("EXTERNAL").await?;
-    s.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>").await?;
+    s.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
+        .await?;
     let mut s = Stream::new(s.into_inner());
     s.open().await?;
-    s.send(&header(NS, domain, &peer, &format!("plr{n}c"))).await?;
+    s.send(&header(NS, domain, &peer, &format!("plr{n}c")))
+        .await?;
     s.send("<stream:features/>").await?;
     count(s, reg).await;
     Ok(())
 }
 
-async fn component_accept(tcp: TcpStream, secret: &str, n: u64, reg: Arc<Registry>) -> Result<(), String> {
+async fn component_accept(
+    tcp: TcpStream,
+    secret: &str,
+    n: u64,
+    reg: Arc<Registry>,
+) -> Result<(), String> {
     let mut s = Stream::new(tcp);
     let h = s.open().await?;
     let name = h.to.unwrap_or_default();
@@ -174,7 +200,10 @@ async fn component_accept(tcp: TcpStream, secret: &str, n: u64, reg: Arc<Registr
     ))
     .await?;
     let hs = s.expect("handshake").await?;
-    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, format!("{id}{secret}").as_bytes());
+    let digest = ring::digest::digest(
+        &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        format!("{id}{secret}").as_bytes(),
+    );
     let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     if !contains(&hs.to_ascii_lowercase(), hex.as_bytes()) {
         let _ = s.send("<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>").await;
@@ -256,14 +285,17 @@ impl SourceConn {
 /// Open an authenticated s2s stream to the gateway (STARTTLS, SASL EXTERNAL).
 pub async fn source_connect(src: &Source) -> Result<SourceConn, String> {
     const NS: &str = "jabber:server";
-    let tcp = TcpStream::connect(src.addr).await.map_err(|e| format!("connect {}: {e}", src.addr))?;
+    let tcp = TcpStream::connect(src.addr)
+        .await
+        .map_err(|e| format!("connect {}: {e}", src.addr))?;
     let _ = tcp.set_nodelay(true);
     let (from, to) = (&src.from_domain, &src.to_domain);
     let mut s = Stream::new(tcp);
     s.send(&header(NS, from, to, "")).await?;
     s.open().await?;
     s.expect("starttls").await?;
-    s.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>").await?;
+    s.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        .await?;
     s.expect("proceed").await?;
     let name = ServerName::try_from(to.clone()).map_err(|e| e.to_string())?;
     let tls = src
@@ -276,8 +308,10 @@ pub async fn source_connect(src: &Source) -> Result<SourceConn, String> {
     s.open().await?;
     s.expect("EXTERNAL").await?;
     let authzid = base64::engine::general_purpose::STANDARD.encode(from);
-    s.send(&format!("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>{authzid}</auth>"))
-        .await?;
+    s.send(&format!(
+        "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>{authzid}</auth>"
+    ))
+    .await?;
     s.expect("success").await?;
     let mut s = Stream::new(s.into_inner());
     s.send(&header(NS, from, to, "")).await?;
@@ -307,7 +341,13 @@ pub async fn source_connect(src: &Source) -> Result<SourceConn, String> {
 const BATCH: u64 = 64;
 
 /// Send `<message>` stanzas on `conn` for `dur` at `rate`/s (0: as fast as TCP takes them).
-pub async fn source_drive(mut conn: SourceConn, src: Arc<Source>, run: Arc<Run>, rate: f64, dur: Duration) -> SourceConn {
+pub async fn source_drive(
+    mut conn: SourceConn,
+    src: Arc<Source>,
+    run: Arc<Run>,
+    rate: f64,
+    dur: Duration,
+) -> SourceConn {
     let start = Instant::now();
     let end = start + dur;
     let mut sent = 0u64;
