@@ -210,14 +210,15 @@ pub async fn drive(
             _ => break,
         };
         first.forget();
-        let more = (want - 1).min(conn.window.available_permits() as u64);
-        if more > 0 {
-            if let Ok(p) = conn.window.try_acquire_many(more as u32) {
-                p.forget();
-            }
+        let mut more = (want - 1).min(conn.window.available_permits() as u64);
+        match conn.window.try_acquire_many(more as u32) {
+            Ok(p) => p.forget(),
+            Err(_) => more = 0,
         }
         let seqs = run.take(1 + more);
         let n = seqs.end - seqs.start;
+        // The run's numbering is used up: give back the slots no message will take.
+        conn.window.add_permits((1 + more - n) as usize);
         if n == 0 {
             break;
         }
