@@ -14,7 +14,8 @@
 #   COMPARE_CONNS / COMPARE_WINDOW   SIP connections and window each     (8 / 256)
 #   COMPARE_KAMAILIO_CHILDREN  Kamailio's TCP worker processes           (4)
 #   COMPARE_MAX_P99_MS         p99 above which a step is not sustained  (100)
-#   COMPARE_NO_BUILD=1         use the existing target/release binaries
+#   COMPARE_NO_BUILD=1         use the existing binaries
+#   COMPARE_BIN_DIR            where they are                            (target/release)
 #   COMPARE_BUDGET             seconds for the whole run                 (570)
 set -uo pipefail
 
@@ -30,8 +31,9 @@ KAM_CHILDREN=${COMPARE_KAMAILIO_CHILDREN:-4}
 MAX_P99=${COMPARE_MAX_P99_MS:-100}
 BUDGET=${COMPARE_BUDGET:-570}
 STOCK_MPATH=/usr/lib/x86_64-linux-gnu/kamailio/modules
-LOAD=$REPO/target/release/parley-load
-PARLEY=$REPO/target/release/parley
+BIN=${COMPARE_BIN_DIR:-$REPO/target/release}
+LOAD=$BIN/parley-load
+PARLEY=$BIN/parley
 
 # Ports: parley SIP TLS, parley XMPP, XMPP sink, SIP sink, parley admin (setup lays these out),
 # then Kamailio's SIP (TCP) and the component sink.
@@ -83,6 +85,7 @@ fi
 [[ -x $LOAD && -x $PARLEY ]] || { say "missing $LOAD or $PARLEY"; exit 1; }
 
 # --- parley ---------------------------------------------------------------------------------------
+mkdir -p "$H/parley"
 "$LOAD" setup --dir "$H/parley" --base-port "$BASE" > "$H/parley/setup.txt" 2>&1 \
     || { say "parley-load setup failed"; cat "$H/parley/setup.txt"; exit 1; }
 rm -rf "$H/parley/state"
@@ -92,7 +95,7 @@ started+=("$PARLEY_PID")
 wait_port 127.0.0.1 "$BASE" 20 || { say "parley did not start"; tail "$H/parley/parley.log"; exit 1; }
 COMMON=(--pki "$H/parley" --duration "$DUR" --conns "$CONNS" --window "$WINDOW" --max-p99-ms "$MAX_P99")
 
-say "parley (pid $PARLEY_PID, release build): SIP over TLS -> parley -> XMPP s2s sink (STARTTLS + SASL EXTERNAL)"
+say "parley (pid $PARLEY_PID, $PARLEY): SIP over TLS -> parley -> XMPP s2s sink (STARTTLS + SASL EXTERNAL)"
 bounded 200 "$LOAD" sip-to-xmpp "${COMMON[@]}" --target "127.0.0.1:$BASE" --sink "127.0.0.1:$((BASE + 2))" \
     --step "$PARLEY_STEP" --label parley | tee "$H/parley-sip-to-xmpp.txt"
 say "parley: XMPP s2s (STARTTLS + SASL EXTERNAL) -> parley -> SIP sink over TLS"

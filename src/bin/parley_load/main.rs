@@ -29,7 +29,7 @@ const MAX_CONNS: usize = 20_000;
 const MAX_WINDOW: usize = 65_536;
 
 #[derive(Parser)]
-#[command(
+#[command(args_override_self = true, 
     name = "parley-load",
     version,
     about = "Load generator and sinks for SIP ⇄ XMPP gateways (loopback only)"
@@ -169,6 +169,10 @@ struct Load {
     /// sink (a component connects at start; parley connects on the first message).
     #[arg(long, default_value_t = 0.0)]
     wait_sink: f64,
+    /// Seconds of warm-up at 200/s before the first step (not reported): the gateway opens its
+    /// connections to the sink on the first message.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
     /// Label for the report (e.g. the system under test).
     #[arg(long, default_value = "gateway")]
     label: String,
@@ -468,7 +472,7 @@ async fn steps(
         Some(s) => {
             let (a, b, f) = parse_step(s)?;
             let mut v = vec![a];
-            while v.len() < stats::MAX_RUNS && v[v.len() - 1] * f <= b * 1.000_001 {
+            while v.len() < stats::MAX_RUNS - 1 && v[v.len() - 1] * f <= b * 1.000_001 {
                 v.push((v[v.len() - 1] * f).round());
             }
             v
@@ -485,6 +489,19 @@ async fn steps(
             "the gateway opened no stream to the sink within {} s",
             load.wait_sink
         ));
+    }
+    if load.warmup > 0.0 {
+        sender.fill(load.conns, load.window, reg).await?;
+        let warm = Duration::from_secs_f64(load.warmup.min(10.0));
+        let run = reg.open((stats::MAX_RUNS - 1) as u32, 4096);
+        sender.drive(&run, 200.0, warm).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline
+            && (run.delivered() < run.sent.load(std::sync::atomic::Ordering::Relaxed)
+                || sender.in_flight(load.window) > 0)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
     let pids = pids(&load.who, load.target);
     let criteria = Criteria {
