@@ -14,6 +14,7 @@
 #   COMPARE_CONNS / COMPARE_WINDOW   SIP connections and window each     (8 / 256)
 #   COMPARE_KAMAILIO_CHILDREN  Kamailio's TCP worker processes           (4)
 #   COMPARE_MAX_P99_MS         p99 above which a step is not sustained  (100)
+#   COMPARE_IDLE_CONNS         idle TLS connections held open to parley  (10000)
 #   COMPARE_NO_BUILD=1         use the existing binaries
 #   COMPARE_BIN_DIR            where they are                            (target/release)
 #   COMPARE_BUDGET             seconds for the whole run                 (570)
@@ -29,6 +30,7 @@ CONNS=${COMPARE_CONNS:-8}
 WINDOW=${COMPARE_WINDOW:-256}
 KAM_CHILDREN=${COMPARE_KAMAILIO_CHILDREN:-4}
 MAX_P99=${COMPARE_MAX_P99_MS:-100}
+IDLE=${COMPARE_IDLE_CONNS:-10000}
 BUDGET=${COMPARE_BUDGET:-570}
 STOCK_MPATH=/usr/lib/x86_64-linux-gnu/kamailio/modules
 BIN=${COMPARE_BIN_DIR:-$REPO/target/release}
@@ -101,6 +103,9 @@ bounded 200 "$LOAD" sip-to-xmpp "${COMMON[@]}" --target "127.0.0.1:$BASE" --sink
 say "parley: XMPP s2s (STARTTLS + SASL EXTERNAL) -> parley -> SIP sink over TLS"
 bounded 150 "$LOAD" xmpp-to-sip "${COMMON[@]}" --conns 2 --target "127.0.0.1:$((BASE + 1))" \
     --sink "127.0.0.1:$((BASE + 3))" --step "$PARLEY_STEP" --label parley-x2s | tee "$H/parley-xmpp-to-sip.txt"
+say "parley: $IDLE idle TLS connections to its SIP listener (memory per connection)"
+bounded 120 "$LOAD" idle-tls --pki "$H/parley" --target "127.0.0.1:$BASE" --conns "$IDLE" --hold 2 \
+    | tee "$H/parley-idle-tls.txt"
 kill "$PARLEY_PID" 2>/dev/null
 wait "$PARLEY_PID" 2>/dev/null
 
@@ -202,6 +207,7 @@ say "summary (highest sustained rate; steps as configured above; full tables abo
 printf '   %-44s %s\n' "parley SIP->XMPP (SIP over TLS, s2s sink)" "${P:-none} msg/s"
 printf '   %-44s %s\n' "parley XMPP->SIP (s2s source, SIP/TLS sink)" "${PX:-none} msg/s"
 printf '   %-44s %s\n' "Kamailio SIP->XMPP (SIP over TCP, component)" "${K:-none} msg/s (fixed module; stock: $STOCK)"
+printf '   %-44s %s\n' "parley RSS per idle TLS connection" "$(grep -o 'RSS per connection *[0-9.]* KiB' "$H/parley-idle-tls.txt" | grep -o '[0-9.]* KiB')"
 if [[ -n $P && -n $K && $K -gt 0 ]]; then
     printf '   %-44s %s\n' "parley / Kamailio" "$(awk -v p="$P" -v k="$K" 'BEGIN{printf "%.1fx", p/k}')"
 fi
