@@ -11,7 +11,9 @@
 #   COMPARE_DURATION           seconds of sending per step               (5)
 #   COMPARE_PARLEY_STEP        parley's rates START:STOP:FACTOR          (4000:512000:2)
 #   COMPARE_KAMAILIO_STEP      Kamailio's rates                          (1000:128000:2)
-#   COMPARE_CONNS / COMPARE_WINDOW   SIP connections and window each     (8 / 256)
+#   COMPARE_CONNS / COMPARE_WINDOW   SIP connections and window each     (16 / 4096)
+#     parley answers 202 after its 500 ms bounce window: in flight = rate x 0.5 s, so
+#     16 x 4096 carries up to ~130,000/s
 #   COMPARE_KAMAILIO_CHILDREN  Kamailio's TCP worker processes           (4)
 #   COMPARE_MAX_P99_MS         p99 above which a step is not sustained  (100)
 #   COMPARE_IDLE_CONNS         idle TLS connections held open to parley  (10000)
@@ -26,8 +28,8 @@ BASE=${COMPARE_BASE_PORT:-17061}
 DUR=${COMPARE_DURATION:-5}
 PARLEY_STEP=${COMPARE_PARLEY_STEP:-4000:512000:2}
 KAM_STEP=${COMPARE_KAMAILIO_STEP:-1000:128000:2}
-CONNS=${COMPARE_CONNS:-8}
-WINDOW=${COMPARE_WINDOW:-256}
+CONNS=${COMPARE_CONNS:-16}
+WINDOW=${COMPARE_WINDOW:-4096}
 KAM_CHILDREN=${COMPARE_KAMAILIO_CHILDREN:-4}
 MAX_P99=${COMPARE_MAX_P99_MS:-100}
 IDLE=${COMPARE_IDLE_CONNS:-10000}

@@ -29,7 +29,8 @@ const MAX_CONNS: usize = 20_000;
 const MAX_WINDOW: usize = 65_536;
 
 #[derive(Parser)]
-#[command(args_override_self = true, 
+#[command(
+    args_override_self = true,
     name = "parley-load",
     version,
     about = "Load generator and sinks for SIP ⇄ XMPP gateways (loopback only)"
@@ -54,6 +55,10 @@ enum Cmd {
         /// Keep parley's audit log on (a line per message, written to DIR/state/audit).
         #[arg(long)]
         audit: bool,
+        /// parley's `sip.bounce_window_ms` (how long a relayed MESSAGE waits for an XMPP bounce
+        /// before its 202); default: parley's own.
+        #[arg(long)]
+        bounce_window_ms: Option<u64>,
     },
     /// SIP MESSAGE into the gateway, counted as XMPP `<message>` at the sink.
     SipToXmpp {
@@ -232,13 +237,17 @@ async fn run(cli: Cli) -> Result<bool, String> {
             base_port,
             log_level,
             audit,
+            bounce_window_ms,
         } => {
             let dir = std::path::absolute(&dir).map_err(|e| e.to_string())?;
             tls::Pki::generate(&dir, &["sip.test", "xmpp.test"])?;
             let plan = tls::Plan::new(base_port);
             let path = dir.join("parley.toml");
-            std::fs::write(&path, tls::parley_config(&dir, &plan, &log_level, audit))
-                .map_err(|e| format!("{path:?}: {e}"))?;
+            std::fs::write(
+                &path,
+                tls::parley_config(&dir, &plan, &log_level, audit, bounce_window_ms),
+            )
+            .map_err(|e| format!("{path:?}: {e}"))?;
             println!("config={}", path.display());
             println!("sip_tls=127.0.0.1:{}", plan.sip_tls);
             println!("xmpp=127.0.0.1:{}", plan.xmpp);

@@ -126,7 +126,13 @@ impl Plan {
 
 /// parley's configuration for a load run: `sip.test` (SIP side, reached at the SIP sink) and
 /// `xmpp.test` (XMPP side, reached at the XMPP sink), everything on loopback.
-pub fn parley_config(dir: &Path, plan: &Plan, log_level: &str, audit: bool) -> String {
+pub fn parley_config(
+    dir: &Path,
+    plan: &Plan,
+    log_level: &str,
+    audit: bool,
+    bounce_window_ms: Option<u64>,
+) -> String {
     let d = dir.display();
     format!(
         r#"# parley for a parley-load run (written by `parley-load setup`)
@@ -148,7 +154,7 @@ domain_rate = 0
 sender_rate = 0
 [sip]
 listen_tls = ["127.0.0.1:{sip}"]
-[xmpp]
+{bounce}[xmpp]
 listen = ["127.0.0.1:{xmpp}"]
 [[domain]]
 name = "sip.test"
@@ -164,6 +170,9 @@ cert_file = "{d}/xmpp.test.crt"
 key_file = "{d}/xmpp.test.key"
 "#,
         audit = if audit { "file" } else { "off" },
+        bounce = bounce_window_ms
+            .map(|ms| format!("bounce_window_ms = {ms}\n"))
+            .unwrap_or_default(),
         admin = plan.admin,
         sip = plan.sip_tls,
         xmpp = plan.xmpp,
