@@ -104,7 +104,7 @@ bounded 200 "$LOAD" sip-to-xmpp "${COMMON[@]}" --target "127.0.0.1:$BASE" --sink
     --step "$PARLEY_STEP" --label parley | tee "$H/parley-sip-to-xmpp.txt"
 say "parley: XMPP s2s (STARTTLS + SASL EXTERNAL) -> parley -> SIP sink over TLS"
 bounded 150 "$LOAD" xmpp-to-sip "${COMMON[@]}" --conns 2 --target "127.0.0.1:$((BASE + 1))" \
-    --sink "127.0.0.1:$((BASE + 3))" --step "$PARLEY_STEP" --label parley-x2s | tee "$H/parley-xmpp-to-sip.txt"
+    --sink "127.0.0.1:$((BASE + 3))" --bounce-sink "127.0.0.1:$((BASE + 2))" --step "$PARLEY_STEP" --label parley-x2s | tee "$H/parley-xmpp-to-sip.txt"
 say "parley: $IDLE idle TLS connections to its SIP listener (memory per connection)"
 bounded 120 "$LOAD" idle-tls --pki "$H/parley" --target "127.0.0.1:$BASE" --conns "$IDLE" --hold 2 \
     | tee "$H/parley-idle-tls.txt"

@@ -140,6 +140,10 @@ struct Load {
     /// Where the sink listens (the gateway's next hop for the receiving domain).
     #[arg(long)]
     sink: SocketAddr,
+    /// xmpp-to-sip: also listen here as the XMPP-side domain's server (the gateway's next hop
+    /// for it), so that errors the gateway bounces back count as failures.
+    #[arg(long)]
+    bounce_sink: Option<SocketAddr>,
     /// TLS server name to ask the gateway for; default: the receiving domain.
     #[arg(long)]
     server_name: Option<String>,
@@ -335,6 +339,14 @@ async fn run(cli: Cli) -> Result<bool, String> {
                 reg.clone(),
             )
             .await?;
+            if let Some(at) = load.bounce_sink {
+                loopback(at, "--bounce-sink")?;
+                let kind = xmpp::SinkKind::S2s {
+                    domain: load.who.xmpp_domain.clone(),
+                    acceptor: pki.server(&load.who.xmpp_domain)?,
+                };
+                xmpp::sink(at, kind, reg.clone()).await?;
+            }
             let src = xmpp::Source {
                 addr: load.target,
                 connector: pki.client(&load.who.xmpp_domain)?,

@@ -300,6 +300,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, reg: Arc<Registry>) 
                 StreamItem::Message { len } => {
                     let raw = buf.split_to(len).freeze();
                     let Ok(msg) = SipMessage::parse(raw, &limits) else {
+                        reg.stray.fetch_add(1, Relaxed);
                         continue;
                     };
                     if !msg.is_request() {
