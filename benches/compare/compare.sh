@@ -160,9 +160,11 @@ fi
 sed 's/^/   /' "$H/kamailio-stock.txt"
 stop_kamailio
 
-say "rebuilding only the xmpp module from Debian's kamailio $KVER source, with the one-line fix"
 FIXED=$H/modules/xmpp.so
-if [[ ! -f $FIXED ]]; then
+if [[ -f $FIXED ]]; then
+    say "reusing $FIXED, rebuilt earlier by this script (delete it to rebuild)"
+else
+    say "rebuilding only the xmpp module from Debian's kamailio $KVER source, with the one-line fix"
     if [[ ! -d $H/src/kamailio-${KVER%%-*} ]]; then
         if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ /etc/apt/sources.list; then
             sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
