@@ -285,8 +285,8 @@ impl Transactions {
     }
 }
 
-/// Run the connection until it ends. `first` is written before anything else (the request
-/// that made an outbound connection). Pending client transactions are answered 503 when the
+/// Run the connection until it ends. `first` is written before anything else (the requests
+/// that waited for an outbound connection, in order). Pending client transactions are answered 503 when the
 /// connection ends. `counted` is the connection in `parley_connections`; one not yet named
 /// (no certificate) takes the domain its first request's From claims.
 pub async fn drive<S>(
@@ -295,7 +295,7 @@ pub async fn drive<S>(
     gw: Arc<Gateway>,
     rx: &mut mpsc::Receiver<SipOut>,
     tx: mpsc::Sender<SipOut>,
-    first: Option<SipOut>,
+    first: impl IntoIterator<Item = SipOut>,
     mut counted: metrics::ConnectionGuard,
 ) -> Result<(), ConnError>
 where
@@ -307,25 +307,31 @@ where
     let mut transactions = Transactions::new(Reliability::Reliable, gw.sip_timers());
     // Inbound connections (no first request) are closed when they complete no message for
     // the idle timeout, so a silent or byte-by-byte sender cannot hold a connection slot.
-    let idle = first
-        .is_none()
+    let mut backlog: std::collections::VecDeque<SipOut> = first.into_iter().collect();
+    let idle = backlog
+        .is_empty()
         .then(|| std::time::Duration::from_millis(gw.config().sip.idle_timeout_ms));
     let mut active = Instant::now();
-    let mut next = first;
+    let mut next = backlog.pop_front();
     let result = loop {
         if let Some(item) = next.take() {
             let mut item = item;
             for _ in 0..MAX_BATCH {
                 queue_write(item, &mut wbuf, &mut transactions);
-                match rx.try_recv() {
-                    Ok(more) => item = more,
-                    Err(_) => break,
+                match backlog.pop_front().map_or_else(|| rx.try_recv().ok(), Some) {
+                    Some(more) => item = more,
+                    None => break,
                 }
             }
             if let Err(e) = io.write_all(&wbuf).await {
                 break Err(e.into());
             }
             wbuf.clear();
+            // What waited for the connection goes out before anything is read.
+            next = backlog.pop_front();
+            if next.is_some() {
+                continue;
+            }
         }
         let earliest = transactions.deadline();
         tokio::select! {

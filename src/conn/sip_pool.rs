@@ -1,6 +1,9 @@
 //! Outbound SIP connections, one per (local domain, remote domain), over TLS to the remote
 //! domain's next hop, verifying its certificate (RFC 5922) and presenting the local domain's.
-//! Created on demand, reused, re-established on the next request after a failure.
+//! Created on demand, reused, re-established on the next request after a failure. While a
+//! peer refuses or does not answer (it may be restarting), requests wait and the connection
+//! is retried with exponential backoff and jitter; each request is answered 503 (refused) or
+//! 408 (no answer) only when the transaction timeout (Timer F) passes first.
 //!
 //! The servers are the static `next_hop`, else RFC 3263 DNS ([`crate::transport::sip_resolve`]).
 //! A domain configured with `transport = "tcp"` gets a plain TCP connection; with
@@ -17,9 +20,11 @@ use dashmap::DashMap;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::ConnError;
+use super::backlog::{Backlog, Backoff};
 use super::sip_conn::{self, SipFinal, SipOut};
 use super::sip_udp::UdpOut;
 use crate::auth;
@@ -30,6 +35,10 @@ use crate::transport::sip_resolve::{self, SipTarget, SipTransport};
 
 const QUEUE_DEPTH: usize = 4096;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Reconnect delays while a peer is unreachable (doubling, with jitter); requests wait for
+/// the transaction timeout before they are answered 408/503.
+const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
 
 /// The pool of outbound SIP connections.
 #[derive(Debug, Default)]
@@ -229,41 +238,40 @@ async fn run(
     tx: mpsc::Sender<SipOut>,
 ) {
     let cancel = gw.shutdown_token();
+    let lifetime = Duration::from_millis(gw.config().sip.transaction_timeout_ms);
+    let mut backlog = Backlog::new(QUEUE_DEPTH);
+    let mut backoff = Backoff::new(INITIAL_BACKOFF, MAX_BACKOFF);
     loop {
-        let first = tokio::select! {
-            item = rx.recv() => match item { Some(i) => i, None => return },
-            () = cancel.cancelled() => return,
+        if backlog.is_empty() {
+            tokio::select! {
+                item = rx.recv() => match item {
+                    Some(i) => backlog.push(i, Instant::now() + lifetime),
+                    None => return,
+                },
+                () = cancel.cancelled() => return,
+            }
+        }
+        let connected = tokio::select! {
+            c = connect(&gw, &local, &remote) => c,
+            () = cancel.cancelled() => Err(ConnError::Shutdown),
         };
-        match connect(&gw, &local, &remote).await {
+        match connected {
             Ok(conn) => {
+                backoff.reset();
+                let mut first = Vec::with_capacity(backlog.len());
+                backlog.drain(|i| first.push(i));
                 let counted = metrics::connection(Protocol::Sip, false, &remote);
                 let driven = match conn {
                     Connected::Tls(tls, certs) => {
                         info!("outbound SIP TLS connection established");
-                        sip_conn::drive(
-                            tls,
-                            certs,
-                            gw.clone(),
-                            &mut rx,
-                            tx.clone(),
-                            Some(first),
-                            counted,
-                        )
-                        .await
+                        sip_conn::drive(tls, certs, gw.clone(), &mut rx, tx.clone(), first, counted)
+                            .await
                     }
                     Connected::Tcp(tcp) => {
                         info!("outbound SIP TCP connection established");
                         let none: sip_conn::PeerCerts = Arc::new(Vec::new());
-                        sip_conn::drive(
-                            tcp,
-                            none,
-                            gw.clone(),
-                            &mut rx,
-                            tx.clone(),
-                            Some(first),
-                            counted,
-                        )
-                        .await
+                        sip_conn::drive(tcp, none, gw.clone(), &mut rx, tx.clone(), first, counted)
+                            .await
                     }
                 };
                 match driven {
@@ -274,18 +282,93 @@ async fn run(
                     Err(e) => warn!(error = %e, "outbound SIP connection failed"),
                 }
             }
+            Err(ConnError::Shutdown) => {
+                return backlog.drain(|i| fail(i, &SipFinal::local(503, "Shutting Down")));
+            }
             Err(e) => {
-                let local_final = match e {
-                    ConnError::Timeout(_) => SipFinal::local(408, "Request Timeout"),
-                    _ => SipFinal::local(502, "Bad Gateway"),
-                };
-                warn!(error = %e, "outbound SIP connect failed; failing queued requests");
-                fail(first, &local_final);
-                while let Ok(item) = rx.try_recv() {
-                    fail(item, &local_final);
+                let local_final = unreachable_final(&e);
+                // A refused certificate, an unknown domain: retrying cannot help before the
+                // transaction ends, so the senders hear it now.
+                if !retryable(&e) {
+                    warn!(error = %e, "outbound SIP connect failed; failing queued requests");
+                    backlog.drain(|i| fail(i, &local_final));
+                    while let Ok(item) = rx.try_recv() {
+                        fail(item, &local_final);
+                    }
+                    continue;
+                }
+                let delay = backoff.next_delay();
+                warn!(error = %e, waiting = backlog.len(), retry_ms = delay.as_millis() as u64, "outbound SIP connect failed; retrying");
+                let retry_at = Instant::now() + delay;
+                if !wait_to_retry(
+                    &mut backlog,
+                    &mut rx,
+                    &cancel,
+                    retry_at,
+                    lifetime,
+                    &local_final,
+                )
+                .await
+                {
+                    return;
                 }
             }
         }
+    }
+}
+
+/// Between connection attempts: take new requests while there is room (each lives for the
+/// transaction timeout from then), and answer each one whose lifetime ends with `expired`.
+/// Returns false when the pool must stop.
+async fn wait_to_retry(
+    backlog: &mut Backlog<SipOut>,
+    rx: &mut mpsc::Receiver<SipOut>,
+    cancel: &tokio_util::sync::CancellationToken,
+    retry_at: Instant,
+    lifetime: Duration,
+    expired: &SipFinal,
+) -> bool {
+    loop {
+        let now = Instant::now();
+        backlog.expire(now, |i| fail(i, expired));
+        if now >= retry_at || backlog.is_empty() {
+            return true;
+        }
+        let wake = backlog
+            .earliest_deadline()
+            .map_or(retry_at, |d| d.min(retry_at));
+        tokio::select! {
+            () = tokio::time::sleep_until(wake) => {}
+            item = rx.recv(), if backlog.has_room() => match item {
+                Some(i) => backlog.push(i, Instant::now() + lifetime),
+                None => {
+                    backlog.drain(|i| fail(i, &SipFinal::local(503, "Shutting Down")));
+                    return false;
+                }
+            },
+            () = cancel.cancelled() => {
+                backlog.drain(|i| fail(i, &SipFinal::local(503, "Shutting Down")));
+                return false;
+            }
+        }
+    }
+}
+
+/// Whether a failed connection attempt is worth repeating within a transaction's lifetime:
+/// the peer refused, reset or did not answer (it may be restarting), as opposed to a
+/// certificate that does not cover the domain or a domain with no server at all.
+fn retryable(e: &ConnError) -> bool {
+    !e.is_permanent() && !matches!(e, ConnError::UnknownDomain(_) | ConnError::Auth(_))
+}
+
+/// The local final response for requests whose peer stayed unreachable: 408 when it did not
+/// answer in time, 503 when it refused or reset (RFC 3261 §16.7 / §21.5.4), 502 when it can
+/// never be reached this way.
+fn unreachable_final(e: &ConnError) -> SipFinal {
+    match e {
+        ConnError::Timeout(_) => SipFinal::local(408, "Request Timeout"),
+        e if retryable(e) => SipFinal::local(503, "Service Unavailable"),
+        _ => SipFinal::local(502, "Bad Gateway"),
     }
 }
 
