@@ -251,9 +251,24 @@ async fn run(
                 () = cancel.cancelled() => return,
             }
         }
-        let connected = tokio::select! {
-            c = connect(&gw, &local, &remote) => c,
-            () = cancel.cancelled() => Err(ConnError::Shutdown),
+        // A connection attempt can outlast a request (a peer that accepts TCP and never
+        // answers): requests keep arriving and each is answered when its lifetime ends.
+        let connecting = connect(&gw, &local, &remote);
+        tokio::pin!(connecting);
+        let connected = loop {
+            backlog.expire(Instant::now(), |i| {
+                fail(i, &SipFinal::local(408, "Request Timeout"))
+            });
+            let wake = backlog.earliest_deadline();
+            tokio::select! {
+                c = &mut connecting => break c,
+                item = rx.recv(), if backlog.has_room() => match item {
+                    Some(i) => backlog.push(i, Instant::now() + lifetime),
+                    None => break Err(ConnError::Shutdown),
+                },
+                () = sip_conn::sleep_until_opt(wake) => {}
+                () = cancel.cancelled() => break Err(ConnError::Shutdown),
+            }
         };
         match connected {
             Ok(conn) => {
