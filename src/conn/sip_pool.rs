@@ -95,20 +95,7 @@ impl SipPool {
         let (respond, rx) = oneshot::channel();
         let (gw2, remote) = (gw.clone(), remote.to_owned());
         gw.tracker().spawn(async move {
-            let targets = targets(&gw2, &remote, SipTransport::Udp).await;
-            let mut addr = None;
-            for t in &targets {
-                let target = crate::transport::resolve::Target {
-                    host: t.host.clone(),
-                    port: t.port,
-                    direct_tls: false,
-                };
-                if let Some(a) = gw2.resolver().addresses(&target).await.into_iter().next() {
-                    addr = Some(a);
-                    break;
-                }
-            }
-            let Some(addr) = addr else {
+            let Some(addr) = udp_server(&gw2, &remote).await else {
                 let _ = respond.send(SipFinal::local(502, "Bad Gateway"));
                 return;
             };
@@ -126,6 +113,11 @@ impl SipPool {
     /// Write a message from `local` to `remote` that opens no transaction (an ACK for a 2xx,
     /// RFC 3261 §13.2.2.4): nothing waits for an answer.
     pub fn send_stateless(&self, gw: &Arc<Gateway>, local: &str, remote: &str, bytes: Bytes) {
+        let bytes = match transport_of(gw, remote) {
+            SipTransportMode::Udp => return self.send_stateless_udp(gw, remote, bytes),
+            SipTransportMode::Tcp => retransport_via(&bytes, "TCP", None),
+            SipTransportMode::Tls => bytes,
+        };
         let tx = self.queue(gw, local, remote);
         if tx
             .try_send(SipOut::Response {
@@ -137,6 +129,25 @@ impl SipPool {
         {
             debug!("stateless SIP message dropped: queue full or closed");
         }
+    }
+
+    /// [`SipPool::send_stateless`] to a UDP domain: on the UDP socket, to the domain's server.
+    fn send_stateless_udp(&self, gw: &Arc<Gateway>, remote: &str, bytes: Bytes) {
+        let (gw2, remote) = (gw.clone(), remote.to_owned());
+        gw.tracker().spawn(async move {
+            let Some(to) = udp_server(&gw2, &remote).await else {
+                debug!("stateless SIP message dropped: no UDP server");
+                return;
+            };
+            let Some(udp) = gw2.sip_out_pool().udp.get() else {
+                return;
+            };
+            let via_host = gw2.config().sip.listen_udp.first().map(|a| a.to_string());
+            let bytes = retransport_via(&bytes, "UDP", via_host.as_deref());
+            if udp.try_send(UdpOut::Stateless { bytes, to }).is_err() {
+                debug!("stateless SIP message dropped: UDP queue full or closed");
+            }
+        });
     }
 
     /// Requests waiting in each outbound stream's channel for its connection to write them,
@@ -419,6 +430,21 @@ async fn targets(gw: &Gateway, remote: &str, transport: SipTransport) -> Vec<Sip
             .collect(),
         None => gw.resolver().sip_targets(remote, &[transport]).await,
     }
+}
+
+/// The first address of `remote`'s UDP servers.
+async fn udp_server(gw: &Gateway, remote: &str) -> Option<SocketAddr> {
+    for t in targets(gw, remote, SipTransport::Udp).await {
+        let target = crate::transport::resolve::Target {
+            host: t.host.clone(),
+            port: t.port,
+            direct_tls: false,
+        };
+        if let Some(a) = gw.resolver().addresses(&target).await.into_iter().next() {
+            return Some(a);
+        }
+    }
+    None
 }
 
 /// Rewrite the top Via of a request parley wrote (`Via: SIP/2.0/TLS sent-by;…`) for the
