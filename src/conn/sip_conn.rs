@@ -160,6 +160,7 @@ impl Transactions {
                 .trim();
             let step = self.invites.on_response(branch, code, to, Instant::now());
             if let Some((respond, code)) = step.deliver {
+                metrics::sip_transaction(true, "INVITE", Some(code));
                 let _ = respond.send(final_of(msg, code));
             }
             return step.send;
@@ -172,6 +173,7 @@ impl Transactions {
         if let ClientAction::Final(code) = action
             && let Some(respond) = entry.respond.take()
         {
+            metrics::sip_transaction(true, request_method(&entry.bytes), Some(code));
             let _ = respond.send(final_of(msg, code));
         }
         if let Some(state) = next {
@@ -218,15 +220,20 @@ impl Transactions {
         if key.method == "INVITE" {
             return match self.invites.on_invite(key, from, dialog()) {
                 Ok(()) => RequestFate::New,
-                Err(Some(bytes)) => RequestFate::Repeat(bytes),
-                Err(None) => RequestFate::Absorb,
+                Err(repeat) => {
+                    metrics::sip_retransmissions("absorbed", 1);
+                    repeat.map_or(RequestFate::Absorb, RequestFate::Repeat)
+                }
             };
         }
         match self.servers.get(key) {
-            Some(s) => match s.on_retransmission() {
-                Some(bytes) => RequestFate::Repeat(bytes),
-                None => RequestFate::Absorb,
-            },
+            Some(s) => {
+                metrics::sip_retransmissions("absorbed", 1);
+                match s.on_retransmission() {
+                    Some(bytes) => RequestFate::Repeat(bytes),
+                    None => RequestFate::Absorb,
+                }
+            }
             None => {
                 let s = Server::start(self.reliability, self.timers);
                 self.servers.insert(key.clone(), s);
@@ -243,17 +250,21 @@ impl Transactions {
         bytes: Bytes,
     ) -> Option<Bytes> {
         let Some(key) = key else { return Some(bytes) };
-        if self.invites.has_server(key) {
-            return self
-                .invites
-                .on_local_response(key, code, bytes, Instant::now());
-        }
-        let Some(s) = self.servers.remove(key) else {
-            return Some(bytes);
+        let out = if self.invites.has_server(key) {
+            self.invites
+                .on_local_response(key, code, bytes, Instant::now())
+        } else {
+            let Some(s) = self.servers.remove(key) else {
+                return Some(bytes);
+            };
+            let (next, out) = s.on_response(code, bytes, Instant::now());
+            if let Some(next) = next {
+                self.servers.insert(key.clone(), next);
+            }
+            out
         };
-        let (next, out) = s.on_response(code, bytes, Instant::now());
-        if let Some(next) = next {
-            self.servers.insert(key.clone(), next);
+        if code >= 200 && out.is_some() {
+            metrics::sip_transaction(false, &key.method, Some(code));
         }
         out
     }
@@ -270,6 +281,7 @@ impl Transactions {
         let (mut resend, timed_out) = self.invites.on_timers(now);
         for respond in timed_out {
             debug!("INVITE client transaction timed out (Timer B)");
+            metrics::sip_transaction(true, "INVITE", None);
             let _ = respond.send(SipFinal::local(408, "Request Timeout"));
         }
         let due: Vec<String> = (self.clients.iter())
@@ -285,6 +297,7 @@ impl Transactions {
                 ClientAction::Retransmit => resend.push((entry.bytes.clone(), entry.dest)),
                 ClientAction::TimedOut => {
                     debug!(sip.branch = %branch, "client transaction timed out (Timer F)");
+                    metrics::sip_transaction(true, request_method(&entry.bytes), None);
                     if let Some(respond) = entry.respond.take() {
                         let _ = respond.send(SipFinal::local(408, "Request Timeout"));
                     }
@@ -305,6 +318,7 @@ impl Transactions {
                 self.servers.insert(key, next);
             }
         }
+        metrics::sip_retransmissions("sent", resend.len() as u64);
         resend
     }
 
@@ -325,6 +339,12 @@ impl Transactions {
             let _ = respond.send(SipFinal::local(code, reason));
         }
     }
+}
+
+/// The method of a request parley wrote (its request line's first word).
+fn request_method(bytes: &[u8]) -> &str {
+    let end = bytes.iter().position(|b| *b == b' ').unwrap_or(0);
+    std::str::from_utf8(&bytes[..end]).unwrap_or_default()
 }
 
 /// The final for the user of a client transaction, from the peer's response.
