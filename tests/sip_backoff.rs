@@ -122,7 +122,8 @@ fn chat(id: &str, body: &str) -> String {
 
 /// The peer refuses connections for the first seconds after the message is sent (it is
 /// restarting), then comes up on the same port: the MESSAGE reaches it and the XMPP sender
-/// gets no error.
+/// gets no error. (A page-mode MESSAGE goes through the durable spool, which retries it;
+/// `tests/crash.rs` checks that it survives a crash meanwhile.)
 #[tokio::test]
 async fn message_waits_for_a_restarting_sip_peer_and_is_delivered() {
     let pki = Pki::new("backoff-late", &["sip.test", "xmpp.test"]);

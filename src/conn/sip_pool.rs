@@ -3,7 +3,9 @@
 //! Created on demand, reused, re-established on the next request after a failure. While a
 //! peer refuses or does not answer (it may be restarting), requests wait and the connection
 //! is retried with exponential backoff and jitter; each request is answered 503 (refused) or
-//! 408 (no answer) only when the transaction timeout (Timer F) passes first.
+//! 408 (no answer) only when the transaction timeout (Timer F) passes first. A page-mode
+//! MESSAGE is answered 503 at the first failure when the spool runs: the spool commits it
+//! durably and retries it, where the pool would only hold it in memory.
 //!
 //! The servers are the static `next_hop`, else RFC 3263 DNS ([`crate::transport::sip_resolve`]).
 //! A domain configured with `transport = "tcp"` gets a plain TCP connection; with
@@ -323,19 +325,27 @@ async fn run(
                     }
                     continue;
                 }
+                // A page-mode MESSAGE goes to the durable spool (which retries it) rather than
+                // wait here in memory, where a crash would lose it.
+                let spool = gw.spool_started();
+                let mut kept = Backlog::new(QUEUE_DEPTH);
+                while let Some((item, deadline)) = backlog.pop() {
+                    if spool && spool_takes(&item) {
+                        fail(item, &local_final);
+                    } else {
+                        kept.push(item, deadline);
+                    }
+                }
+                backlog = kept;
                 let delay = backoff.next_delay();
                 warn!(error = %e, waiting = backlog.len(), retry_ms = delay.as_millis() as u64, "outbound SIP connect failed; retrying");
-                let retry_at = Instant::now() + delay;
-                if !wait_to_retry(
-                    &mut backlog,
-                    &mut rx,
-                    &cancel,
-                    retry_at,
+                let wait = Wait {
+                    retry_at: Instant::now() + delay,
                     lifetime,
-                    &local_final,
-                )
-                .await
-                {
+                    expired: &local_final,
+                    spool,
+                };
+                if !wait_to_retry(&mut backlog, &mut rx, &cancel, wait).await {
                     return;
                 }
             }
@@ -350,10 +360,14 @@ async fn wait_to_retry(
     backlog: &mut Backlog<SipOut>,
     rx: &mut mpsc::Receiver<SipOut>,
     cancel: &tokio_util::sync::CancellationToken,
-    retry_at: Instant,
-    lifetime: Duration,
-    expired: &SipFinal,
+    w: Wait<'_>,
 ) -> bool {
+    let Wait {
+        retry_at,
+        lifetime,
+        expired,
+        spool,
+    } = w;
     loop {
         let now = Instant::now();
         backlog.expire(now, |i| fail(i, expired));
@@ -366,6 +380,7 @@ async fn wait_to_retry(
         tokio::select! {
             () = tokio::time::sleep_until(wake) => {}
             item = rx.recv(), if backlog.has_room() => match item {
+                Some(i) if spool && spool_takes(&i) => fail(i, expired),
                 Some(i) => backlog.push(i, Instant::now() + lifetime),
                 None => {
                     backlog.drain(|i| fail(i, &SipFinal::local(503, "Shutting Down")));
@@ -378,6 +393,25 @@ async fn wait_to_retry(
             }
         }
     }
+}
+
+/// How [`wait_to_retry`] waits: until `retry_at`; new requests live for `lifetime` and are
+/// answered `expired` at its end (at once when `spool` and the spool takes them).
+struct Wait<'a> {
+    retry_at: Instant,
+    lifetime: Duration,
+    expired: &'a SipFinal,
+    spool: bool,
+}
+
+/// Whether the spool takes `item` when its peer is unreachable: a page-mode MESSAGE (no
+/// To tag), answered with a transient local failure (routing/spool.rs `transient_local`).
+fn spool_takes(item: &SipOut) -> bool {
+    let SipOut::Request { bytes, .. } = item else {
+        return false;
+    };
+    bytes.starts_with(b"MESSAGE ")
+        && crate::sip::invite::table::header(bytes, "To").is_some_and(|to| !to.contains(";tag="))
 }
 
 /// Whether a failed connection attempt is worth repeating within a transaction's lifetime:
