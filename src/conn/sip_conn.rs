@@ -18,6 +18,7 @@ use super::ConnError;
 use crate::metrics::{self, Protocol};
 use crate::routing::Gateway;
 use crate::sip::framing::{self, Frame};
+use crate::sip::invite::table::{self as invite_table, InviteTable, Outgoing};
 use crate::sip::transaction::{Client, ClientAction, Reliability, Server, Timers, TransactionKey};
 use crate::sip::{SipError, SipMessage, reject};
 
@@ -101,12 +102,14 @@ pub(crate) enum RequestFate {
 }
 
 /// The transaction layer of one transport (RFC 3261 §17): client transactions by top Via
-/// branch, server transactions by [`TransactionKey`], their timers, and retransmissions.
+/// branch, server transactions by [`TransactionKey`], their timers, and retransmissions;
+/// INVITE transactions (§17.1.1, §17.2.1, RFC 6026) in their own table.
 pub(crate) struct Transactions {
     reliability: Reliability,
     timers: Timers,
     clients: HashMap<String, ClientEntry>,
     servers: HashMap<TransactionKey, Server>,
+    invites: InviteTable<oneshot::Sender<SipFinal>>,
 }
 
 impl Transactions {
@@ -117,6 +120,7 @@ impl Transactions {
             timers,
             clients: HashMap::new(),
             servers: HashMap::new(),
+            invites: InviteTable::new(reliability, timers),
         }
     }
 
@@ -128,6 +132,9 @@ impl Transactions {
         respond: oneshot::Sender<SipFinal>,
         dest: Option<SocketAddr>,
     ) {
+        if bytes.starts_with(b"INVITE ") {
+            return self.invites.sent(branch, bytes, respond, dest);
+        }
         let state = Client::start(self.reliability, self.timers, Instant::now());
         let entry = ClientEntry {
             state,
@@ -138,62 +145,95 @@ impl Transactions {
         self.clients.insert(branch, entry);
     }
 
-    /// A response arrived: hand its final status on (once per transaction).
-    pub(crate) fn on_response(&mut self, msg: &SipMessage) {
+    /// A response arrived: hand its final status on (once per transaction). Returns what
+    /// the transaction sends in answer (the ACK of an INVITE final).
+    pub(crate) fn on_response(&mut self, msg: &SipMessage) -> Option<Outgoing> {
         let (Some(code), Ok(via)) = (msg.status(), msg.via()) else {
             debug!("response without status or Via ignored");
-            return;
+            return None;
         };
-        let Some(branch) = via.branch else { return };
+        let branch = via.branch?;
+        if self.invites.has_client(branch) {
+            let to = (msg.header(crate::sip::HeaderName::To))
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .unwrap_or_default()
+                .trim();
+            let step = self.invites.on_response(branch, code, to, Instant::now());
+            if let Some((respond, code)) = step.deliver {
+                metrics::sip_transaction(true, "INVITE", Some(code));
+                let _ = respond.send(final_of(msg, code));
+            }
+            return step.send;
+        }
         let Some(mut entry) = self.clients.remove(branch) else {
             debug!(code, "response matches no client transaction");
-            return;
+            return None;
         };
         let (next, action) = entry.state.on_response(code, Instant::now());
         if let ClientAction::Final(code) = action
             && let Some(respond) = entry.respond.take()
         {
-            let reason = msg.reason().unwrap_or_default().to_owned();
-            let to_tag = msg.to().ok().and_then(|t| t.tag).map(str::to_owned);
-            let expires = msg.expires().ok().flatten();
-            let contact = msg.contacts().find_map(|c| match c {
-                Ok(crate::sip::typed::Contact::Addr(a)) => Some(a.uri.to_owned()),
-                _ => None,
-            });
-            let record_route = (msg.record_routes())
-                .filter_map(Result::ok)
-                .map(|r| r.uri.to_owned())
-                .collect();
-            let _ = respond.send(SipFinal {
-                code,
-                reason,
-                to_tag,
-                expires,
-                contact,
-                record_route,
-            });
+            metrics::sip_transaction(true, request_method(&entry.bytes), Some(code));
+            let _ = respond.send(final_of(msg, code));
         }
         if let Some(state) = next {
             entry.state = state;
             self.clients.insert(branch.to_owned(), entry);
         }
+        None
     }
 
-    /// A request arrived: new, or a retransmission (§17.2.3 matching).
-    pub(crate) fn on_request(&mut self, key: Option<&TransactionKey>) -> RequestFate {
+    /// The end-to-end ACK for a 2xx (RFC 3261 §13.2.2.4) was sent: kept by its INVITE
+    /// transaction to answer retransmitted 2xx.
+    pub(crate) fn ack_sent(&mut self, ack: &Bytes) {
+        let call_id = invite_table::header(ack, "Call-ID");
+        let seq = invite_table::cseq_number(ack);
+        if let (Some(call_id), Some(seq)) = (call_id, seq) {
+            let call_id = call_id.to_owned();
+            self.invites.ack_sent(&call_id, seq, ack.clone());
+        }
+    }
+
+    /// A request arrived (from `from` over datagrams): new, or a retransmission (§17.2.3
+    /// matching).
+    pub(crate) fn on_request(
+        &mut self,
+        msg: &SipMessage,
+        key: Option<&TransactionKey>,
+        from: Option<SocketAddr>,
+    ) -> RequestFate {
         let Some(key) = key else {
             return RequestFate::New;
         };
-        // §17.2.3: an ACK opens no server transaction (for a 2xx it is end-to-end; for a
-        // failure it belongs to the INVITE's): keeping one would never be cleaned up.
+        let dialog = || Some((msg.call_id().ok()?.to_owned(), msg.cseq().ok()?.seq));
+        // §17.2.3: an ACK opens no server transaction. For a failure it belongs to the
+        // INVITE's (absorbed there); for a 2xx it is end-to-end: it stops the 2xx
+        // retransmissions and goes to the user.
         if key.method == "ACK" {
+            let d = dialog();
+            let d = d.as_ref().map(|(c, s)| (c.as_str(), *s));
+            if self.invites.on_ack(key, d, Instant::now()) {
+                return RequestFate::Absorb;
+            }
             return RequestFate::New;
         }
+        if key.method == "INVITE" {
+            return match self.invites.on_invite(key, from, dialog()) {
+                Ok(()) => RequestFate::New,
+                Err(repeat) => {
+                    metrics::sip_retransmissions("absorbed", 1);
+                    repeat.map_or(RequestFate::Absorb, RequestFate::Repeat)
+                }
+            };
+        }
         match self.servers.get(key) {
-            Some(s) => match s.on_retransmission() {
-                Some(bytes) => RequestFate::Repeat(bytes),
-                None => RequestFate::Absorb,
-            },
+            Some(s) => {
+                metrics::sip_retransmissions("absorbed", 1);
+                match s.on_retransmission() {
+                    Some(bytes) => RequestFate::Repeat(bytes),
+                    None => RequestFate::Absorb,
+                }
+            }
             None => {
                 let s = Server::start(self.reliability, self.timers);
                 self.servers.insert(key.clone(), s);
@@ -210,12 +250,21 @@ impl Transactions {
         bytes: Bytes,
     ) -> Option<Bytes> {
         let Some(key) = key else { return Some(bytes) };
-        let Some(s) = self.servers.remove(key) else {
-            return Some(bytes);
+        let out = if self.invites.has_server(key) {
+            self.invites
+                .on_local_response(key, code, bytes, Instant::now())
+        } else {
+            let Some(s) = self.servers.remove(key) else {
+                return Some(bytes);
+            };
+            let (next, out) = s.on_response(code, bytes, Instant::now());
+            if let Some(next) = next {
+                self.servers.insert(key.clone(), next);
+            }
+            out
         };
-        let (next, out) = s.on_response(code, bytes, Instant::now());
-        if let Some(next) = next {
-            self.servers.insert(key.clone(), next);
+        if code >= 200 && out.is_some() {
+            metrics::sip_transaction(false, &key.method, Some(code));
         }
         out
     }
@@ -224,15 +273,17 @@ impl Transactions {
     pub(crate) fn deadline(&self) -> Option<Instant> {
         let c = self.clients.values().map(|e| e.state.deadline()).min();
         let s = self.servers.values().filter_map(Server::deadline).min();
-        match (c, s) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [c, s, self.invites.deadline()].into_iter().flatten().min()
     }
 
     /// Fire every due timer; returns the requests to send again (and where).
     pub(crate) fn on_timers(&mut self, now: Instant) -> Vec<(Bytes, Option<SocketAddr>)> {
-        let mut resend = Vec::new();
+        let (mut resend, timed_out) = self.invites.on_timers(now);
+        for respond in timed_out {
+            debug!("INVITE client transaction timed out (Timer B)");
+            metrics::sip_transaction(true, "INVITE", None);
+            let _ = respond.send(SipFinal::local(408, "Request Timeout"));
+        }
         let due: Vec<String> = (self.clients.iter())
             .filter(|(_, e)| e.state.deadline() <= now)
             .map(|(b, _)| b.clone())
@@ -246,6 +297,7 @@ impl Transactions {
                 ClientAction::Retransmit => resend.push((entry.bytes.clone(), entry.dest)),
                 ClientAction::TimedOut => {
                     debug!(sip.branch = %branch, "client transaction timed out (Timer F)");
+                    metrics::sip_transaction(true, request_method(&entry.bytes), None);
                     if let Some(respond) = entry.respond.take() {
                         let _ = respond.send(SipFinal::local(408, "Request Timeout"));
                     }
@@ -266,12 +318,13 @@ impl Transactions {
                 self.servers.insert(key, next);
             }
         }
+        metrics::sip_retransmissions("sent", resend.len() as u64);
         resend
     }
 
     /// Whether client transactions still wait for a final response.
     pub(crate) fn awaiting_finals(&self) -> bool {
-        self.clients.values().any(|e| e.respond.is_some())
+        self.clients.values().any(|e| e.respond.is_some()) || self.invites.awaiting_finals()
     }
 
     /// The transport is gone: every waiting client transaction gets `code`.
@@ -282,11 +335,38 @@ impl Transactions {
             }
         }
         self.servers.clear();
+        for respond in self.invites.drain_waiting() {
+            let _ = respond.send(SipFinal::local(code, reason));
+        }
     }
 }
 
-/// Run the connection until it ends. `first` is written before anything else (the request
-/// that made an outbound connection). Pending client transactions are answered 503 when the
+/// The method of a request parley wrote (its request line's first word).
+fn request_method(bytes: &[u8]) -> &str {
+    let end = bytes.iter().position(|b| *b == b' ').unwrap_or(0);
+    std::str::from_utf8(&bytes[..end]).unwrap_or_default()
+}
+
+/// The final for the user of a client transaction, from the peer's response.
+fn final_of(msg: &SipMessage, code: u16) -> SipFinal {
+    SipFinal {
+        code,
+        reason: msg.reason().unwrap_or_default().to_owned(),
+        to_tag: msg.to().ok().and_then(|t| t.tag).map(str::to_owned),
+        expires: msg.expires().ok().flatten(),
+        contact: msg.contacts().find_map(|c| match c {
+            Ok(crate::sip::typed::Contact::Addr(a)) => Some(a.uri.to_owned()),
+            _ => None,
+        }),
+        record_route: (msg.record_routes())
+            .filter_map(Result::ok)
+            .map(|r| r.uri.to_owned())
+            .collect(),
+    }
+}
+
+/// Run the connection until it ends. `first` is written before anything else (the requests
+/// that waited for an outbound connection, in order). Pending client transactions are answered 503 when the
 /// connection ends. `counted` is the connection in `parley_connections`; one not yet named
 /// (no certificate) takes the domain its first request's From claims.
 pub async fn drive<S>(
@@ -295,7 +375,7 @@ pub async fn drive<S>(
     gw: Arc<Gateway>,
     rx: &mut mpsc::Receiver<SipOut>,
     tx: mpsc::Sender<SipOut>,
-    first: Option<SipOut>,
+    first: impl IntoIterator<Item = SipOut>,
     mut counted: metrics::ConnectionGuard,
 ) -> Result<(), ConnError>
 where
@@ -307,25 +387,31 @@ where
     let mut transactions = Transactions::new(Reliability::Reliable, gw.sip_timers());
     // Inbound connections (no first request) are closed when they complete no message for
     // the idle timeout, so a silent or byte-by-byte sender cannot hold a connection slot.
-    let idle = first
-        .is_none()
+    let mut backlog: std::collections::VecDeque<SipOut> = first.into_iter().collect();
+    let idle = backlog
+        .is_empty()
         .then(|| std::time::Duration::from_millis(gw.config().sip.idle_timeout_ms));
     let mut active = Instant::now();
-    let mut next = first;
+    let mut next = backlog.pop_front();
     let result = loop {
         if let Some(item) = next.take() {
             let mut item = item;
             for _ in 0..MAX_BATCH {
                 queue_write(item, &mut wbuf, &mut transactions);
-                match rx.try_recv() {
-                    Ok(more) => item = more,
-                    Err(_) => break,
+                match backlog.pop_front().map_or_else(|| rx.try_recv().ok(), Some) {
+                    Some(more) => item = more,
+                    None => break,
                 }
             }
             if let Err(e) = io.write_all(&wbuf).await {
                 break Err(e.into());
             }
             wbuf.clear();
+            // What waited for the connection goes out before anything is read.
+            next = backlog.pop_front();
+            if next.is_some() {
+                continue;
+            }
         }
         let earliest = transactions.deadline();
         tokio::select! {
@@ -357,7 +443,8 @@ where
                 Err(e) => break Err(e.into()),
             },
             () = sleep_until_opt(earliest) => {
-                // A stream never retransmits (Timer E is off on reliable transports).
+                // A stream never retransmits (Timers A, E and G are off on reliable
+                // transports).
                 let _ = transactions.on_timers(Instant::now());
             },
             () = sleep_until_opt(idle.map(|d| active + d)), if !transactions.awaiting_finals() => {
@@ -376,7 +463,7 @@ where
     result
 }
 
-async fn sleep_until_opt(deadline: Option<Instant>) {
+pub(crate) async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
@@ -386,6 +473,9 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
 fn queue_write(item: SipOut, wbuf: &mut BytesMut, transactions: &mut Transactions) {
     match item {
         SipOut::Response { bytes, code, key } => {
+            if code == 0 && key.is_none() && bytes.starts_with(b"ACK ") {
+                transactions.ack_sent(&bytes);
+            }
             if let Some(bytes) = transactions.on_local_response(key.as_ref(), code, bytes) {
                 wbuf.extend_from_slice(&bytes);
             }
@@ -430,13 +520,17 @@ fn process(
             Frame::Ping => wbuf.extend_from_slice(b"\r\n"),
             Frame::Pong => {}
             Frame::Message(head) => match SipMessage::from_head(bytes.clone(), head, limits) {
-                Ok(msg) if msg.status().is_some() => transactions.on_response(&msg),
+                Ok(msg) if msg.status().is_some() => {
+                    if let Some((ack, _)) = transactions.on_response(&msg) {
+                        wbuf.extend_from_slice(&ack);
+                    }
+                }
                 Ok(msg) => {
                     if !counted.is_named() {
                         counted.claim(&claimed_domain(&msg));
                     }
                     let key = TransactionKey::of(&msg);
-                    match transactions.on_request(key.as_ref()) {
+                    match transactions.on_request(&msg, key.as_ref(), None) {
                         RequestFate::New => {}
                         RequestFate::Absorb => continue,
                         RequestFate::Repeat(bytes) => {

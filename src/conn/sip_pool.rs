@@ -1,6 +1,11 @@
 //! Outbound SIP connections, one per (local domain, remote domain), over TLS to the remote
 //! domain's next hop, verifying its certificate (RFC 5922) and presenting the local domain's.
-//! Created on demand, reused, re-established on the next request after a failure.
+//! Created on demand, reused, re-established on the next request after a failure. While a
+//! peer refuses or does not answer (it may be restarting), requests wait and the connection
+//! is retried with exponential backoff and jitter; each request is answered 503 (refused) or
+//! 408 (no answer) only when the transaction timeout (Timer F) passes first. A page-mode
+//! MESSAGE is answered 503 at the first failure when the spool runs: the spool commits it
+//! durably and retries it, where the pool would only hold it in memory.
 //!
 //! The servers are the static `next_hop`, else RFC 3263 DNS ([`crate::transport::sip_resolve`]).
 //! A domain configured with `transport = "tcp"` gets a plain TCP connection; with
@@ -17,9 +22,11 @@ use dashmap::DashMap;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::ConnError;
+use super::backlog::{Backlog, Backoff};
 use super::sip_conn::{self, SipFinal, SipOut};
 use super::sip_udp::UdpOut;
 use crate::auth;
@@ -30,6 +37,10 @@ use crate::transport::sip_resolve::{self, SipTarget, SipTransport};
 
 const QUEUE_DEPTH: usize = 4096;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Reconnect delays while a peer is unreachable (doubling, with jitter); requests wait for
+/// the transaction timeout before they are answered 408/503.
+const INITIAL_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(4);
 
 /// The pool of outbound SIP connections.
 #[derive(Debug, Default)]
@@ -86,20 +97,7 @@ impl SipPool {
         let (respond, rx) = oneshot::channel();
         let (gw2, remote) = (gw.clone(), remote.to_owned());
         gw.tracker().spawn(async move {
-            let targets = targets(&gw2, &remote, SipTransport::Udp).await;
-            let mut addr = None;
-            for t in &targets {
-                let target = crate::transport::resolve::Target {
-                    host: t.host.clone(),
-                    port: t.port,
-                    direct_tls: false,
-                };
-                if let Some(a) = gw2.resolver().addresses(&target).await.into_iter().next() {
-                    addr = Some(a);
-                    break;
-                }
-            }
-            let Some(addr) = addr else {
+            let Some(addr) = udp_server(&gw2, &remote).await else {
                 let _ = respond.send(SipFinal::local(502, "Bad Gateway"));
                 return;
             };
@@ -117,6 +115,11 @@ impl SipPool {
     /// Write a message from `local` to `remote` that opens no transaction (an ACK for a 2xx,
     /// RFC 3261 §13.2.2.4): nothing waits for an answer.
     pub fn send_stateless(&self, gw: &Arc<Gateway>, local: &str, remote: &str, bytes: Bytes) {
+        let bytes = match transport_of(gw, remote) {
+            SipTransportMode::Udp => return self.send_stateless_udp(gw, remote, bytes),
+            SipTransportMode::Tcp => retransport_via(&bytes, "TCP", None),
+            SipTransportMode::Tls => bytes,
+        };
         let tx = self.queue(gw, local, remote);
         if tx
             .try_send(SipOut::Response {
@@ -128,6 +131,25 @@ impl SipPool {
         {
             debug!("stateless SIP message dropped: queue full or closed");
         }
+    }
+
+    /// [`SipPool::send_stateless`] to a UDP domain: on the UDP socket, to the domain's server.
+    fn send_stateless_udp(&self, gw: &Arc<Gateway>, remote: &str, bytes: Bytes) {
+        let (gw2, remote) = (gw.clone(), remote.to_owned());
+        gw.tracker().spawn(async move {
+            let Some(to) = udp_server(&gw2, &remote).await else {
+                debug!("stateless SIP message dropped: no UDP server");
+                return;
+            };
+            let Some(udp) = gw2.sip_out_pool().udp.get() else {
+                return;
+            };
+            let via_host = gw2.config().sip.listen_udp.first().map(|a| a.to_string());
+            let bytes = retransport_via(&bytes, "UDP", via_host.as_deref());
+            if udp.try_send(UdpOut::Stateless { bytes, to }).is_err() {
+                debug!("stateless SIP message dropped: UDP queue full or closed");
+            }
+        });
     }
 
     /// Requests waiting in each outbound stream's channel for its connection to write them,
@@ -229,41 +251,55 @@ async fn run(
     tx: mpsc::Sender<SipOut>,
 ) {
     let cancel = gw.shutdown_token();
+    let lifetime = Duration::from_millis(gw.config().sip.transaction_timeout_ms);
+    let mut backlog = Backlog::new(QUEUE_DEPTH);
+    let mut backoff = Backoff::new(INITIAL_BACKOFF, MAX_BACKOFF);
     loop {
-        let first = tokio::select! {
-            item = rx.recv() => match item { Some(i) => i, None => return },
-            () = cancel.cancelled() => return,
+        if backlog.is_empty() {
+            tokio::select! {
+                item = rx.recv() => match item {
+                    Some(i) => backlog.push(i, Instant::now() + lifetime),
+                    None => return,
+                },
+                () = cancel.cancelled() => return,
+            }
+        }
+        // A connection attempt can outlast a request (a peer that accepts TCP and never
+        // answers): requests keep arriving and each is answered when its lifetime ends.
+        let connecting = connect(&gw, &local, &remote);
+        tokio::pin!(connecting);
+        let connected = loop {
+            backlog.expire(Instant::now(), |i| {
+                fail(i, &SipFinal::local(408, "Request Timeout"))
+            });
+            let wake = backlog.earliest_deadline();
+            tokio::select! {
+                c = &mut connecting => break c,
+                item = rx.recv(), if backlog.has_room() => match item {
+                    Some(i) => backlog.push(i, Instant::now() + lifetime),
+                    None => break Err(ConnError::Shutdown),
+                },
+                () = sip_conn::sleep_until_opt(wake) => {}
+                () = cancel.cancelled() => break Err(ConnError::Shutdown),
+            }
         };
-        match connect(&gw, &local, &remote).await {
+        match connected {
             Ok(conn) => {
+                backoff.reset();
+                let mut first = Vec::with_capacity(backlog.len());
+                backlog.drain(|i| first.push(i));
                 let counted = metrics::connection(Protocol::Sip, false, &remote);
                 let driven = match conn {
                     Connected::Tls(tls, certs) => {
                         info!("outbound SIP TLS connection established");
-                        sip_conn::drive(
-                            tls,
-                            certs,
-                            gw.clone(),
-                            &mut rx,
-                            tx.clone(),
-                            Some(first),
-                            counted,
-                        )
-                        .await
+                        sip_conn::drive(tls, certs, gw.clone(), &mut rx, tx.clone(), first, counted)
+                            .await
                     }
                     Connected::Tcp(tcp) => {
                         info!("outbound SIP TCP connection established");
                         let none: sip_conn::PeerCerts = Arc::new(Vec::new());
-                        sip_conn::drive(
-                            tcp,
-                            none,
-                            gw.clone(),
-                            &mut rx,
-                            tx.clone(),
-                            Some(first),
-                            counted,
-                        )
-                        .await
+                        sip_conn::drive(tcp, none, gw.clone(), &mut rx, tx.clone(), first, counted)
+                            .await
                     }
                 };
                 match driven {
@@ -274,18 +310,125 @@ async fn run(
                     Err(e) => warn!(error = %e, "outbound SIP connection failed"),
                 }
             }
+            Err(ConnError::Shutdown) => {
+                return backlog.drain(|i| fail(i, &SipFinal::local(503, "Shutting Down")));
+            }
             Err(e) => {
-                let local_final = match e {
-                    ConnError::Timeout(_) => SipFinal::local(408, "Request Timeout"),
-                    _ => SipFinal::local(502, "Bad Gateway"),
+                let local_final = unreachable_final(&e);
+                // A refused certificate, an unknown domain: retrying cannot help before the
+                // transaction ends, so the senders hear it now.
+                if !retryable(&e) {
+                    warn!(error = %e, "outbound SIP connect failed; failing queued requests");
+                    backlog.drain(|i| fail(i, &local_final));
+                    while let Ok(item) = rx.try_recv() {
+                        fail(item, &local_final);
+                    }
+                    continue;
+                }
+                // A page-mode MESSAGE goes to the durable spool (which retries it) rather than
+                // wait here in memory, where a crash would lose it.
+                let spool = gw.spool_started();
+                let mut kept = Backlog::new(QUEUE_DEPTH);
+                while let Some((item, deadline)) = backlog.pop() {
+                    if spool && spool_takes(&item) {
+                        fail(item, &local_final);
+                    } else {
+                        kept.push(item, deadline);
+                    }
+                }
+                backlog = kept;
+                let delay = backoff.next_delay();
+                warn!(error = %e, waiting = backlog.len(), retry_ms = delay.as_millis() as u64, "outbound SIP connect failed; retrying");
+                let wait = Wait {
+                    retry_at: Instant::now() + delay,
+                    lifetime,
+                    expired: &local_final,
+                    spool,
                 };
-                warn!(error = %e, "outbound SIP connect failed; failing queued requests");
-                fail(first, &local_final);
-                while let Ok(item) = rx.try_recv() {
-                    fail(item, &local_final);
+                if !wait_to_retry(&mut backlog, &mut rx, &cancel, wait).await {
+                    return;
                 }
             }
         }
+    }
+}
+
+/// Between connection attempts: take new requests while there is room (each lives for the
+/// transaction timeout from then), and answer each one whose lifetime ends with `expired`.
+/// Returns false when the pool must stop.
+async fn wait_to_retry(
+    backlog: &mut Backlog<SipOut>,
+    rx: &mut mpsc::Receiver<SipOut>,
+    cancel: &tokio_util::sync::CancellationToken,
+    w: Wait<'_>,
+) -> bool {
+    let Wait {
+        retry_at,
+        lifetime,
+        expired,
+        spool,
+    } = w;
+    loop {
+        let now = Instant::now();
+        backlog.expire(now, |i| fail(i, expired));
+        if now >= retry_at || backlog.is_empty() {
+            return true;
+        }
+        let wake = backlog
+            .earliest_deadline()
+            .map_or(retry_at, |d| d.min(retry_at));
+        tokio::select! {
+            () = tokio::time::sleep_until(wake) => {}
+            item = rx.recv(), if backlog.has_room() => match item {
+                Some(i) if spool && spool_takes(&i) => fail(i, expired),
+                Some(i) => backlog.push(i, Instant::now() + lifetime),
+                None => {
+                    backlog.drain(|i| fail(i, &SipFinal::local(503, "Shutting Down")));
+                    return false;
+                }
+            },
+            () = cancel.cancelled() => {
+                backlog.drain(|i| fail(i, &SipFinal::local(503, "Shutting Down")));
+                return false;
+            }
+        }
+    }
+}
+
+/// How [`wait_to_retry`] waits: until `retry_at`; new requests live for `lifetime` and are
+/// answered `expired` at its end (at once when `spool` and the spool takes them).
+struct Wait<'a> {
+    retry_at: Instant,
+    lifetime: Duration,
+    expired: &'a SipFinal,
+    spool: bool,
+}
+
+/// Whether the spool takes `item` when its peer is unreachable: a page-mode MESSAGE (no
+/// To tag), answered with a transient local failure (routing/spool.rs `transient_local`).
+fn spool_takes(item: &SipOut) -> bool {
+    let SipOut::Request { bytes, .. } = item else {
+        return false;
+    };
+    bytes.starts_with(b"MESSAGE ")
+        && crate::sip::invite::table::header(bytes, "To").is_some_and(|to| !to.contains(";tag="))
+}
+
+/// Whether a failed connection attempt is worth repeating within a transaction's lifetime:
+/// the peer refused, reset or did not answer (it may be restarting), as opposed to a
+/// certificate that does not cover the domain or a domain with no server at all.
+fn retryable(e: &ConnError) -> bool {
+    !e.is_permanent() && !matches!(e, ConnError::UnknownDomain(_) | ConnError::Auth(_))
+}
+
+/// The local final response for requests whose peer stayed unreachable: 408 when it did not
+/// answer in time, 503 when it refused or reset (RFC 3261 §16.7 / §21.5.4), 502 when it can
+/// never be reached this way.
+fn unreachable_final(e: &ConnError) -> SipFinal {
+    match e {
+        ConnError::Timeout(_) => SipFinal::local(408, "Request Timeout"),
+        e if retryable(e) => SipFinal::local(503, "Service Unavailable"),
+        _ => SipFinal::local(502, "Bad Gateway"),
     }
 }
 
@@ -321,6 +464,21 @@ async fn targets(gw: &Gateway, remote: &str, transport: SipTransport) -> Vec<Sip
             .collect(),
         None => gw.resolver().sip_targets(remote, &[transport]).await,
     }
+}
+
+/// The first address of `remote`'s UDP servers.
+async fn udp_server(gw: &Gateway, remote: &str) -> Option<SocketAddr> {
+    for t in targets(gw, remote, SipTransport::Udp).await {
+        let target = crate::transport::resolve::Target {
+            host: t.host.clone(),
+            port: t.port,
+            direct_tls: false,
+        };
+        if let Some(a) = gw.resolver().addresses(&target).await.into_iter().next() {
+            return Some(a);
+        }
+    }
+    None
 }
 
 /// Rewrite the top Via of a request parley wrote (`Via: SIP/2.0/TLS sent-by;…`) for the

@@ -60,6 +60,14 @@ pub enum UdpOut {
         /// Where the final response goes.
         respond: oneshot::Sender<SipFinal>,
     },
+    /// A request that opens no transaction (the ACK for a 2xx, RFC 3261 §13.2.2.4), kept by
+    /// its INVITE transaction to answer retransmitted 2xx.
+    Stateless {
+        /// Serialized request.
+        bytes: Bytes,
+        /// Destination.
+        to: SocketAddr,
+    },
 }
 
 /// Source addresses tracked as UDP peers in `parley_connections` at once.
@@ -126,7 +134,7 @@ pub async fn serve(
                 };
                 let Some(data) = buf.get(..n) else { continue };
                 wbuf.clear();
-                if let Some(msg) = receive(data, n > mtu, &limits, &mut wbuf, &mut transactions) {
+                if let Some(msg) = receive(data, n > mtu, from, &limits, &mut wbuf, &mut transactions) {
                     flows.seen(from, &super::sip_conn::claimed_domain(&msg), Instant::now());
                     let key = TransactionKey::of(&msg);
                     let (gw, certs, tx) = (gw.clone(), no_certs.clone(), tx.clone());
@@ -154,6 +162,10 @@ pub async fn serve(
                     send(&socket, &bytes, to).await;
                     transactions.sent(branch, bytes, respond, Some(to));
                 }
+                Some(UdpOut::Stateless { bytes, to }) => {
+                    send(&socket, &bytes, to).await;
+                    transactions.ack_sent(&bytes);
+                }
                 None => break,
             },
             () = sleep_until_opt(earliest) => {
@@ -175,6 +187,7 @@ pub async fn serve(
 fn receive(
     data: &[u8],
     truncated: bool,
+    from: SocketAddr,
     limits: &crate::sip::SipLimits,
     out: &mut BytesMut,
     transactions: &mut Transactions,
@@ -203,10 +216,14 @@ fn receive(
         }
     };
     if msg.status().is_some() {
-        transactions.on_response(&msg);
+        // The ACK of an INVITE final goes where the INVITE went (here: where its
+        // response came from, the same peer).
+        if let Some((ack, _)) = transactions.on_response(&msg) {
+            out.extend_from_slice(&ack);
+        }
         return None;
     }
-    match transactions.on_request(TransactionKey::of(&msg).as_ref()) {
+    match transactions.on_request(&msg, TransactionKey::of(&msg).as_ref(), Some(from)) {
         RequestFate::New => Some(msg),
         RequestFate::Absorb => None,
         RequestFate::Repeat(bytes) => {
@@ -242,6 +259,9 @@ mod tests {
 
     const REQ: &str = "OPTIONS sip:gw@xmpp.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKu1\r\nMax-Forwards: 70\r\nFrom: <sip:a@sip.test>;tag=1\r\nTo: <sip:gw@xmpp.test>\r\nCall-ID: u1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
 
+    const PEER: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 5070);
+
     #[test]
     fn udp_request_size_rule() {
         assert!(fits_udp_request(1300, 1500));
@@ -253,23 +273,23 @@ mod tests {
         let limits = crate::sip::SipLimits::default();
         let mut t = Transactions::new(Reliability::Unreliable, Timers::RFC3261);
         let mut out = BytesMut::new();
-        let msg = receive(REQ.as_bytes(), false, &limits, &mut out, &mut t).expect("new");
+        let msg = receive(REQ.as_bytes(), false, PEER, &limits, &mut out, &mut t).expect("new");
         assert!(out.is_empty());
         // While the router works: absorbed.
-        assert!(receive(REQ.as_bytes(), false, &limits, &mut out, &mut t).is_none());
+        assert!(receive(REQ.as_bytes(), false, PEER, &limits, &mut out, &mut t).is_none());
         assert!(out.is_empty());
         let key = TransactionKey::of(&msg);
         let resp = Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n");
         let sent = t.on_local_response(key.as_ref(), 200, resp.clone());
         assert_eq!(sent.as_ref(), Some(&resp));
         // After: the stored final goes out again, the router is not asked.
-        assert!(receive(REQ.as_bytes(), false, &limits, &mut out, &mut t).is_none());
+        assert!(receive(REQ.as_bytes(), false, PEER, &limits, &mut out, &mut t).is_none());
         assert_eq!(&out[..], &resp[..]);
         // Timer J (64·T1) ends the transaction: the same branch is new again.
         tokio::time::advance(Timers::RFC3261.timeout()).await;
         let _ = t.on_timers(Instant::now());
         out.clear();
-        assert!(receive(REQ.as_bytes(), false, &limits, &mut out, &mut t).is_some());
+        assert!(receive(REQ.as_bytes(), false, PEER, &limits, &mut out, &mut t).is_some());
     }
 
     #[test]
@@ -277,7 +297,7 @@ mod tests {
         let limits = crate::sip::SipLimits::default();
         let mut t = Transactions::new(Reliability::Unreliable, Timers::RFC3261);
         let mut out = BytesMut::new();
-        assert!(receive(REQ.as_bytes(), true, &limits, &mut out, &mut t).is_none());
+        assert!(receive(REQ.as_bytes(), true, PEER, &limits, &mut out, &mut t).is_none());
         assert!(out.starts_with(b"SIP/2.0 513 "), "{out:?}");
         assert!(
             std::str::from_utf8(&out)

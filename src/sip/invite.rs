@@ -402,3 +402,6 @@ impl InviteServer {
 #[cfg(test)]
 #[path = "invite_tests.rs"]
 mod tests;
+
+#[path = "invite_table.rs"]
+pub mod table;
