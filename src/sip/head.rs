@@ -12,6 +12,7 @@ use super::error::HeaderKind;
 use super::framing::SipLimits;
 use super::header::HeaderName;
 use super::scan::{is_lws, is_token_byte};
+use memchr::memchr;
 
 /// Header fields indexed without a heap allocation; more spill to a `Vec`.
 pub const INLINE_HEADERS: usize = 32;
@@ -121,27 +122,6 @@ impl Head {
     pub fn is_empty(&self) -> bool {
         false
     }
-}
-
-/// Index of the first `needle` in `hay`, eight bytes at a time (SWAR; no unsafe, no
-/// dependency).
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let pattern = LO * u64::from(needle);
-    let mut chunks = hay.chunks_exact(8);
-    let mut offset = 0;
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default()) ^ pattern;
-        if word.wrapping_sub(LO) & !word & HI != 0 {
-            break;
-        }
-        offset += 8;
-    }
-    hay.get(offset..)?
-        .iter()
-        .position(|&b| b == needle)
-        .map(|p| p + offset)
 }
 
 fn u32_of(n: usize) -> Result<u32, SipError> {
@@ -338,35 +318,6 @@ mod tests {
             .iter()
             .map(|e| (s(e.name_start, e.name_end), s(e.value_start, e.value_end)))
             .collect()
-    }
-
-    #[test]
-    fn swar_newline_matches_position() {
-        let mut buf = vec![b'a'; 40];
-        assert_eq!(memchr(b'\n', &buf), None);
-        for i in 0..40 {
-            buf.iter_mut().for_each(|b| *b = b'a');
-            buf[i] = b'\n';
-            if i + 3 < 40 {
-                buf[i + 3] = b'\n';
-            }
-            buf[0] = if i == 0 { b'\n' } else { 0x8a };
-            for start in 0..8 {
-                let want = buf[start..].iter().position(|&b| b == b'\n');
-                assert_eq!(memchr(b'\n', &buf[start..]), want, "i={i} start={start}");
-            }
-        }
-    }
-
-    #[test]
-    fn head_end_crlf_and_lf() {
-        let h = scan(b"A\r\nB: c\r\n\r\nbody", &lim()).unwrap().unwrap();
-        assert_eq!((h.fields_end, h.body_start, h.line_end), (9, 11, 1));
-        let h = scan(b"A\nB: c\n\nbody", &lim()).unwrap().unwrap();
-        assert_eq!((h.fields_end, h.body_start), (7, 8));
-        assert!(scan(b"A\r\nB: c\r\n\r", &lim()).unwrap().is_none());
-        assert!(scan(b"A\r\nB: c\r\n", &lim()).unwrap().is_none());
-        assert!(scan(b"A\r\nB: c\r\n ", &lim()).unwrap().is_none());
     }
 
     #[test]

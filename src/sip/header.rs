@@ -363,20 +363,24 @@ impl<'a> NameAddr<'a> {
             let rest = scan::trim_start(v.get(end..)?);
             let (uri, after) = angle_uri(rest)?;
             (Some(inner), uri, after)
-        } else if let Some(lt) = v.find('<') {
+        } else if let Some(lt) = bytes.iter().position(|&b| b == b'<') {
             let dn = scan::trim(v.get(..lt)?);
+            // Words of tokens separated by white space.
             if !dn
-                .split([' ', '\t', '\r', '\n'])
-                .all(|w| w.is_empty() || scan::is_token(w))
+                .bytes()
+                .all(|b| scan::is_token_byte(b) || scan::is_lws(b))
             {
                 return None;
             }
             let (uri, after) = angle_uri(v.get(lt..)?)?;
             (if dn.is_empty() { None } else { Some(dn) }, uri, after)
         } else {
-            let end = v.find(';').unwrap_or(v.len());
+            let end = bytes.iter().position(|&b| b == b';').unwrap_or(v.len());
             let uri = scan::trim(v.get(..end)?);
-            if uri.contains(['?', ',', ' ', '\t', '\r', '\n', '"', '>']) {
+            if uri
+                .bytes()
+                .any(|b| matches!(b, b'?' | b',' | b'"' | b'>') || scan::is_lws(b))
+            {
                 return None;
             }
             (None, uri, v.get(end..)?)
@@ -414,7 +418,7 @@ impl<'a> NameAddr<'a> {
 /// `<uri>` at the start of `s` (LAQUOT/RAQUOT allow no white space inside): the URI and the rest.
 fn angle_uri(s: &str) -> Option<(&str, &str)> {
     let inner = s.strip_prefix('<')?;
-    let gt = inner.find('>')?;
+    let gt = inner.bytes().position(|b| b == b'>')?;
     let uri = inner.get(..gt)?;
     if uri.is_empty() || uri.bytes().any(|b| scan::is_lws(b) || b == b'<') {
         return None;
@@ -424,7 +428,7 @@ fn angle_uri(s: &str) -> Option<(&str, &str)> {
 
 /// `scheme ":" …` with a valid scheme and no white space (RFC 3986 §3.1).
 pub(crate) fn is_absolute_uri(uri: &str) -> bool {
-    let Some((scheme, rest)) = uri.split_once(':') else {
+    let Some((scheme, rest)) = scan::split_at_byte(uri, b':') else {
         return false;
     };
     let mut sb = scheme.bytes();
@@ -487,8 +491,8 @@ impl<'a> Via<'a> {
     /// Parse one via-parm: `SIP / 2.0 / transport sent-by *(; param)` (LWS allowed around `/`).
     pub fn parse(value: &'a str) -> Option<Via<'a>> {
         let v = scan::trim(value);
-        let (name, rest) = v.split_once('/')?;
-        let (version, rest) = rest.split_once('/')?;
+        let (name, rest) = scan::split_at_byte(v, b'/')?;
+        let (version, rest) = scan::split_at_byte(rest, b'/')?;
         if !scan::trim(name).eq_ignore_ascii_case("SIP") || scan::trim(version) != "2.0" {
             return None;
         }
@@ -499,7 +503,7 @@ impl<'a> Via<'a> {
             return None;
         }
         let rest = scan::trim_start(rest.get(tlen..)?);
-        let (sent_by, params) = match rest.split_once(';') {
+        let (sent_by, params) = match scan::split_at_byte(rest, b';') {
             Some((s, p)) => (scan::trim(s), p),
             None => (scan::trim(rest), ""),
         };
@@ -515,7 +519,7 @@ impl<'a> Via<'a> {
             ttl: None,
             params: scan::trim(params),
         };
-        if rest.contains(';') && via.params.is_empty() {
+        if scan::has_byte(rest, b';') && via.params.is_empty() {
             return None;
         }
         for p in Params::new(params) {
@@ -548,7 +552,7 @@ impl<'a> Via<'a> {
 /// `host[:port]` with an IPv6 reference in brackets; host chars checked loosely.
 pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
     let (host, port) = if s.starts_with('[') {
-        let end = s.find(']')? + 1;
+        let end = s.bytes().position(|b| b == b']')? + 1;
         let host = s.get(..end)?;
         if !host
             .get(1..end - 1)?
@@ -559,7 +563,7 @@ pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
         }
         (host, s.get(end..)?)
     } else {
-        let end = s.find(':').unwrap_or(s.len());
+        let end = s.bytes().position(|b| b == b':').unwrap_or(s.len());
         let host = s.get(..end)?;
         if host.is_empty()
             || !host
@@ -593,8 +597,8 @@ impl<'a> MediaType<'a> {
     /// Parse `type "/" subtype *(";" param)` (RFC 3261 §20.15), LWS allowed around `/` and `;`.
     pub fn parse(value: &'a str) -> Option<MediaType<'a>> {
         let v = scan::trim(value);
-        let (ty, rest) = v.split_once('/')?;
-        let (sub, params) = match rest.split_once(';') {
+        let (ty, rest) = scan::split_at_byte(v, b'/')?;
+        let (sub, params) = match scan::split_at_byte(rest, b';') {
             Some((s, p)) => (s, scan::trim(p)),
             None => (rest, ""),
         };
@@ -602,7 +606,7 @@ impl<'a> MediaType<'a> {
         if !scan::is_token(type_) || !scan::is_token(subtype) || !scan::params_valid(params) {
             return None;
         }
-        if rest.contains(';') && params.is_empty() {
+        if scan::has_byte(rest, b';') && params.is_empty() {
             return None;
         }
         Some(MediaType {

@@ -526,9 +526,9 @@ fn parse_start_line(line: &[u8], limits: &SipLimits) -> Result<Start, SipError> 
     let bad = SipError::BadStartLine;
     let text = from_utf8(line).map_err(|_| bad)?;
     if let Some(rest) = text.strip_prefix("SIP/") {
-        let (version, rest) = rest.split_once(' ').ok_or(bad)?;
+        let (version, rest) = scan::split_at_byte(rest, b' ').ok_or(bad)?;
         check_version(version)?;
-        let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+        let (code, reason) = scan::split_at_byte(rest, b' ').unwrap_or((rest, ""));
         if code.len() != 3 {
             return Err(bad);
         }
@@ -579,7 +579,7 @@ fn parse_start_line(line: &[u8], limits: &SipLimits) -> Result<Start, SipError> 
 
 /// `1*DIGIT "." 1*DIGIT` after `SIP/`: 2.0 is supported, any other well-formed version is 505.
 fn check_version(v: &str) -> Result<(), SipError> {
-    let (major, minor) = v.split_once('.').ok_or(SipError::BadStartLine)?;
+    let (major, minor) = scan::split_at_byte(v, b'.').ok_or(SipError::BadStartLine)?;
     if scan::parse_u64(major).is_none() || scan::parse_u64(minor).is_none() {
         return Err(SipError::BadStartLine);
     }

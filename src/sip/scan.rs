@@ -7,14 +7,25 @@ pub(crate) fn is_lws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-/// `token` characters (RFC 3261 §25.1).
+/// `token` characters (RFC 3261 §25.1), one table lookup per byte.
 pub(crate) fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-        )
+    TOKEN[usize::from(b)]
 }
+
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
 
 /// A non-empty token.
 pub(crate) fn is_token(s: &str) -> bool {
@@ -23,12 +34,29 @@ pub(crate) fn is_token(s: &str) -> bool {
 
 /// Trim linear white space (including folding) at both ends.
 pub(crate) fn trim(s: &str) -> &str {
-    s.trim_matches([' ', '\t', '\r', '\n'])
+    let b = s.as_bytes();
+    let start = b.iter().position(|&c| !is_lws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|&c| !is_lws(c)).map_or(start, |i| i + 1);
+    // White space is ASCII, so both ends are char boundaries.
+    s.get(start..end).unwrap_or_default()
 }
 
 /// Trim linear white space at the start.
 pub(crate) fn trim_start(s: &str) -> &str {
-    s.trim_start_matches([' ', '\t', '\r', '\n'])
+    let start = s.bytes().position(|c| !is_lws(c)).unwrap_or(s.len());
+    s.get(start..).unwrap_or_default()
+}
+
+/// Splits at the first `sep` (an ASCII byte): the text before and after it. A plain loop:
+/// header values are short, where a SIMD search costs more than it saves.
+pub(crate) fn split_at_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == sep)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+/// True when `s` holds the ASCII byte `b`.
+pub(crate) fn has_byte(s: &str, b: u8) -> bool {
+    s.bytes().any(|c| c == b)
 }
 
 /// Trim linear white space at the end of a byte slice.
@@ -160,7 +188,7 @@ impl<'a> Iterator for Params<'a> {
 }
 
 fn parse_param(item: &str) -> Result<Param<'_>, ()> {
-    let (name, value) = match item.split_once('=') {
+    let (name, value) = match split_at_byte(item, b'=') {
         Some((n, v)) => (trim(n), Some(trim(v))),
         None => (trim(item), None),
     };
@@ -218,7 +246,7 @@ pub(crate) fn parse_bounded(s: &str, max: u64) -> Option<u64> {
 
 /// Splits at the first run of linear white space: `(first word, rest trimmed)`.
 pub(crate) fn split_ws(s: &str) -> (&str, &str) {
-    match s.find([' ', '\t', '\r', '\n']) {
+    match s.bytes().position(is_lws) {
         Some(i) => (
             s.get(..i).unwrap_or_default(),
             trim_start(s.get(i..).unwrap_or_default()),

@@ -67,7 +67,7 @@ fn escapes_ok(s: &str) -> bool {
 impl<'a> SipUri<'a> {
     /// Parse a sip:/sips: URI. Other schemes give [`SipError::UnsupportedUriScheme`].
     pub fn parse(text: &'a str) -> Result<SipUri<'a>, SipError> {
-        let (scheme, rest) = text.split_once(':').ok_or(SipError::BadUri)?;
+        let (scheme, rest) = scan::split_at_byte(text, b':').ok_or(SipError::BadUri)?;
         let scheme = if scheme.eq_ignore_ascii_case("sip") {
             Scheme::Sip
         } else if scheme.eq_ignore_ascii_case("sips") {
@@ -81,13 +81,13 @@ impl<'a> SipUri<'a> {
             return Err(SipError::BadUri);
         }
         // The first `@` ends the userinfo: it cannot appear unescaped in params or headers.
-        let (userinfo, hostpart) = match rest.split_once('@') {
+        let (userinfo, hostpart) = match scan::split_at_byte(rest, b'@') {
             Some((u, h)) => (Some(u), h),
             None => (None, rest),
         };
         let (user, password) = match userinfo {
             None => (None, None),
-            Some(u) => match u.split_once(':') {
+            Some(u) => match scan::split_at_byte(u, b':') {
                 Some((user, pw)) => (Some(user), Some(pw)),
                 None => (Some(u), None),
             },
@@ -95,11 +95,11 @@ impl<'a> SipUri<'a> {
         if user == Some("") {
             return Err(SipError::BadUri);
         }
-        let (before_headers, headers) = match hostpart.split_once('?') {
+        let (before_headers, headers) = match scan::split_at_byte(hostpart, b'?') {
             Some((b, h)) => (b, h),
             None => (hostpart, ""),
         };
-        let (hostport, params) = match before_headers.split_once(';') {
+        let (hostport, params) = match scan::split_at_byte(before_headers, b';') {
             Some((hp, p)) => (hp, p),
             None => (before_headers, ""),
         };
@@ -135,7 +135,7 @@ impl<'a> SipUri<'a> {
     /// Value of a URI parameter (`transport`, `gr`, `lr`…); `Some("")` for a flag parameter.
     pub fn param(&self, name: &str) -> Option<&'a str> {
         self.params.split(';').find_map(|p| {
-            let (n, v) = p.split_once('=').unwrap_or((p, ""));
+            let (n, v) = scan::split_at_byte(p, b'=').unwrap_or((p, ""));
             n.eq_ignore_ascii_case(name).then_some(v)
         })
     }
@@ -143,14 +143,14 @@ impl<'a> SipUri<'a> {
     /// Value of a URI header (`?name=value&…`), escapes intact.
     pub fn header(&self, name: &str) -> Option<&'a str> {
         self.headers.split('&').find_map(|h| {
-            let (n, v) = h.split_once('=')?;
+            let (n, v) = scan::split_at_byte(h, b'=')?;
             n.eq_ignore_ascii_case(name).then_some(v)
         })
     }
 }
 
 fn param_ok(p: &str) -> bool {
-    let name = p.split_once('=').map_or(p, |(n, _)| n);
+    let name = scan::split_at_byte(p, b'=').map_or(p, |(n, _)| n);
     !name.is_empty()
 }
 
@@ -190,11 +190,11 @@ pub struct TelUri<'a> {
 impl<'a> TelUri<'a> {
     /// Parse a tel: URI.
     pub fn parse(text: &'a str) -> Result<TelUri<'a>, SipError> {
-        let (scheme, rest) = text.split_once(':').ok_or(SipError::BadUri)?;
+        let (scheme, rest) = scan::split_at_byte(text, b':').ok_or(SipError::BadUri)?;
         if !scheme.eq_ignore_ascii_case("tel") {
             return Err(SipError::BadUri);
         }
-        let (number, params) = rest.split_once(';').unwrap_or((rest, ""));
+        let (number, params) = scan::split_at_byte(rest, b';').unwrap_or((rest, ""));
         let digits = number.strip_prefix('+').unwrap_or(number);
         let ok = !digits.is_empty()
             && digits
@@ -217,7 +217,7 @@ impl<'a> TelUri<'a> {
     /// Value of a parameter (`phone-context`, `ext`…).
     pub fn param(&self, name: &str) -> Option<&'a str> {
         self.params.split(';').find_map(|p| {
-            let (n, v) = p.split_once('=').unwrap_or((p, ""));
+            let (n, v) = scan::split_at_byte(p, b'=').unwrap_or((p, ""));
             n.eq_ignore_ascii_case(name).then_some(v)
         })
     }
@@ -247,7 +247,7 @@ impl<'a> Uri<'a> {
         match SipUri::parse(text) {
             Ok(u) => Ok(Uri::Sip(u)),
             Err(SipError::UnsupportedUriScheme) => {
-                let (scheme, rest) = text.split_once(':').ok_or(SipError::BadUri)?;
+                let (scheme, rest) = scan::split_at_byte(text, b':').ok_or(SipError::BadUri)?;
                 if scheme.eq_ignore_ascii_case("tel") {
                     TelUri::parse(text).map(Uri::Tel)
                 } else {
