@@ -49,7 +49,9 @@ dict() {
 }
 
 t0=$(date +%s)
-nice -n "$nice_n" cargo "${plus[@]}" fuzz build --sanitizer "$sanitizer" --target "$triple"
+# FUZZ_NO_BUILD=1: run the binaries already built (a rerun while the sources change).
+[ "${FUZZ_NO_BUILD:-0}" = 1 ] ||
+    nice -n "$nice_n" cargo "${plus[@]}" fuzz build --sanitizer "$sanitizer" --target "$triple"
 build_secs=$(( $(date +%s) - t0 ))
 # FUZZ_BUILD_ONLY=1: build and stop (CI builds ahead, in the background).
 [ "${FUZZ_BUILD_ONLY:-0}" = 1 ] && exit 0

@@ -240,7 +240,8 @@ mod tests {
     #[test]
     fn fuzz_regressions_replay() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/regressions");
-        let targets: [(&str, fn(&[u8])); 7] = [
+        type Property = fn(&[u8]);
+        let targets: [(&str, Property); 7] = [
             ("sip_message", super::round_trip),
             ("sip_body_pidf", super::pidf),
             ("sip_body_imdn", super::imdn),
