@@ -18,7 +18,10 @@ fn sip_hostname(d: &str) -> bool {
             && b.first().is_some_and(u8::is_ascii_alphanumeric)
             && b.last().is_some_and(u8::is_ascii_alphanumeric)
     };
-    d.split('.').all(label) && d.rsplit('.').next().is_some_and(|t| t.starts_with(|c: char| c.is_ascii_alphabetic()))
+    d.split('.').all(label)
+        && d.rsplit('.')
+            .next()
+            .is_some_and(|t| t.starts_with(|c: char| c.is_ascii_alphabetic()))
 }
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
