@@ -53,12 +53,19 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         s,
         "XEP-0106 escape of {s:?} is {esc:?}"
     );
-    // Escaping removes every character a localpart forbids except white space other than
-    // the space and controls; what remains is a valid localpart when it fits.
+    // Escaping removes the characters XEP-0106 names and nothing else: when the text without
+    // them is a valid localpart (or empty), the escaped text is one too, when it fits.
     let fits = !esc.is_empty() && esc.len() <= 1023;
-    let plain = !s
+    let rest: String = s
         .chars()
-        .any(|c| (c.is_whitespace() && c != ' ') || c.is_control());
+        .filter(|c| {
+            !matches!(
+                c,
+                ' ' | '"' | '&' | '\'' | '/' | ':' | '<' | '>' | '@' | '\\'
+            )
+        })
+        .collect();
+    let plain = rest.is_empty() || Jid::parse(&format!("{rest}@example.com")).is_ok();
     if fits && plain {
         let text = format!("{esc}@example.com");
         let j = Jid::parse(&text).unwrap_or_else(|e| panic!("escaped {s:?} → {text:?}: {e}"));
