@@ -8,12 +8,13 @@ use parley::bridge::address;
 use parley::xmpp::jid::{self, Jid};
 
 /// RFC 3261 §25.1 `hostname`: dot-separated labels of letters, digits and inner hyphens, the
-/// last one starting with a letter (a trailing dot allowed).
+/// last one starting with a letter (a trailing dot allowed), each label at most 63 octets
+/// (RFC 1035 §2.3.4, as `parley::bridge::address` checks).
 fn sip_hostname(d: &str) -> bool {
     let d = d.strip_suffix('.').unwrap_or(d);
     let label = |l: &str| {
         let b = l.as_bytes();
-        !b.is_empty()
+        (1..=63).contains(&b.len())
             && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
             && b.first().is_some_and(u8::is_ascii_alphanumeric)
             && b.last().is_some_and(u8::is_ascii_alphanumeric)
