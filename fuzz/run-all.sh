@@ -9,7 +9,8 @@
 # script with a bigger number. Runs without a nightly toolchain through RUSTC_BOOTSTRAP=1.
 #
 # Environment: FUZZ_SANITIZER (default none: parley forbids unsafe code; set `address` for a
-# slower run that also checks the dependencies' unsafe code), FUZZ_NICE (default 10).
+# slower run that also checks the dependencies' unsafe code), FUZZ_NICE (default 10),
+# FUZZ_TOOLCHAIN (a rustup toolchain to build with, e.g. `nightly`; default the active one).
 set -euo pipefail
 secs="${1:-60}"
 shift || true
@@ -21,7 +22,9 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 sanitizer="${FUZZ_SANITIZER:-none}"
 nice_n="${FUZZ_NICE:-10}"
-triple="$(rustc -vV | sed -n 's/^host: //p')"
+plus=()
+[ -z "${FUZZ_TOOLCHAIN:-}" ] || plus=("+$FUZZ_TOOLCHAIN")
+triple="$(rustc "${plus[@]}" -vV | sed -n 's/^host: //p')"
 
 all=(sip_message sip_body_pidf sip_body_is_composing sip_body_imdn sip_body_cpim
     sip_body_multipart xmpp_stream jid bridge_sip_to_xmpp bridge_xmpp_to_sip config)
@@ -46,7 +49,9 @@ dict() {
 }
 
 t0=$(date +%s)
-nice -n "$nice_n" cargo fuzz build --sanitizer "$sanitizer" --target "$triple"
+# FUZZ_NO_BUILD=1: run the binaries already built (a rerun while the sources change).
+[ "${FUZZ_NO_BUILD:-0}" = 1 ] ||
+    nice -n "$nice_n" cargo "${plus[@]}" fuzz build --sanitizer "$sanitizer" --target "$triple"
 build_secs=$(( $(date +%s) - t0 ))
 # FUZZ_BUILD_ONLY=1: build and stop (CI builds ahead, in the background).
 [ "${FUZZ_BUILD_ONLY:-0}" = 1 ] && exit 0
@@ -83,7 +88,7 @@ for t in "${targets[@]}"; do
 done
 
 echo
-echo "fuzz: ${secs}s per target, sanitizer=$sanitizer, build ${build_secs}s, total $(( $(date +%s) - t0 ))s"
+echo "fuzz: ${secs}s per target, sanitizer=$sanitizer, ${FUZZ_TOOLCHAIN:-active} toolchain, build ${build_secs}s, total $(( $(date +%s) - t0 ))s"
 printf '%-24s %12s %10s %8s\n' target executions exec/s crashes
 printf '%s\n' "${rows[@]}"
 exit "$failed"

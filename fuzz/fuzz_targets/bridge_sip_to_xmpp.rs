@@ -25,6 +25,16 @@ fn folded(a: &Address<'_>) -> (String, String) {
     (a.local.to_lowercase(), a.domain.to_string())
 }
 
+/// Text as XML 1.0 can carry it: each character §2.2 forbids becomes U+FFFD.
+fn xml_text(s: &str) -> String {
+    s.chars()
+        .map(|c| match u32::from(c) {
+            0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF => c,
+            _ => '\u{FFFD}',
+        })
+        .collect()
+}
+
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let opts = TranslateOptions {
         caps: SipPeerCaps::SIMPLE,
@@ -64,7 +74,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let m2 = message(&ev2).unwrap_or_else(|| panic!("no message in {ev2:?}\n{}", show(&xml)));
         assert_eq!(folded(&m2.from), folded(&m1.from), "{}", show(&xml));
         assert_eq!(folded(&m2.to), folded(&m1.to), "{}", show(&xml));
-        assert_eq!(m2.body, m1.body, "{}", show(&xml));
+        // XML cannot carry every character a SIP body may hold: the XMPP writer puts U+FFFD
+        // for each one it cannot (a SIP text body is not XML).
+        assert_eq!(m2.body, xml_text(&m1.body), "{}", show(&xml));
 
         let mut sip = BytesMut::new();
         let written = write_sip_event(
@@ -83,6 +95,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         let m3 = message(&ev3).unwrap_or_else(|| panic!("no message in {ev3:?}\n{}", show(&sip)));
         assert_eq!(folded(&m3.from), folded(&m1.from), "{}", show(&sip));
         assert_eq!(folded(&m3.to), folded(&m1.to), "{}", show(&sip));
-        assert_eq!(m3.body, m1.body, "{}", show(&sip));
+        assert_eq!(m3.body, m2.body, "{}", show(&sip));
     }
 });

@@ -7,6 +7,24 @@
 use parley::bridge::address;
 use parley::xmpp::jid::{self, Jid};
 
+/// RFC 3261 §25.1 `hostname`: dot-separated labels of letters, digits and inner hyphens, the
+/// last one starting with a letter (a trailing dot allowed), each label at most 63 octets
+/// (RFC 1035 §2.3.4, as `parley::bridge::address` checks).
+fn sip_hostname(d: &str) -> bool {
+    let d = d.strip_suffix('.').unwrap_or(d);
+    let label = |l: &str| {
+        let b = l.as_bytes();
+        (1..=63).contains(&b.len())
+            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+            && b.first().is_some_and(u8::is_ascii_alphanumeric)
+            && b.last().is_some_and(u8::is_ascii_alphanumeric)
+    };
+    d.split('.').all(label)
+        && d.rsplit('.')
+            .next()
+            .is_some_and(|t| t.starts_with(|c: char| c.is_ascii_alphabetic()))
+}
+
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else {
         return;
@@ -36,12 +54,19 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         s,
         "XEP-0106 escape of {s:?} is {esc:?}"
     );
-    // Escaping removes every character a localpart forbids except white space other than
-    // the space and controls; what remains is a valid localpart when it fits.
+    // Escaping removes the characters XEP-0106 names and nothing else: when the text without
+    // them is a valid localpart (or empty), the escaped text is one too, when it fits.
     let fits = !esc.is_empty() && esc.len() <= 1023;
-    let plain = !s
+    let rest: String = s
         .chars()
-        .any(|c| (c.is_whitespace() && c != ' ') || c.is_control());
+        .filter(|c| {
+            !matches!(
+                c,
+                ' ' | '"' | '&' | '\'' | '/' | ':' | '<' | '>' | '@' | '\\'
+            )
+        })
+        .collect();
+    let plain = rest.is_empty() || Jid::parse(&format!("{rest}@example.com")).is_ok();
     if fits && plain {
         let text = format!("{esc}@example.com");
         let j = Jid::parse(&text).unwrap_or_else(|e| panic!("escaped {s:?} → {text:?}: {e}"));
@@ -65,8 +90,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         // The SIP side names domains only (RFC 7247 §5) and its hosts are ASCII (RFC 3261
         // §25.1; parley does no IDNA conversion): a JID at an IP literal or a U-label domain
         // has no SIP form parley accepts, so that direction is checked for ASCII DNS domains.
+        // Nor can it name a domain that is no RFC 3261 hostname (`_` is allowed in a JID).
         let ip = a.domain.starts_with('[') || a.domain.parse::<std::net::Ipv4Addr>().is_ok();
-        if !ip && a.domain.is_ascii() {
+        if !ip && sip_hostname(&a.domain) {
             let mut uri = String::new();
             address::to_sip_uri(&a, &mut uri);
             let c = address::from_sip_uri(&uri).unwrap_or_else(|e| panic!("{s:?} → {uri:?}: {e}"));

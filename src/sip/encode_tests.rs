@@ -142,3 +142,32 @@ fn edit_mode_keeps_bare_lf_line_ends() {
     assert_eq!(e.header_by_name("x-a"), Some(&b"1"[..]));
     assert_eq!(e.body(), b"body");
 }
+
+/// Regression (fuzz, sip_message): a To ending in a bare `;` was accepted, and the response
+/// written for it (the tag appended after that `;`) was refused when parsed again. The request
+/// is now refused; with a parameter after the `;` the response parses and carries the tag.
+#[test]
+fn response_to_a_to_with_params_parses() {
+    let with = |to: &str| {
+        let text = String::from_utf8_lossy(MSG).replacen(
+            "To: <sip:bob@xmpp.example>",
+            &format!("To: <sip:bob@xmpp.example>{to}"),
+            1,
+        );
+        assert!(text.contains(to), "the fixture has the To line");
+        SipMessage::parse(Bytes::from(text.into_bytes()), &SipLimits::default())
+    };
+    assert_eq!(
+        with("\r;").err(),
+        Some(crate::sip::SipError::BadHeader(
+            crate::sip::error::HeaderKind::To
+        ))
+    );
+    assert!(with(";").is_err());
+    let req = with(";x=1").unwrap();
+    let mut out = BytesMut::new();
+    write_response(&mut out, &req, 200, "OK", Some("t1"), &[], b"");
+    let resp = parse(&out);
+    assert_eq!(resp.to().unwrap().tag, Some("t1"));
+    assert_eq!(resp.to().unwrap().param("x"), Some("1"));
+}

@@ -392,7 +392,10 @@ impl<'a> NameAddr<'a> {
         let params = if after.is_empty() {
             ""
         } else {
-            after.strip_prefix(';')?
+            // A SEMI must introduce a parameter (RFC 3261 §25.1: `*( SEMI to-param )`).
+            after
+                .strip_prefix(';')
+                .filter(|p| !scan::trim(p).is_empty())?
         };
         let mut tag = None;
         for p in Params::new(params) {

@@ -97,6 +97,10 @@ fn name_addr_rejects() {
         "Bell, Alexander <sip:a.g.bell@example.com>;tag=43",
         "sip:user@example.com?Route=%3Csip:sip.example.com%3E",
         "<sip:a@b>;;",
+        // Regression (fuzz, sip_message): a SEMI with no parameter after it.
+        "<sip:a@b>;",
+        "<sip:a@b>\r;",
+        "sip:a@b ; ",
         "<sip:a@b> junk",
         "<>",
         "",

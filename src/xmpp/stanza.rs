@@ -179,6 +179,14 @@ pub(crate) fn attr<'a>(attrs: &'a str, name: &str) -> Result<Option<Cow<'a, str>
 /// default namespace and prefixes).
 pub fn parse_element<'a>(frame: &'a [u8], stream: &StreamHeader) -> Result<Element<'a>, XmppError> {
     let src = std::str::from_utf8(frame).map_err(|_| XmppError::NotWellFormed)?;
+    // The framer refuses characters XML 1.0 forbids; an element that skipped it (`parley
+    // translate`) is checked here.
+    if src
+        .chars()
+        .any(|c| !super::framing::is_xml_char(u32::from(c)))
+    {
+        return Err(XmppError::NotWellFormed);
+    }
     parse_tokens(src, Tokenizer::new(src), stream)
 }
 

@@ -232,3 +232,106 @@ fn multipart_alternative_round_trip() {
     );
     assert!(multipart::parse(b"--b1--", "").is_err());
 }
+
+/// Regression (fuzz, sip_body_pidf / sip_body_imdn): the XML body parsers accepted characters
+/// XML 1.0 forbids, raw or as character references, and bytes that are not UTF-8; the writers
+/// could not give them back, so parse → write → parse differed. Such bodies are now refused.
+#[test]
+fn xml_bodies_refuse_what_xml_forbids() {
+    let imdn = |status: &str, datetime: &str| {
+        format!(
+            "<imdn xmlns='urn:ietf:params:xml:ns:imdn'><message-id>m</message-id>\
+             <datetime>{datetime}</datetime><display-notification><status>{status}\
+             </status></display-notification></imdn>"
+        )
+        .into_bytes()
+    };
+    let ok = Imdn::parse(&imdn("<displayed/>", "2024-05-01T10:00:00Z")).unwrap();
+    assert_eq!(ok.status, DispositionStatus::Displayed);
+    let other = Imdn::parse(&imdn("<x-seen/>", "2024-05-01T10:00:00Z")).unwrap();
+    assert_eq!(other.status, DispositionStatus::Other("x-seen".into()));
+    let mut not_utf8 = imdn("<x-seen/>", "t");
+    let at = not_utf8.windows(6).position(|w| w == b"x-seen").unwrap();
+    not_utf8[at + 1] = 0xb2;
+    let bad: [Vec<u8>; 7] = [
+        not_utf8,
+        imdn("<displayed/>", "2024-05-01T\0:00Z"),
+        imdn("<displayed/>", "2024-05-01T&#1;:00Z"),
+        imdn("<displayed/>", "&#xFFFE;"),
+        imdn("< processed/>", "t"),
+        imdn("<rro(cessed/>", "t"),
+        imdn("<a:-x/>", "t"),
+    ];
+    for b in &bad {
+        assert_eq!(
+            Imdn::parse(b),
+            Err(SipError::BadBody),
+            "{}",
+            String::from_utf8_lossy(b)
+        );
+    }
+
+    let pidf = |activity: &str| {
+        format!(
+            "<presence xmlns='urn:ietf:params:xml:ns:pidf' \
+             xmlns:dm='urn:ietf:params:xml:ns:pidf:data-model' \
+             xmlns:rpid='urn:ietf:params:xml:ns:pidf:rpid' entity='pres:a@b'>\
+             <dm:person id='p'><rpid:activities>{activity}</rpid:activities></dm:person>\
+             </presence>"
+        )
+        .into_bytes()
+    };
+    let p = Presence::parse(&pidf("<rpid:other>tea &#9; time</rpid:other>")).unwrap();
+    assert_eq!(p.activities, [Activity::Other("tea \t time".into())]);
+    for b in [
+        pidf("<rpid:other>tea\u{1}</rpid:other>"),
+        pidf("<rpid:other>tea&#1;</rpid:other>"),
+        pidf("<rpid\u{1}/>"),
+        pidf("<rpid:<error/>busy/>"),
+    ] {
+        assert_eq!(
+            Presence::parse(&b),
+            Err(SipError::BadBody),
+            "{}",
+            String::from_utf8_lossy(&b)
+        );
+    }
+    let attr = b"<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='a&#0;b'/>";
+    assert_eq!(Presence::parse(attr), Err(SipError::BadBody));
+}
+
+/// The XML writers never write what their parsers refuse: a character XML 1.0 cannot carry
+/// becomes U+FFFD, and an IMDN status that is no element name is written as `error`.
+#[test]
+fn xml_writers_write_only_what_parses() {
+    let p = Presence {
+        entity: "pres:a\u{0}@b".into(),
+        activities: vec![Activity::Other("tea\u{1}\u{FFFF}".into())],
+        ..Presence::default()
+    };
+    let again = Presence::parse(p.to_xml().as_bytes()).unwrap();
+    assert_eq!(again.entity, "pres:a\u{FFFD}@b");
+    assert_eq!(
+        again.activities,
+        [Activity::Other("tea\u{FFFD}\u{FFFD}".into())]
+    );
+
+    let d = Imdn {
+        message_id: "m\u{1b}".into(),
+        datetime: "2024-05-01T\u{0}10:00Z".into(),
+        recipient_uri: None,
+        original_recipient_uri: None,
+        kind: NotificationKind::Processing,
+        status: DispositionStatus::Other("< \u{0}rro(cessed".into()),
+    };
+    let again = Imdn::parse(d.to_xml().as_bytes()).unwrap();
+    assert_eq!(again.message_id, "m\u{FFFD}");
+    assert_eq!(again.datetime, "2024-05-01T\u{FFFD}10:00Z");
+    assert_eq!(again.status, DispositionStatus::Error);
+    let prefixed = Imdn {
+        status: DispositionStatus::Other("a:b".into()),
+        ..d
+    };
+    let again = Imdn::parse(prefixed.to_xml().as_bytes()).unwrap();
+    assert_eq!(again.status, DispositionStatus::Error);
+}

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{esc, leaf_text, walk};
+use super::{esc, is_xml_name, leaf_text, walk};
 use crate::sip::SipError;
 
 /// Media type of IMDN documents.
@@ -55,6 +55,8 @@ impl DispositionStatus {
         }
     }
 
+    /// The element name; an `Other` name that is no unprefixed XML name (never one parsed) is
+    /// written as `error`, so the document stays well-formed.
     fn name(&self) -> &str {
         match self {
             DispositionStatus::Delivered => "delivered",
@@ -64,7 +66,8 @@ impl DispositionStatus {
             DispositionStatus::Failed => "failed",
             DispositionStatus::Forbidden => "forbidden",
             DispositionStatus::Error => "error",
-            DispositionStatus::Other(s) => s,
+            DispositionStatus::Other(s) if is_xml_name(s.as_bytes()) && !s.contains(':') => s,
+            DispositionStatus::Other(_) => "error",
         }
     }
 }

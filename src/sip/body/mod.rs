@@ -4,6 +4,10 @@
 //! XML bodies go through quick-xml (no DTDs, no external entities) with an element-depth cap;
 //! the text formats are split by hand over borrowed slices. Every failure is
 //! [`SipError::BadBody`](super::SipError::BadBody).
+//!
+//! An XML body is refused unless it is UTF-8 made of XML 1.0 characters (§2.2 Char), every
+//! element name is an XML Name (§2.3) and no character reference names a character XML
+//! forbids; the writers replace such characters, so what they write always parses again.
 
 pub mod cpim;
 pub mod imdn;
@@ -32,6 +36,7 @@ pub(crate) fn xml_reader(body: &[u8]) -> Reader<&[u8]> {
 pub(crate) fn leaf_text(r: &mut Reader<&[u8]>, start: &BytesStart<'_>) -> Result<String, SipError> {
     let raw = r.read_text(start.name()).map_err(|_| SipError::BadBody)?;
     let text = quick_xml::escape::unescape(&raw).map_err(|_| SipError::BadBody)?;
+    check_chars(&text)?;
     Ok(text.trim().to_owned())
 }
 
@@ -41,6 +46,7 @@ pub(crate) fn attr(start: &BytesStart<'_>, local: &[u8]) -> Result<Option<String
         let a = a.map_err(|_| SipError::BadBody)?;
         if a.key.local_name().as_ref() == local {
             let v: Cow<'_, str> = a.unescape_value().map_err(|_| SipError::BadBody)?;
+            check_chars(&v)?;
             return Ok(Some(v.into_owned()));
         }
     }
@@ -53,12 +59,14 @@ pub(crate) fn walk(
     body: &[u8],
     mut on_start: impl FnMut(&mut Reader<&[u8]>, &BytesStart<'_>, usize, bool) -> Result<bool, SipError>,
 ) -> Result<(), SipError> {
+    check_chars(std::str::from_utf8(body).map_err(|_| SipError::BadBody)?)?;
     let mut r = xml_reader(body);
     let mut depth = 0usize;
     let mut saw_root = false;
     loop {
         match r.read_event().map_err(|_| SipError::BadBody)? {
             Event::Start(e) => {
+                check_name(e.name().as_ref())?;
                 if depth == 0 && saw_root {
                     return Err(SipError::BadBody);
                 }
@@ -72,13 +80,17 @@ pub(crate) fn walk(
                 }
             }
             Event::Empty(e) => {
+                check_name(e.name().as_ref())?;
                 if depth == 0 && saw_root {
                     return Err(SipError::BadBody);
                 }
                 saw_root = true;
                 on_start(&mut r, &e, depth + 1, true)?;
             }
-            Event::End(_) => depth = depth.checked_sub(1).ok_or(SipError::BadBody)?,
+            Event::End(e) => {
+                check_name(e.name().as_ref())?;
+                depth = depth.checked_sub(1).ok_or(SipError::BadBody)?;
+            }
             Event::Eof => break,
             Event::DocType(_) => return Err(SipError::BadBody),
             _ => {}
@@ -90,9 +102,60 @@ pub(crate) fn walk(
     Ok(())
 }
 
-/// Escape text for an XML body.
+/// XML 1.0 §2.2 Char.
+fn is_xml_char(c: char) -> bool {
+    matches!(u32::from(c), 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+/// Refuse text holding a character XML 1.0 forbids (raw or through a character reference).
+fn check_chars(s: &str) -> Result<(), SipError> {
+    if s.chars().all(is_xml_char) {
+        Ok(())
+    } else {
+        Err(SipError::BadBody)
+    }
+}
+
+/// An element name as Namespaces in XML §3 allows it (QName: an NCName, or two joined by one
+/// colon), by byte: every non-ASCII byte is accepted (the document is checked to be UTF-8 of
+/// XML characters first).
+pub(crate) fn is_xml_name(name: &[u8]) -> bool {
+    let start = |b: u8| b.is_ascii_alphabetic() || b == b'_' || b >= 0x80;
+    let ncname = |part: &[u8]| match part.split_first() {
+        Some((&first, rest)) => {
+            start(first)
+                && rest
+                    .iter()
+                    .all(|&b| start(b) || b.is_ascii_digit() || b == b'-' || b == b'.')
+        }
+        None => false,
+    };
+    let mut parts = name.splitn(3, |&b| b == b':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(local), None, None) => ncname(local),
+        (Some(prefix), Some(local), None) => ncname(prefix) && ncname(local),
+        _ => false,
+    }
+}
+
+fn check_name(name: &[u8]) -> Result<(), SipError> {
+    if is_xml_name(name) {
+        Ok(())
+    } else {
+        Err(SipError::BadBody)
+    }
+}
+
+/// Escape text for an XML body; a character XML 1.0 cannot carry becomes U+FFFD.
 pub(crate) fn esc(s: &str) -> Cow<'_, str> {
-    quick_xml::escape::escape(s)
+    if s.chars().all(is_xml_char) {
+        return quick_xml::escape::escape(s);
+    }
+    let clean: String = s
+        .chars()
+        .map(|c| if is_xml_char(c) { c } else { '\u{FFFD}' })
+        .collect();
+    Cow::Owned(quick_xml::escape::escape(&clean).into_owned())
 }
 
 #[cfg(test)]

@@ -250,7 +250,8 @@ fn unknown_and_direct_garbage() {
 /// a character XML forbids (`&#14;`) was accepted when the element skipped the framer.
 #[test]
 fn references_to_illegal_characters_are_not_well_formed() {
-    for bad in ["&#14;", "&#x0;", "&#xFFFE;"] {
+    // Regression (fuzz, bridge_xmpp_to_sip): the same characters written raw.
+    for bad in ["&#14;", "&#x0;", "&#xFFFE;", "\u{19}", "\u{0}", "\u{FFFF}"] {
         let xml =
             format!("<message from='a@x.example' to='b@y.example'><body>a{bad}b</body></message>");
         assert_eq!(
