@@ -2,17 +2,17 @@
 # CI fuzz stage: every cargo-fuzz target for a bounded time, failing on any crash.
 #   fuzz/ci.sh            (PARLEY_FUZZ_SECONDS per target, default 20)
 #
-# Builds on a nightly toolchain (PARLEY_FUZZ_TOOLCHAIN, default `nightly`), installing it and
-# cargo-fuzz first when they are missing; without rustup it falls back to the active toolchain
-# (fuzz/run-all.sh then builds with RUSTC_BOOTSTRAP=1). The build is the slow part: its time
+# Builds with the active toolchain (fuzz/run-all.sh sets RUSTC_BOOTSTRAP=1 for the sanitizer
+# flags), or with PARLEY_FUZZ_TOOLCHAIN (e.g. `nightly`) when set, installing it through rustup
+# if missing; cargo-fuzz is installed first when missing. The build is the slow part: its time
 # is printed in the table's heading. A failing input is printed here as well as kept under
 # fuzz/artifacts/TARGET/, so it survives a CI machine that is thrown away.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 secs="${PARLEY_FUZZ_SECONDS:-20}"
-toolchain="${PARLEY_FUZZ_TOOLCHAIN:-nightly}"
+toolchain="${PARLEY_FUZZ_TOOLCHAIN:-}"
 
-if command -v rustup >/dev/null; then
+if [ -n "$toolchain" ] && command -v rustup >/dev/null; then
     if ! rustup run "$toolchain" rustc --version >/dev/null 2>&1; then
         rustup toolchain install "$toolchain" --profile minimal
     fi

@@ -97,6 +97,10 @@ fn from_cpim_uri(rest: &str) -> Result<Address<'_>, BridgeError> {
     if !valid_part(&local) {
         return Err(BridgeError::BadAddress);
     }
+    // The host rules of a `sip:` URI, so that the `sip:` form written back parses too.
+    if !matches!(crate::sip::header::split_host_port(host), Some((_, None))) {
+        return Err(BridgeError::BadAddress);
+    }
     let domain = lower(host);
     check_domain(&domain)?;
     Ok(Address {
@@ -142,6 +146,8 @@ pub fn from_jid(text: &str) -> Result<Address<'_>, BridgeError> {
     }
     let jid = Jid::parse(text).map_err(|_| BridgeError::BadAddress)?;
     let local = jid.local().ok_or(BridgeError::BadAddress)?;
+    // Only domains a SIP URI can carry (RFC 1035 labels): the SIP side must be able to answer.
+    check_domain(jid.domain())?;
     Ok(Address {
         local: Cow::Owned(jid::unescape_local(local).into_owned()),
         domain: Cow::Owned(jid.domain().to_owned()),
@@ -165,6 +171,7 @@ fn borrowed_jid(text: &str) -> Option<Address<'_>> {
         && domain.len() <= MAX_PART
         && domain.split('.').all(|l| {
             !l.is_empty()
+                && l.len() <= 63
                 && !l.starts_with('-')
                 && !l.ends_with('-')
                 && l.bytes()

@@ -188,3 +188,26 @@ fn sip_domains_must_be_jid_domains() {
     }
     assert!(from_sip_uri("sip:juliet@xmpp.example").is_ok());
 }
+
+/// Regression (fuzz, bridge_xmpp_to_sip): an XMPP sender whose domain has a label over 63
+/// octets was taken, and the SIP From written for it was refused by parley's own SIP side.
+#[test]
+fn jid_domains_must_be_sip_hosts() {
+    let long = format!("juliet@xmpp{}.example/balcony", "g".repeat(70));
+    assert_eq!(from_jid(&long).err(), Some(BridgeError::BadAddress));
+    let upper = format!("Juliet@XMPP{}.example", "G".repeat(70));
+    assert_eq!(from_jid(&upper).err(), Some(BridgeError::BadAddress));
+    assert!(from_jid(&format!("juliet@xmpp{}.example", "g".repeat(50))).is_ok());
+}
+
+/// Regression (fuzz, jid): a `pres:` URI with a non-ASCII host was taken although the `sip:`
+/// URI written back for the same address is refused; both paths now apply the same host rules.
+#[test]
+fn cpim_uris_take_only_sip_hosts() {
+    assert_eq!(
+        from_sip_uri("pres:ster@jber.or.\u{130}.example").err(),
+        Some(BridgeError::BadAddress)
+    );
+    assert!(from_sip_uri("pres:ster@jber.org").is_ok());
+    assert!(from_sip_uri("im:ster@jber.org").is_ok());
+}
