@@ -42,6 +42,7 @@ impl Gateway {
     pub fn start_durable(self: &Arc<Self>) {
         self.start_spool();
         self.restore_subscriptions();
+        self.start_contacts();
     }
 
     /// Record (`live`) or erase the subscription of `watcher` to `presentity`.
