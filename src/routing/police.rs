@@ -267,13 +267,25 @@ async fn contact_writer(gw: Arc<Gateway>, mut rx: mpsc::Receiver<ContactCmd>) {
     let cancel = gw.shutdown_token();
     let mut tick = tokio::time::interval(COMMIT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // After the shutdown signal, messages in flight still change contacts while they drain:
+    // keep committing until this is the last task (or the drain deadline ends the process).
+    let mut draining = false;
     loop {
         let cmd = tokio::select! {
             _ = tick.tick() => None,
             c = rx.recv() => match c { Some(c) => Some(c), None => break },
-            () = cancel.cancelled() => break,
+            () = cancel.cancelled(), if !draining => {
+                draining = true;
+                None
+            }
         };
         let committed = gw.commit_contacts().await;
+        if draining && gw.tracker().len() <= 1 {
+            if let Some(ContactCmd::Flush(ack)) = cmd {
+                let _ = ack.send(committed);
+            }
+            break;
+        }
         match cmd {
             None => {}
             Some(ContactCmd::Flush(ack)) => {
