@@ -24,7 +24,7 @@ use tokio::time::timeout;
 
 const T: Duration = Duration::from_secs(10);
 
-fn config_text(pki: &Pki, xmpp_hop: SocketAddr, sip_hop: SocketAddr) -> String {
+fn config_text(pki: &Pki, xmpp_hop: SocketAddr, sip_hop: SocketAddr, consent: u32) -> String {
     let d = pki.dir.display();
     format!(
         r#"
@@ -40,6 +40,8 @@ bounce_window_ms = 100
 listen = ["127.0.0.1:0"]
 connect_timeout_ms = 2000
 delivery_timeout_ms = 3000
+[policy.consent]
+max_unaccepted = {consent}
 [policy.limits]
 domain_rate = 0
 sender_rate = 0
@@ -107,7 +109,7 @@ async fn block_unblock_and_forget_act_on_the_running_daemon_and_on_the_state_fil
     let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
     let (sip_hop, _requests) = sip_proxy(&pki, "sip.test").await;
     let file = pki.dir.join("parley.toml");
-    std::fs::write(&file, config_text(&pki, xmpp_hop, sip_hop)).unwrap();
+    std::fs::write(&file, config_text(&pki, xmpp_hop, sip_hop, 10)).unwrap();
     let state = pki.dir.join("state");
 
     let daemon = Daemon::start(&file);
@@ -169,6 +171,43 @@ async fn block_unblock_and_forget_act_on_the_running_daemon_and_on_the_state_fil
     let (out, by_daemon) = ok(&file, &["forget", "juliet@xmpp.test"]);
     assert!(!by_daemon);
     assert!(out.contains("juliet@xmpp.test: 0 records erased"), "{out}");
+    drop(daemon);
+    let _ = std::fs::remove_dir_all(&pki.dir);
+}
+
+#[tokio::test]
+async fn consent_counters_committed_before_a_kill_9_hold_after_the_restart() {
+    let pki = Pki::new("admin-cli-counts", &["sip.test", "xmpp.test"]);
+    let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let (sip_hop, _requests) = sip_proxy(&pki, "sip.test").await;
+    let file = pki.dir.join("parley.toml");
+    std::fs::write(&file, config_text(&pki, xmpp_hop, sip_hop, 3)).unwrap();
+
+    let daemon = Daemon::start(&file);
+    let sip = daemon.addr("listening: SIP over TLS").await;
+    daemon.wait_for("admin channel", 0).await;
+    let mut ua = sip_client(&pki, sip, "sip.test", "xmpp.test").await;
+    // bob is a stranger to juliet: 2 of his 3 messages used.
+    for n in 1..=2 {
+        assert_eq!(send(&mut ua, n).await, 202);
+        timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    }
+    // Any block commits every change made so far (the writer's group commit).
+    ok(&file, &["block", "carol@xmpp.test", "mallory@sip.test"]);
+    daemon.kill9();
+
+    let daemon = Daemon::start(&file);
+    let sip = daemon.addr("listening: SIP over TLS").await;
+    let mut ua = sip_client(&pki, sip, "sip.test", "xmpp.test").await;
+    assert_eq!(send(&mut ua, 3).await, 202, "the third of three");
+    timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    assert_eq!(
+        send(&mut ua, 4).await,
+        403,
+        "the count survived the kill -9"
+    );
+    daemon.signal("-TERM");
+    daemon.wait_for("stopped", 0).await;
     drop(daemon);
     let _ = std::fs::remove_dir_all(&pki.dir);
 }
