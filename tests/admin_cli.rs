@@ -211,3 +211,64 @@ async fn consent_counters_committed_before_a_kill_9_hold_after_the_restart() {
     drop(daemon);
     let _ = std::fs::remove_dir_all(&pki.dir);
 }
+
+/// A port nothing listens on (yet).
+async fn free_port() -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap()
+}
+
+async fn send_as(
+    ua: &mut Text<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+    from: &str,
+    n: u32,
+) -> u16 {
+    let call_id = format!("spool-{n}@sip.test");
+    ua.send(&sip_message(
+        from,
+        "juliet@xmpp.test",
+        &call_id,
+        &format!("m{n}"),
+    ))
+    .await;
+    let resp = timeout(T, read_sip(ua)).await.unwrap();
+    resp[8..11].parse().unwrap()
+}
+
+#[tokio::test]
+async fn forget_on_the_running_daemon_drops_spooled_messages_too() {
+    let pki = Pki::new("admin-cli-spool", &["sip.test", "xmpp.test"]);
+    let xmpp_hop = free_port().await;
+    let (sip_hop, _requests) = sip_proxy(&pki, "sip.test").await;
+    let file = pki.dir.join("parley.toml");
+    let text = config_text(&pki, xmpp_hop, sip_hop, 10)
+        + "[spool]\nretry_initial_ms = 200\nretry_max_ms = 400\n";
+    std::fs::write(&file, text).unwrap();
+
+    let daemon = Daemon::start(&file);
+    let sip = daemon.addr("listening: SIP over TLS").await;
+    daemon.wait_for("admin channel", 0).await;
+    let mut ua = sip_client(&pki, sip, "sip.test", "xmpp.test").await;
+    // The XMPP peer is down: the first message fails at the pool's deadline, later ones
+    // are spooled (202 once committed).
+    assert!(send_as(&mut ua, "alice@sip.test", 0).await >= 300);
+    for n in 1..=2 {
+        assert_eq!(send_as(&mut ua, "bob@sip.test", n).await, 202);
+    }
+    let (out, by_daemon) = ok(&file, &["forget", "bob@sip.test"]);
+    assert!(by_daemon, "{out}");
+    // The two spooled records, bob's count as a stranger, bob's acceptance of juliet.
+    assert!(out.contains("bob@sip.test: 4 records erased"), "{out}");
+
+    // The peer comes back; a later message of the same pair of domains is delivered, and
+    // nothing of bob's went before it (the spool keeps a pair's order).
+    let (_, mut stanzas) = xmpp_server_at(&pki, "xmpp.test", xmpp_hop).await;
+    assert_eq!(send_as(&mut ua, "carol@sip.test", 3).await, 202);
+    let first = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    assert!(first.contains("from='carol@sip.test'"), "{first}");
+    assert!(!first.contains("bob@"), "{first}");
+    daemon.signal("-TERM");
+    daemon.wait_for("stopped", 0).await;
+    drop(daemon);
+    let _ = std::fs::remove_dir_all(&pki.dir);
+}

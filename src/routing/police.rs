@@ -178,11 +178,14 @@ impl Gateway {
     }
 
     /// Erase everything parley stores about `address` (data-protection request): contact
-    /// state in memory and in the store, stored subscriptions and spooled records. Returns
-    /// how many records were erased.
+    /// state in memory and in the store, stored subscriptions, spooled messages in memory
+    /// and in the store. Live presence dialogs in memory are not ended here (the presence
+    /// code owns them). Returns how many records were erased.
     pub async fn forget_address(&self, address: &str) -> Result<usize, String> {
         let address = bare(address);
         let in_memory = self.contacts.forget(&address);
+        // Spooled messages: dropped from memory here, their records erased with the rest.
+        self.spool.forget(&address);
         let stored = self
             .contact_request(|ack| ContactCmd::Forget(address, ack))
             .await?;
