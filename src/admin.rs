@@ -11,6 +11,8 @@
 //! That is all a Prometheus scraper, a load balancer health check or `curl` needs, and keeps
 //! an HTTP stack (hyper, http, h2, their services) out of the daemon.
 
+pub mod control;
+
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -99,8 +99,11 @@ impl App {
         }
         let store =
             RedbStore::open(&config.state_dir().join("state.redb")).map_err(StartError::Store)?;
+        let contacts = crate::store::ContactBook::load(&store).map_err(StartError::Store)?;
         let gw = Arc::new(
-            Gateway::new(config, tls, cancel, TaskTracker::new()).with_store(Arc::new(store)),
+            Gateway::new(config, tls, cancel, TaskTracker::new())
+                .with_store(Arc::new(store))
+                .with_contacts(contacts),
         );
         Ok(App {
             gw,

@@ -11,6 +11,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
+use parley::admin::control::{self, Request};
 use parley::app::App;
 use parley::config::{Config, LogFormat};
 
@@ -57,11 +58,41 @@ enum Command {
     /// pair, top partners; as a table, CSV or an SVG chart.
     Report(parley::audit::report::ReportArgs),
     /// Erase everything parley stores about ADDRESS (consent, blocks, subscriptions,
-    /// spooled messages) for a data-protection request; the audit log is kept. Run it while
-    /// the daemon is stopped (the state file is locked while parley runs).
+    /// spooled messages) for a data-protection request; the audit log is kept. Acts on the
+    /// running daemon through its admin socket (`admin.sock` in the state directory), or on
+    /// the state file when the daemon is not running.
     Forget {
         /// The address, `user@domain`.
         address: String,
+        /// Config file (TOML), for its state_dir; the built-in default when absent.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// USER blocks SENDER: no message crosses between them, either way (running daemon or
+    /// state file, as for `forget`).
+    Block {
+        /// The user who blocks, `user@domain`.
+        user: String,
+        /// The address blocked, `user@domain`.
+        sender: String,
+        /// Config file (TOML), for its state_dir; the built-in default when absent.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Lift USER's block of SENDER.
+    Unblock {
+        /// The user who blocked, `user@domain`.
+        user: String,
+        /// The address blocked, `user@domain`.
+        sender: String,
+        /// Config file (TOML), for its state_dir; the built-in default when absent.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// List the addresses USER blocked.
+    Blocks {
+        /// The user, `user@domain`.
+        user: String,
         /// Config file (TOML), for its state_dir; the built-in default when absent.
         #[arg(long, short)]
         config: Option<PathBuf>,
@@ -81,7 +112,26 @@ fn main() -> ExitCode {
         Command::Report(args) => parley::audit::report::run_cli(args),
         Command::Decode(args) => parley::tools::decode(&args),
         Command::Translate(args) => parley::tools::translate(&args),
-        Command::Forget { address, config } => forget(&address, config.as_ref()),
+        Command::Forget { address, config } => admin(config.as_ref(), &[&address], |a| {
+            Request::Forget(a[0].clone())
+        }),
+        Command::Block {
+            user,
+            sender,
+            config,
+        } => admin(config.as_ref(), &[&user, &sender], |a| {
+            Request::Block(a[0].clone(), a[1].clone(), true)
+        }),
+        Command::Unblock {
+            user,
+            sender,
+            config,
+        } => admin(config.as_ref(), &[&user, &sender], |a| {
+            Request::Block(a[0].clone(), a[1].clone(), false)
+        }),
+        Command::Blocks { user, config } => {
+            admin(config.as_ref(), &[&user], |a| Request::Blocks(a[0].clone()))
+        }
         Command::Replay(args) => parley::tools::replay(&args),
         Command::Man { dir } => parley::manpage::run_cli(Cli::command(), &dir),
         Command::CheckConfig { file } => match load(Some(&file)) {
@@ -111,8 +161,13 @@ fn load(path: Option<&PathBuf>) -> Result<Config, String> {
     Ok(config)
 }
 
-fn forget(address: &str, config: Option<&PathBuf>) -> ExitCode {
-    use parley::store::Store;
+/// An admin request (`forget`, `block`, `unblock`, `blocks`) on the running daemon or, when
+/// none runs, on the state file.
+fn admin(
+    config: Option<&PathBuf>,
+    addresses: &[&String],
+    request: impl FnOnce(&[String]) -> Request,
+) -> ExitCode {
     let config = match load(config) {
         Ok(c) => c,
         Err(e) => {
@@ -120,20 +175,31 @@ fn forget(address: &str, config: Option<&PathBuf>) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if !address.contains('@') {
-        eprintln!("{address:?} is not an address (user@domain)");
-        return ExitCode::from(EXIT_CONFIG);
+    let mut checked = Vec::new();
+    for a in addresses {
+        match control::check_address(a) {
+            Ok(a) => checked.push(a),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        }
     }
-    let path = config.state_dir().join("state.redb");
-    let result =
-        parley::store::RedbStore::open(&path).and_then(|s| s.forget(&parley::store::bare(address)));
-    match result {
-        Ok(n) => {
-            println!("{address}: {n} records erased from {}", path.display());
+    let state_dir = config.state_dir();
+    match control::run_cli(&state_dir, &request(&checked)) {
+        Ok((out, via)) => {
+            print!("{out}");
+            match via {
+                control::Via::Daemon => eprintln!("(done by the running daemon)"),
+                control::Via::StateFile => eprintln!(
+                    "(no daemon running; done on {})",
+                    state_dir.join("state.redb").display()
+                ),
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("{}: {e} (is parley running? stop it first)", path.display());
+            eprintln!("{e}");
             ExitCode::from(EXIT_START)
         }
     }
@@ -190,6 +256,7 @@ fn run(path: Option<PathBuf>) -> ExitCode {
             .map(|d| format!("{} ({})", d.name, d.side.as_str()))
             .collect();
         let cancel = CancellationToken::new();
+        let state_dir = config.state_dir();
         let app = match App::build(config, cancel.clone()).await {
             Ok(app) => app,
             Err(e) => {
@@ -197,6 +264,11 @@ fn run(path: Option<PathBuf>) -> ExitCode {
                 return ExitCode::from(EXIT_START);
             }
         };
+        // Without the admin channel the gateway still serves; `parley forget` then needs
+        // the daemon stopped.
+        if let Err(e) = control::start(app.gateway(), &control::socket_path(&state_dir)) {
+            error!(error = %e, "cannot open the admin channel");
+        }
         let (sip, xmpp, xmpp_tls) = app.local_addrs();
         for a in &sip {
             info!(addr = %a, "listening: SIP over TLS");

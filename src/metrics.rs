@@ -248,6 +248,7 @@ fn describe() {
     );
     describe_s2s();
     describe_sip_transactions();
+    describe_contacts();
 }
 
 impl Metrics {
@@ -737,4 +738,55 @@ pub fn sip_retransmissions(direction: &'static str, n: u64) {
     if n > 0 {
         with(|_| counter!(SIP_RETRANSMISSIONS_TOTAL, "direction" => direction).increment(n));
     }
+}
+
+/// Contact pairs parley keeps consent for, by state (`active`, `retired`).
+pub const CONTACTS: &str = "parley_contacts";
+/// Blocks set by users (through their platform or `parley block`).
+pub const CONTACT_BLOCKS: &str = "parley_contact_blocks";
+/// Contact pairs retired for lack of use, by stage (`retired`, `removed`).
+pub const CONTACTS_RETIRED_TOTAL: &str = "parley_contacts_retired_total";
+/// Contact state commits that failed (retried at the next commit).
+pub const CONTACT_COMMIT_FAILURES_TOTAL: &str = "parley_contact_commit_failures_total";
+
+fn describe_contacts() {
+    describe_gauge!(
+        CONTACTS,
+        Unit::Count,
+        "Contact pairs parley keeps consent for, by state (active, retired)."
+    );
+    describe_gauge!(
+        CONTACT_BLOCKS,
+        Unit::Count,
+        "Blocks set by users through their platform or the admin channel."
+    );
+    describe_counter!(
+        CONTACTS_RETIRED_TOTAL,
+        Unit::Count,
+        "Contact pairs retired for lack of use, by stage (retired, removed)."
+    );
+    describe_counter!(
+        CONTACT_COMMIT_FAILURES_TOTAL,
+        Unit::Count,
+        "Contact state commits that failed and wait for the next one."
+    );
+}
+
+/// Contact pairs and blocks held.
+pub fn contacts(active: usize, retired: usize, blocks: usize) {
+    with(|_| {
+        gauge!(CONTACTS, "state" => "active").set(active as f64);
+        gauge!(CONTACTS, "state" => "retired").set(retired as f64);
+        gauge!(CONTACT_BLOCKS).set(blocks as f64);
+    });
+}
+
+/// `n` contact pairs reached retirement `stage` (`retired`, `removed`).
+pub fn contacts_retired(stage: &'static str, n: u64) {
+    with(|_| counter!(CONTACTS_RETIRED_TOTAL, "stage" => stage).increment(n));
+}
+
+/// A contact state commit failed.
+pub fn contact_commit_failed() {
+    with(|_| counter!(CONTACT_COMMIT_FAILURES_TOTAL).increment(1));
 }

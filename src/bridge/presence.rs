@@ -109,47 +109,33 @@ pub fn availability_to_pidf(a: Availability) -> (Basic, Option<Activity>) {
     }
 }
 
-/// Prefix marking a hex-encoded resource in a tuple id.
-const HEX_PREFIX: &str = "rx";
-
-/// A resource as a PIDF tuple id (an XML `ID`: a letter or `_` first, then letters, digits,
-/// `.`, `-`, `_`). Resources that already are one, and do not start with `rx`, are used as
-/// they are; others are `rx` + the hex of their UTF-8 bytes. [`resource_from_tuple_id`]
-/// reverses both.
-pub fn tuple_id_for_resource(resource: &str) -> Cow<'_, str> {
-    let is_id = resource
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && resource
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
-    if is_id && !resource.starts_with(HEX_PREFIX) {
-        return Cow::Borrowed(resource);
-    }
-    let mut s = String::with_capacity(HEX_PREFIX.len() + resource.len() * 2);
-    s.push_str(HEX_PREFIX);
-    for b in resource.bytes() {
+/// `prefix` + the first 96 bits of the SHA-256 of `label` and `name`, in hex: an opaque,
+/// stable token that is a valid XML `ID` and XMPP resource.
+fn opaque(prefix: &str, label: &[u8], name: &str) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(label);
+    ctx.update(name.as_bytes());
+    let digest = ctx.finish();
+    let mut s = String::with_capacity(prefix.len() + 24);
+    s.push_str(prefix);
+    for b in &digest.as_ref()[..12] {
         s.push_str(&format!("{b:02x}"));
     }
-    Cow::Owned(s)
+    s
 }
 
-/// A tuple id as a resource (see [`tuple_id_for_resource`]).
+/// A resource as a PIDF tuple id (an XML `ID`). Topology hiding: a resource names a device
+/// or a client ("laptop-home", "Conversations.x1"), which must not cross, so the tuple id is
+/// an opaque token derived from it — the same resource always gives the same tuple, so the
+/// watcher still sees one tuple per device.
+pub fn tuple_id_for_resource(resource: &str) -> Cow<'_, str> {
+    Cow::Owned(opaque("t", b"parley-resource\0", resource))
+}
+
+/// A SIP tuple id as an XMPP resource: an opaque token derived from it, for the same reason
+/// (see [`tuple_id_for_resource`]).
 pub fn resource_from_tuple_id(id: &str) -> Cow<'_, str> {
-    if let Some(hex) = id.strip_prefix(HEX_PREFIX)
-        && hex.len() % 2 == 0
-        && !hex.is_empty()
-    {
-        let bytes: Option<Vec<u8>> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
-            .collect();
-        if let Some(s) = bytes.and_then(|b| String::from_utf8(b).ok()) {
-            return Cow::Owned(s);
-        }
-    }
-    Cow::Borrowed(id)
+    Cow::Owned(opaque("s", b"parley-tuple\0", id))
 }
 
 #[cfg(test)]
@@ -208,7 +194,8 @@ mod tests {
     }
 
     #[test]
-    fn tuple_ids_are_reversible() {
+    fn tuple_ids_and_resources_are_opaque_stable_and_distinct() {
+        let mut seen = std::collections::HashSet::new();
         for r in [
             "balcony",
             "Gajim.X1",
@@ -219,12 +206,13 @@ mod tests {
             "a:b",
         ] {
             let id = tuple_id_for_resource(r);
-            assert!(
-                id.chars().next().unwrap().is_ascii_alphabetic(),
-                "{r} -> {id}"
-            );
-            assert_eq!(resource_from_tuple_id(&id), r, "{r} -> {id}");
+            assert!(!id.contains(r), "{r} -> {id}");
+            assert!(id.starts_with('t') && id.len() == 25, "{id}");
+            assert!(id[1..].bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+            assert_eq!(id, tuple_id_for_resource(r), "stable");
+            assert!(seen.insert(id.into_owned()), "distinct");
+            let res = resource_from_tuple_id(r);
+            assert!(!res.contains(r) && res.starts_with('s'), "{r} -> {res}");
         }
-        assert_eq!(tuple_id_for_resource("balcony"), "balcony");
     }
 }

@@ -36,18 +36,40 @@ pub fn message_from_sip(msg: &SipMessage) -> Result<ChatMessage<'_>, BridgeError
         Some(_) => return Err(BridgeError::UnsupportedMediaType),
     }
     let body = std::str::from_utf8(body).map_err(|_| BridgeError::BadCharset)?;
-    let thread = msg.call_id().map_err(|_| BridgeError::Malformed)?;
+    let thread = thread_of_call_id(msg.call_id().map_err(|_| BridgeError::Malformed)?);
     let text_header = |name| {
         msg.header(name)
             .and_then(|v| std::str::from_utf8(v).ok())
             .map(|v| Cow::Borrowed(v.trim()))
     };
     let mut m = ChatMessage::plain(from, to, Cow::Borrowed(body));
-    m.thread = Some(Cow::Borrowed(thread));
+    m.thread = Some(thread);
     m.kind = MessageKind::Chat;
     m.subject = text_header(HeaderName::Subject);
     m.lang = text_header(HeaderName::ContentLanguage);
     Ok(m)
+}
+
+/// The XMPP `<thread>` for a SIP Call-ID. A Call-ID is usually `random@host`, and its host
+/// (a PBX name, an internal IP) must not cross (topology hiding): one made only of letters,
+/// digits and `-` is kept, any other is replaced by the first 96 bits of its SHA-256 in hex.
+/// The same Call-ID always gives the same thread, so a conversation stays one thread, and a
+/// thread made here comes back unchanged as the Call-ID of the replies.
+pub fn thread_of_call_id(call_id: &str) -> Cow<'_, str> {
+    if !call_id.is_empty()
+        && call_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Cow::Borrowed(call_id);
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, call_id.as_bytes());
+    Cow::Owned(
+        digest.as_ref()[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 /// Transaction and transport values the caller chooses for an outgoing request.
@@ -233,6 +255,18 @@ mod tests {
         for (cond, code) in xmpp_to_sip {
             assert_eq!(condition_to_status(cond).0, code, "{cond:?}");
         }
+    }
+
+    #[test]
+    fn threads_hide_the_call_id_host_and_are_stable() {
+        let t = thread_of_call_id("c0ffee42@pbx7.internal.example");
+        assert!(!t.contains("pbx7") && !t.contains('@'), "{t}");
+        assert_eq!(t.len(), 24);
+        assert_eq!(t, thread_of_call_id("c0ffee42@pbx7.internal.example"));
+        assert_ne!(t, thread_of_call_id("c0ffee43@pbx7.internal.example"));
+        assert_eq!(thread_of_call_id(&t), t, "comes back unchanged");
+        assert_eq!(thread_of_call_id("abc-123"), "abc-123");
+        assert_eq!(thread_of_call_id("10.0.0.5").len(), 24);
     }
 
     #[test]

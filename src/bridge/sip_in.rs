@@ -98,7 +98,7 @@ fn message_events(msg: &SipMessage) -> Result<Vec<Event<'_>>, BridgeError> {
     let mut g = Gathered {
         from: address::from_sip_uri(from_na.uri)?,
         to: address::from_sip_uri(msg.request_uri().ok_or(BridgeError::Malformed)?)?,
-        thread: Some(Cow::Borrowed(
+        thread: Some(super::sip::thread_of_call_id(
             msg.call_id().map_err(|_| BridgeError::Malformed)?,
         )),
         subject: text_header(msg, HeaderName::Subject),

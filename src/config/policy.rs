@@ -31,6 +31,14 @@ pub struct PolicyConfig {
     /// Appended to the display name / XEP-0172 nick of federated senders; empty: off.
     #[serde(default = "default_external_label")]
     pub external_label: String,
+    /// Consent and subscriptions unused this long are deactivated ("180d"; units ms, s, m,
+    /// h, d), in milliseconds.
+    #[serde(default = "default_retire_after", deserialize_with = "duration_ms")]
+    pub retire_after: u64,
+    /// Deactivated consent and subscriptions are removed this long after ("30d"), in
+    /// milliseconds.
+    #[serde(default = "default_retire_grace", deserialize_with = "duration_ms")]
+    pub retire_grace: u64,
 }
 
 impl Default for PolicyConfig {
@@ -43,8 +51,45 @@ impl Default for PolicyConfig {
             consent: ConsentConfig::default(),
             limits: LimitsConfig::default(),
             external_label: default_external_label(),
+            retire_after: default_retire_after(),
+            retire_grace: default_retire_grace(),
         }
     }
+}
+
+const DAY_MS: u64 = 24 * 3600 * 1000;
+
+fn default_retire_after() -> u64 {
+    180 * DAY_MS
+}
+
+fn default_retire_grace() -> u64 {
+    30 * DAY_MS
+}
+
+/// A duration such as `"180d"`, `"12h"`, `"90m"`, `"30s"` or `"250ms"`, in milliseconds.
+pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like \"180d\""))?;
+    let scale = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60 * 1000,
+        "h" => 3600 * 1000,
+        "d" => DAY_MS,
+        _ => return Err(format!("{text:?}: the unit must be ms, s, m, h or d")),
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("{text:?} is too long"))
+}
+
+fn duration_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_duration_ms(&text).map_err(serde::de::Error::custom)
 }
 
 fn default_external_label() -> String {
@@ -294,6 +339,9 @@ impl PolicyConfig {
                 "policy.external_label",
                 "must be at most 64 characters, without control characters",
             ));
+        }
+        if self.retire_after == 0 {
+            return Err(invalid("policy.retire_after", "must be positive"));
         }
         if l.max_recipients == 0 {
             return Err(invalid("policy.limits.max_recipients", "must be positive"));

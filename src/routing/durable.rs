@@ -43,6 +43,7 @@ impl Gateway {
         self.start_spool();
         self.restore_subscriptions();
         self.restore_watches();
+        self.start_contacts();
     }
 
     /// Record (`live`) or erase the subscription of `watcher` to `presentity`.

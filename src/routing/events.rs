@@ -39,7 +39,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::Gateway;
 use crate::audit::{self, AuditRecord};
@@ -50,7 +50,7 @@ use crate::conn::sip_conn::PeerCerts;
 use crate::conn::xmpp_pool::OutStanza;
 use crate::metrics::{self, Direction, Outcome, PolicyReason, Protocol};
 use crate::model::{Address, ChatMessage, DeliveryError, Event, ReceiptKind, ReceiptRequest};
-use crate::policy::{Decision, PairState, PolicyInput, PolicyState, Refusal};
+use crate::policy::{Decision, Refusal};
 use crate::sip::SipMessage;
 use crate::store::bare;
 use crate::xmpp::stanza::MessageView;
@@ -139,44 +139,10 @@ impl Gateway {
         to: &Address<'_>,
         from_side: Side,
     ) -> Result<(), Refusal> {
-        let (from, to, domain) = (
-            bare(&from.bare()),
-            bare(&to.bare()),
-            from.domain.to_ascii_lowercase(),
-        );
-        let pair = self.store.pair(&from, &to).unwrap_or_else(|e| {
-            warn!(error = %e, "consent state unavailable; treating the sender as a stranger");
-            PairState::default()
-        });
-        let input = PolicyInput {
-            from: &from,
-            from_side,
-            to: &to,
-            bytes: 0,
-            recipients: 1,
-        };
-        let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let policy = self.policy();
-        // Entry locks in the order `police` takes them: domain, then sender.
-        let mut domain_bucket = self.domain_buckets.entry(domain).or_default();
-        let mut sender_bucket = self.sender_buckets.entry(from.clone()).or_default();
-        let state = PolicyState {
-            pair,
-            domain_bucket: *domain_bucket,
-            sender_bucket: *sender_bucket,
-            now_ms,
-        };
-        match policy.decide(&input, &state) {
+        let (f, t) = (bare(&from.bare()), bare(&to.bare()));
+        match self.decide(&f, &t, &from.domain, from_side, 0) {
             Decision::Refuse(r) => Err(r),
-            Decision::Allow {
-                domain_bucket: d,
-                sender_bucket: s,
-                ..
-            } => {
-                *domain_bucket = d;
-                *sender_bucket = s;
-                Ok(())
-            }
+            Decision::Allow { .. } => Ok(()),
         }
     }
 

@@ -18,7 +18,7 @@ mod spool;
 mod xmpp_in;
 pub mod xmpp_iq;
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
 use dashmap::DashMap;
@@ -34,7 +34,7 @@ use crate::conn::xmpp_pool::XmppPool;
 use crate::model::DeliveryError;
 use crate::policy::{Bucket, Policy};
 use crate::sip::SipLimits;
-use crate::store::{MemStore, Store};
+use crate::store::{ContactBook, MemStore, Store};
 use crate::transport::resolve::{Resolver, Target};
 use crate::transport::tls::TlsContext;
 use crate::xmpp::XmppLimits;
@@ -78,6 +78,10 @@ pub struct Gateway {
     dialback: DialbackSecret,
     cancel: CancellationToken,
     tracker: TaskTracker,
+    /// Consent, blocks and activity in memory (routing/police.rs).
+    contacts: Arc<ContactBook>,
+    /// The contact writer's requests, once started.
+    contact_writer: OnceLock<tokio::sync::mpsc::Sender<police::ContactCmd>>,
 }
 
 impl Gateway {
@@ -123,12 +127,20 @@ impl Gateway {
             dialback,
             cancel,
             tracker,
+            contacts: Arc::new(ContactBook::new()),
+            contact_writer: OnceLock::new(),
         }
     }
 
     /// Keep durable state in `store` (the default is in memory).
     pub fn with_store(mut self, store: Arc<dyn Store>) -> Gateway {
         self.store = store;
+        self
+    }
+
+    /// Decide on `contacts` (loaded from the store at startup) instead of an empty book.
+    pub fn with_contacts(mut self, contacts: ContactBook) -> Gateway {
+        self.contacts = Arc::new(contacts);
         self
     }
 

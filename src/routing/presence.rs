@@ -419,7 +419,11 @@ impl Gateway {
                     let pair = (bare(&s.from), bare(&s.to));
                     match s.kind {
                         SubscriptionKind::Subscribed => self.watchers_approved(&pair),
-                        SubscriptionKind::Unsubscribed => self.watchers_rejected(&pair),
+                        SubscriptionKind::Unsubscribed => {
+                            // The XMPP user refused or cancelled the SIP user (police.rs).
+                            self.consent_refused(&pair.0, &pair.1);
+                            self.watchers_rejected(&pair)
+                        }
                         SubscriptionKind::Subscribe | SubscriptionKind::Unsubscribe => {
                             self.xmpp_subscription_to_sip(&s)
                         }

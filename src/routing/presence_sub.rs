@@ -266,6 +266,9 @@ impl Gateway {
                 }
                 None => {
                     self.remember_subscription(&sub.watcher, &sub.presentity, false);
+                    if super::police::refuses_consent(f.code) {
+                        self.consent_refused(&sub.presentity.bare(), &sub.watcher.bare());
+                    }
                     self.subscription_error(&sub.watcher, &sub.presentity, f.code, &f.reason);
                     return;
                 }
@@ -389,6 +392,12 @@ impl Gateway {
             }
             SubscriberStep::Rejected => {
                 self.remember_subscription(&sub.watcher, &sub.presentity, false);
+                if state
+                    .reason
+                    .is_some_and(|r| r.eq_ignore_ascii_case("rejected"))
+                {
+                    self.consent_refused(&sub.presentity.bare(), &sub.watcher.bare());
+                }
                 for e in &events {
                     self.sip_event_to_xmpp(e);
                 }

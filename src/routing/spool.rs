@@ -247,6 +247,32 @@ impl Spool {
             .map_or(0, |q| q.len())
     }
 
+    /// Drop every message held from or to `address` (data-protection erasure; the caller
+    /// erases their records in the store). A window already handed to the pool may still
+    /// be delivered. Returns how many were dropped.
+    pub(crate) fn forget(&self, address: &str) -> usize {
+        let mut n = 0;
+        for q in self.pairs.iter() {
+            let gone: Vec<Entry> = {
+                let mut inner = q.lock();
+                let (gone, kept): (Vec<_>, Vec<_>) = inner
+                    .items
+                    .drain(..)
+                    .partition(|e| e.from == address || e.to == address);
+                inner.items = kept.into();
+                gone
+            };
+            for e in &gone {
+                self.held.fetch_sub(1, Ordering::Relaxed);
+                self.bytes
+                    .fetch_sub(e.bytes.len() as u64, Ordering::Relaxed);
+            }
+            n += gone.len();
+        }
+        self.update_gauges();
+        n
+    }
+
     /// Forget an entry that left the spool (delivered or bounced): remove its record.
     fn release(&self, e: &Entry) {
         self.held.fetch_sub(1, Ordering::Relaxed);

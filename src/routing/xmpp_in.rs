@@ -318,6 +318,10 @@ impl Gateway {
                     let _ = gw.spool_xmpp_message(bare.0, bare.1, request, leg).await;
                     return;
                 }
+                if super::police::refuses_consent(f.code) {
+                    // The SIP recipient declined the XMPP sender (routing/police.rs).
+                    gw.consent_refused(&bare.1, &bare.0);
+                }
                 if f.code >= 300 {
                     let condition = bridge::sip::status_to_condition(f.code);
                     let mut error = AuditRecord::new(

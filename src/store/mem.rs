@@ -3,12 +3,14 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
-use super::{PairState, Spooled, Store, StoreError, Subscription, key_involves, pair_key};
+use super::{
+    ContactRows, ContactWrite, PairRecord, PairState, Spooled, Store, StoreError, Subscription,
+    key_involves, pair_key, split_key,
+};
 
 #[derive(Debug, Default)]
 struct Maps {
-    accepted: BTreeMap<String, u64>,
-    counts: BTreeMap<String, u32>,
+    pairs: BTreeMap<String, PairRecord>,
     blocks: BTreeMap<String, ()>,
     subs: BTreeMap<String, Subscription>,
     spool: BTreeMap<u64, Spooled>,
@@ -35,32 +37,40 @@ impl MemStore {
 impl Store for MemStore {
     fn pair(&self, sender: &str, recipient: &str) -> Result<PairState, StoreError> {
         let m = self.maps();
-        let k = pair_key(recipient, sender);
+        let r = m
+            .pairs
+            .get(&pair_key(recipient, sender))
+            .copied()
+            .unwrap_or_default();
         Ok(PairState {
-            accepted: m.accepted.contains_key(&k),
-            unaccepted: m.counts.get(&k).copied().unwrap_or(0),
-            blocked: m.blocks.contains_key(&k)
+            accepted: r.accepted,
+            unaccepted: r.unaccepted,
+            blocked: m.blocks.contains_key(&pair_key(recipient, sender))
                 || m.blocks.contains_key(&pair_key(sender, recipient)),
         })
     }
 
     fn count_unaccepted(&self, sender: &str, recipient: &str) -> Result<u32, StoreError> {
         let mut m = self.maps();
-        let c = m.counts.entry(pair_key(recipient, sender)).or_default();
-        *c = c.saturating_add(1);
-        Ok(*c)
+        let r = m.pairs.entry(pair_key(recipient, sender)).or_default();
+        r.unaccepted = r.unaccepted.saturating_add(1);
+        Ok(r.unaccepted)
     }
 
     fn accept(&self, by: &str, of: &str, now_s: u64) -> Result<(), StoreError> {
         let mut m = self.maps();
-        let k = pair_key(by, of);
-        m.counts.remove(&k);
-        m.accepted.insert(k, now_s);
+        m.pairs
+            .insert(pair_key(by, of), PairRecord::accepted_at(now_s * 1000));
         Ok(())
     }
 
     fn last_activity(&self, by: &str, of: &str) -> Result<Option<u64>, StoreError> {
-        Ok(self.maps().accepted.get(&pair_key(by, of)).copied())
+        Ok(self
+            .maps()
+            .pairs
+            .get(&pair_key(by, of))
+            .filter(|r| r.accepted)
+            .map(|r| r.last_ms / 1000))
     }
 
     fn set_blocked(&self, by: &str, of: &str, blocked: bool) -> Result<(), StoreError> {
@@ -118,15 +128,45 @@ impl Store for MemStore {
 
     fn forget(&self, address: &str) -> Result<usize, StoreError> {
         let mut m = self.maps();
-        let before =
-            m.accepted.len() + m.counts.len() + m.blocks.len() + m.subs.len() + m.spool.len();
-        m.accepted.retain(|k, _| !key_involves(k, address));
-        m.counts.retain(|k, _| !key_involves(k, address));
+        let before = m.pairs.len() + m.blocks.len() + m.subs.len() + m.spool.len();
+        m.pairs.retain(|k, _| !key_involves(k, address));
         m.blocks.retain(|k, _| !key_involves(k, address));
         m.subs.retain(|k, _| !key_involves(k, address));
         m.spool.retain(|_, s| s.from != address && s.to != address);
-        let after =
-            m.accepted.len() + m.counts.len() + m.blocks.len() + m.subs.len() + m.spool.len();
+        let after = m.pairs.len() + m.blocks.len() + m.subs.len() + m.spool.len();
         Ok(before - after)
+    }
+
+    fn contacts(&self) -> Result<ContactRows, StoreError> {
+        let m = self.maps();
+        let pairs = (m.pairs.iter())
+            .filter_map(|(k, r)| split_key(k).map(|(by, of)| (by, of, *r)))
+            .collect();
+        let blocks = m.blocks.keys().filter_map(|k| split_key(k)).collect();
+        Ok(ContactRows { pairs, blocks })
+    }
+
+    fn apply_contacts(&self, writes: &[ContactWrite]) -> Result<(), StoreError> {
+        let mut m = self.maps();
+        for w in writes {
+            match w {
+                ContactWrite::Pair { by, of, record } => match record {
+                    Some(r) => {
+                        m.pairs.insert(pair_key(by, of), *r);
+                    }
+                    None => {
+                        m.pairs.remove(&pair_key(by, of));
+                    }
+                },
+                ContactWrite::Block { by, of, blocked } => {
+                    if *blocked {
+                        m.blocks.insert(pair_key(by, of), ());
+                    } else {
+                        m.blocks.remove(&pair_key(by, of));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -146,6 +146,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn watches(&self) -> Result<Vec<WatchRecord>, StoreError> {
         Ok(Vec::new())
     }
+    /// Every contact pair record and block (loaded into memory at startup).
+    fn contacts(&self) -> Result<ContactRows, StoreError>;
+    /// Apply contact changes at once (group commit): one transaction where the store has
+    /// them.
+    fn apply_contacts(&self, writes: &[ContactWrite]) -> Result<(), StoreError>;
 }
 
 /// The key of a directed pair.
@@ -163,5 +168,74 @@ pub fn bare(address: &str) -> String {
     match address.rsplit_once('@') {
         Some((l, d)) => format!("{l}@{}", d.to_ascii_lowercase()),
         None => address.to_ascii_lowercase(),
+    }
+}
+
+mod contacts;
+pub use contacts::{ContactBook, Sweep};
+
+/// What parley keeps about a directed contact pair `(by, of)`: whether `by` accepted `of`,
+/// how many messages `of` delivered to `by` while not accepted, and the pair's age.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairRecord {
+    /// `by` accepted `of` (replied, approved a subscription).
+    pub accepted: bool,
+    /// Messages from `of` to `by` while not accepted.
+    pub unaccepted: u32,
+    /// Last activity of the pair, milliseconds since the epoch.
+    pub last_ms: u64,
+    /// When the pair was retired for lack of use (milliseconds since the epoch); 0 while
+    /// it is active. A retired pair counts as never seen until it is used again.
+    #[serde(default)]
+    pub retired_ms: u64,
+}
+
+/// One change to contact state, for [`Store::apply_contacts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactWrite {
+    /// Put (`Some`) or remove (`None`) the record of the pair `(by, of)`.
+    Pair {
+        /// Recipient side of the pair.
+        by: String,
+        /// Sender side of the pair.
+        of: String,
+        /// The record, or `None` to remove it.
+        record: Option<PairRecord>,
+    },
+    /// `by` blocks `of` or lifts the block.
+    Block {
+        /// Who blocks.
+        by: String,
+        /// Whom.
+        of: String,
+        /// Set or lifted.
+        blocked: bool,
+    },
+}
+
+/// Every pair record and block, as loaded at startup.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContactRows {
+    /// `(by, of, record)`.
+    pub pairs: Vec<(String, String, PairRecord)>,
+    /// `(by, of)`: `by` blocked `of`.
+    pub blocks: Vec<(String, String)>,
+}
+
+/// Split a pair key back into `(by, of)`.
+fn split_key(key: &str) -> Option<(String, String)> {
+    key.split_once('\u{0}')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+}
+
+impl PairRecord {
+    /// An accepted, active pair last used at `now_ms`.
+    pub fn accepted_at(now_ms: u64) -> PairRecord {
+        PairRecord {
+            accepted: true,
+            unaccepted: 0,
+            last_ms: now_ms,
+            retired_ms: 0,
+        }
     }
 }

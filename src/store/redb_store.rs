@@ -5,11 +5,17 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{PairState, Spooled, Store, StoreError, Subscription, key_involves, pair_key};
+use super::{
+    ContactRows, ContactWrite, PairRecord, PairState, Spooled, Store, StoreError, Subscription,
+    key_involves, pair_key, split_key,
+};
 
-/// `by\0of` → last activity (s) of an accepted pair.
+/// `by\0of` → JSON [`PairRecord`]: consent, counter and age of a directed pair.
+const PAIRS: TableDefinition<&str, &[u8]> = TableDefinition::new("pairs");
+/// Before `pairs`: `by\0of` → last activity (s) of an accepted pair (moved into `pairs`
+/// when the file is opened).
 const ACCEPTED: TableDefinition<&str, u64> = TableDefinition::new("accepted");
-/// `recipient\0sender` → messages delivered while not accepted.
+/// Before `pairs`: `recipient\0sender` → messages delivered while not accepted.
 const COUNTS: TableDefinition<&str, u32> = TableDefinition::new("consent_counts");
 /// `by\0of` → when the block was set (unused, 0).
 const BLOCKS: TableDefinition<&str, u64> = TableDefinition::new("blocks");
@@ -20,6 +26,56 @@ const SPOOL: TableDefinition<u64, &[u8]> = TableDefinition::new("spool");
 
 fn db_err<E: Into<redb::Error>>(e: E) -> StoreError {
     StoreError::Db(Box::new(e.into()))
+}
+
+fn encode(r: &PairRecord) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(r).map_err(|e| StoreError::Db(Box::new(e)))
+}
+
+fn decode(v: &[u8]) -> Result<PairRecord, StoreError> {
+    serde_json::from_slice(v).map_err(|_| StoreError::Corrupt("contact pair"))
+}
+
+/// The record of a pair in `t`, if any.
+fn get_pair(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<PairRecord>, StoreError> {
+    t.get(key)
+        .map_err(db_err)?
+        .map(|g| decode(g.value()))
+        .transpose()
+}
+
+/// Move rows of the tables used before `pairs` into it (once; they are left empty).
+fn migrate_pairs(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    let mut old_accepted = txn.open_table(ACCEPTED).map_err(db_err)?;
+    let mut old_counts = txn.open_table(COUNTS).map_err(db_err)?;
+    let mut pairs = txn.open_table(PAIRS).map_err(db_err)?;
+    let mut moved: Vec<(String, PairRecord)> = Vec::new();
+    for row in old_counts.iter().map_err(db_err)? {
+        let (k, n) = row.map_err(db_err)?;
+        let r = PairRecord {
+            unaccepted: n.value(),
+            ..PairRecord::default()
+        };
+        moved.push((k.value().to_owned(), r));
+    }
+    for row in old_accepted.iter().map_err(db_err)? {
+        let (k, t) = row.map_err(db_err)?;
+        moved.push((
+            k.value().to_owned(),
+            PairRecord::accepted_at(t.value() * 1000),
+        ));
+    }
+    for (k, r) in &moved {
+        pairs
+            .insert(k.as_str(), encode(r)?.as_slice())
+            .map_err(db_err)?;
+    }
+    old_accepted.retain(|_, _| false).map_err(db_err)?;
+    old_counts.retain(|_, _| false).map_err(db_err)?;
+    Ok(())
 }
 
 /// State in one redb file.
@@ -42,6 +98,7 @@ impl RedbStore {
         txn.open_table(SUBS).map_err(db_err)?;
         txn.open_table(SPOOL).map_err(db_err)?;
         super::watches::create(&txn)?;
+        migrate_pairs(&txn)?;
         txn.commit().map_err(db_err)?;
         Ok(RedbStore { db })
     }
@@ -62,15 +119,12 @@ impl Store for RedbStore {
     fn pair(&self, sender: &str, recipient: &str) -> Result<PairState, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let k = pair_key(recipient, sender);
-        let accepted = txn.open_table(ACCEPTED).map_err(db_err)?;
-        let counts = txn.open_table(COUNTS).map_err(db_err)?;
+        let pairs = txn.open_table(PAIRS).map_err(db_err)?;
         let blocks = txn.open_table(BLOCKS).map_err(db_err)?;
+        let r = get_pair(&pairs, &k)?.unwrap_or_default();
         Ok(PairState {
-            accepted: accepted.get(k.as_str()).map_err(db_err)?.is_some(),
-            unaccepted: counts
-                .get(k.as_str())
-                .map_err(db_err)?
-                .map_or(0, |g| g.value()),
+            accepted: r.accepted,
+            unaccepted: r.unaccepted,
             blocked: blocks.get(k.as_str()).map_err(db_err)?.is_some()
                 || blocks
                     .get(pair_key(sender, recipient).as_str())
@@ -81,28 +135,22 @@ impl Store for RedbStore {
 
     fn count_unaccepted(&self, sender: &str, recipient: &str) -> Result<u32, StoreError> {
         self.write(|txn| {
-            let mut t = txn.open_table(COUNTS).map_err(db_err)?;
+            let mut t = txn.open_table(PAIRS).map_err(db_err)?;
             let k = pair_key(recipient, sender);
-            let n = t
-                .get(k.as_str())
-                .map_err(db_err)?
-                .map_or(0, |g| g.value())
-                .saturating_add(1);
-            t.insert(k.as_str(), n).map_err(db_err)?;
-            Ok(n)
+            let mut r = get_pair(&t, &k)?.unwrap_or_default();
+            r.unaccepted = r.unaccepted.saturating_add(1);
+            t.insert(k.as_str(), encode(&r)?.as_slice())
+                .map_err(db_err)?;
+            Ok(r.unaccepted)
         })
     }
 
     fn accept(&self, by: &str, of: &str, now_s: u64) -> Result<(), StoreError> {
         self.write(|txn| {
-            let k = pair_key(by, of);
-            txn.open_table(COUNTS)
+            let v = encode(&PairRecord::accepted_at(now_s * 1000))?;
+            txn.open_table(PAIRS)
                 .map_err(db_err)?
-                .remove(k.as_str())
-                .map_err(db_err)?;
-            txn.open_table(ACCEPTED)
-                .map_err(db_err)?
-                .insert(k.as_str(), now_s)
+                .insert(pair_key(by, of).as_str(), v.as_slice())
                 .map_err(db_err)?;
             Ok(())
         })
@@ -110,10 +158,10 @@ impl Store for RedbStore {
 
     fn last_activity(&self, by: &str, of: &str) -> Result<Option<u64>, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
-        let t = txn.open_table(ACCEPTED).map_err(db_err)?;
-        Ok(t.get(pair_key(by, of).as_str())
-            .map_err(db_err)?
-            .map(|g| g.value()))
+        let t = txn.open_table(PAIRS).map_err(db_err)?;
+        Ok(get_pair(&t, &pair_key(by, of))?
+            .filter(|r| r.accepted)
+            .map(|r| r.last_ms / 1000))
     }
 
     fn set_blocked(&self, by: &str, of: &str, blocked: bool) -> Result<(), StoreError> {
@@ -236,11 +284,7 @@ impl Store for RedbStore {
                 n += usize::from(hit);
                 !hit
             };
-            txn.open_table(ACCEPTED)
-                .map_err(db_err)?
-                .retain(|k, _| keep(k))
-                .map_err(db_err)?;
-            txn.open_table(COUNTS)
+            txn.open_table(PAIRS)
                 .map_err(db_err)?
                 .retain(|k, _| keep(k))
                 .map_err(db_err)?;
@@ -277,5 +321,60 @@ impl Store for RedbStore {
 
     fn watches(&self) -> Result<Vec<super::WatchRecord>, StoreError> {
         super::watches::all(&self.db)
+    }
+
+    fn contacts(&self) -> Result<ContactRows, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let mut rows = ContactRows::default();
+        for row in txn
+            .open_table(PAIRS)
+            .map_err(db_err)?
+            .iter()
+            .map_err(db_err)?
+        {
+            let (k, v) = row.map_err(db_err)?;
+            if let Some((by, of)) = split_key(k.value()) {
+                rows.pairs.push((by, of, decode(v.value())?));
+            }
+        }
+        for row in txn
+            .open_table(BLOCKS)
+            .map_err(db_err)?
+            .iter()
+            .map_err(db_err)?
+        {
+            let (k, _) = row.map_err(db_err)?;
+            rows.blocks.extend(split_key(k.value()));
+        }
+        Ok(rows)
+    }
+
+    fn apply_contacts(&self, writes: &[ContactWrite]) -> Result<(), StoreError> {
+        self.write(|txn| {
+            let mut pairs = txn.open_table(PAIRS).map_err(db_err)?;
+            let mut blocks = txn.open_table(BLOCKS).map_err(db_err)?;
+            for w in writes {
+                match w {
+                    ContactWrite::Pair { by, of, record } => {
+                        let k = pair_key(by, of);
+                        match record {
+                            Some(r) => pairs.insert(k.as_str(), encode(r)?.as_slice()).map(drop),
+                            None => pairs.remove(k.as_str()).map(drop),
+                        }
+                        .map_err(db_err)?;
+                    }
+                    ContactWrite::Block { by, of, blocked } => {
+                        let k = pair_key(by, of);
+                        if *blocked {
+                            blocks.insert(k.as_str(), 0).map(drop)
+                        } else {
+                            blocks.remove(k.as_str()).map(drop)
+                        }
+                        .map_err(db_err)?;
+                    }
+                }
+            }
+            Ok(())
+        })
     }
 }

@@ -1,0 +1,408 @@
+//! Contact state in memory (DESIGN "Policy"): consent, stranger counters, blocks and the last
+//! activity of each directed pair, loaded from the [`Store`] at startup so that a policy
+//! decision reads memory only. Every change marks its key dirty; a writer drains the dirty
+//! keys and commits their current values in one transaction ([`ContactBook::take_dirty`],
+//! [`Store::apply_contacts`]). Repeated changes to one key between two commits cost one
+//! write, and the dirty set is bounded by the number of keys.
+//!
+//! Retirement: a pair not used for `retire_after` is deactivated (it counts as never seen:
+//! no acceptance, no counter) and its record removed `grace` later; using it again in
+//! between makes it active afresh. Blocks are the users' own choice and never retire.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, MutexGuard};
+
+use dashmap::DashMap;
+
+use super::{ContactWrite, PairRecord, PairState, Store, StoreError, key_involves, pair_key};
+
+/// A key whose value changed since the last commit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Dirty {
+    Pair(String, String),
+    Block(String, String),
+}
+
+/// Consent, counters, blocks and activity of every contact pair.
+#[derive(Debug, Default)]
+pub struct ContactBook {
+    /// `by\0of` → record.
+    pairs: DashMap<String, PairRecord>,
+    /// `by\0of`: `by` blocked `of`.
+    blocks: DashMap<String, ()>,
+    dirty: Mutex<HashSet<Dirty>>,
+}
+
+/// What one retirement sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sweep {
+    /// Pairs `(by, of)` deactivated now.
+    pub retired: Vec<(String, String)>,
+    /// Pairs `(by, of)` removed now (retired for longer than the grace period).
+    pub removed: Vec<(String, String)>,
+}
+
+impl ContactBook {
+    /// Empty (nothing stored yet).
+    pub fn new() -> ContactBook {
+        ContactBook::default()
+    }
+
+    /// Everything `store` holds.
+    pub fn load(store: &dyn Store) -> Result<ContactBook, StoreError> {
+        let rows = store.contacts()?;
+        let book = ContactBook::new();
+        for (by, of, r) in rows.pairs {
+            book.pairs.insert(pair_key(&by, &of), r);
+        }
+        for (by, of) in rows.blocks {
+            book.blocks.insert(pair_key(&by, &of), ());
+        }
+        Ok(book)
+    }
+
+    fn dirty(&self) -> MutexGuard<'_, HashSet<Dirty>> {
+        self.dirty.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn mark(&self, d: Dirty) {
+        self.dirty().insert(d);
+    }
+
+    /// Consent and blocks for a message from `sender` to `recipient`.
+    pub fn state(&self, sender: &str, recipient: &str) -> PairState {
+        let r = self
+            .pairs
+            .get(&pair_key(recipient, sender))
+            .map(|r| *r)
+            .filter(|r| r.retired_ms == 0)
+            .unwrap_or_default();
+        PairState {
+            accepted: r.accepted,
+            unaccepted: r.unaccepted,
+            blocked: self.blocked(recipient, sender) || self.blocked(sender, recipient),
+        }
+    }
+
+    /// Whether `by` blocked `of`.
+    pub fn blocked(&self, by: &str, of: &str) -> bool {
+        self.blocks.contains_key(&pair_key(by, of))
+    }
+
+    /// Change the record of `(by, of)` with `f` (a retired record starts afresh); the key is
+    /// marked dirty when `f` says the change must be written.
+    fn update(&self, by: &str, of: &str, f: impl FnOnce(&mut PairRecord) -> bool) {
+        let write = {
+            let mut r = self.pairs.entry(pair_key(by, of)).or_default();
+            if r.retired_ms != 0 {
+                *r = PairRecord::default();
+            }
+            f(&mut r)
+        };
+        if write {
+            self.mark(Dirty::Pair(by.to_owned(), of.to_owned()));
+        }
+    }
+
+    /// One more message from a stranger `sender` to `recipient`; returns the new count.
+    pub fn count_unaccepted(&self, sender: &str, recipient: &str, now_ms: u64) -> u32 {
+        let mut n = 0;
+        self.update(recipient, sender, |r| {
+            r.unaccepted = r.unaccepted.saturating_add(1);
+            r.last_ms = now_ms;
+            n = r.unaccepted;
+            true
+        });
+        n
+    }
+
+    /// `by` accepts `of` (wrote to it, approved its subscription). An accepted pair's
+    /// activity is written again only when `granularity_ms` has passed since the last write.
+    pub fn accept(&self, by: &str, of: &str, now_ms: u64, granularity_ms: u64) {
+        self.update(by, of, |r| {
+            let fresh = r.accepted && r.last_ms.saturating_add(granularity_ms) > now_ms;
+            if !fresh {
+                *r = PairRecord::accepted_at(now_ms);
+            }
+            !fresh
+        });
+    }
+
+    /// A message crossed between `by` and `of`: refresh the activity of an accepted, active
+    /// pair (written again only past `granularity_ms`); anything else is left alone.
+    pub fn touch(&self, by: &str, of: &str, now_ms: u64, granularity_ms: u64) {
+        let write = match self.pairs.get_mut(&pair_key(by, of)) {
+            Some(mut r)
+                if r.accepted
+                    && r.retired_ms == 0
+                    && r.last_ms.saturating_add(granularity_ms) <= now_ms =>
+            {
+                r.last_ms = now_ms;
+                true
+            }
+            _ => false,
+        };
+        if write {
+            self.mark(Dirty::Pair(by.to_owned(), of.to_owned()));
+        }
+    }
+
+    /// `by` refused `of` on its own platform (declined a message, rejected or cancelled a
+    /// subscription): `of` is a stranger again, with no messages left until `by` accepts it.
+    pub fn revoke(&self, by: &str, of: &str, now_ms: u64) {
+        self.update(by, of, |r| {
+            let changed = r.accepted || r.unaccepted != u32::MAX;
+            *r = PairRecord {
+                accepted: false,
+                unaccepted: u32::MAX,
+                last_ms: now_ms,
+                retired_ms: 0,
+            };
+            changed
+        });
+    }
+
+    /// The record of `(by, of)`, retired or not.
+    pub fn record(&self, by: &str, of: &str) -> Option<PairRecord> {
+        self.pairs.get(&pair_key(by, of)).map(|r| *r)
+    }
+
+    /// `by` blocks `of` or lifts the block; returns whether anything changed.
+    pub fn set_blocked(&self, by: &str, of: &str, blocked: bool) -> bool {
+        let k = pair_key(by, of);
+        let changed = if blocked {
+            self.blocks.insert(k, ()).is_none()
+        } else {
+            self.blocks.remove(&k).is_some()
+        };
+        if changed {
+            self.mark(Dirty::Block(by.to_owned(), of.to_owned()));
+        }
+        changed
+    }
+
+    /// Whom `by` blocked, sorted.
+    pub fn blocks_by(&self, by: &str) -> Vec<String> {
+        let prefix = format!("{by}\u{0}");
+        let mut v: Vec<String> = (self.blocks.iter())
+            .filter_map(|e| e.key().strip_prefix(&prefix).map(str::to_owned))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Drop every pair and block involving `address` from memory (the caller erases the
+    /// store); returns how many there were.
+    pub fn forget(&self, address: &str) -> usize {
+        let mut gone = Vec::new();
+        self.pairs.retain(|k, _| {
+            let hit = key_involves(k, address);
+            if hit && let Some((by, of)) = super::split_key(k) {
+                gone.push(Dirty::Pair(by, of));
+            }
+            !hit
+        });
+        self.blocks.retain(|k, _| {
+            let hit = key_involves(k, address);
+            if hit && let Some((by, of)) = super::split_key(k) {
+                gone.push(Dirty::Block(by, of));
+            }
+            !hit
+        });
+        let n = gone.len();
+        self.dirty().extend(gone);
+        n
+    }
+
+    /// Retire pairs unused for `retire_after_ms` and remove those retired for `grace_ms`.
+    pub fn sweep(&self, now_ms: u64, retire_after_ms: u64, grace_ms: u64) -> Sweep {
+        let mut out = Sweep::default();
+        self.pairs.retain(|k, r| {
+            let Some((by, of)) = super::split_key(k) else {
+                return true;
+            };
+            if r.retired_ms == 0 {
+                if now_ms.saturating_sub(r.last_ms) >= retire_after_ms {
+                    r.retired_ms = now_ms.max(1);
+                    out.retired.push((by, of));
+                }
+                true
+            } else if now_ms.saturating_sub(r.retired_ms) >= grace_ms {
+                out.removed.push((by, of));
+                false
+            } else {
+                true
+            }
+        });
+        let mut dirty = self.dirty();
+        for (by, of) in out.retired.iter().chain(&out.removed) {
+            dirty.insert(Dirty::Pair(by.clone(), of.clone()));
+        }
+        out
+    }
+
+    /// `(active pairs, retired pairs, blocks)`, for the gauges.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let retired = self.pairs.iter().filter(|r| r.retired_ms != 0).count();
+        (self.pairs.len() - retired, retired, self.blocks.len())
+    }
+
+    /// Take at most `max` dirty keys, with their current values, as writes to commit. On a
+    /// failed commit, give them back with [`ContactBook::redo`].
+    pub fn take_dirty(&self, max: usize) -> Vec<ContactWrite> {
+        let keys: Vec<Dirty> = {
+            let mut dirty = self.dirty();
+            let keys: Vec<Dirty> = dirty.iter().take(max).cloned().collect();
+            for k in &keys {
+                dirty.remove(k);
+            }
+            keys
+        };
+        keys.into_iter()
+            .map(|k| match k {
+                Dirty::Pair(by, of) => {
+                    let record = self.record(&by, &of);
+                    ContactWrite::Pair { by, of, record }
+                }
+                Dirty::Block(by, of) => {
+                    let blocked = self.blocked(&by, &of);
+                    ContactWrite::Block { by, of, blocked }
+                }
+            })
+            .collect()
+    }
+
+    /// Mark the keys of writes that were not committed dirty again (their current values
+    /// are written next time).
+    pub fn redo(&self, writes: &[ContactWrite]) {
+        let mut dirty = self.dirty();
+        for w in writes {
+            dirty.insert(match w {
+                ContactWrite::Pair { by, of, .. } => Dirty::Pair(by.clone(), of.clone()),
+                ContactWrite::Block { by, of, .. } => Dirty::Block(by.clone(), of.clone()),
+            });
+        }
+    }
+
+    /// Whether changes wait to be committed.
+    pub fn has_dirty(&self) -> bool {
+        !self.dirty().is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{MemStore, RedbStore};
+
+    const A: &str = "alice@sip.test";
+    const J: &str = "juliet@xmpp.test";
+
+    fn commit(book: &ContactBook, store: &dyn Store) {
+        let w = book.take_dirty(usize::MAX);
+        store.apply_contacts(&w).unwrap();
+    }
+
+    #[test]
+    fn memory_and_store_agree_after_commit_and_reload() {
+        let dir = std::env::temp_dir().join(format!("parley-book-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("state.redb");
+        let stores: [Box<dyn Store>; 2] = [
+            Box::new(MemStore::new()),
+            Box::new(RedbStore::open(&path).unwrap()),
+        ];
+        for store in stores {
+            let book = ContactBook::new();
+            assert_eq!(book.count_unaccepted(J, A, 10), 1);
+            assert_eq!(book.count_unaccepted(J, A, 11), 2);
+            book.accept(J, A, 12, 1000);
+            book.set_blocked(A, "mallory@xmpp.test", true);
+            commit(&book, store.as_ref());
+            assert!(!book.has_dirty());
+            let again = ContactBook::load(store.as_ref()).unwrap();
+            assert_eq!(again.state(J, A).unaccepted, 2);
+            assert!(again.state(A, J).accepted, "J accepted A by writing to it");
+            assert!(again.state("mallory@xmpp.test", A).blocked);
+            assert!(again.state(A, "mallory@xmpp.test").blocked, "both ways");
+            assert_eq!(again.blocks_by(A), vec!["mallory@xmpp.test".to_owned()]);
+            // The old per-call API sees the same state.
+            assert!(store.pair(A, J).unwrap().accepted);
+            assert_eq!(store.pair(J, A).unwrap().unaccepted, 2);
+            // Lifting a block and forgetting are written as removals.
+            again.set_blocked(A, "mallory@xmpp.test", false);
+            assert_eq!(again.forget(J), 2);
+            commit(&again, store.as_ref());
+            assert_eq!(store.contacts().unwrap(), Default::default());
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn activity_is_rewritten_only_past_the_granularity() {
+        let book = ContactBook::new();
+        book.accept(A, J, 1000, 100);
+        assert_eq!(book.take_dirty(10).len(), 1);
+        book.accept(A, J, 1050, 100);
+        assert!(!book.has_dirty(), "fresh: nothing to write");
+        assert_eq!(book.record(A, J).unwrap().last_ms, 1000);
+        book.accept(A, J, 1100, 100);
+        assert_eq!(book.record(A, J).unwrap().last_ms, 1100);
+        assert!(book.has_dirty());
+    }
+
+    #[test]
+    fn unused_pairs_retire_then_go_and_use_revives_them() {
+        let book = ContactBook::new();
+        book.accept(A, J, 0, 1);
+        book.count_unaccepted("x@xmpp.test", A, 0);
+        book.accept("b@sip.test", J, 500, 1);
+        let s = book.sweep(1000, 1000, 300);
+        assert_eq!(s.retired.len(), 2, "{s:?}");
+        assert!(s.removed.is_empty());
+        assert!(!book.state(J, A).accepted, "retired: no longer accepted");
+        assert_eq!(book.state("x@xmpp.test", A).unaccepted, 0);
+        assert!(book.state(J, "b@sip.test").accepted, "still in use");
+        assert_eq!(book.counts(), (1, 2, 0));
+        // Used again during the grace period: active afresh.
+        book.accept(A, J, 1100, 1);
+        assert!(book.state(J, A).accepted);
+        let s = book.sweep(1300, 1000, 300);
+        assert_eq!(s.removed, vec![(A.to_owned(), "x@xmpp.test".to_owned())]);
+        assert!(book.record(A, "x@xmpp.test").is_none());
+        let w = book.take_dirty(10);
+        assert!(w.contains(&ContactWrite::Pair {
+            by: A.into(),
+            of: "x@xmpp.test".into(),
+            record: None
+        }));
+    }
+
+    #[test]
+    fn a_revoked_sender_has_no_messages_left_and_a_block_never_retires() {
+        let book = ContactBook::new();
+        book.accept(A, J, 0, 1);
+        book.revoke(A, J, 5);
+        let s = book.state(J, A);
+        assert!(!s.accepted && s.unaccepted == u32::MAX, "{s:?}");
+        book.set_blocked(A, J, true);
+        book.sweep(u64::MAX / 2, 1, 1);
+        book.sweep(u64::MAX, 1, 1);
+        assert!(book.state(J, A).blocked);
+        assert!(book.record(A, J).is_none());
+    }
+
+    #[test]
+    fn a_failed_commit_is_retried_with_current_values() {
+        let book = ContactBook::new();
+        book.count_unaccepted(J, A, 1);
+        let w = book.take_dirty(10);
+        book.count_unaccepted(J, A, 2);
+        book.redo(&w);
+        let again = book.take_dirty(10);
+        assert_eq!(again.len(), 1);
+        assert!(
+            matches!(&again[0], ContactWrite::Pair { record: Some(r), .. } if r.unaccepted == 2)
+        );
+    }
+}
