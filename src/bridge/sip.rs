@@ -63,13 +63,14 @@ pub fn thread_of_call_id(call_id: &str) -> Cow<'_, str> {
     {
         return Cow::Borrowed(call_id);
     }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = ring::digest::digest(&ring::digest::SHA256, call_id.as_bytes());
-    Cow::Owned(
-        digest.as_ref()[..12]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    )
+    let mut token = String::with_capacity(24);
+    for &b in digest.as_ref().iter().take(12) {
+        token.push(char::from(HEX[usize::from(b >> 4)]));
+        token.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    Cow::Owned(token)
 }
 
 /// Transaction and transport values the caller chooses for an outgoing request.

@@ -214,16 +214,45 @@ async fn component_accept(
     Ok(())
 }
 
+/// The result for an XEP-0199 ping `iq` (its `id`, with `from` and `to` swapped).
+fn answer_ping(iq: &[u8], out: &mut String) {
+    let tag = &iq[..iq.iter().position(|&b| b == b'>').unwrap_or(iq.len())];
+    let attr = |name: &str| -> String {
+        for q in ['\'', '"'] {
+            let key = format!(" {name}={q}");
+            if let Some(i) = tag.windows(key.len()).position(|w| w == key.as_bytes()) {
+                let rest = &tag[i + key.len()..];
+                let end = rest
+                    .iter()
+                    .position(|&b| b == q as u8)
+                    .unwrap_or(rest.len());
+                return String::from_utf8_lossy(&rest[..end]).into_owned();
+            }
+        }
+        String::new()
+    };
+    out.push_str(&format!(
+        "<iq type='result' id='{}' from='{}' to='{}'/>",
+        attr("id"),
+        attr("to"),
+        attr("from")
+    ));
+}
+
 /// Count the `<message>` stanzas of an established stream until it closes.
 async fn count<S: AsyncRead + AsyncWrite + Unpin>(mut s: Stream<S>, reg: Arc<Registry>) {
     reg.sink_streams.fetch_add(1, Relaxed);
     let mut lat = Vec::with_capacity(256);
+    let mut replies = String::new();
     loop {
         // Everything already buffered, then one flush of the latencies per read.
         loop {
             match s.framer.next_frame(&mut s.buf) {
                 Ok(Some(Frame::Element(e))) => {
-                    if e.starts_with(b"<message") {
+                    if e.starts_with(b"<iq") && contains(&e, b"urn:xmpp:ping") {
+                        // XEP-0199: the gateway confirms delivery by pinging; answer like a server.
+                        answer_ping(&e, &mut replies);
+                    } else if e.starts_with(b"<message") {
                         let tag_end = e.iter().position(|&b| b == b'>').unwrap_or(e.len());
                         let tag = &e[..tag_end];
                         if contains(tag, b"type='error'") || contains(tag, b"type=\"error\"") {
@@ -242,6 +271,12 @@ async fn count<S: AsyncRead + AsyncWrite + Unpin>(mut s: Stream<S>, reg: Arc<Reg
             }
         }
         reg.flush(&mut lat);
+        if !replies.is_empty() {
+            if s.send(&replies).await.is_err() {
+                return;
+            }
+            replies.clear();
+        }
         if s.buf.len() >= MAX_BUFFER {
             return;
         }
