@@ -152,6 +152,12 @@ enable = false
 [policy.limits]
 domain_rate = 0
 sender_rate = 0
+# Every generator connection comes from 127.0.0.1: the per-address bound would refuse the
+# idle-connection run past its default of 256.
+[connections]
+max_per_ip = 20000
+sip_max_inbound = 20000
+xmpp_max_inbound = 20000
 [sip]
 listen_tls = ["127.0.0.1:{sip}"]
 {bounce}[xmpp]
