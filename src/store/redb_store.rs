@@ -78,6 +78,11 @@ fn migrate_pairs(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Memory redb may keep for cached pages. Its default is 1 GiB, which a long-running
+/// gateway would slowly fill with spool and consent pages; the working set (recent spool
+/// entries, active contact pairs) is far smaller, and the OS page cache holds the rest.
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 /// State in one redb file.
 #[derive(Debug)]
 pub struct RedbStore {
@@ -90,7 +95,10 @@ impl RedbStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(Box::new(e)))?;
         }
-        let db = Database::create(path).map_err(db_err)?;
+        let db = redb::Builder::new()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(db_err)?;
         let txn = db.begin_write().map_err(db_err)?;
         txn.open_table(ACCEPTED).map_err(db_err)?;
         txn.open_table(COUNTS).map_err(db_err)?;
