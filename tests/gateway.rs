@@ -370,8 +370,10 @@ async fn outbound_dialback_when_the_peer_offers_no_external() {
 
 #[tokio::test]
 async fn xmpp_error_reply_becomes_sip_error_response() {
+    // As a server does: the error for the message, then the answer to the ping parley wrote
+    // after it, both on the server's own stream to parley. The error must win over 202.
     let pki = pki("bounce");
-    let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let (xmpp_hop, mut stanzas) = xmpp_server_forwarding_pings(&pki, "xmpp.test").await;
     let gw = Gateway::start(&pki, xmpp_hop, closed_port().await).await;
     let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
     let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
@@ -384,10 +386,13 @@ async fn xmpp_error_reply_becomes_sip_error_response() {
     .await;
     let stanza = timeout(T, stanzas.recv()).await.unwrap().unwrap();
     let id = attr(&stanza, "id").unwrap();
+    let ping = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    let pong = ping_answer(&ping, "xmpp.test").expect("a ping follows the message");
     peer.send(&format!(
         "<message type='error' from='nobody@xmpp.test' to='alice@sip.test' id='{id}'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>"
     ))
     .await;
+    peer.send(&pong).await;
     let resp = read_sip(&mut ua).await;
     assert!(resp.starts_with("SIP/2.0 503 "), "{resp}");
     gw.stop().await;

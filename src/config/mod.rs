@@ -161,7 +161,8 @@ pub struct SipConfig {
     /// answered 513), and requests within 200 bytes of it are not sent over UDP.
     #[serde(default = "default_udp_mtu")]
     pub udp_mtu: usize,
-    /// How long a relayed MESSAGE waits for an XMPP bounce before it is answered 202.
+    /// With `xmpp.confirm_delivery` off: how long a relayed MESSAGE waits for an XMPP bounce
+    /// before it is answered 202. With it on, the peer's ping answer ends the wait.
     #[serde(default = "default_bounce_window_ms")]
     pub bounce_window_ms: u64,
     /// Non-INVITE transaction timeout (Timer F, 64·T1).

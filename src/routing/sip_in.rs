@@ -302,7 +302,7 @@ impl Gateway {
     async fn await_delivery(
         &self,
         ack: oneshot::Receiver<Result<(), ErrorCondition>>,
-        bounce: oneshot::Receiver<crate::model::DeliveryError<'static>>,
+        mut bounce: oneshot::Receiver<crate::model::DeliveryError<'static>>,
     ) -> Status {
         let budget = Duration::from_millis(self.config().sip.transaction_timeout_ms * 3 / 4);
         match tokio::time::timeout(budget, ack).await {
@@ -311,9 +311,20 @@ impl Gateway {
             Ok(Err(_)) => return (503, Cow::Borrowed("Service Unavailable")),
             Err(_) => return (408, Cow::Borrowed("Request Timeout")),
         }
-        let window = Duration::from_millis(self.config().sip.bounce_window_ms);
-        match tokio::time::timeout(window, bounce).await {
-            Ok(Ok(err)) => {
+        // With delivery confirmation the ack means the peer answered a ping sent after the
+        // stanza; it answers on the stream its error replies come on, in order, so an error
+        // for the stanza has been read already. Without it, give the peer a short window.
+        let bounced = if self.config().xmpp.confirm_delivery {
+            bounce.try_recv().ok()
+        } else {
+            let window = Duration::from_millis(self.config().sip.bounce_window_ms);
+            tokio::time::timeout(window, bounce)
+                .await
+                .ok()
+                .and_then(Result::ok)
+        };
+        match bounced {
+            Some(err) => {
                 let (code, default_reason) = bridge::sip::condition_to_status(err.condition);
                 let reason = err
                     .text
@@ -322,7 +333,7 @@ impl Gateway {
                     .unwrap_or(Cow::Borrowed(default_reason));
                 (code, Cow::Owned(reason.into_owned()))
             }
-            _ => (202, Cow::Borrowed("Accepted")),
+            None => (202, Cow::Borrowed("Accepted")),
         }
     }
 }

@@ -145,7 +145,17 @@ pub async fn xmpp_server_direct_tls(
     pki: &Pki,
     domain: &'static str,
 ) -> (SocketAddr, mpsc::Receiver<String>) {
-    serve_xmpp(pki, domain, "127.0.0.1:0".parse().unwrap(), true).await
+    serve_xmpp(pki, domain, "127.0.0.1:0".parse().unwrap(), true, true).await
+}
+
+/// [`xmpp_server`] that leaves parley's pings unanswered on parley's stream: they go on the
+/// channel like every other element, so a test can answer them on its own stream to parley
+/// (as servers without bidirectional streams do), after whatever it sends first.
+pub async fn xmpp_server_forwarding_pings(
+    pki: &Pki,
+    domain: &'static str,
+) -> (SocketAddr, mpsc::Receiver<String>) {
+    serve_xmpp(pki, domain, "127.0.0.1:0".parse().unwrap(), false, false).await
 }
 
 /// [`xmpp_server`] on a given address (to bring a peer back on the port it had).
@@ -154,7 +164,7 @@ pub async fn xmpp_server_at(
     domain: &'static str,
     at: SocketAddr,
 ) -> (SocketAddr, mpsc::Receiver<String>) {
-    serve_xmpp(pki, domain, at, false).await
+    serve_xmpp(pki, domain, at, false, true).await
 }
 
 async fn serve_xmpp(
@@ -162,6 +172,7 @@ async fn serve_xmpp(
     domain: &'static str,
     at: SocketAddr,
     direct_tls: bool,
+    answer_pings: bool,
 ) -> (SocketAddr, mpsc::Receiver<String>) {
     let listener = TcpListener::bind(at).await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -204,7 +215,7 @@ async fn serve_xmpp(
                     if element == "</stream:stream>" {
                         return;
                     }
-                    if let Some(pong) = ping_answer(&element, domain) {
+                    if answer_pings && let Some(pong) = ping_answer(&element, domain) {
                         s.send(&pong).await;
                         continue;
                     }
