@@ -4,7 +4,8 @@
 # presence) → SIP at once, in rounds — while the stand-in SIP proxy and XMPP server are
 # killed (SIGKILL) and restarted at random (at most one restart per 30 s). Reports messages
 # sent, delivered, bounced and lost (must be 0), and parley's RSS and open file descriptors
-# sampled from /proc every 10 s (first/last/max). Exits 1 when a message is lost.
+# sampled from /proc every 10 s (first/last/max), and with gdb installed its live heap every
+# minute (glibc malloc_stats). Exits 1 when a message is lost.
 #
 # usage: protocol-tests/soak/soak.sh [DURATION_SECONDS]
 #   env: PARLEY=path/to/parley (default target/debug/parley)
@@ -70,6 +71,21 @@ sample() { # time rss_kib fds
   rss=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status" 2>/dev/null || echo 0)
   fds=$(ls "/proc/$PID/fd" 2>/dev/null | wc -l)
   echo "$(( $(date +%s) - T0 )) $rss $fds" >> "$RUN/samples"
+  heap_sample
+}
+
+# The live heap tells a leak from RSS that only grows while code and arenas are first
+# touched: with gdb, every minute glibc's malloc_stats() prints parley's heap to its log,
+# and the total "in use bytes" is recorded.
+HEAP_AT=0
+heap_sample() {
+  command -v gdb >/dev/null || return 0
+  [ "$(date +%s)" -ge "$HEAP_AT" ] || return 0
+  HEAP_AT=$(( $(date +%s) + 60 ))
+  gdb -p "$PID" -batch -ex 'call (void)malloc_stats()' >/dev/null 2>&1 || return 0
+  local used
+  used=$(awk '/^Total \(incl. mmap\)/ {f=1} f && /^in use bytes/ {v=$NF; f=0} END {print v}' "$RUN/parley.log")
+  [ -n "$used" ] && echo "$(( $(date +%s) - T0 )) $used" >> "$RUN/heap"
 }
 
 T0=$(date +%s)
@@ -139,6 +155,9 @@ fds = [x[2] for x in s]
 print(f"parley RSS KiB: first {rss[0]} last {rss[-1]} max {max(rss)} ({len(s)} samples)")
 print(f"parley open fds: first {fds[0]} last {fds[-1]} max {max(fds)}")
 print("RSS over time (s: KiB):", " ".join(f"{t}:{r}" for t, r, _ in s[:: max(1, len(s) // 12)]))
+heap = [tuple(map(int, l)) for l in lines("heap") if len(l) == 2]
+if heap:
+    print("live heap over time (s: KiB, glibc malloc_stats in use):", " ".join(f"{t}:{b // 1024}" for t, b in heap))
 sys.exit(1 if lost_total or alive != "yes" else 0)
 PY
 STATUS=$?
