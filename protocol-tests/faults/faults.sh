@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fault injection against the parley binary, in a private network namespace (issue 12):
 # peers killed mid-stream, peers that accept TCP and never answer, a peer that resets after
-# half a stanza, and a loopback that drops 20% of packets (netem). Every message sent is
+# half a stanza, and a loopback that drops 20% of packets (netem, or nftables). Every message sent is
 # followed to its end: delivered (the far stand-in logged it), bounced (the sender got an
 # error), spooled (parley's spool gauge), or lost. Prints the fault table; exits 1 when any
 # message is lost.
@@ -23,7 +23,9 @@ fi
 ip link set lo up
 command -v tc >/dev/null || { echo "tc missing: apt-get install iproute2" >&2; exit 2; }
 # netem needs the sch_netem kernel module; where the kernel has none (no modules), the loss
-# scenario falls back to loss-emulating relays (peers.py lossy-proxy) and says so in its row.
+# scenario drops 20% of loopback packets with an nftables rule (numgen random) instead, so the
+# kernel's TCP retransmits as on a lossy link; without nft either, it falls back to
+# loss-emulating relays (peers.py lossy-proxy). Its row says which was used.
 RUN="$(mktemp -d /tmp/parley-faults.XXXXXX)"
 PEERS=(python3 "$HERE/peers.py")
 SCENARIOS=("$@")
@@ -158,6 +160,16 @@ for sc in "${SCENARIOS[@]}"; do
     netem-loss)    # 20% of packets dropped, traffic both ways at once
       if tc qdisc add dev lo root netem loss 20% 2>/dev/null; then
         LOSS="netem"; SIP_HOP=15061; XMPP_HOP=15270
+      elif command -v nft >/dev/null && nft -f - 2>/dev/null <<'NFT'
+table inet parley_loss {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    oifname "lo" numgen random mod 5 0 counter drop
+  }
+}
+NFT
+      then
+        LOSS="nft"; SIP_HOP=15061; XMPP_HOP=15270
       else
         # No netem in this kernel: emulate the loss in relays in front of both stand-ins.
         LOSS="relay"; SIP_HOP=25061; XMPP_HOP=25270
@@ -170,6 +182,11 @@ for sc in "${SCENARIOS[@]}"; do
       UA=$!
       xmpp_sender "$L/near-xmpp.log" nx --gap 0.05; sleep 15; wait "$UA"
       [ "$LOSS" = netem ] && tc qdisc del dev lo root
+      if [ "$LOSS" = nft ]; then
+        DROPPED=$(nft list table inet parley_loss | awk '/counter/ {for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1)}')
+        nft delete table inet parley_loss
+        echo "nft dropped $DROPPED loopback packets" >&2
+      fi
       stop_bg
       count "loss($LOSS) s→x" nl "$L/near-sip.log" "$L/far-xmpp.log" /dev/null $(( $(date +%s) - t0 ))
       count "loss($LOSS) x→s" nx "$L/near-xmpp.log" "$L/far-sip.log" "$L/far-xmpp.log" $(( $(date +%s) - t0 )) ;;

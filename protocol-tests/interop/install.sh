@@ -4,7 +4,8 @@
 #   apt: prosody (+ lua-unbound, only Recommended by Debian, needed to read /etc/hosts),
 #        kamailio + kamailio-tls-modules, python3-venv, openssl, iproute2, util-linux, curl;
 #        ejabberd for the federation scenarios (s2s.sh); sip-tester (SIPp), stunnel4 for later ones;
-#        prometheus (server and promtool), systemd (systemd-analyze), man-db for the ops checks.
+#        prometheus (server and promtool), systemd (systemd-analyze), man-db for the ops checks;
+#        nftables for the packet-loss fault (random drops where the kernel has no netem).
 #   pip: a venv at $PARLEY_INTEROP_VENV (default /tmp/parley-interop/venv) with slixmpp and
 #        pjsua2-python (manylinux wheel for CPython 3.11, Debian 12's python3).
 # Distro services are not started by the packages' install scripts: when the machine has no
@@ -16,7 +17,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 APT_PACKAGES=(
   prosody lua-unbound kamailio kamailio-tls-modules python3-venv openssl iproute2 util-linux curl
   ejabberd sip-tester stunnel4
-  prometheus systemd man-db
+  prometheus systemd man-db nftables
 )
 PIP_PACKAGES=(slixmpp==1.17.0 pjsua2-python==2.15.1.post1)
 PY=/usr/bin/python3   # Debian's interpreter: the pjsua2 wheel is built for CPython 3.11
