@@ -224,6 +224,13 @@ async fn a_server_whose_certificate_names_only_its_srv_target_is_refused() {
         stanzas.try_recv().is_err(),
         "nothing reached a server that did not prove the domain"
     );
+    let log = parley.log_lines();
+    assert!(
+        log.iter().any(|l| l.contains("outbound s2s connect failed")
+            && l.contains("up.hosting.test")
+            && l.contains("not valid for name \"xmpp.dns.test\"")),
+        "refused for not covering the domain: {log:#?}"
+    );
     assert!(
         order_of(&dns).contains(&q(RecordType::A, "up.hosting.test")),
         "the SRV target was found and tried: {:?}",
