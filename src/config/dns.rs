@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{ConfigError, invalid};
 
 /// `[dns]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DnsConfig {
     /// Name servers as `IP` (port 53) or `IP:port` (IPv6 as `[addr]:port`), asked in order;
