@@ -299,3 +299,115 @@ async fn an_xmpp_message_reaches_a_sip_domain_through_naptr_srv_and_its_second_t
         "NAPTR, the TLS SRV name it gave (not UDP's, not the default names), then the targets"
     );
 }
+
+#[tokio::test]
+async fn direct_tls_and_starttls_records_are_tried_in_one_priority_order() {
+    // XEP-0368: _xmpps-server and _xmpp-server records are one RFC 2782 set. Priorities
+    // 10 (STARTTLS, refuses), 20 (direct TLS, refuses), 30 (direct TLS, listening): all three
+    // are tried in that order, each with its own way of starting TLS.
+    let pki = Pki::new("dns-xmpps", &["sip.test", "xmpp.dns.test"]);
+    let (tls_up, mut stanzas) = xmpp_server_direct_tls(&pki, "xmpp.dns.test").await;
+    let (p10, p20) = (refused_port().await, refused_port().await);
+    let dns = DnsServer::start(
+        Zone::default()
+            .srv(
+                "_xmpps-server._tcp.xmpp.dns.test",
+                30,
+                0,
+                tls_up.port(),
+                "c.hosting.test",
+            )
+            .srv(
+                "_xmpps-server._tcp.xmpp.dns.test",
+                20,
+                0,
+                p20,
+                "b.hosting.test",
+            )
+            .srv(
+                "_xmpp-server._tcp.xmpp.dns.test",
+                10,
+                0,
+                p10,
+                "a.hosting.test",
+            )
+            .a("a.hosting.test", LOOPBACK)
+            .a("b.hosting.test", LOOPBACK)
+            .a("c.hosting.test", LOOPBACK),
+    )
+    .await;
+    let parley = daemon(
+        &pki,
+        dns.addr,
+        ("sip.test", Some("127.0.0.1:9".parse().unwrap())),
+        ("xmpp.dns.test", None),
+    )
+    .await;
+    let mut ua = sip_client(&pki, parley.sip, "sip.test", "xmpp.dns.test").await;
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "juliet@xmpp.dns.test",
+        "d3@host",
+        "over direct TLS",
+    ))
+    .await;
+    let stanza = timeout(T, stanzas.recv())
+        .await
+        .expect("delivered")
+        .unwrap();
+    assert!(stanza.contains("<body>over direct TLS</body>"), "{stanza}");
+    let resp = timeout(T, read_sip(&mut ua)).await.expect("a SIP answer");
+    assert!(resp.starts_with("SIP/2.0 202 "), "{resp}");
+    assert_eq!(
+        order_of(&dns),
+        [
+            q(RecordType::SRV, "_xmpps-server._tcp.xmpp.dns.test"),
+            q(RecordType::SRV, "_xmpp-server._tcp.xmpp.dns.test"),
+            q(RecordType::A, "a.hosting.test"),
+            q(RecordType::A, "b.hosting.test"),
+            q(RecordType::A, "c.hosting.test"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_domain_that_declares_no_s2s_service_is_not_tried_at_its_address() {
+    // RFC 2782 / XEP-0368: a lone "." target says the service is not offered; parley must not
+    // fall back to the domain's own A record (which exists here).
+    let pki = Pki::new("dns-no-s2s", &["sip.test", "xmpp.dns.test"]);
+    let dns = DnsServer::start(
+        Zone::default()
+            .srv("_xmpp-server._tcp.xmpp.dns.test", 0, 0, 0, ".")
+            .a("xmpp.dns.test", LOOPBACK),
+    )
+    .await;
+    let parley = daemon(
+        &pki,
+        dns.addr,
+        ("sip.test", Some("127.0.0.1:9".parse().unwrap())),
+        ("xmpp.dns.test", None),
+    )
+    .await;
+    let mut ua = sip_client(&pki, parley.sip, "sip.test", "xmpp.dns.test").await;
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "juliet@xmpp.dns.test",
+        "d4@host",
+        "nowhere",
+    ))
+    .await;
+    let resp = timeout(T, read_sip(&mut ua)).await.expect("a SIP answer");
+    assert!(
+        resp.starts_with("SIP/2.0 4") || resp.starts_with("SIP/2.0 5"),
+        "a failure answer: {resp}"
+    );
+    assert!(resp.contains("Call-ID: d4@host"), "{resp}");
+    assert_eq!(
+        order_of(&dns),
+        [
+            q(RecordType::SRV, "_xmpps-server._tcp.xmpp.dns.test"),
+            q(RecordType::SRV, "_xmpp-server._tcp.xmpp.dns.test"),
+        ],
+        "no address lookup after the service was declared not offered"
+    );
+}
