@@ -213,6 +213,9 @@ pub fn reload(gw: &Gateway, config: Config) -> Result<(), ReloadError> {
     {
         warn!("listen addresses and state_dir change only on restart; keeping the bound ones");
     }
+    if config.dns != old.dns {
+        warn!("[dns] changes only on restart; keeping the name servers in use");
+    }
     let (certs, ca_file) = tls_material(&config).map_err(ReloadError::Start)?;
     let tls = TlsContext::build_with_peer_cas(&certs, &ca_file, &config.xmpp_peer_cas())
         .map_err(|e| ReloadError::Start(StartError::Tls(e)))?;

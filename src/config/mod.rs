@@ -3,6 +3,7 @@
 
 mod connections;
 mod default;
+mod dns;
 mod ops;
 mod policy;
 mod spool;
@@ -19,6 +20,7 @@ use serde::Deserialize;
 
 pub use connections::ConnectionsConfig;
 pub use default::{DEFAULT_CONFIG, default_state_dir};
+pub use dns::DnsConfig;
 pub use ops::{AuditConfig, AuditOutput, MetricsConfig};
 pub use policy::{
     Action, ConsentConfig, DomainPair, DomainSwitch, FederationConfig, LimitsConfig, PolicyConfig,
@@ -94,6 +96,9 @@ pub struct Config {
     /// Bounds on concurrent inbound connections.
     #[serde(default)]
     pub connections: ConnectionsConfig,
+    /// The DNS servers for peer lookups.
+    #[serde(default)]
+    pub dns: DnsConfig,
 }
 
 /// `[log]`.
@@ -747,6 +752,7 @@ impl Config {
         self.policy.validate()?;
         self.spool.validate()?;
         self.connections.validate()?;
+        self.dns.validate()?;
         Ok(())
     }
 

@@ -103,6 +103,7 @@ impl Gateway {
             .first()
             .map(|a| a.to_string())
             .unwrap_or_default();
+        let resolver = Resolver::from_config(&config.dns);
         Gateway {
             live: RwLock::new(Arc::new(Live {
                 policy: Arc::new(Policy::new(&config.policy)),
@@ -123,7 +124,7 @@ impl Gateway {
             ids: IdGenerator::new(),
             message_ids: ids::MessageIds::default(),
             spool: spool::Spool::default(),
-            resolver: Resolver::from_system(),
+            resolver,
             dialback,
             cancel,
             tracker,

@@ -3,13 +3,15 @@
 //! publishes) → A/AAAA, or a static `next_hop` from config, which always wins.
 //!
 //! The ordering and selection rules are pure functions over resolver answers ([`from_naptr`],
-//! [`srv_names`], [`order_srv`], [`fallback`]), so they are tested without DNS; the lookups
+//! [`srv_names`], [`order_srv`], [`sip_order`], [`fallback`]) with the random source of
+//! RFC 2782's weighted pick passed in, so they are tested without DNS; the lookups
 //! themselves go through the process-wide [`Resolver`].
 
 use hickory_resolver::proto::rr::{RData, RecordType};
 use tracing::debug;
 
-use super::resolve::Resolver;
+use super::resolve::{Resolver, rfc2782_order, system_random};
+pub use super::resolve::{Srv, SrvAnswer};
 
 /// A SIP transport (RFC 3261 §18).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,19 +79,6 @@ pub struct Naptr {
     pub replacement: String,
 }
 
-/// An SRV record as the resolver gave it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Srv {
-    /// Priority (lowest first).
-    pub priority: u16,
-    /// Weight (higher first within a priority; RFC 2782's random pick is made deterministic).
-    pub weight: u16,
-    /// Port.
-    pub port: u16,
-    /// Target host (`.` means no service).
-    pub target: String,
-}
-
 /// RFC 3263 §4.1: the SRV names to query from NAPTR answers, in order — only `S`-flagged
 /// records for a transport in `allowed`, sorted by order then preference.
 pub fn from_naptr(records: &[Naptr], allowed: &[SipTransport]) -> Vec<(SipTransport, String)> {
@@ -126,22 +115,44 @@ pub fn srv_names(domain: &str, allowed: &[SipTransport]) -> Vec<(SipTransport, S
         .collect()
 }
 
-/// RFC 2782 order of one SRV answer: lowest priority first, higher weight first within a
-/// priority; a lone `.` target means the service is not offered (nothing).
-pub fn order_srv(mut records: Vec<Srv>, transport: SipTransport) -> Vec<SipTarget> {
-    if records.len() == 1 && records[0].target.trim_end_matches('.').is_empty() {
+/// RFC 2782 order of one SRV answer for `transport` (see [`rfc2782_order`]).
+pub fn order_srv(
+    answer: SrvAnswer,
+    transport: SipTransport,
+    random: &mut impl FnMut(u32) -> u32,
+) -> Vec<SipTarget> {
+    let SrvAnswer::Records(records) = answer else {
         return Vec::new();
-    }
-    records.sort_by_key(|r| (r.priority, std::cmp::Reverse(r.weight)));
-    records
+    };
+    rfc2782_order(records.into_iter().map(|r| (r, ())).collect(), random)
         .into_iter()
-        .filter(|r| !r.target.trim_end_matches('.').is_empty())
-        .map(|r| SipTarget {
-            host: r.target.trim_end_matches('.').to_owned(),
+        .map(|(r, ())| SipTarget {
+            host: r.target,
             port: r.port,
             transport,
         })
         .collect()
+}
+
+/// RFC 3263 §4.2: the servers from the SRV answers of each name in turn (as [`from_naptr`] or
+/// [`srv_names`] ordered them), each answer in RFC 2782 order; with none, the domain's
+/// address records ([`fallback`]) — unless a name said its service is not offered (a lone
+/// `.` target, RFC 2782), which leaves nothing to try.
+pub fn sip_order(
+    domain: &str,
+    allowed: &[SipTransport],
+    answers: Vec<(SipTransport, SrvAnswer)>,
+    random: &mut impl FnMut(u32) -> u32,
+) -> Vec<SipTarget> {
+    let not_offered = answers.iter().any(|(_, a)| *a == SrvAnswer::NotOffered);
+    let mut targets = Vec::new();
+    for (transport, answer) in answers {
+        targets.extend(order_srv(answer, transport, random));
+    }
+    if targets.is_empty() && !not_offered {
+        targets.extend(fallback(domain, allowed));
+    }
+    targets
 }
 
 /// RFC 3263 §4.2 with no SRV: the domain itself on the default port of the first allowed
@@ -169,7 +180,7 @@ impl Resolver {
     /// The SIP servers of `domain` over the `allowed` transports (in preference order), per
     /// RFC 3263: NAPTR, else the SRV names, else the domain's address records.
     pub async fn sip_targets(&self, domain: &str, allowed: &[SipTransport]) -> Vec<SipTarget> {
-        let mut targets = Vec::new();
+        let mut answers = Vec::new();
         if let Some(dns) = self.dns() {
             let naptr: Vec<Naptr> = match dns.lookup(format!("{domain}."), RecordType::NAPTR).await
             {
@@ -193,24 +204,10 @@ impl Resolver {
                 names = srv_names(domain, allowed);
             }
             for (transport, name) in names {
-                let Ok(srv) = dns.srv_lookup(format!("{name}.")).await else {
-                    continue;
-                };
-                let records = srv
-                    .iter()
-                    .map(|r| Srv {
-                        priority: r.priority(),
-                        weight: r.weight(),
-                        port: r.port(),
-                        target: r.target().to_utf8(),
-                    })
-                    .collect();
-                targets.extend(order_srv(records, transport));
+                answers.push((transport, self.srv(&name).await));
             }
         }
-        if targets.is_empty() {
-            targets.extend(fallback(domain, allowed));
-        }
+        let targets = sip_order(domain, allowed, answers, &mut system_random);
         debug!(domain, ?targets, "SIP targets");
         targets
     }
@@ -232,12 +229,13 @@ mod tests {
     }
 
     fn srv(priority: u16, weight: u16, port: u16, target: &str) -> Srv {
-        Srv {
-            priority,
-            weight,
-            port,
-            target: target.into(),
-        }
+        Srv::new(priority, weight, port, target)
+    }
+
+    /// A random source that returns the given draws in turn.
+    fn draws(values: &[u32]) -> impl FnMut(u32) -> u32 + '_ {
+        let mut it = values.iter();
+        move |n| (*it.next().expect("a draw for every pick")).min(n)
     }
 
     #[test]
@@ -289,30 +287,92 @@ mod tests {
     }
 
     #[test]
-    fn srv_by_priority_then_weight() {
-        let got = order_srv(
-            vec![
+    fn srv_by_priority_then_weighted_pick() {
+        let records = || {
+            SrvAnswer::from_records(vec![
                 srv(20, 0, 5061, "backup.example.com."),
                 srv(10, 10, 5061, "b.example.com."),
                 srv(10, 60, 5062, "a.example.com."),
-            ],
-            Tls,
-        );
-        let hosts: Vec<_> = got.iter().map(|t| (t.host.as_str(), t.port)).collect();
+            ])
+        };
+        let hosts = |got: Vec<SipTarget>| -> Vec<(String, u16)> {
+            got.into_iter().map(|t| (t.host, t.port)).collect()
+        };
+        // Priority 10 first (running sums b 10, a 70): a draw of 11 picks a, 5 picks b.
+        let got = order_srv(records(), Tls, &mut draws(&[11, 0, 0]));
+        assert!(got.iter().all(|t| t.transport == Tls));
         assert_eq!(
-            hosts,
+            hosts(got),
             [
-                ("a.example.com", 5062),
-                ("b.example.com", 5061),
-                ("backup.example.com", 5061)
+                ("a.example.com".into(), 5062),
+                ("b.example.com".into(), 5061),
+                ("backup.example.com".into(), 5061)
             ]
         );
-        assert!(got.iter().all(|t| t.transport == Tls));
+        assert_eq!(
+            hosts(order_srv(records(), Tls, &mut draws(&[5, 0, 0])))[0],
+            ("b.example.com".into(), 5061)
+        );
     }
 
     #[test]
     fn dot_target_means_no_service() {
-        assert!(order_srv(vec![srv(0, 0, 0, ".")], Tcp).is_empty());
+        let dot = || SrvAnswer::from_records(vec![srv(0, 0, 0, ".")]);
+        assert!(order_srv(dot(), Tcp, &mut draws(&[])).is_empty());
+        // A lone "." rules out the address fallback …
+        assert!(sip_order("example.com", &[Tls], vec![(Tls, dot())], &mut draws(&[])).is_empty());
+        // … but not the servers another name gave.
+        let got = sip_order(
+            "example.com",
+            &[Tls],
+            vec![
+                (Tls, dot()),
+                (
+                    Tls,
+                    SrvAnswer::from_records(vec![srv(0, 0, 5061, "sip.example.com.")]),
+                ),
+            ],
+            &mut draws(&[0]),
+        );
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].host, "sip.example.com");
+    }
+
+    #[test]
+    fn answers_keep_the_naptr_order_and_fall_back_only_with_none() {
+        // NAPTR put TCP before TLS: the TCP servers come first, whatever their priority.
+        let got = sip_order(
+            "example.com",
+            &[Tls, Tcp],
+            vec![
+                (
+                    Tcp,
+                    SrvAnswer::from_records(vec![srv(50, 0, 5060, "tcp.example.com.")]),
+                ),
+                (
+                    Tls,
+                    SrvAnswer::from_records(vec![srv(0, 0, 5061, "tls.example.com.")]),
+                ),
+            ],
+            &mut draws(&[0, 0]),
+        );
+        let plan: Vec<_> = got.iter().map(|t| (t.host.as_str(), t.transport)).collect();
+        assert_eq!(plan, [("tcp.example.com", Tcp), ("tls.example.com", Tls)]);
+        // No records anywhere: the domain on the first transport's port (RFC 3263 §4.2).
+        let got = sip_order(
+            "example.com",
+            &[Tls],
+            vec![(Tls, SrvAnswer::Nothing)],
+            &mut draws(&[]),
+        );
+        assert_eq!(
+            got,
+            [SipTarget {
+                host: "example.com".into(),
+                port: 5061,
+                transport: Tls
+            }]
+        );
     }
 
     #[test]
