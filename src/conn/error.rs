@@ -36,6 +36,8 @@ pub enum ConnError {
     SaslRefused(String),
     /// The stream names a domain parley does not serve.
     UnknownDomain(String),
+    /// DNS says the domain offers no server-to-server service (an SRV target of ".").
+    NoService(String),
     /// The connection carried nothing for the idle timeout and was closed.
     Idle,
     /// The gateway is shutting down.
@@ -57,7 +59,7 @@ impl ConnError {
     /// authentication was refused (as opposed to an unreachable or slow peer).
     pub fn is_permanent(&self) -> bool {
         match self {
-            ConnError::Auth(_) | ConnError::SaslRefused(_) => true,
+            ConnError::Auth(_) | ConnError::SaslRefused(_) | ConnError::NoService(_) => true,
             ConnError::Io(e) => e
                 .get_ref()
                 .and_then(|inner| inner.downcast_ref::<rustls::Error>())
@@ -92,6 +94,10 @@ impl fmt::Display for ConnError {
             ConnError::Auth(e) => write!(f, "authentication failed: {e}"),
             ConnError::SaslRefused(why) => write!(f, "SASL refused: {why}"),
             ConnError::UnknownDomain(d) => write!(f, "domain not served here: {d}"),
+            ConnError::NoService(d) => write!(
+                f,
+                "{d} offers no server-to-server service (SRV target \".\")"
+            ),
             ConnError::Idle => f.write_str("idle timeout"),
             ConnError::Shutdown => f.write_str("shutting down"),
         }

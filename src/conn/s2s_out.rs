@@ -79,6 +79,9 @@ pub(crate) async fn secure_transport(
     limits: XmppLimits,
 ) -> Result<(TlsStream<TcpStream>, VerifiedDomain), ConnError> {
     let (local, remote) = (route.local, route.remote);
+    if route.targets.is_empty() {
+        return Err(ConnError::NoService(remote.to_owned()));
+    }
     let mut last = ConnError::UnknownDomain(remote.to_owned());
     for target in &route.targets {
         for addr in resolver.addresses(target).await {

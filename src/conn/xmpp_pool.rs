@@ -623,7 +623,7 @@ pub(crate) fn failure_reason(e: &ConnError) -> S2sFailure {
         ConnError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             S2sFailure::Connect
         }
-        ConnError::UnknownDomain(_) => S2sFailure::Connect,
+        ConnError::UnknownDomain(_) | ConnError::NoService(_) => S2sFailure::Connect,
         ConnError::Io(_) | ConnError::Closed | ConnError::Idle | ConnError::Shutdown => {
             S2sFailure::Closed
         }
