@@ -496,6 +496,7 @@ where
         }
     };
     transactions.fail_all(503, "Connection Lost");
+    gw.sip_out_pool().withdraw_alias(&tx);
     let _ = io.shutdown().await;
     result
 }
@@ -566,6 +567,9 @@ fn process(
                     if !counted.is_named() {
                         counted.claim(&claimed_domain(&msg));
                     }
+                    if !peer.is_empty() {
+                        lend_alias(&msg, peer, gw, tx);
+                    }
                     let key = TransactionKey::of(&msg);
                     match transactions.on_request(&msg, key.as_ref(), None) {
                         RequestFate::New => {}
@@ -587,6 +591,30 @@ fn process(
             },
         }
     }
+}
+
+/// RFC 5923: a request over TLS whose top Via offers `;alias`, from a peer whose certificate
+/// covers the SIP domain in its From (§8), to an XMPP-side domain parley serves, lends this
+/// connection for parley's requests from that domain to the peer's.
+fn lend_alias(msg: &SipMessage, peer: &PeerCerts, gw: &Arc<Gateway>, tx: &mpsc::Sender<SipOut>) {
+    use crate::config::Side;
+    let Ok(via) = msg.via() else { return };
+    if via.param("alias").is_none() || !via.transport.eq_ignore_ascii_case("TLS") {
+        return;
+    }
+    let remote = claimed_domain(msg);
+    let local = (msg.request_uri())
+        .and_then(|u| crate::bridge::address::from_sip_uri(u).ok())
+        .map(|a| a.domain.into_owned())
+        .unwrap_or_default();
+    if !gw.serves(&remote, Side::Sip) || !gw.serves(&local, Side::Xmpp) {
+        return;
+    }
+    if crate::auth::verify_certificate_for(Some(peer), &remote).is_err() {
+        debug!(peer.domain = %remote, "alias offered by a peer not certified for its domain");
+        return;
+    }
+    gw.sip_out_pool().offer_alias(&local, &remote, tx);
 }
 
 /// The domain a request's From claims (unverified: a label value only, capped by
