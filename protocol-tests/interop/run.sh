@@ -23,7 +23,7 @@ GATEWAY_SCENARIOS=(sip-to-xmpp-plain xmpp-to-sip-plain unicode-both-ways errors-
 GATEWAY_SCENARIOS+=(sip-watches-xmpp xmpp-watches-sip sip-unsubscribes)
 GATEWAY_SCENARIOS+=(session-mode-im udp-retransmission)
 GATEWAY_SCENARIOS+=(events-both-ways sip-watch-outlives-refreshes)
-GATEWAY_SCENARIOS+=(session-mode-im-udp)
+GATEWAY_SCENARIOS+=(session-mode-im-udp xmpp-watch-outlives-refreshes)
 SELF_TESTS=(peers-xmpp-local peers-sip-local)
 
 # Address plan (see README.md).
@@ -592,6 +592,58 @@ sc_session_mode_im_udp() {
   grep -aqF -- "$body" "$msgs" 2>/dev/null || fail "SIPp did not get the body in the dialog"
   grep -aq "^BYE sip:" "$msgs" 2>/dev/null || fail "SIPp got no BYE after juliet's <gone/>"
   ! grep -q '^ERROR' "$jout" || fail "juliet got an error back: $(grep -m1 '^ERROR' "$jout")"
+  [ -z "$REASON" ]
+}
+# presence (issue 7): parley as subscriber over several refresh periods. juliet (slixmpp)
+# watches carol@sip.test; Kamailio turns every SUBSCRIBE to carol into a 15 s request
+# (kamailio.cfg), so carol's pjsua2 grants 15 s and parley must refresh in the dialog before
+# each period ends. carol changes presence 20 s apart (three changes, about 60 s); juliet must
+# see all three in order, and carol's pjsip log must show at least 3 in-dialog refreshes, each
+# answered 200 (a lapsed subscription would end with no further NOTIFY reaching juliet).
+sc_xmpp_watch_outlives_refreshes() {
+  local tag=subrefresh n; n="$(nonce)"
+  local cout="$SC_DIR/$tag.carol.out" jout="$SC_DIR/$tag.juliet.out" plog="$SC_DIR/$tag.carol.pjsip.log"
+  BOUND=110 timeout -k 5 110 "$VENV/bin/python" "$INTEROP/clients/sip_presentity.py" --id sip:carol@sip.test \
+    --registrar "sip:sip.test;transport=tls" --proxy "sip:$KAM_IP:5061;transport=tls;lr" \
+    --ca "$CERTS/ca.crt" --cert "$CERTS/sip.test.crt" --key "$CERTS/sip.test.key" \
+    --local-ip 127.0.0.8 --delay 20 --linger 4 --timeout 100 \
+    --step "online:first $n" --step "away:second $n" --step "busy:third $n" \
+    --log-file "$plog" > "$cout" 2>&1 &
+  local cpid=$!
+  wait_grep "$cout" '^READY' 15 "$cpid" || { fail "carol could not register at Kamailio"; show carol "$cout"; return 1; }
+  BOUND=100 xmpp_client_script xmpp_watcher.py --jid juliet@xmpp.test --server "$XMPP_IP" \
+    --watch carol@sip.test --until "status=third $n" --unsubscribe --timeout 90 > "$jout" 2>&1
+  wait_pid "$cpid" 30 || true
+  show carol "$cout"; show juliet "$jout"
+  python3 - "$jout" "$n" <<'PY' || fail "juliet saw: $(grep -E '^(SUBSCRIBED|PRESENCE|ERROR|FAIL)' "$jout" | tr '\n' '|')"
+import re, sys
+lines = [l.strip() for l in open(sys.argv[1], encoding="utf-8")]
+n = sys.argv[2]
+want = [r"^SUBSCRIBED from=carol@sip.test", r"type=available show= status=first " + n,
+        r"type=available show=away status=second " + n, r"type=available show=dnd status=third " + n]
+i = 0
+for l in lines:
+    if i < len(want) and re.search(want[i], l):
+        i += 1
+sys.exit(0 if i == len(want) else 1)
+PY
+  local refreshes
+  refreshes="$(python3 - "$plog" <<'PY'
+import re, sys
+msgs = open(sys.argv[1], encoding="utf-8", errors="replace").read().split("--end msg--")
+# In-dialog refreshes carol received, and her 200s granting 15 s.
+got = [m for m in msgs if "RX" in m and re.search(r"^SUBSCRIBE sip:", m, re.M)
+       and re.search(r"^To:.*;tag=", m, re.M) and not re.search(r"^Expires: 0", m, re.M)]
+ok = [m for m in msgs if "TX" in m and re.search(r"^SIP/2.0 200 ", m, re.M)
+      and re.search(r"^CSeq: \d+ SUBSCRIBE", m, re.M) and re.search(r"^Expires: 1[0-5]\s*$", m, re.M)]
+print(f"{len(got)} {len(ok)}")
+PY
+)"
+  log "carol's subscription: refreshes received, 200s granting <=15 s: $refreshes"
+  echo "[carol] refreshes received, 200s granting <=15 s: $refreshes" >> "$LOG"
+  read -r got ok <<< "$refreshes"
+  [ "${got:-0}" -ge 3 ] || fail "fewer than 3 refreshes reached carol (received, 200: $refreshes)"
+  [ "${ok:-0}" -ge 4 ] || fail "carol did not grant short periods (received, 200: $refreshes)"
   [ -z "$REASON" ]
 }
 # self-tests: the same clients and peers, within one domain, no parley
