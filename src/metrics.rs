@@ -674,6 +674,9 @@ pub const SIP_TRANSACTIONS_TOTAL: &str = "parley_sip_transactions_total";
 /// SIP retransmissions over UDP: `sent` (Timers A, E, G and 2xx) and `absorbed` (a
 /// retransmitted request the transaction layer kept from the router).
 pub const SIP_RETRANSMISSIONS_TOTAL: &str = "parley_sip_retransmissions_total";
+/// INVITE server transactions whose final got no ACK, by `final` (`2xx`: Timer L, the
+/// dialog is ended with BYE; `failure`: Timer H).
+pub const SIP_ACK_TIMEOUTS_TOTAL: &str = "parley_sip_ack_timeouts_total";
 
 fn describe_sip_transactions() {
     describe_counter!(
@@ -685,6 +688,11 @@ fn describe_sip_transactions() {
         SIP_RETRANSMISSIONS_TOTAL,
         Unit::Count,
         "SIP retransmissions over UDP, sent and absorbed."
+    );
+    describe_counter!(
+        SIP_ACK_TIMEOUTS_TOTAL,
+        Unit::Count,
+        "INVITE server transactions whose final got no ACK, by final (2xx, failure)."
     );
 }
 
@@ -731,6 +739,13 @@ pub fn sip_transaction(client: bool, method: &str, code: Option<u16>) {
             "outcome" => outcome)
         .increment(1);
     });
+}
+
+/// An INVITE server transaction ended without the ACK for its final (`two_xx`: Timer L,
+/// else Timer H).
+pub fn sip_ack_timeout(two_xx: bool) {
+    let label = if two_xx { "2xx" } else { "failure" };
+    with(|_| counter!(SIP_ACK_TIMEOUTS_TOTAL, "final" => label).increment(1));
 }
 
 /// `n` SIP retransmissions `sent` or `absorbed`.

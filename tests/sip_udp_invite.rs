@@ -178,6 +178,9 @@ async fn refused_invite_over_udp_is_repeated_until_its_ack() {
         sdp.len()
     );
     ua.send_to(invite.as_bytes(), gw.udp).await.unwrap();
+    // §17.2.1: over UDP the 100 Trying comes first.
+    let (trying, _) = recv(&ua).await;
+    assert!(trying.starts_with("SIP/2.0 100 "), "{trying}");
     let (resp, _) = recv(&ua).await;
     let code: u16 = resp[8..11].parse().unwrap();
     // Over UDP no certificate vouches for sip.test: the INVITE is refused.

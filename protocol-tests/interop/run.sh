@@ -23,6 +23,7 @@ GATEWAY_SCENARIOS=(sip-to-xmpp-plain xmpp-to-sip-plain unicode-both-ways errors-
 GATEWAY_SCENARIOS+=(sip-watches-xmpp xmpp-watches-sip sip-unsubscribes)
 GATEWAY_SCENARIOS+=(session-mode-im udp-retransmission)
 GATEWAY_SCENARIOS+=(events-both-ways sip-watch-outlives-refreshes)
+GATEWAY_SCENARIOS+=(session-mode-im-udp xmpp-watch-outlives-refreshes)
 SELF_TESTS=(peers-xmpp-local peers-sip-local)
 
 # Address plan (see README.md).
@@ -80,7 +81,7 @@ if [ "${PARLEY_INTEROP_IN_NS:-}" != 1 ]; then
   fi
   # udp.test: a SIP domain parley reaches over UDP (udp-retransmission), served at 127.0.0.3.
   "$REPO/certs/make-certs.sh" -o "$CERTS" xmpp.test=127.0.0.2,127.0.0.5 sip.test=127.0.0.3,127.0.0.4 \
-    udp.test=127.0.0.3 > "$RUN/certs.log" 2>&1 \
+    udp.test=127.0.0.3 udpim.test=127.0.0.3 > "$RUN/certs.log" 2>&1 \
     || fail_all "certs/make-certs.sh failed" "$RUN/certs.log"
 
   PARLEY_PROBLEM=""
@@ -104,7 +105,7 @@ fi
 
 # ---- inside the namespace ----------------------------------------------------------------
 trap stop_all EXIT
-ns_setup "$XMPP_IP xmpp.test" "$GW_XMPP_IP sip.test" "$GW_XMPP_IP udp.test" \
+ns_setup "$XMPP_IP xmpp.test" "$GW_XMPP_IP sip.test" "$GW_XMPP_IP udp.test" "$GW_XMPP_IP udpim.test" \
   || fail_all "could not set up the network namespace" "$RUN/harness.log"
 
 PEER_PROBLEM=""
@@ -546,6 +547,103 @@ sc_events_both_ways() {
   grep -qx "RECEIPT id=jul-$n from=bob@sip.test" "$jout" || fail "juliet got no receipt naming jul-$n"
   grep -qFx "RECV from=sip:juliet@xmpp.test content_type=text/plain imdn_id= dn= body=reacted 👍 to an earlier message" "$bout" \
     || fail "bob did not get juliet's reaction as text: $(grep 'RECV' "$bout" | tail -1)"
+  [ -z "$REASON" ]
+}
+# session-mode IM over UDP (issue 7): parley reaches udpim.test (im_mode = "session") over UDP,
+# straight at a SIPp UAS (sipp/udp_session_uas.xml, 127.0.0.7:5072) that leaves the first
+# INVITE unanswered for 1.2 s. juliet's message to bob@udpim.test enters through a raw s2s
+# stream as in udp-retransmission. parley must retransmit the INVITE (Timer A), ACK the 200,
+# send the held message as an in-dialog MESSAGE, and end the dialog with BYE when juliet sends
+# XEP-0085 <gone/>; SIPp answers each and exits 0. juliet must get no error back.
+sc_session_mode_im_udp() {
+  local tag=udpim n; n="$(nonce)"
+  local jout="$SC_DIR/$tag.juliet.out" sout="$SC_DIR/$tag.sipp.out" msgs="$SC_DIR/$tag.sipp.msg"
+  local rout="$SC_DIR/$tag.s2s.out" body="Session over UDP $n" rc=0 copies full
+  command -v sipp >/dev/null || { fail "no sipp: run protocol-tests/interop/install.sh"; return 1; }
+  BOUND=40 xmpp_client --jid juliet@xmpp.test --server "$XMPP_IP" --hold-file "$SC_DIR/$tag.done" \
+    --timeout 30 > "$jout" 2>&1 &
+  local jpid=$!
+  wait_grep "$jout" '^READY' 15 "$jpid" || { fail "juliet could not log in at Prosody"; show juliet "$jout"; return 1; }
+  full="$(sed -n 's/^READY //p' "$jout" | head -1)"
+  timeout -k 5 35 sipp -sf "$HERE/sipp/udp_session_uas.xml" -t u1 -i "${UA_IP[bob]}" -p 5072 -m 1 \
+    -nostdin -timeout 30s -timeout_error -trace_msg -message_file "$msgs" > "$sout" 2>&1 &
+  local spid=$!
+  wait_udp "${UA_IP[bob]}" 5072 10 || { fail "SIPp did not bind ${UA_IP[bob]}:5072"; return 1; }
+  s2s_send() {
+    timeout -k 5 20 "$VENV/bin/python" "$INTEROP/clients/s2s_raw.py" --server "$GW_XMPP_IP" \
+      --from xmpp.test --to udpim.test --ca "$CERTS/ca.crt" --cert "$CERTS/xmpp.test.crt" \
+      --key "$CERTS/xmpp.test.key" --timeout 3 --stanza "$1" >> "$rout" 2>&1
+  }
+  s2s_send "<message type='chat' from='$full' to='bob@udpim.test' id='udpim-$n'><body>$body</body></message>" \
+    || fail "the raw s2s stream to udpim.test failed: $(grep -m1 -E '^(FAIL|STREAM-ERROR|SASL)' "$rout")"
+  wait_grep "$msgs" "^MESSAGE sip:" 20 "$spid" || fail "SIPp got no MESSAGE in the dialog"
+  s2s_send "<message type='chat' from='$full' to='bob@udpim.test' id='udpim-gone-$n'><gone xmlns='http://jabber.org/protocol/chatstates'/></message>" \
+    || fail "the raw s2s stream to udpim.test failed for <gone/>"
+  wait_pid "$spid" 25 || rc=$?
+  sleep 1   # an error stanza, if any, comes right after the final response
+  touch "$SC_DIR/$tag.done"
+  kill -TERM "$jpid" 2>/dev/null; wait_pid "$jpid" 5 || true
+  show juliet "$jout"; show s2s "$rout"
+  grep -aE '^(INVITE|ACK|MESSAGE|BYE|SIP/2.0)' "$msgs" 2>/dev/null | sed "s/^/[sipp] /" >> "$LOG" || true
+  copies="$(grep -ac "^INVITE sip:bob@udpim.test" "$msgs" 2>/dev/null)"
+  log "  SIPp saw ${copies:-0} copies of the INVITE"
+  [ "$rc" = 0 ] || fail "SIPp's UAS scenario failed (exit $rc, see $msgs)"
+  [ "${copies:-0}" -ge 2 ] || fail "SIPp saw ${copies:-0} copies of the INVITE, wanted a retransmission"
+  grep -aqF -- "$body" "$msgs" 2>/dev/null || fail "SIPp did not get the body in the dialog"
+  grep -aq "^BYE sip:" "$msgs" 2>/dev/null || fail "SIPp got no BYE after juliet's <gone/>"
+  ! grep -q '^ERROR' "$jout" || fail "juliet got an error back: $(grep -m1 '^ERROR' "$jout")"
+  [ -z "$REASON" ]
+}
+# presence (issue 7): parley as subscriber over several refresh periods. juliet (slixmpp)
+# watches carol@sip.test; Kamailio turns every SUBSCRIBE to carol into a 15 s request
+# (kamailio.cfg), so carol's pjsua2 grants 15 s and parley must refresh in the dialog before
+# each period ends. carol changes presence 20 s apart (three changes, about 60 s); juliet must
+# see all three in order, and carol's pjsip log must show at least 3 in-dialog refreshes, each
+# answered 200 (a lapsed subscription would end with no further NOTIFY reaching juliet).
+sc_xmpp_watch_outlives_refreshes() {
+  local tag=subrefresh n; n="$(nonce)"
+  local cout="$SC_DIR/$tag.carol.out" jout="$SC_DIR/$tag.juliet.out" plog="$SC_DIR/$tag.carol.pjsip.log"
+  BOUND=110 timeout -k 5 110 "$VENV/bin/python" "$INTEROP/clients/sip_presentity.py" --id sip:carol@sip.test \
+    --registrar "sip:sip.test;transport=tls" --proxy "sip:$KAM_IP:5061;transport=tls;lr" \
+    --ca "$CERTS/ca.crt" --cert "$CERTS/sip.test.crt" --key "$CERTS/sip.test.key" \
+    --local-ip 127.0.0.8 --delay 20 --linger 4 --timeout 100 \
+    --step "online:first $n" --step "away:second $n" --step "busy:third $n" \
+    --log-file "$plog" > "$cout" 2>&1 &
+  local cpid=$!
+  wait_grep "$cout" '^READY' 15 "$cpid" || { fail "carol could not register at Kamailio"; show carol "$cout"; return 1; }
+  BOUND=100 xmpp_client_script xmpp_watcher.py --jid juliet@xmpp.test --server "$XMPP_IP" \
+    --watch carol@sip.test --until "status=third $n" --unsubscribe --timeout 90 > "$jout" 2>&1
+  wait_pid "$cpid" 30 || true
+  show carol "$cout"; show juliet "$jout"
+  python3 - "$jout" "$n" <<'PY' || fail "juliet saw: $(grep -E '^(SUBSCRIBED|PRESENCE|ERROR|FAIL)' "$jout" | tr '\n' '|')"
+import re, sys
+lines = [l.strip() for l in open(sys.argv[1], encoding="utf-8")]
+n = sys.argv[2]
+want = [r"^SUBSCRIBED from=carol@sip.test", r"type=available show= status=first " + n,
+        r"type=available show=away status=second " + n, r"type=available show=dnd status=third " + n]
+i = 0
+for l in lines:
+    if i < len(want) and re.search(want[i], l):
+        i += 1
+sys.exit(0 if i == len(want) else 1)
+PY
+  local refreshes
+  refreshes="$(python3 - "$plog" <<'PY'
+import re, sys
+msgs = open(sys.argv[1], encoding="utf-8", errors="replace").read().split("--end msg--")
+# In-dialog refreshes carol received, and her 200s granting 15 s.
+got = [m for m in msgs if "RX" in m and re.search(r"^SUBSCRIBE sip:", m, re.M)
+       and re.search(r"^To:.*;tag=", m, re.M) and not re.search(r"^Expires: 0", m, re.M)]
+ok = [m for m in msgs if "TX" in m and re.search(r"^SIP/2.0 200 ", m, re.M)
+      and re.search(r"^CSeq: \d+ SUBSCRIBE", m, re.M) and re.search(r"^Expires: 1[0-5]\s*$", m, re.M)]
+print(f"{len(got)} {len(ok)}")
+PY
+)"
+  log "carol's subscription: refreshes received, 200s granting <=15 s: $refreshes"
+  echo "[carol] refreshes received, 200s granting <=15 s: $refreshes" >> "$LOG"
+  read -r got ok <<< "$refreshes"
+  [ "${got:-0}" -ge 3 ] || fail "fewer than 3 refreshes reached carol (received, 200: $refreshes)"
+  [ "${ok:-0}" -ge 4 ] || fail "carol did not grant short periods (received, 200: $refreshes)"
   [ -z "$REASON" ]
 }
 # self-tests: the same clients and peers, within one domain, no parley

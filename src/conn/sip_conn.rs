@@ -95,6 +95,9 @@ struct ClientEntry {
 pub(crate) enum RequestFate {
     /// A new transaction: hand it to the router.
     New,
+    /// A new INVITE transaction: hand it to the router and send this at once (its 100
+    /// Trying over UDP, RFC 3261 §17.2.1).
+    NewWith(Bytes),
     /// A retransmission while the router works on it: drop it.
     Absorb,
     /// A retransmission of an answered request: send this again.
@@ -110,6 +113,8 @@ pub(crate) struct Transactions {
     clients: HashMap<String, ClientEntry>,
     servers: HashMap<TransactionKey, Server>,
     invites: InviteTable<oneshot::Sender<SipFinal>>,
+    /// Call-IDs of dialogs whose 2xx got no ACK (Timer L), for the user to end with BYE.
+    unacked: Vec<String>,
 }
 
 impl Transactions {
@@ -121,6 +126,7 @@ impl Transactions {
             clients: HashMap::new(),
             servers: HashMap::new(),
             invites: InviteTable::new(reliability, timers),
+            unacked: Vec::new(),
         }
     }
 
@@ -218,8 +224,11 @@ impl Transactions {
             return RequestFate::New;
         }
         if key.method == "INVITE" {
-            return match self.invites.on_invite(key, from, dialog()) {
-                Ok(()) => RequestFate::New,
+            let mut trying = BytesMut::with_capacity(msg.raw().len().min(1024));
+            reject::write_status(&mut trying, msg.raw(), 100, "Trying");
+            return match self.invites.on_invite(key, from, dialog(), trying.freeze()) {
+                Ok(None) => RequestFate::New,
+                Ok(Some(trying)) => RequestFate::NewWith(trying),
                 Err(repeat) => {
                     metrics::sip_retransmissions("absorbed", 1);
                     repeat.map_or(RequestFate::Absorb, RequestFate::Repeat)
@@ -276,10 +285,19 @@ impl Transactions {
         [c, s, self.invites.deadline()].into_iter().flatten().min()
     }
 
-    /// Fire every due timer; returns the requests to send again (and where).
+    /// Fire every due timer; returns what to send (retransmissions over UDP, a delayed 100
+    /// Trying) and where. Dialogs whose 2xx got no ACK are left for [`Self::take_unacked`].
     pub(crate) fn on_timers(&mut self, now: Instant) -> Vec<(Bytes, Option<SocketAddr>)> {
-        let (mut resend, timed_out) = self.invites.on_timers(now);
-        for respond in timed_out {
+        let fired = self.invites.on_timers(now);
+        let mut resend = fired.send;
+        for _ in 0..fired.unacked_failures {
+            metrics::sip_ack_timeout(false);
+        }
+        for call_id in fired.unacked_2xx {
+            metrics::sip_ack_timeout(true);
+            self.unacked.push(call_id);
+        }
+        for respond in fired.timed_out {
             debug!("INVITE client transaction timed out (Timer B)");
             metrics::sip_transaction(true, "INVITE", None);
             let _ = respond.send(SipFinal::local(408, "Request Timeout"));
@@ -318,8 +336,16 @@ impl Transactions {
                 self.servers.insert(key, next);
             }
         }
-        metrics::sip_retransmissions("sent", resend.len() as u64);
+        // Over a stream nothing is retransmitted: what goes out is a delayed 100 Trying.
+        if self.reliability == Reliability::Unreliable {
+            metrics::sip_retransmissions("sent", resend.len() as u64);
+        }
         resend
+    }
+
+    /// The Call-IDs of dialogs whose 2xx got no ACK by Timer L since the last call.
+    pub(crate) fn take_unacked(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.unacked)
     }
 
     /// Whether client transactions still wait for a final response.
@@ -444,8 +470,19 @@ where
             },
             () = sleep_until_opt(earliest) => {
                 // A stream never retransmits (Timers A, E and G are off on reliable
-                // transports).
-                let _ = transactions.on_timers(Instant::now());
+                // transports): what comes out is a 100 Trying the user was too slow for.
+                for (bytes, _) in transactions.on_timers(Instant::now()) {
+                    wbuf.extend_from_slice(&bytes);
+                }
+                for call_id in transactions.take_unacked() {
+                    gw.sip_session_unacked(&call_id);
+                }
+                if !wbuf.is_empty() {
+                    if let Err(e) = io.write_all(&wbuf).await {
+                        break Err(e.into());
+                    }
+                    wbuf.clear();
+                }
             },
             () = sleep_until_opt(idle.map(|d| active + d)), if !transactions.awaiting_finals() => {
                 if !rbuf.is_empty() {
@@ -459,6 +496,7 @@ where
         }
     };
     transactions.fail_all(503, "Connection Lost");
+    gw.sip_out_pool().withdraw_alias(&tx);
     let _ = io.shutdown().await;
     result
 }
@@ -529,9 +567,13 @@ fn process(
                     if !counted.is_named() {
                         counted.claim(&claimed_domain(&msg));
                     }
+                    if !peer.is_empty() {
+                        lend_alias(&msg, peer, gw, tx);
+                    }
                     let key = TransactionKey::of(&msg);
                     match transactions.on_request(&msg, key.as_ref(), None) {
                         RequestFate::New => {}
+                        RequestFate::NewWith(bytes) => wbuf.extend_from_slice(&bytes),
                         RequestFate::Absorb => continue,
                         RequestFate::Repeat(bytes) => {
                             wbuf.extend_from_slice(&bytes);
@@ -549,6 +591,30 @@ fn process(
             },
         }
     }
+}
+
+/// RFC 5923: a request over TLS whose top Via offers `;alias`, from a peer whose certificate
+/// covers the SIP domain in its From (§8), to an XMPP-side domain parley serves, lends this
+/// connection for parley's requests from that domain to the peer's.
+fn lend_alias(msg: &SipMessage, peer: &PeerCerts, gw: &Arc<Gateway>, tx: &mpsc::Sender<SipOut>) {
+    use crate::config::Side;
+    let Ok(via) = msg.via() else { return };
+    if via.param("alias").is_none() || !via.transport.eq_ignore_ascii_case("TLS") {
+        return;
+    }
+    let remote = claimed_domain(msg);
+    let local = (msg.request_uri())
+        .and_then(|u| crate::bridge::address::from_sip_uri(u).ok())
+        .map(|a| a.domain.into_owned())
+        .unwrap_or_default();
+    if !gw.serves(&remote, Side::Sip) || !gw.serves(&local, Side::Xmpp) {
+        return;
+    }
+    if crate::auth::verify_certificate_for(Some(peer), &remote).is_err() {
+        debug!(peer.domain = %remote, "alias offered by a peer not certified for its domain");
+        return;
+    }
+    gw.sip_out_pool().offer_alias(&local, &remote, tx);
 }
 
 /// The domain a request's From claims (unverified: a label value only, capped by

@@ -12,6 +12,13 @@
 //! `transport = "udp"` requests go on parley's UDP socket (retransmitted by Timer E), those
 //! too large for the MTU answered 513 locally (RFC 3261 §18.1.1). The top Via names the
 //! transport actually used.
+//!
+//! Connection reuse (RFC 5923): parley's TLS requests carry `;alias` in their Via, so a peer
+//! may send its own requests back over parley's connection. An inbound TLS connection whose
+//! peer offers `;alias` and whose certificate covers the domain its request comes from
+//! (RFC 5923 §8, checked by the connection) is registered here with
+//! [`SipPool::offer_alias`]: requests from the local domain it was addressed to towards that
+//! peer domain go over it while it lives, instead of a connection of parley's own.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -46,6 +53,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(4);
 #[derive(Debug, Default)]
 pub struct SipPool {
     queues: DashMap<(String, String), mpsc::Sender<SipOut>>,
+    /// Inbound connections offered for reuse (RFC 5923), by (local, remote) domain.
+    aliases: DashMap<(String, String), mpsc::Sender<SipOut>>,
     udp: OnceLock<mpsc::Sender<UdpOut>>,
 }
 
@@ -112,6 +121,46 @@ impl SipPool {
         rx
     }
 
+    /// The inbound connection writing through `tx` carried a request from `remote` (whose
+    /// certificate the connection verified) to `local` with `;alias` in its Via: requests
+    /// from `local` to `remote` reuse it (RFC 5923 §5). A live alias is kept.
+    pub(crate) fn offer_alias(&self, local: &str, remote: &str, tx: &mpsc::Sender<SipOut>) {
+        let key = (local.to_ascii_lowercase(), remote.to_ascii_lowercase());
+        let mut fresh = false;
+        self.aliases
+            .entry(key)
+            .and_modify(|a| {
+                if a.is_closed() {
+                    *a = tx.clone();
+                    fresh = true;
+                }
+            })
+            .or_insert_with(|| {
+                fresh = true;
+                tx.clone()
+            });
+        if fresh {
+            info!(local.domain = %local, peer.domain = %remote, "reusing an inbound SIP connection (alias)");
+        }
+    }
+
+    /// The connection writing through `tx` ended: it is no longer an alias.
+    pub(crate) fn withdraw_alias(&self, tx: &mpsc::Sender<SipOut>) {
+        self.aliases.retain(|_, a| !a.same_channel(tx));
+    }
+
+    /// Queue `item` on the alias connection from `local` to `remote`, if one lives; the item
+    /// back when none takes it.
+    fn via_alias(&self, local: &str, remote: &str, item: SipOut) -> Result<(), SipOut> {
+        let key = (local.to_ascii_lowercase(), remote.to_ascii_lowercase());
+        let Some(alias) = self.aliases.get(&key).map(|a| a.clone()) else {
+            return Err(item);
+        };
+        alias.try_send(item).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(i) | mpsc::error::TrySendError::Closed(i) => i,
+        })
+    }
+
     /// Write a message from `local` to `remote` that opens no transaction (an ACK for a 2xx,
     /// RFC 3261 §13.2.2.4): nothing waits for an answer.
     pub fn send_stateless(&self, gw: &Arc<Gateway>, local: &str, remote: &str, bytes: Bytes) {
@@ -120,15 +169,16 @@ impl SipPool {
             SipTransportMode::Tcp => retransport_via(&bytes, "TCP", None),
             SipTransportMode::Tls => bytes,
         };
+        let item = SipOut::Response {
+            bytes,
+            code: 0,
+            key: None,
+        };
+        let Err(item) = self.via_alias(local, remote, item) else {
+            return;
+        };
         let tx = self.queue(gw, local, remote);
-        if tx
-            .try_send(SipOut::Response {
-                bytes,
-                code: 0,
-                key: None,
-            })
-            .is_err()
-        {
+        if tx.try_send(item).is_err() {
             debug!("stateless SIP message dropped: queue full or closed");
         }
     }
@@ -213,6 +263,7 @@ impl SipPool {
             }
             SipTransportMode::Tls => {}
         }
+        let bytes = offer_alias_via(&bytes);
         self.request_on_stream(gw, local, remote, bytes, branch)
     }
 
@@ -225,12 +276,16 @@ impl SipPool {
         branch: String,
     ) -> oneshot::Receiver<SipFinal> {
         let (respond, rx) = oneshot::channel();
-        let tx = self.queue(gw, local, remote);
-        if let Err(e) = tx.try_send(SipOut::Request {
+        let item = SipOut::Request {
             bytes,
             branch,
             respond,
-        }) {
+        };
+        let Err(item) = self.via_alias(local, remote, item) else {
+            return rx;
+        };
+        let tx = self.queue(gw, local, remote);
+        if let Err(e) = tx.try_send(item) {
             let (reason, item) = match e {
                 mpsc::error::TrySendError::Full(i) => ("Queue Full", i),
                 mpsc::error::TrySendError::Closed(i) => ("Shutting Down", i),
@@ -507,6 +562,37 @@ pub(crate) fn retransport_via(bytes: &Bytes, transport: &str, sent_by: Option<&s
     Bytes::from(out)
 }
 
+/// Add `;alias` to the top Via of a TLS request parley wrote (RFC 5923 §6): parley is willing
+/// to take the peer's requests over this connection.
+pub(crate) fn offer_alias_via(bytes: &Bytes) -> Bytes {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return bytes.clone();
+    };
+    // The top Via only (parley writes it first, in this form), and only over TLS.
+    let Some(start) = text.find("\r\nVia: ") else {
+        return bytes.clone();
+    };
+    let value = start + 2;
+    if !text[value..].starts_with("Via: SIP/2.0/TLS ") {
+        return bytes.clone();
+    }
+    let Some(end) = text[value..].find("\r\n").map(|i| value + i) else {
+        return bytes.clone();
+    };
+    let line = &text[value..end];
+    if line
+        .split(';')
+        .any(|p| p.trim().eq_ignore_ascii_case("alias"))
+    {
+        return bytes.clone();
+    }
+    let mut out = String::with_capacity(text.len() + 6);
+    out.push_str(&text[..end]);
+    out.push_str(";alias");
+    out.push_str(&text[end..]);
+    Bytes::from(out)
+}
+
 async fn connect(gw: &Gateway, local: &str, remote: &str) -> Result<Connected, ConnError> {
     let mode = transport_of(gw, remote);
     let transport = match mode {
@@ -630,5 +716,20 @@ mod tests {
         // Anything else is left alone.
         let other = Bytes::from_static(b"ACK x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z\r\n\r\n");
         assert_eq!(retransport_via(&other, "TCP", None), other);
+    }
+
+    #[test]
+    fn tls_requests_offer_alias_once() {
+        let req = Bytes::from_static(
+            b"MESSAGE sip:b@sip.test SIP/2.0\r\nVia: SIP/2.0/TLS gw.xmpp.test:5061;branch=z9hG4bK1;rport\r\nVia: SIP/2.0/TLS x;branch=z9hG4bK0\r\nCSeq: 1 MESSAGE\r\n\r\n",
+        );
+        let out = offer_alias_via(&req);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "MESSAGE sip:b@sip.test SIP/2.0\r\nVia: SIP/2.0/TLS gw.xmpp.test:5061;branch=z9hG4bK1;rport;alias\r\nVia: SIP/2.0/TLS x;branch=z9hG4bK0\r\nCSeq: 1 MESSAGE\r\n\r\n"
+        );
+        assert_eq!(offer_alias_via(&out), out, "offered once");
+        let tcp = retransport_via(&req, "TCP", None);
+        assert_eq!(offer_alias_via(&tcp), tcp, "not over plain TCP");
     }
 }

@@ -134,7 +134,8 @@ pub async fn serve(
                 };
                 let Some(data) = buf.get(..n) else { continue };
                 wbuf.clear();
-                if let Some(msg) = receive(data, n > mtu, from, &limits, &mut wbuf, &mut transactions) {
+                let mut to = from;
+                if let Some(msg) = receive(data, n > mtu, from, &limits, &mut wbuf, &mut to, &mut transactions) {
                     flows.seen(from, &super::sip_conn::claimed_domain(&msg), Instant::now());
                     let key = TransactionKey::of(&msg);
                     let (gw, certs, tx) = (gw.clone(), no_certs.clone(), tx.clone());
@@ -145,7 +146,7 @@ pub async fn serve(
                     });
                 }
                 if !wbuf.is_empty() {
-                    send(&socket, &wbuf, from).await;
+                    send(&socket, &wbuf, to).await;
                 }
             }
             item = rx.recv() => match item {
@@ -174,6 +175,9 @@ pub async fn serve(
                         send(&socket, &bytes, to).await;
                     }
                 }
+                for call_id in transactions.take_unacked() {
+                    gw.sip_session_unacked(&call_id);
+                }
             }
             _ = sweep.tick() => flows.sweep(Instant::now()),
             () = cancel.cancelled() => break,
@@ -182,14 +186,16 @@ pub async fn serve(
     transactions.fail_all(503, "Shutting Down");
 }
 
-/// One datagram: a request that is new is returned for the router; anything to send back at
-/// once (a rejection, a repeated response) is left in `out`.
+/// One datagram: a request that is new is returned for the router; anything to send at once
+/// (a rejection, a repeated response, a 100 Trying, an ACK) is left in `out`, for `to`
+/// (set to `from` by the caller; an ACK goes where its INVITE went).
 fn receive(
     data: &[u8],
     truncated: bool,
     from: SocketAddr,
     limits: &crate::sip::SipLimits,
     out: &mut BytesMut,
+    to: &mut SocketAddr,
     transactions: &mut Transactions,
 ) -> Option<SipMessage> {
     // RFC 5626 §4.4.1 keep-alives over UDP are STUN, not CRLF; a bare CRLF is ignored.
@@ -216,15 +222,20 @@ fn receive(
         }
     };
     if msg.status().is_some() {
-        // The ACK of an INVITE final goes where the INVITE went (here: where its
-        // response came from, the same peer).
-        if let Some((ack, _)) = transactions.on_response(&msg) {
+        // §17.1.1.3: the ACK of a failure goes to the address, port and transport the
+        // INVITE went to, wherever the response came from.
+        if let Some((ack, dest)) = transactions.on_response(&msg) {
             out.extend_from_slice(&ack);
+            *to = dest.unwrap_or(from);
         }
         return None;
     }
     match transactions.on_request(&msg, TransactionKey::of(&msg).as_ref(), Some(from)) {
         RequestFate::New => Some(msg),
+        RequestFate::NewWith(trying) => {
+            out.extend_from_slice(&trying);
+            Some(msg)
+        }
         RequestFate::Absorb => None,
         RequestFate::Repeat(bytes) => {
             out.extend_from_slice(&bytes);
@@ -273,23 +284,66 @@ mod tests {
         let limits = crate::sip::SipLimits::default();
         let mut t = Transactions::new(Reliability::Unreliable, Timers::RFC3261);
         let mut out = BytesMut::new();
-        let msg = receive(REQ.as_bytes(), false, PEER, &limits, &mut out, &mut t).expect("new");
+        let mut to = PEER;
+        let msg = receive(
+            REQ.as_bytes(),
+            false,
+            PEER,
+            &limits,
+            &mut out,
+            &mut to,
+            &mut t,
+        )
+        .expect("new");
         assert!(out.is_empty());
         // While the router works: absorbed.
-        assert!(receive(REQ.as_bytes(), false, PEER, &limits, &mut out, &mut t).is_none());
+        assert!(
+            receive(
+                REQ.as_bytes(),
+                false,
+                PEER,
+                &limits,
+                &mut out,
+                &mut to,
+                &mut t
+            )
+            .is_none()
+        );
         assert!(out.is_empty());
         let key = TransactionKey::of(&msg);
         let resp = Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n");
         let sent = t.on_local_response(key.as_ref(), 200, resp.clone());
         assert_eq!(sent.as_ref(), Some(&resp));
         // After: the stored final goes out again, the router is not asked.
-        assert!(receive(REQ.as_bytes(), false, PEER, &limits, &mut out, &mut t).is_none());
+        assert!(
+            receive(
+                REQ.as_bytes(),
+                false,
+                PEER,
+                &limits,
+                &mut out,
+                &mut to,
+                &mut t
+            )
+            .is_none()
+        );
         assert_eq!(&out[..], &resp[..]);
         // Timer J (64·T1) ends the transaction: the same branch is new again.
         tokio::time::advance(Timers::RFC3261.timeout()).await;
         let _ = t.on_timers(Instant::now());
         out.clear();
-        assert!(receive(REQ.as_bytes(), false, PEER, &limits, &mut out, &mut t).is_some());
+        assert!(
+            receive(
+                REQ.as_bytes(),
+                false,
+                PEER,
+                &limits,
+                &mut out,
+                &mut to,
+                &mut t
+            )
+            .is_some()
+        );
     }
 
     #[test]
@@ -297,7 +351,19 @@ mod tests {
         let limits = crate::sip::SipLimits::default();
         let mut t = Transactions::new(Reliability::Unreliable, Timers::RFC3261);
         let mut out = BytesMut::new();
-        assert!(receive(REQ.as_bytes(), true, PEER, &limits, &mut out, &mut t).is_none());
+        let mut to = PEER;
+        assert!(
+            receive(
+                REQ.as_bytes(),
+                true,
+                PEER,
+                &limits,
+                &mut out,
+                &mut to,
+                &mut t
+            )
+            .is_none()
+        );
         assert!(out.starts_with(b"SIP/2.0 513 "), "{out:?}");
         assert!(
             std::str::from_utf8(&out)

@@ -6,8 +6,9 @@
 //!   ([`crate::sip::sdp`]) is answered 200 with the SDP answer, Contact and the copied
 //!   Record-Route; the dialog is kept by Call-ID, which is the XMPP `<thread/>` of every
 //!   message in it. Offers without a `sip` message stream are answered 488. The final is sent
-//!   at once, so no 100 Trying is needed (§17.2.1) and a CANCEL finds nothing left to cancel
-//!   (200 for the CANCEL, the INVITE stays answered).
+//!   at once (the transaction layer adds 100 Trying over UDP, §17.2.1), so a CANCEL finds
+//!   nothing left to cancel (200 for the CANCEL, the INVITE stays answered). A 2xx that gets
+//!   no ACK within 64·T1 ends the session: BYE to SIP, `gone` to XMPP (§13.3.1.4).
 //! - MESSAGE in the dialog → XMPP chat message on that thread (answered as page mode is:
 //!   202 handed on, 200 confirmed, mapped errors); isComposing → XEP-0085.
 //! - XMPP messages from the XMPP user to the SIP user (by thread, else by the pair) go back
@@ -329,6 +330,17 @@ impl Gateway {
             self.send_gone(&s, call_id);
         }
         st(200, "OK")
+    }
+
+    /// The 2xx to the INVITE of dialog `call_id` got no ACK within 64·T1 (Timer L): the
+    /// dialog ends with BYE (RFC 3261 §13.3.1.4) and the XMPP user gets `gone`.
+    pub(crate) fn sip_session_unacked(self: &Arc<Self>, call_id: &str) {
+        let Some(s) = self.sessions.remove(call_id) else {
+            return;
+        };
+        info!(sip.call_id = %call_id, "IM session's 2xx never ACKed: ending it with BYE");
+        self.send_gone(&s, call_id);
+        self.send_bye(call_id, s);
     }
 
     /// A CANCEL: the INVITE it names was answered at once, so there is nothing left to

@@ -12,8 +12,9 @@
 //!   until Timer D (32 s over UDP, 0 over a stream).
 //!
 //! Server (figure 7, RFC 6026 figure 5):
-//! - *Proceeding*: 100 Trying was sent; a retransmitted INVITE gets the last provisional again;
-//!   a CANCEL ends it with 487 (§9.2).
+//! - *Proceeding*: over UDP 100 Trying goes out at once; over a stream only when the user
+//!   has not answered within 200 ms (§17.2.1). A retransmitted INVITE gets the last
+//!   provisional again; a CANCEL ends it with 487 (§9.2).
 //! - 2xx → *Accepted* until Timer L (64·T1); over UDP the 2xx is retransmitted at T1 doubling
 //!   to T2 until the ACK arrives (§13.3.1.4); no ACK by then asks the user to end the dialog.
 //! - 3xx–6xx → *Completed*: Timer G retransmits the final over UDP (T1 doubling to T2) until
@@ -29,6 +30,10 @@ use super::transaction::{Reliability, Timers};
 
 /// Timer D over an unreliable transport (§17.1.1.2: at least 32 s).
 pub const TIMER_D: Duration = Duration::from_secs(32);
+
+/// §17.2.1: without a response from the user within this time, the server transaction
+/// sends 100 Trying itself.
+pub const TRYING_DELAY: Duration = Duration::from_millis(200);
 
 // ---------------------------------------------------------------------------------------
 // Client
@@ -188,12 +193,16 @@ impl InviteClient {
 // Server
 // ---------------------------------------------------------------------------------------
 
-/// Server, *Proceeding*: the INVITE is with the user; `last` is the provisional sent.
+/// Server, *Proceeding*: the INVITE is with the user; `last` is the provisional sent (empty:
+/// none yet).
 #[derive(Debug)]
 pub struct ServerProceeding {
     reliability: Reliability,
     timers: Timers,
     last: Bytes,
+    /// The 100 Trying, and when to send it if the user stays silent (none: sent already).
+    trying: Bytes,
+    trying_at: Option<Instant>,
 }
 
 /// Server, *Accepted*: a 2xx was sent; retransmitted until the ACK over UDP.
@@ -247,21 +256,35 @@ pub enum ServerAction {
     Send(Bytes),
     /// The ACK for the 2xx arrived: the dialog is confirmed.
     Acked,
-    /// No ACK came for the 2xx (Timer L) or the failure (Timer H): for a 2xx the user ends
-    /// the dialog with BYE (§13.3.1.4).
+    /// No ACK came for the 2xx by Timer L: the user ends the dialog with BYE (§13.3.1.4).
     AckTimeout,
+    /// No ACK came for a failure final by Timer H (§17.2.1): the transaction ends.
+    FailureAckTimeout,
 }
 
 impl InviteServer {
-    /// A new INVITE: the transaction and the `100 Trying` (`trying`, serialized by the
-    /// caller) to send at once (§17.2.1).
-    pub fn start(reliability: Reliability, timers: Timers, trying: Bytes) -> (InviteServer, Bytes) {
+    /// A new INVITE at `now`, with its `100 Trying` (`trying`, serialized by the caller):
+    /// the transaction, and the 100 when it goes out at once (over UDP, §17.2.1). Over a
+    /// stream it waits [`TRYING_DELAY`] for the user's response.
+    pub fn start(
+        reliability: Reliability,
+        timers: Timers,
+        trying: Bytes,
+        now: Instant,
+    ) -> (InviteServer, Option<Bytes>) {
+        let at_once = reliability == Reliability::Unreliable;
         let s = InviteServer::Proceeding(ServerProceeding {
             reliability,
             timers,
-            last: trying.clone(),
+            last: if at_once {
+                trying.clone()
+            } else {
+                Bytes::new()
+            },
+            trying_at: (!at_once).then(|| now + TRYING_DELAY),
+            trying: trying.clone(),
         });
-        (s, trying)
+        (s, at_once.then_some(trying))
     }
 
     /// Whether no final was sent yet (a CANCEL still applies, §9.2).
@@ -272,7 +295,7 @@ impl InviteServer {
     /// When [`InviteServer::on_timer`] must next be called, if ever.
     pub fn deadline(&self) -> Option<Instant> {
         match self {
-            InviteServer::Proceeding(_) => None,
+            InviteServer::Proceeding(s) => s.trying_at,
             InviteServer::Accepted(s) => {
                 Some(s.retransmit_at.map_or(s.timer_l, |r| r.min(s.timer_l)))
             }
@@ -297,6 +320,7 @@ impl InviteServer {
         let next = match code {
             100..=199 => InviteServer::Proceeding(ServerProceeding {
                 last: bytes.clone(),
+                trying_at: None,
                 ..p
             }),
             200..=299 => InviteServer::Accepted(ServerAccepted {
@@ -379,9 +403,18 @@ impl InviteServer {
                     _ => (Some(InviteServer::Accepted(s)), ServerAction::None),
                 }
             }
+            InviteServer::Proceeding(mut s) => match s.trying_at {
+                Some(at) if now >= at => {
+                    s.trying_at = None;
+                    s.last = s.trying.clone();
+                    let bytes = s.trying.clone();
+                    (Some(InviteServer::Proceeding(s)), ServerAction::Send(bytes))
+                }
+                _ => (Some(InviteServer::Proceeding(s)), ServerAction::None),
+            },
             InviteServer::Completed(mut s) => {
                 if now >= s.timer_h {
-                    return (None, ServerAction::AckTimeout);
+                    return (None, ServerAction::FailureAckTimeout);
                 }
                 match s.timer_g {
                     Some(g) if now >= g => {

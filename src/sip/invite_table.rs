@@ -7,9 +7,12 @@
 //!   each copy until Timer D. The first 2xx goes to the user, which sends the end-to-end ACK
 //!   (§13.2.2.4); the transport records it with [`InviteTable::ack_sent`], and each
 //!   retransmitted 2xx gets it again until Timer M (RFC 6026 §8.4).
-//! - Server: a retransmitted INVITE is absorbed (or answered with the response sent for it);
-//!   a failure is retransmitted by Timer G until its ACK (same branch) or Timer H; a 2xx over
-//!   UDP until the ACK of its dialog (same Call-ID and CSeq number, a new branch) or Timer L.
+//! - Server: 100 Trying at once over UDP, after 200 ms of silence from the user over a
+//!   stream (§17.2.1); a retransmitted INVITE is absorbed (or answered with the response
+//!   sent for it); a failure is retransmitted by Timer G until its ACK (same branch) or
+//!   Timer H; a 2xx over UDP until the ACK of its dialog (same Call-ID and CSeq number, a
+//!   new branch) or Timer L. A 2xx never ACKed is reported by its dialog's Call-ID, for the
+//!   user to end the dialog with BYE (§13.3.1.4).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -44,6 +47,18 @@ pub struct ClientStep<R> {
     pub deliver: Option<(R, u16)>,
     /// Something to send (an ACK, a retransmitted INVITE).
     pub send: Option<Outgoing>,
+}
+
+/// What [`InviteTable::on_timers`] fired.
+pub struct Fired<R> {
+    /// What to send (retransmissions, a delayed 100 Trying) and where.
+    pub send: Vec<Outgoing>,
+    /// Users whose INVITE timed out (Timer B).
+    pub timed_out: Vec<R>,
+    /// The Call-IDs of dialogs whose 2xx got no ACK by Timer L (§13.3.1.4: end with BYE).
+    pub unacked_2xx: Vec<String>,
+    /// Failure finals that got no ACK by Timer H.
+    pub unacked_failures: usize,
 }
 
 impl<R> Default for ClientStep<R> {
@@ -145,30 +160,31 @@ impl<R> InviteTable<R> {
         }
     }
 
-    /// A new INVITE arrived as server transaction `key` (from `dest` over datagrams); false
-    /// when it is a retransmission, with what to send again (if anything).
+    /// A new INVITE arrived as server transaction `key` (from `dest` over datagrams), with
+    /// `trying`, its 100 Trying: Ok with the 100 when it goes out at once (UDP); Err when it
+    /// is a retransmission, with what to send again (if anything).
     pub fn on_invite(
         &mut self,
         key: &TransactionKey,
         dest: Option<SocketAddr>,
         dialog: Option<(String, u32)>,
-    ) -> Result<(), Option<Bytes>> {
+        trying: Bytes,
+    ) -> Result<Option<Bytes>, Option<Bytes>> {
         if let Some(e) = self.servers.get(key) {
             return Err(match e.state.on_retransmission() {
                 ServerAction::Send(b) if !b.is_empty() => Some(b),
                 _ => None,
             });
         }
-        // No 100 Trying of its own: the final follows at once, and retransmissions until
-        // then are absorbed.
-        let (state, _) = InviteServer::start(self.reliability, self.timers, Bytes::new());
+        let (state, now) =
+            InviteServer::start(self.reliability, self.timers, trying, Instant::now());
         let entry = ServerEntry {
             state,
             dest,
             dialog,
         };
         self.servers.insert(key.clone(), entry);
-        Ok(())
+        Ok(now)
     }
 
     /// An ACK arrived with the top Via of `key` (method ACK). True when it belonged to a
@@ -258,9 +274,15 @@ impl<R> InviteTable<R> {
         }
     }
 
-    /// Fire every due timer: what to send, and the users to tell of a timeout (Timer B).
-    pub fn on_timers(&mut self, now: Instant) -> (Vec<Outgoing>, Vec<R>) {
-        let (mut send, mut timed_out) = (Vec::new(), Vec::new());
+    /// Fire every due timer: what to send, the users to tell of a timeout (Timer B), and the
+    /// server transactions that ended without their ACK.
+    pub fn on_timers(&mut self, now: Instant) -> Fired<R> {
+        let mut fired = Fired {
+            send: Vec::new(),
+            timed_out: Vec::new(),
+            unacked_2xx: Vec::new(),
+            unacked_failures: 0,
+        };
         let due: Vec<String> = (self.clients.iter())
             .filter(|(_, e)| e.state.deadline().is_some_and(|d| d <= now))
             .map(|(b, _)| b.clone())
@@ -271,8 +293,8 @@ impl<R> InviteTable<R> {
             };
             let (next, action) = e.state.on_timer(now);
             match action {
-                ClientAction::Retransmit => send.push((e.request.clone(), e.dest)),
-                ClientAction::TimedOut => timed_out.extend(e.respond.take()),
+                ClientAction::Retransmit => fired.send.push((e.request.clone(), e.dest)),
+                ClientAction::TimedOut => fired.timed_out.extend(e.respond.take()),
                 _ => {}
             }
             if let Some(state) = next {
@@ -290,9 +312,16 @@ impl<R> InviteTable<R> {
             };
             let (next, action) = e.state.on_timer(now);
             match action {
-                ServerAction::Send(b) => send.push((b, e.dest)),
+                ServerAction::Send(b) => fired.send.push((b, e.dest)),
                 ServerAction::AckTimeout => {
-                    tracing::debug!(sip.branch = %key.branch, "no ACK for an INVITE final (Timer H/L)")
+                    tracing::debug!(sip.branch = %key.branch, "no ACK for a 2xx (Timer L)");
+                    fired
+                        .unacked_2xx
+                        .extend(e.dialog.as_ref().map(|(c, _)| c.clone()));
+                }
+                ServerAction::FailureAckTimeout => {
+                    tracing::debug!(sip.branch = %key.branch, "no ACK for a failure (Timer H)");
+                    fired.unacked_failures += 1;
                 }
                 _ => {}
             }
@@ -301,7 +330,7 @@ impl<R> InviteTable<R> {
                 self.servers.insert(key, e);
             }
         }
-        (send, timed_out)
+        fired
     }
 
     /// Whether a client transaction still waits for its final.
@@ -377,6 +406,10 @@ mod tests {
 
     const INVITE: &str = "INVITE sip:bob@sip.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.5:5060;branch=z9hG4bKi1;rport\r\nMax-Forwards: 70\r\nFrom: <sip:juliet@xmpp.test>;tag=f1\r\nTo: <sip:bob@sip.test>\r\nCall-ID: c1\r\nCSeq: 7 INVITE\r\nContact: <sip:juliet@127.0.0.5>\r\nContent-Type: application/sdp\r\nContent-Length: 3\r\n\r\nv=0";
 
+    fn b100() -> Bytes {
+        Bytes::from_static(b"SIP/2.0 100 Trying")
+    }
+
     fn key(method: &str) -> TransactionKey {
         TransactionKey {
             branch: "z9hG4bKs1".into(),
@@ -405,7 +438,8 @@ mod tests {
             Some(dest),
         );
         tokio::time::advance(Timers::RFC3261.t1).await;
-        let (send, out) = t.on_timers(Instant::now());
+        let f = t.on_timers(Instant::now());
+        let (send, out) = (f.send, f.timed_out);
         assert_eq!(send.len(), 1, "Timer A");
         assert!(send[0].0.starts_with(b"INVITE "));
         assert!(out.is_empty());
@@ -477,7 +511,8 @@ mod tests {
         for _ in 0..20 {
             let Some(d) = t.deadline() else { break };
             tokio::time::advance(d - Instant::now()).await;
-            let (send, out) = t.on_timers(Instant::now());
+            let f = t.on_timers(Instant::now());
+            let (send, out) = (f.send, f.timed_out);
             retransmits += send.len();
             timed_out.extend(out);
         }
@@ -491,11 +526,15 @@ mod tests {
         let mut t: InviteTable<u8> = InviteTable::new(Reliability::Unreliable, Timers::RFC3261);
         let dest: SocketAddr = "127.0.0.1:5070".parse().unwrap();
         assert_eq!(
-            t.on_invite(&key("INVITE"), Some(dest), Some(("c1".into(), 1))),
-            Ok(())
+            t.on_invite(&key("INVITE"), Some(dest), Some(("c1".into(), 1)), b100()),
+            Ok(Some(b100())),
+            "over UDP the 100 Trying goes out at once"
         );
-        // With the user: absorbed.
-        assert_eq!(t.on_invite(&key("INVITE"), Some(dest), None), Err(None));
+        // With the user: the 100 again.
+        assert_eq!(
+            t.on_invite(&key("INVITE"), Some(dest), None, b100()),
+            Err(Some(b100()))
+        );
         let sent = t.on_local_response(
             &key("INVITE"),
             403,
@@ -505,11 +544,11 @@ mod tests {
         assert_eq!(sent.as_deref(), Some(&b"403"[..]));
         // Answered: a retransmission gets the final again.
         assert_eq!(
-            t.on_invite(&key("INVITE"), Some(dest), None),
+            t.on_invite(&key("INVITE"), Some(dest), None, b100()),
             Err(Some(Bytes::from_static(b"403")))
         );
         tokio::time::advance(Timers::RFC3261.t1).await;
-        let (send, _) = t.on_timers(Instant::now());
+        let send = t.on_timers(Instant::now()).send;
         assert_eq!(
             send,
             vec![(Bytes::from_static(b"403"), Some(dest))],
@@ -520,14 +559,14 @@ mod tests {
             "hop-by-hop ACK"
         );
         tokio::time::advance(Timers::RFC3261.t2).await;
-        let (send, _) = t.on_timers(Instant::now());
+        let send = t.on_timers(Instant::now()).send;
         assert!(send.is_empty(), "no retransmission once ACKed");
     }
 
     #[tokio::test(start_paused = true)]
     async fn server_repeats_a_2xx_until_the_dialogs_ack() {
         let mut t: InviteTable<u8> = InviteTable::new(Reliability::Unreliable, Timers::RFC3261);
-        t.on_invite(&key("INVITE"), None, Some(("c1".into(), 1)))
+        t.on_invite(&key("INVITE"), None, Some(("c1".into(), 1)), b100())
             .unwrap();
         t.on_local_response(
             &key("INVITE"),
@@ -536,7 +575,7 @@ mod tests {
             Instant::now(),
         );
         tokio::time::advance(Timers::RFC3261.t1).await;
-        assert_eq!(t.on_timers(Instant::now()).0.len(), 1);
+        assert_eq!(t.on_timers(Instant::now()).send.len(), 1);
         // The 2xx's ACK has a branch of its own: matched by Call-ID and CSeq, and it is the user's.
         let ack_key = TransactionKey {
             branch: "z9hG4bKother".into(),
@@ -544,6 +583,46 @@ mod tests {
         };
         assert!(!t.on_ack(&ack_key, Some(("c1", 1)), Instant::now()));
         tokio::time::advance(Timers::RFC3261.t2).await;
-        assert!(t.on_timers(Instant::now()).0.is_empty());
+        assert!(t.on_timers(Instant::now()).send.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unacked_finals_are_reported_when_timers_l_and_h_fire() {
+        let mut t: InviteTable<u8> = InviteTable::new(Reliability::Reliable, Timers::RFC3261);
+        let other = TransactionKey {
+            branch: "z9hG4bKs2".into(),
+            ..key("INVITE")
+        };
+        // Over a stream no 100 at once: it waits for the user.
+        assert_eq!(
+            t.on_invite(&key("INVITE"), None, Some(("c1".into(), 1)), b100()),
+            Ok(None)
+        );
+        t.on_invite(&other, None, Some(("c2".into(), 1)), b100())
+            .unwrap();
+        t.on_local_response(
+            &key("INVITE"),
+            200,
+            Bytes::from_static(b"200"),
+            Instant::now(),
+        );
+        // The other INVITE's user stays silent for 200 ms: the 100 goes out.
+        tokio::time::advance(crate::sip::invite::TRYING_DELAY).await;
+        let f = t.on_timers(Instant::now());
+        assert_eq!(f.send, vec![(b100(), None)]);
+        t.on_local_response(&other, 486, Bytes::from_static(b"486"), Instant::now());
+        let mut unacked = Vec::new();
+        let mut failures = 0;
+        for _ in 0..10 {
+            let Some(d) = t.deadline() else { break };
+            tokio::time::advance(d - Instant::now()).await;
+            let f = t.on_timers(Instant::now());
+            assert!(f.send.is_empty(), "a stream never retransmits");
+            unacked.extend(f.unacked_2xx);
+            failures += f.unacked_failures;
+        }
+        assert_eq!(unacked, vec!["c1".to_owned()]);
+        assert_eq!(failures, 1);
+        assert!(!t.has_server(&key("INVITE")) && !t.has_server(&other));
     }
 }

@@ -93,8 +93,8 @@ fn b(s: &'static str) -> Bytes {
 #[tokio::test(start_paused = true)]
 async fn server_retransmits_2xx_until_ack() {
     let t0 = Instant::now();
-    let (s, trying) = InviteServer::start(Reliability::Unreliable, T, b("100"));
-    assert_eq!(trying, b("100"));
+    let (s, trying) = InviteServer::start(Reliability::Unreliable, T, b("100"), t0);
+    assert_eq!(trying, Some(b("100")), "over UDP the 100 goes out at once");
     assert_eq!(s.on_retransmission(), ServerAction::Send(b("100")));
     assert!(s.is_proceeding());
     let (s, a) = s.on_response(200, b("200"), t0);
@@ -128,7 +128,7 @@ async fn server_retransmits_2xx_until_ack() {
 #[tokio::test(start_paused = true)]
 async fn server_without_ack_for_2xx_asks_for_bye() {
     let t0 = Instant::now();
-    let (s, _) = InviteServer::start(Reliability::Unreliable, T, b("100"));
+    let (s, _) = InviteServer::start(Reliability::Unreliable, T, b("100"), t0);
     let (mut s, _) = s.on_response(200, b("200"), t0);
     let mut last = ServerAction::None;
     while let Some(st) = s {
@@ -143,7 +143,7 @@ async fn server_without_ack_for_2xx_asks_for_bye() {
 #[tokio::test(start_paused = true)]
 async fn failure_final_timer_g_then_h() {
     let t0 = Instant::now();
-    let (s, _) = InviteServer::start(Reliability::Unreliable, T, b("100"));
+    let (s, _) = InviteServer::start(Reliability::Unreliable, T, b("100"), t0);
     let (s, _) = s.on_response(488, b("488"), t0);
     let mut s = s.unwrap();
     assert_eq!(s.on_retransmission(), ServerAction::Send(b("488")));
@@ -156,7 +156,7 @@ async fn failure_final_timer_g_then_h() {
                 assert_eq!(x, b("488"));
                 sent.push(ms(t0, at));
             }
-            ServerAction::AckTimeout => break ms(t0, at),
+            ServerAction::FailureAckTimeout => break ms(t0, at),
             other => panic!("unexpected {other:?}"),
         }
         s = n.unwrap();
@@ -169,7 +169,7 @@ async fn failure_final_timer_g_then_h() {
 #[tokio::test(start_paused = true)]
 async fn ack_to_failure_confirms_for_timer_i() {
     let t0 = Instant::now();
-    let (s, _) = InviteServer::start(Reliability::Unreliable, T, b("100"));
+    let (s, _) = InviteServer::start(Reliability::Unreliable, T, b("100"), t0);
     let (s, _) = s.on_response(487, b("487"), t0);
     let (s, a) = s.unwrap().on_ack(t0 + MS(100));
     assert_eq!(a, ServerAction::None);
@@ -178,7 +178,7 @@ async fn ack_to_failure_confirms_for_timer_i() {
     assert_eq!(s.on_retransmission(), ServerAction::None);
     assert_eq!(s.deadline(), Some(t0 + MS(100) + T.t4));
     // Over a stream: no Timer G and Timer I is zero.
-    let (s, _) = InviteServer::start(Reliability::Reliable, T, b("100"));
+    let (s, _) = InviteServer::start(Reliability::Reliable, T, b("100"), t0);
     let (s, _) = s.on_response(487, b("487"), t0);
     let s = s.unwrap();
     assert_eq!(s.deadline(), Some(t0 + MS(32_000)));
@@ -189,7 +189,7 @@ async fn ack_to_failure_confirms_for_timer_i() {
 #[tokio::test(start_paused = true)]
 async fn second_final_is_discarded() {
     let t0 = Instant::now();
-    let (s, _) = InviteServer::start(Reliability::Reliable, T, b("100"));
+    let (s, _) = InviteServer::start(Reliability::Reliable, T, b("100"), t0);
     let (s, _) = s.on_response(180, b("180"), t0);
     let s = s.unwrap();
     assert_eq!(s.on_retransmission(), ServerAction::Send(b("180")));
@@ -197,4 +197,31 @@ async fn second_final_is_discarded() {
     let (s, a) = s.unwrap().on_response(487, b("487"), t0);
     assert_eq!(a, ServerAction::None);
     assert!(matches!(s, Some(InviteServer::Accepted(_))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn over_a_stream_100_trying_waits_200_ms_for_the_user() {
+    let t0 = Instant::now();
+    let (s, now) = InviteServer::start(Reliability::Reliable, T, b("100"), t0);
+    assert_eq!(now, None, "not at once over a stream");
+    // Nothing sent yet: a retransmission (not expected over a stream) has nothing to repeat.
+    assert_eq!(s.on_retransmission(), ServerAction::Send(Bytes::new()));
+    assert_eq!(s.deadline(), Some(t0 + TRYING_DELAY));
+    let (s, a) = s.on_timer(t0 + TRYING_DELAY);
+    assert_eq!(a, ServerAction::Send(b("100")));
+    let s = s.unwrap();
+    assert_eq!(s.deadline(), None, "the 100 goes out once");
+    assert_eq!(s.on_retransmission(), ServerAction::Send(b("100")));
+    // A user that answers within 200 ms: no 100 at all.
+    let (s, _) = InviteServer::start(Reliability::Reliable, T, b("100"), t0);
+    let (s, a) = s.on_response(200, b("200"), t0 + MS(10));
+    assert_eq!(a, ServerAction::Send(b("200")));
+    let s = s.unwrap();
+    let (s, a) = s.on_timer(t0 + TRYING_DELAY);
+    assert_eq!(a, ServerAction::None);
+    // A provisional from the user stands in for the 100.
+    let (p, _) = InviteServer::start(Reliability::Reliable, T, b("100"), t0);
+    let (p, _) = p.on_response(180, b("180"), t0 + MS(10));
+    assert_eq!(p.unwrap().deadline(), None);
+    drop(s);
 }

@@ -12,6 +12,14 @@ const ECHOED: &[&str] = &["via", "v", "from", "f", "to", "t", "call-id", "i", "c
 /// Append a response rejecting the request in `raw`. Returns false (and writes nothing) when
 /// `raw` is not a request, since responses are never answered.
 pub fn write_rejection(out: &mut BytesMut, raw: &[u8], err: SipError) -> bool {
+    let (code, reason) = err.status();
+    write_status(out, raw, code, reason)
+}
+
+/// Append a bodiless `code reason` response to the request in `raw`, its Via, From, To,
+/// Call-ID and CSeq copied (a 100 Trying, §8.2.6.1, is written this way). False (nothing
+/// written) when `raw` is not a request.
+pub fn write_status(out: &mut BytesMut, raw: &[u8], code: u16, reason: &str) -> bool {
     let head_len = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -23,7 +31,6 @@ pub fn write_rejection(out: &mut BytesMut, raw: &[u8], err: SipError) -> bool {
         Some(first) if !first.is_empty() && !first.starts_with(b"SIP/") => {}
         _ => return false,
     }
-    let (code, reason) = err.status();
     out.extend_from_slice(format!("SIP/2.0 {code} {reason}\r\n").as_bytes());
     let mut echoing = false;
     for line in lines {
