@@ -4,8 +4,9 @@
 //!
 //! - An INVITE from an authenticated SIP domain to an XMPP user with an acceptable offer
 //!   ([`crate::sip::sdp`]) is answered 200 with the SDP answer, Contact and the copied
-//!   Record-Route; the dialog is kept by Call-ID, which is the XMPP `<thread/>` of every
-//!   message in it. Offers without a `sip` message stream are answered 488. The final is sent
+//!   Record-Route; the dialog is kept by Call-ID, whose hidden token
+//!   ([`bridge::sip::thread_of_call_id`], as in page mode) is the XMPP `<thread/>` of every
+//!   message in it, so a Call-ID host never crosses. Offers without a `sip` message stream are answered 488. The final is sent
 //!   at once, so no 100 Trying is needed (§17.2.1) and a CANCEL finds nothing left to cancel
 //!   (200 for the CANCEL, the INVITE stays answered).
 //! - MESSAGE in the dialog → XMPP chat message on that thread (answered as page mode is:
@@ -57,6 +58,10 @@ struct Session {
     xmpp_user: String,
     /// The SIP user, bare (`alice@sip.test`).
     sip_user: String,
+    /// The XMPP `<thread/>` of the session: the hidden token of its Call-ID.
+    thread: String,
+    /// The From display name of parley's requests (the XMPP user with the external label).
+    from_name: Option<String>,
     /// Request-URI of requests in the dialog (the peer's Contact).
     target: String,
     /// Route set (RFC 3261 §12.1).
@@ -75,6 +80,8 @@ struct Session {
 
 #[derive(Debug, Clone)]
 struct Held {
+    /// The sender's XEP-0172 nick, for the From display name of the INVITE.
+    nick: Option<String>,
     from: String,
     to: String,
     id: Option<String>,
@@ -238,6 +245,8 @@ impl Gateway {
             remote_tag: remote_tag.to_owned(),
             xmpp_user: bare(&xmpp_user),
             sip_user: bare(&sip_user),
+            thread: bridge::sip::thread_of_call_id(call_id).into_owned(),
+            from_name: self.external_name(None, &xmpp_user.local),
             target,
             routes,
             local_cseq: 0,
@@ -326,7 +335,7 @@ impl Gateway {
         }
         if let Some(s) = self.sessions.remove(call_id) {
             info!(sip.call_id = %call_id, "IM session ended by BYE");
-            self.send_gone(&s, call_id);
+            self.send_gone(&s);
         }
         st(200, "OK")
     }
@@ -390,6 +399,7 @@ impl Gateway {
         let Some(sender) = self.session_peer(peer, call_id) else {
             return st(403, "Peer Not Authenticated For Sender Domain");
         };
+        let thread = bridge::sip::thread_of_call_id(call_id).into_owned();
         let mut events = match bridge::sip_in::events_from_sip(req) {
             Ok(e) => e,
             Err(e) => return (e.sip_status().0, Cow::Borrowed(e.sip_status().1)),
@@ -402,11 +412,11 @@ impl Gateway {
                 if let Err(r) = self.police(m, Side::Sip) {
                     return r.sip_status();
                 }
-                m.thread = Some(Cow::Owned(call_id.to_owned()));
+                m.thread = Some(Cow::Owned(thread));
                 m.to.domain.clone().into_owned()
             }
             crate::model::Event::ChatState(c) => {
-                c.env.thread = Some(Cow::Owned(call_id.to_owned()));
+                c.env.thread = Some(Cow::Owned(thread));
                 c.env.to.domain.clone().into_owned()
             }
             _ => return st(200, "OK"),
@@ -434,7 +444,7 @@ impl Gateway {
     }
 
     /// XEP-0085 `gone` on the session's thread, from the SIP user to the XMPP user.
-    fn send_gone(self: &Arc<Self>, s: &Session, call_id: &str) {
+    fn send_gone(self: &Arc<Self>, s: &Session) {
         let (Ok(from), Ok(to)) = (
             bridge::address::from_jid(&s.sip_user),
             bridge::address::from_jid(&s.xmpp_user),
@@ -446,7 +456,7 @@ impl Gateway {
                 from,
                 to,
                 id: None,
-                thread: Some(Cow::Borrowed(call_id)),
+                thread: Some(Cow::Borrowed(s.thread.as_str())),
                 kind: MessageKind::Chat,
             },
             state: Typing::Gone,
@@ -496,7 +506,7 @@ impl Gateway {
                     if due {
                         info!(sip.call_id = %call_id, "IM session idle: ending it");
                         if let Some(s) = gw.sessions.remove(&call_id) {
-                            gw.send_gone(&s, &call_id);
+                            gw.send_gone(&s);
                             if s.established {
                                 gw.send_bye(&call_id, s);
                             }
@@ -528,6 +538,7 @@ impl Gateway {
         };
         let pair = (bare_jid(from), bare_jid(to));
         let held = Held {
+            nick: m.nick.as_deref().map(str::to_owned),
             from: from.to_owned(),
             to: to.to_owned(),
             id: m.id.as_deref().map(str::to_owned),
@@ -586,14 +597,31 @@ impl Gateway {
         true
     }
 
+    /// The session of an XMPP message: the one whose thread it names, else the pair's.
     fn session_of(&self, thread: Option<&str>, pair: &(String, String)) -> Option<String> {
-        if let Some(t) = thread
-            && let Some(s) = self.sessions.by_call_id.get(t)
-            && (s.xmpp_user.as_str(), s.sip_user.as_str()) == (pair.0.as_str(), pair.1.as_str())
-        {
-            return Some(t.to_owned());
+        let of_pair = self.sessions.by_pair.get(pair).map(|c| c.clone());
+        if let Some(t) = thread {
+            let same_pair = |s: &Session| {
+                (s.xmpp_user.as_str(), s.sip_user.as_str()) == (pair.0.as_str(), pair.1.as_str())
+            };
+            // A thread parley gave out is the session's hidden token; one the XMPP user
+            // chose became the Call-ID of the session it opened.
+            if let Some(c) = &of_pair
+                && self
+                    .sessions
+                    .by_call_id
+                    .get(c)
+                    .is_some_and(|s| s.thread == t)
+            {
+                return of_pair;
+            }
+            if let Some(s) = self.sessions.by_call_id.get(t)
+                && same_pair(&s)
+            {
+                return Some(t.to_owned());
+            }
         }
-        self.sessions.by_pair.get(pair).map(|c| c.clone())
+        of_pair
     }
 }
 
