@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 use super::Gateway;
+use super::presence_end::{End, Hit};
 use crate::config::Side;
 use crate::metrics;
 use crate::model::ChatMessage;
@@ -190,10 +191,11 @@ impl Gateway {
 
     /// Erase everything parley stores about `address` (data-protection request): contact
     /// state in memory and in the store, stored subscriptions, spooled messages in memory
-    /// and in the store. Live presence dialogs in memory are not ended here (the presence
-    /// code owns them). Returns how many records were erased.
-    pub async fn forget_address(&self, address: &str) -> Result<usize, String> {
+    /// and in the store; live presence dialogs with the address are ended on both sides
+    /// (`presence_end`). Returns how many records were erased.
+    pub async fn forget_address(self: &Arc<Self>, address: &str) -> Result<usize, String> {
         let address = bare(address);
+        self.end_presence(&Hit::Address(&address), End::Forgotten);
         let in_memory = self.contacts.forget(&address);
         // Spooled messages: dropped from memory here, their records erased with the rest.
         self.spool.forget(&address);
@@ -236,8 +238,9 @@ impl Gateway {
         }
     }
 
-    /// One retirement pass: deactivate and remove unused pairs, update the gauges.
-    pub(crate) fn sweep_contacts(&self) {
+    /// One retirement pass: deactivate and remove unused pairs, end their live presence,
+    /// update the gauges.
+    pub(crate) fn sweep_contacts(self: &Arc<Self>) {
         let policy = &self.config().policy;
         let s = self
             .contacts
@@ -253,6 +256,10 @@ impl Gateway {
         }
         let (active, retired, blocks) = self.contacts.counts();
         metrics::contacts(active, retired, blocks);
+        // Consent lapsed: presence stops with it (see `presence_end`); what was set up
+        // again during the grace period without reactivating the pair ends at removal.
+        let ended: Vec<(String, String)> = s.retired.iter().chain(&s.removed).cloned().collect();
+        self.end_presence(&Hit::pairs(&ended), End::Retired);
         self.retire_subscriptions(&s);
     }
 
