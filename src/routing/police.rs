@@ -76,6 +76,10 @@ impl Gateway {
                 }
                 // Writing to someone accepts their replies (and refreshes the pair's activity).
                 self.note_accepted(&from, &to);
+                let evicted = self.contacts.count_evicted();
+                if evicted > 0 {
+                    metrics::contacts_retired("evicted", evicted);
+                }
                 Ok(())
             }
         }
@@ -165,6 +169,8 @@ impl Gateway {
         if self.contact_writer.set(tx).is_err() {
             return;
         }
+        self.contacts
+            .set_max_pairs(self.config().policy.max_contact_pairs);
         self.tracker.spawn(contact_writer(self.clone(), rx));
         self.tracker.spawn(sweeper(self.clone()));
     }
@@ -238,10 +244,15 @@ impl Gateway {
         }
     }
 
-    /// One retirement pass: deactivate and remove unused pairs, end their live presence,
-    /// update the gauges.
+    /// One retirement pass: deactivate and remove unused pairs, end their live presence
+    /// (and that of pairs the bound removed since the last pass), update the gauges.
     pub(crate) fn sweep_contacts(self: &Arc<Self>) {
         let policy = &self.config().policy;
+        self.contacts.set_max_pairs(policy.max_contact_pairs);
+        let evicted = self.contacts.take_evicted();
+        if !evicted.is_empty() {
+            self.end_presence(&Hit::pairs(&evicted), End::Retired);
+        }
         let s = self
             .contacts
             .sweep(now_ms(), policy.retire_after, policy.retire_grace);
