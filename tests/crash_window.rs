@@ -175,17 +175,32 @@ async fn kill_9_between_written_and_confirmed_gives_every_message_once_by_id() {
         let m = sip_message("alice@sip.test", "juliet@xmpp.test", &call_id(n), &body(n));
         wr.write_all(m.as_bytes()).await.unwrap();
     }
-    let start = Instant::now();
-    while finals.lock().unwrap().len() <= BURST && start.elapsed() < Duration::from_secs(120) {
+    // Until all are answered, or no answer came for 10 s (bounded by 120 s in all).
+    let (start, mut last, mut progress) = (Instant::now(), 0, Instant::now());
+    while start.elapsed() < Duration::from_secs(120) {
+        let n = finals.lock().unwrap().len();
+        if n > BURST || progress.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+        if n != last {
+            (last, progress) = (n, Instant::now());
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let n = finals.lock().unwrap().len();
-    assert!(n > BURST, "the burst answered: {n} of {}", BURST + 1);
     let answered = finals.lock().unwrap().clone();
     let accepted: Vec<usize> = (0..BURST)
-        .filter(|n| answered.get(&call_id(*n)).is_some_and(|c| *c == 202))
+        .filter(|n| {
+            answered
+                .get(&call_id(*n))
+                .is_some_and(|c| (200..300).contains(c))
+        })
         .collect();
-    let refused = BURST - accepted.len();
+    // No final response within the bound: the sender does not know; such a message may
+    // arrive (once by id) or not, and is reported.
+    let unanswered: Vec<usize> = (0..BURST)
+        .filter(|n| !answered.contains_key(&call_id(*n)))
+        .collect();
+    let refused = BURST - accepted.len() - unanswered.len();
 
     // 2. The peer comes up and the spool drains into it. Once a third has arrived, the
     //    peer stops reading (its queue to the test fills, so it answers no more pings) and
@@ -239,11 +254,16 @@ async fn kill_9_between_written_and_confirmed_gives_every_message_once_by_id() {
         .map(|(b, _)| b)
         .collect();
     let refused_delivered = (0..BURST)
-        .filter(|n| !accepted.contains(n) && seen.0.contains_key(&body(*n)))
+        .filter(|n| {
+            !accepted.contains(n) && !unanswered.contains(n) && seen.0.contains_key(&body(*n))
+        })
         .count();
     let distinct_ids: std::collections::HashSet<&String> = seen.0.values().flatten().collect();
+    let unanswered_delivered = (unanswered.iter())
+        .filter(|n| seen.0.contains_key(&body(**n)))
+        .count();
     println!(
-        "crash window: sent={BURST} accepted={} refused={refused} delivered_before_kill={before_restart} delivered_distinct={} copies={} duplicates={duplicates} (same id: {}) distinct_ids={} bounced={bounced} lost={}",
+        "crash window: sent={BURST} accepted={} refused={refused} unanswered={unanswered:?} (delivered {unanswered_delivered}) delivered_before_kill={before_restart} delivered_distinct={} copies={} duplicates={duplicates} (same id: {}) distinct_ids={} bounced={bounced} lost={}",
         accepted.len(),
         seen.0.len(),
         seen.copies(),
@@ -259,8 +279,8 @@ async fn kill_9_between_written_and_confirmed_gives_every_message_once_by_id() {
     );
     assert_eq!(
         distinct_ids.len(),
-        accepted.len(),
-        "exactly one stanza id per accepted message"
+        accepted.len() + unanswered_delivered,
+        "exactly one stanza id per delivered message"
     );
     assert_eq!(refused_delivered, 0, "a refused message must not arrive");
     assert!(!seen.0.contains_key("warm"), "the warm-up was refused");
