@@ -275,8 +275,8 @@ impl Gateway {
     }
 
     /// Stored subscriptions between two addresses whose contact pair was removed for lack
-    /// of use are erased from the store. The live SIP dialogs and XMPP roster entries are the
-    /// presence code's to end: it should call this list's pairs through its own teardown.
+    /// of use are erased from the store (their live dialogs and roster entries were ended by
+    /// [`Gateway::end_presence`] in the same sweep).
     pub(crate) fn retire_subscriptions(&self, s: &crate::store::Sweep) {
         if s.removed.is_empty() {
             return;
