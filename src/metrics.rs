@@ -759,7 +759,8 @@ pub fn sip_retransmissions(direction: &'static str, n: u64) {
 pub const CONTACTS: &str = "parley_contacts";
 /// Blocks set by users (through their platform or `parley block`).
 pub const CONTACT_BLOCKS: &str = "parley_contact_blocks";
-/// Contact pairs retired for lack of use, by stage (`retired`, `removed`).
+/// Contact pairs retired for lack of use or removed by the bound, by stage (`retired`,
+/// `removed`, `evicted`).
 pub const CONTACTS_RETIRED_TOTAL: &str = "parley_contacts_retired_total";
 /// Contact state commits that failed (retried at the next commit).
 pub const CONTACT_COMMIT_FAILURES_TOTAL: &str = "parley_contact_commit_failures_total";
@@ -778,7 +779,7 @@ fn describe_contacts() {
     describe_counter!(
         CONTACTS_RETIRED_TOTAL,
         Unit::Count,
-        "Contact pairs retired for lack of use, by stage (retired, removed)."
+        "Contact pairs retired for lack of use or removed by the bound, by stage (retired, removed, evicted)."
     );
     describe_counter!(
         CONTACT_COMMIT_FAILURES_TOTAL,
@@ -796,7 +797,7 @@ pub fn contacts(active: usize, retired: usize, blocks: usize) {
     });
 }
 
-/// `n` contact pairs reached retirement `stage` (`retired`, `removed`).
+/// `n` contact pairs reached retirement `stage` (`retired`, `removed`, `evicted`).
 pub fn contacts_retired(stage: &'static str, n: u64) {
     with(|_| counter!(CONTACTS_RETIRED_TOTAL, "stage" => stage).increment(n));
 }

@@ -200,7 +200,7 @@ async fn sip_opens_a_session_with_an_xmpp_user() {
     );
     assert_eq!(
         header_value(&back, "From"),
-        format!("<sip:juliet@xmpp.test>;tag={tag}"),
+        format!("\"juliet (external)\" <sip:juliet@xmpp.test>;tag={tag}"),
         "{back}"
     );
     assert_eq!(header_value(&back, "Call-ID"), "s1", "{back}");

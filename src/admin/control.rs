@@ -162,7 +162,7 @@ async fn serve(listener: UnixListener, gw: Arc<Gateway>, own_uid: u32, path: Pat
     let _ = std::fs::remove_file(path);
 }
 
-async fn answer(stream: UnixStream, gw: &Gateway) {
+async fn answer(stream: UnixStream, gw: &Arc<Gateway>) {
     let (rd, mut wr) = stream.into_split();
     let mut line = Vec::with_capacity(128);
     let read = BufReader::new(rd)
@@ -188,7 +188,7 @@ async fn answer(stream: UnixStream, gw: &Gateway) {
 
 /// Carry out a request on the running gateway; the answer text, ending with its `ok` or
 /// `error` line.
-async fn execute(gw: &Gateway, req: &Request) -> String {
+async fn execute(gw: &Arc<Gateway>, req: &Request) -> String {
     match req {
         Request::Forget(a) => match gw.forget_address(a).await {
             Ok(n) => {

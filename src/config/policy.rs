@@ -39,6 +39,10 @@ pub struct PolicyConfig {
     /// milliseconds.
     #[serde(default = "default_retire_grace", deserialize_with = "duration_ms")]
     pub retire_grace: u64,
+    /// Contact pairs kept at most; a new pair beyond it first removes the oldest inactive
+    /// ones (retired before active, by age).
+    #[serde(default = "default_max_contact_pairs")]
+    pub max_contact_pairs: usize,
 }
 
 impl Default for PolicyConfig {
@@ -53,6 +57,7 @@ impl Default for PolicyConfig {
             external_label: default_external_label(),
             retire_after: default_retire_after(),
             retire_grace: default_retire_grace(),
+            max_contact_pairs: default_max_contact_pairs(),
         }
     }
 }
@@ -65,6 +70,10 @@ fn default_retire_after() -> u64 {
 
 fn default_retire_grace() -> u64 {
     30 * DAY_MS
+}
+
+fn default_max_contact_pairs() -> usize {
+    1_000_000
 }
 
 /// A duration such as `"180d"`, `"12h"`, `"90m"`, `"30s"` or `"250ms"`, in milliseconds.
@@ -342,6 +351,9 @@ impl PolicyConfig {
         }
         if self.retire_after == 0 {
             return Err(invalid("policy.retire_after", "must be positive"));
+        }
+        if self.max_contact_pairs == 0 {
+            return Err(invalid("policy.max_contact_pairs", "must be positive"));
         }
         if l.max_recipients == 0 {
             return Err(invalid("policy.limits.max_recipients", "must be positive"));

@@ -10,6 +10,7 @@ mod ids;
 mod police;
 mod presence;
 mod presence_durable;
+mod presence_end;
 mod presence_limits;
 mod presence_sub;
 mod sip_in;

@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 use super::Gateway;
+use super::presence_end::{End, Hit};
 use crate::config::Side;
 use crate::metrics;
 use crate::model::ChatMessage;
@@ -75,6 +76,10 @@ impl Gateway {
                 }
                 // Writing to someone accepts their replies (and refreshes the pair's activity).
                 self.note_accepted(&from, &to);
+                let evicted = self.contacts.count_evicted();
+                if evicted > 0 {
+                    metrics::contacts_retired("evicted", evicted);
+                }
                 Ok(())
             }
         }
@@ -164,6 +169,8 @@ impl Gateway {
         if self.contact_writer.set(tx).is_err() {
             return;
         }
+        self.contacts
+            .set_max_pairs(self.config().policy.max_contact_pairs);
         self.tracker.spawn(contact_writer(self.clone(), rx));
         self.tracker.spawn(sweeper(self.clone()));
     }
@@ -190,10 +197,11 @@ impl Gateway {
 
     /// Erase everything parley stores about `address` (data-protection request): contact
     /// state in memory and in the store, stored subscriptions, spooled messages in memory
-    /// and in the store. Live presence dialogs in memory are not ended here (the presence
-    /// code owns them). Returns how many records were erased.
-    pub async fn forget_address(&self, address: &str) -> Result<usize, String> {
+    /// and in the store; live presence dialogs with the address are ended on both sides
+    /// (`presence_end`). Returns how many records were erased.
+    pub async fn forget_address(self: &Arc<Self>, address: &str) -> Result<usize, String> {
         let address = bare(address);
+        self.end_presence(&Hit::Address(&address), End::Forgotten);
         let in_memory = self.contacts.forget(&address);
         // Spooled messages: dropped from memory here, their records erased with the rest.
         self.spool.forget(&address);
@@ -236,9 +244,15 @@ impl Gateway {
         }
     }
 
-    /// One retirement pass: deactivate and remove unused pairs, update the gauges.
-    pub(crate) fn sweep_contacts(&self) {
+    /// One retirement pass: deactivate and remove unused pairs, end their live presence
+    /// (and that of pairs the bound removed since the last pass), update the gauges.
+    pub(crate) fn sweep_contacts(self: &Arc<Self>) {
         let policy = &self.config().policy;
+        self.contacts.set_max_pairs(policy.max_contact_pairs);
+        let evicted = self.contacts.take_evicted();
+        if !evicted.is_empty() {
+            self.end_presence(&Hit::pairs(&evicted), End::Retired);
+        }
         let s = self
             .contacts
             .sweep(now_ms(), policy.retire_after, policy.retire_grace);
@@ -253,12 +267,16 @@ impl Gateway {
         }
         let (active, retired, blocks) = self.contacts.counts();
         metrics::contacts(active, retired, blocks);
+        // Consent lapsed: presence stops with it (see `presence_end`); what was set up
+        // again during the grace period without reactivating the pair ends at removal.
+        let ended: Vec<(String, String)> = s.retired.iter().chain(&s.removed).cloned().collect();
+        self.end_presence(&Hit::pairs(&ended), End::Retired);
         self.retire_subscriptions(&s);
     }
 
     /// Stored subscriptions between two addresses whose contact pair was removed for lack
-    /// of use are erased from the store. The live SIP dialogs and XMPP roster entries are the
-    /// presence code's to end: it should call this list's pairs through its own teardown.
+    /// of use are erased from the store (their live dialogs and roster entries were ended by
+    /// [`Gateway::end_presence`] in the same sweep).
     pub(crate) fn retire_subscriptions(&self, s: &crate::store::Sweep) {
         if s.removed.is_empty() {
             return;

@@ -130,7 +130,7 @@ impl SubscribeAnswer {
 impl WatchInfo {
     /// The audit record of an XMPP event crossing to this watcher (XMPP→SIP, the dialog's
     /// Call-ID as the session), `note` the status text it carries (only its size is kept).
-    fn record(&self, kind: EventKind, note: Option<&str>) -> AuditRecord {
+    pub(super) fn record(&self, kind: EventKind, note: Option<&str>) -> AuditRecord {
         let mut r = AuditRecord::new(
             Direction::XmppToSip,
             kind,
@@ -418,7 +418,11 @@ impl Gateway {
                 Event::Subscription(s) => {
                     let pair = (bare(&s.from), bare(&s.to));
                     match s.kind {
-                        SubscriptionKind::Subscribed => self.watchers_approved(&pair),
+                        SubscriptionKind::Subscribed => {
+                            // Approving a subscription accepts the watcher (DESIGN "Policy").
+                            self.note_accepted(&pair.0, &pair.1);
+                            self.watchers_approved(&pair)
+                        }
                         SubscriptionKind::Unsubscribed => {
                             // The XMPP user refused or cancelled the SIP user (police.rs).
                             self.consent_refused(&pair.0, &pair.1);
@@ -561,7 +565,7 @@ impl Gateway {
     }
 
     /// Drop the cached presence of `presentity` for `watcher` (the subscription ended).
-    fn forget_presence(&self, presentity: &str, watcher: &str) {
+    pub(super) fn forget_presence(&self, presentity: &str, watcher: &str) {
         self.presence.cache.retain(|(p, w), _| {
             !(p.eq_ignore_ascii_case(presentity) && w.eq_ignore_ascii_case(watcher))
         });
@@ -589,7 +593,7 @@ impl Gateway {
     }
 
     /// Write and send a NOTIFY for `watch` through the pool towards the watcher's domain.
-    fn send_notify(self: &Arc<Self>, watch: &WatchInfo, n: Notify) {
+    pub(super) fn send_notify(self: &Arc<Self>, watch: &WatchInfo, n: Notify) {
         let id = &watch.id;
         let branch = format!("z9hG4bK{}", self.new_id());
         let (Some((_, pres_domain)), Some((_, watcher_domain))) = (

@@ -116,6 +116,48 @@ impl Gateway {
         }
     }
 
+    /// End the subscriber dialogs `hit` selects (contact retirement, `forget`; see
+    /// [`super::presence_end`]): SUBSCRIBE `Expires: 0` in each established one, the stored
+    /// subscription erased, and XMPP `unsubscribed` from the SIP user so the watcher's roster
+    /// item loses its `to` subscription. Returns how many.
+    pub(super) fn end_subscriptions(self: &Arc<Self>, hit: &super::presence_end::Hit<'_>) -> usize {
+        let keys: Vec<(String, String)> = (self.presence_subs.subs.iter())
+            .filter(|e| hit.hits(&e.watcher.bare(), &e.presentity.bare()))
+            .map(|e| e.key().clone())
+            .collect();
+        let mut n = 0;
+        for key in keys {
+            let Some((key, sub)) = self.presence_subs.subs.remove(&key) else {
+                continue;
+            };
+            n += 1;
+            let Sub {
+                state,
+                watcher,
+                presentity,
+                target,
+            } = sub;
+            self.remember_subscription(&watcher, &presentity, false);
+            if let State::Established(est) = state {
+                let (est, cseq) = est.refresh(0, Instant::now());
+                let ends = Ends {
+                    watcher: &watcher,
+                    presentity: &presentity,
+                    target: target.as_ref(),
+                };
+                self.send_subscribe(&key, &ends, Some(&est), cseq, 0);
+            }
+            audit::emit(subscription_record(&watcher, &presentity));
+            self.sip_event_to_xmpp(&Event::Subscription(Subscription {
+                from: presentity,
+                to: watcher,
+                kind: SubscriptionKind::Unsubscribed,
+                nick: None,
+            }));
+        }
+        n
+    }
+
     /// Live subscriptions held for watchers in `domain`, and for `watcher` (bare).
     pub(super) fn live_subs(&self, domain: &str, watcher: &str) -> (usize, usize) {
         let (mut d, mut w) = (0, 0);
@@ -381,6 +423,10 @@ impl Gateway {
                 self.presence_subs.subs.insert(key, sub);
             }
             SubscriberStep::Active(est, first) => {
+                if first {
+                    // The SIP user approved: it accepts the XMPP watcher (DESIGN "Policy").
+                    self.note_accepted(&sub.presentity.bare(), &sub.watcher.bare());
+                }
                 for e in &events {
                     let is_subscribed = matches!(e, Event::Subscription(s) if s.kind == SubscriptionKind::Subscribed);
                     if first || !is_subscribed {

@@ -4,11 +4,13 @@
 //!
 //! - An INVITE from an authenticated SIP domain to an XMPP user with an acceptable offer
 //!   ([`crate::sip::sdp`]) is answered 200 with the SDP answer, Contact and the copied
-//!   Record-Route; the dialog is kept by Call-ID, which is the XMPP `<thread/>` of every
-//!   message in it. Offers without a `sip` message stream are answered 488. The final is sent
-//!   at once (the transaction layer adds 100 Trying over UDP, §17.2.1), so a CANCEL finds
-//!   nothing left to cancel (200 for the CANCEL, the INVITE stays answered). A 2xx that gets
-//!   no ACK within 64·T1 ends the session: BYE to SIP, `gone` to XMPP (§13.3.1.4).
+//!   Record-Route; the dialog is kept by Call-ID, whose hidden token
+//!   ([`bridge::sip::thread_of_call_id`], as in page mode) is the XMPP `<thread/>` of every
+//!   message in it, so a Call-ID host never crosses. Offers without a `sip` message stream
+//!   are answered 488. The final is sent at once (the transaction layer adds 100 Trying over
+//!   UDP, §17.2.1), so a CANCEL finds nothing left to cancel (200 for the CANCEL, the INVITE
+//!   stays answered). A 2xx that gets no ACK within 64·T1 ends the session: BYE to SIP,
+//!   `gone` to XMPP (§13.3.1.4).
 //! - MESSAGE in the dialog → XMPP chat message on that thread (answered as page mode is:
 //!   202 handed on, 200 confirmed, mapped errors); isComposing → XEP-0085.
 //! - XMPP messages from the XMPP user to the SIP user (by thread, else by the pair) go back
@@ -58,6 +60,10 @@ struct Session {
     xmpp_user: String,
     /// The SIP user, bare (`alice@sip.test`).
     sip_user: String,
+    /// The XMPP `<thread/>` of the session: the hidden token of its Call-ID.
+    thread: String,
+    /// The From display name of parley's requests (the XMPP user with the external label).
+    from_name: Option<String>,
     /// Request-URI of requests in the dialog (the peer's Contact).
     target: String,
     /// Route set (RFC 3261 §12.1).
@@ -76,6 +82,8 @@ struct Session {
 
 #[derive(Debug, Clone)]
 struct Held {
+    /// The sender's XEP-0172 nick, for the From display name of the INVITE.
+    nick: Option<String>,
     from: String,
     to: String,
     id: Option<String>,
@@ -239,6 +247,8 @@ impl Gateway {
             remote_tag: remote_tag.to_owned(),
             xmpp_user: bare(&xmpp_user),
             sip_user: bare(&sip_user),
+            thread: bridge::sip::thread_of_call_id(call_id).into_owned(),
+            from_name: self.external_name(None, &xmpp_user.local),
             target,
             routes,
             local_cseq: 0,
@@ -327,7 +337,7 @@ impl Gateway {
         }
         if let Some(s) = self.sessions.remove(call_id) {
             info!(sip.call_id = %call_id, "IM session ended by BYE");
-            self.send_gone(&s, call_id);
+            self.send_gone(&s);
         }
         st(200, "OK")
     }
@@ -339,7 +349,7 @@ impl Gateway {
             return;
         };
         info!(sip.call_id = %call_id, "IM session's 2xx never ACKed: ending it with BYE");
-        self.send_gone(&s, call_id);
+        self.send_gone(&s);
         self.send_bye(call_id, s);
     }
 
@@ -402,6 +412,7 @@ impl Gateway {
         let Some(sender) = self.session_peer(peer, call_id) else {
             return st(403, "Peer Not Authenticated For Sender Domain");
         };
+        let thread = bridge::sip::thread_of_call_id(call_id).into_owned();
         let mut events = match bridge::sip_in::events_from_sip(req) {
             Ok(e) => e,
             Err(e) => return (e.sip_status().0, Cow::Borrowed(e.sip_status().1)),
@@ -414,11 +425,11 @@ impl Gateway {
                 if let Err(r) = self.police(m, Side::Sip) {
                     return r.sip_status();
                 }
-                m.thread = Some(Cow::Owned(call_id.to_owned()));
+                m.thread = Some(Cow::Owned(thread));
                 m.to.domain.clone().into_owned()
             }
             crate::model::Event::ChatState(c) => {
-                c.env.thread = Some(Cow::Owned(call_id.to_owned()));
+                c.env.thread = Some(Cow::Owned(thread));
                 c.env.to.domain.clone().into_owned()
             }
             _ => return st(200, "OK"),
@@ -446,7 +457,7 @@ impl Gateway {
     }
 
     /// XEP-0085 `gone` on the session's thread, from the SIP user to the XMPP user.
-    fn send_gone(self: &Arc<Self>, s: &Session, call_id: &str) {
+    fn send_gone(self: &Arc<Self>, s: &Session) {
         let (Ok(from), Ok(to)) = (
             bridge::address::from_jid(&s.sip_user),
             bridge::address::from_jid(&s.xmpp_user),
@@ -458,7 +469,7 @@ impl Gateway {
                 from,
                 to,
                 id: None,
-                thread: Some(Cow::Borrowed(call_id)),
+                thread: Some(Cow::Borrowed(s.thread.as_str())),
                 kind: MessageKind::Chat,
             },
             state: Typing::Gone,
@@ -508,7 +519,7 @@ impl Gateway {
                     if due {
                         info!(sip.call_id = %call_id, "IM session idle: ending it");
                         if let Some(s) = gw.sessions.remove(&call_id) {
-                            gw.send_gone(&s, &call_id);
+                            gw.send_gone(&s);
                             if s.established {
                                 gw.send_bye(&call_id, s);
                             }
@@ -540,6 +551,7 @@ impl Gateway {
         };
         let pair = (bare_jid(from), bare_jid(to));
         let held = Held {
+            nick: m.nick.as_deref().map(str::to_owned),
             from: from.to_owned(),
             to: to.to_owned(),
             id: m.id.as_deref().map(str::to_owned),
@@ -598,14 +610,31 @@ impl Gateway {
         true
     }
 
+    /// The session of an XMPP message: the one whose thread it names, else the pair's.
     fn session_of(&self, thread: Option<&str>, pair: &(String, String)) -> Option<String> {
-        if let Some(t) = thread
-            && let Some(s) = self.sessions.by_call_id.get(t)
-            && (s.xmpp_user.as_str(), s.sip_user.as_str()) == (pair.0.as_str(), pair.1.as_str())
-        {
-            return Some(t.to_owned());
+        let of_pair = self.sessions.by_pair.get(pair).map(|c| c.clone());
+        if let Some(t) = thread {
+            let same_pair = |s: &Session| {
+                (s.xmpp_user.as_str(), s.sip_user.as_str()) == (pair.0.as_str(), pair.1.as_str())
+            };
+            // A thread parley gave out is the session's hidden token; one the XMPP user
+            // chose became the Call-ID of the session it opened.
+            if let Some(c) = &of_pair
+                && self
+                    .sessions
+                    .by_call_id
+                    .get(c)
+                    .is_some_and(|s| s.thread == t)
+            {
+                return of_pair;
+            }
+            if let Some(s) = self.sessions.by_call_id.get(t)
+                && same_pair(&s)
+            {
+                return Some(t.to_owned());
+            }
         }
-        self.sessions.by_pair.get(pair).map(|c| c.clone())
+        of_pair
     }
 }
 

@@ -32,7 +32,18 @@ pub(super) struct DialogRequest<'a> {
 /// A request in `s`'s dialog (or, with an empty remote tag, the INVITE that opens it).
 pub(super) fn write_dialog_request(sent_by: &str, s: &Session, r: &DialogRequest<'_>) -> Bytes {
     let via = format!("SIP/2.0/TLS {sent_by};branch={}", r.branch);
-    let from = format!("<sip:{}>;tag={}", s.xmpp_user, s.local_tag);
+    // The From display name carries the external label, as page-mode MESSAGE does.
+    let mut name = BytesMut::new();
+    if let Some(n) = s.from_name.as_deref().filter(|n| !n.trim().is_empty()) {
+        bridge::sip_wire::put_quoted(&mut name, n.trim());
+        name.extend_from_slice(b" ");
+    }
+    let from = format!(
+        "{}<sip:{}>;tag={}",
+        String::from_utf8_lossy(&name),
+        s.xmpp_user,
+        s.local_tag
+    );
     let to = if s.remote_tag.is_empty() {
         format!("<sip:{}>", s.sip_user)
     } else {
@@ -143,7 +154,13 @@ impl Gateway {
             .map(str::to_owned)
             .unwrap_or_else(|| self.new_id());
         let (xmpp_user, sip_user) = pair;
+        let user = xmpp_user.split('@').next().unwrap_or_default();
+        let from_name = self
+            .external_name(held.nick.as_deref(), user)
+            .or_else(|| held.nick.clone());
         let session = Session {
+            thread: bridge::sip::thread_of_call_id(&call_id).into_owned(),
+            from_name,
             local_tag: self.new_id(),
             remote_tag: String::new(),
             target: format!("sip:{sip_user}"),

@@ -10,6 +10,8 @@ fn session(remote_tag: &str, routes: &[&str]) -> Session {
         remote_tag: remote_tag.into(),
         xmpp_user: "juliet@xmpp.test".into(),
         sip_user: "alice@sip.test".into(),
+        thread: "c1".into(),
+        from_name: Some("Juliet \"J\" (external)".into()),
         target: "sip:alice@192.0.2.7:5060".into(),
         routes: routes.iter().map(|r| (*r).to_owned()).collect(),
         local_cseq: 0,
@@ -43,6 +45,11 @@ fn in_dialog_message_follows_the_route_set_and_parses() {
     assert_eq!(routes, ["sip:p1.sip.test;lr", "sip:p2.sip.test;lr"]);
     assert_eq!(msg.from().unwrap().tag, Some("L1"));
     assert_eq!(msg.from().unwrap().uri, "sip:juliet@xmpp.test");
+    // The external label, as an escaped quoted-string.
+    assert_eq!(
+        msg.from().unwrap().display_name,
+        Some(r#"Juliet \"J\" (external)"#)
+    );
     assert_eq!(msg.to().unwrap().tag, Some("R9"));
     assert_eq!(msg.cseq().unwrap().seq, 7);
     assert_eq!(msg.call_id().unwrap(), "c1");

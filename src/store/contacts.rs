@@ -8,8 +8,14 @@
 //! Retirement: a pair not used for `retire_after` is deactivated (it counts as never seen:
 //! no acceptance, no counter) and its record removed `grace` later; using it again in
 //! between makes it active afresh. Blocks are the users' own choice and never retire.
+//!
+//! Bound: at most [`ContactBook::set_max_pairs`] pairs are kept. A new pair beyond it first
+//! removes the oldest inactive ones — retired pairs before active ones, each by age — in a
+//! batch of 1/64 of the bound, so the scan this takes is paid once per that many new pairs.
+//! The removed pairs are kept (bounded) for the caller to end what depends on them.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use dashmap::DashMap;
@@ -31,7 +37,16 @@ pub struct ContactBook {
     /// `by\0of`: `by` blocked `of`.
     blocks: DashMap<String, ()>,
     dirty: Mutex<HashSet<Dirty>>,
+    /// Most pairs kept; 0 until set: no bound.
+    max_pairs: AtomicUsize,
+    /// Pairs removed by the bound and not yet taken ([`ContactBook::take_evicted`]).
+    evicted: Mutex<Vec<(String, String)>>,
+    /// How many pairs the bound removed and were not yet counted.
+    evicted_uncounted: AtomicU64,
 }
+
+/// Pairs removed by the bound kept for the caller, at most (more are only counted).
+const MAX_EVICTED_KEPT: usize = 4096;
 
 /// What one retirement sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,11 +104,84 @@ impl ContactBook {
         self.blocks.contains_key(&pair_key(by, of))
     }
 
+    /// Keep at most `max` pairs (at least 1).
+    pub fn set_max_pairs(&self, max: usize) {
+        self.max_pairs.store(max.max(1), Ordering::Relaxed);
+    }
+
+    /// Make room for one new pair when the bound is reached: remove the oldest inactive
+    /// pairs, a batch of 1/64 of the bound (at least one).
+    fn make_room(&self) {
+        let max = self.max_pairs.load(Ordering::Relaxed);
+        if max == 0 || self.pairs.len() < max {
+            return;
+        }
+        // Retired pairs first (by when they retired), then active ones (by last use).
+        let rank = |r: &PairRecord| {
+            if r.retired_ms != 0 {
+                (0u8, r.retired_ms)
+            } else {
+                (1u8, r.last_ms)
+            }
+        };
+        let mut ranks: Vec<(u8, u64)> = self.pairs.iter().map(|e| rank(e.value())).collect();
+        let over = ranks.len().saturating_sub(max) + 1;
+        let batch = (max / 64).max(over).min(ranks.len());
+        if batch == 0 {
+            return;
+        }
+        let (_, cut, _) = ranks.select_nth_unstable(batch - 1);
+        let cut = *cut;
+        let below = ranks.iter().filter(|r| **r < cut).count();
+        drop(ranks);
+        // Below the cut all go; at the cut, as many as the batch still allows.
+        let mut at_cut_left = batch.saturating_sub(below);
+        let mut gone = Vec::with_capacity(batch.min(MAX_EVICTED_KEPT));
+        let mut keys = Vec::new();
+        self.pairs.retain(|k, r| {
+            let rk = rank(r);
+            let evict = rk < cut || (rk == cut && at_cut_left > 0);
+            if evict {
+                at_cut_left -= usize::from(rk == cut);
+                if let Some((by, of)) = super::split_key(k) {
+                    keys.push(Dirty::Pair(by.clone(), of.clone()));
+                    if gone.len() < MAX_EVICTED_KEPT {
+                        gone.push((by, of));
+                    }
+                }
+            }
+            !evict
+        });
+        self.evicted_uncounted
+            .fetch_add(keys.len() as u64, Ordering::Relaxed);
+        self.dirty().extend(keys);
+        let mut kept = self.evicted.lock().unwrap_or_else(|p| p.into_inner());
+        let room = MAX_EVICTED_KEPT.saturating_sub(kept.len());
+        kept.extend(gone.into_iter().take(room));
+    }
+
+    /// How many pairs the bound removed since the last call.
+    pub fn count_evicted(&self) -> u64 {
+        if self.evicted_uncounted.load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        self.evicted_uncounted.swap(0, Ordering::Relaxed)
+    }
+
+    /// The pairs the bound removed since the last call (at most [`MAX_EVICTED_KEPT`]).
+    pub fn take_evicted(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.evicted.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     /// Change the record of `(by, of)` with `f` (a retired record starts afresh); the key is
     /// marked dirty when `f` says the change must be written.
     fn update(&self, by: &str, of: &str, f: impl FnOnce(&mut PairRecord) -> bool) {
+        let key = pair_key(by, of);
+        if !self.pairs.contains_key(&key) {
+            self.make_room();
+        }
         let write = {
-            let mut r = self.pairs.entry(pair_key(by, of)).or_default();
+            let mut r = self.pairs.entry(key).or_default();
             if r.retired_ms != 0 {
                 *r = PairRecord::default();
             }
@@ -390,6 +478,51 @@ mod tests {
         book.sweep(u64::MAX, 1, 1);
         assert!(book.state(J, A).blocked);
         assert!(book.record(A, J).is_none());
+    }
+
+    #[test]
+    fn the_bound_removes_retired_pairs_first_then_the_least_recently_used() {
+        let book = ContactBook::new();
+        book.set_max_pairs(4);
+        book.accept(A, "old@xmpp.test", 10, 1);
+        book.accept(A, "new@xmpp.test", 40, 1);
+        book.accept(A, "mid@xmpp.test", 20, 1);
+        book.accept(A, "ret@xmpp.test", 30, 1);
+        // `ret` retires (last used at 30, older than 45 - 10): a retired pair goes first,
+        // though `old` was used less recently.
+        let s = book.sweep(45, 10, 1000);
+        assert_eq!(s.retired.len(), 4 - 1, "{s:?}");
+        book.accept(A, "new@xmpp.test", 46, 1);
+        book.accept(A, "mid@xmpp.test", 47, 1);
+        book.accept(A, "old@xmpp.test", 48, 1);
+        let _ = book.take_dirty(usize::MAX);
+        book.count_unaccepted("x@xmpp.test", A, 50);
+        assert_eq!(book.count_evicted(), 1);
+        assert_eq!(book.count_evicted(), 0, "counted once");
+        assert!(book.record(A, "ret@xmpp.test").is_none());
+        assert_eq!(
+            book.take_evicted(),
+            vec![(A.to_owned(), "ret@xmpp.test".to_owned())]
+        );
+        // No retired pair left: the least recently used active one goes.
+        book.accept(A, "y@xmpp.test", 60, 1);
+        assert!(book.record(A, "new@xmpp.test").is_none(), "used at 46");
+        for kept in ["mid@xmpp.test", "old@xmpp.test", "y@xmpp.test"] {
+            assert!(book.record(A, kept).is_some(), "{kept}");
+        }
+        assert_eq!(book.pairs.len(), 4);
+        // The removals are written to the store.
+        let w = book.take_dirty(usize::MAX);
+        assert!(w.contains(&ContactWrite::Pair {
+            by: A.into(),
+            of: "new@xmpp.test".into(),
+            record: None
+        }));
+        assert_eq!(book.count_evicted(), 1);
+        // A known pair never evicts anything.
+        book.accept(A, "y@xmpp.test", 70, 1);
+        assert_eq!(book.count_evicted(), 0);
+        assert_eq!(book.pairs.len(), 4);
     }
 
     #[test]
