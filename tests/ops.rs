@@ -69,6 +69,9 @@ bounce_window_ms = 300
 {sip_extra}
 [xmpp]
 listen = ["{xmpp}"]
+# The stand-in peer answers pings at once on parley's stream and sends its error replies on
+# its own, later: the bounce window (sip.bounce_window_ms) is what catches them.
+confirm_delivery = false
 connect_timeout_ms = 2000
 delivery_timeout_ms = 3000
 [metrics]
