@@ -11,7 +11,9 @@
 //! does an atomic add). The free functions ([`message`], [`policy_refusal`], …) are what call
 //! sites use: one line each, a no-op before [`install`] (tools, tests).
 
+mod contacts;
 mod labels;
+mod sip_tx;
 #[cfg(test)]
 mod tests;
 
@@ -25,6 +27,9 @@ use ::metrics::{
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::model::ErrorCondition;
+
+pub use contacts::*;
+pub use sip_tx::*;
 
 pub use labels::{
     Direction, EventKind, Outcome, ParseReason, PeerLabels, PolicyReason, Protocol, TlsFailure,
@@ -666,143 +671,4 @@ pub fn connection_refused(p: Protocol, bound: &'static str) {
 /// An inbound s2s negotiation exceeded a pre-auth bound (`deadline`, `bytes`, `elements`).
 pub fn negotiation_limit(reason: &'static str) {
     with(|_| counter!(NEGOTIATION_LIMIT_TOTAL, "reason" => reason).increment(1));
-}
-
-/// SIP transactions that ended, by role (`client`, `server`), method and outcome (the final's
-/// class `2xx`…`6xx`, or `timeout`).
-pub const SIP_TRANSACTIONS_TOTAL: &str = "parley_sip_transactions_total";
-/// SIP retransmissions over UDP: `sent` (Timers A, E, G and 2xx) and `absorbed` (a
-/// retransmitted request the transaction layer kept from the router).
-pub const SIP_RETRANSMISSIONS_TOTAL: &str = "parley_sip_retransmissions_total";
-/// INVITE server transactions whose final got no ACK, by `final` (`2xx`: Timer L, the
-/// dialog is ended with BYE; `failure`: Timer H).
-pub const SIP_ACK_TIMEOUTS_TOTAL: &str = "parley_sip_ack_timeouts_total";
-
-fn describe_sip_transactions() {
-    describe_counter!(
-        SIP_TRANSACTIONS_TOTAL,
-        Unit::Count,
-        "SIP transactions that ended, by role, method and outcome (final class or timeout)."
-    );
-    describe_counter!(
-        SIP_RETRANSMISSIONS_TOTAL,
-        Unit::Count,
-        "SIP retransmissions over UDP, sent and absorbed."
-    );
-    describe_counter!(
-        SIP_ACK_TIMEOUTS_TOTAL,
-        Unit::Count,
-        "INVITE server transactions whose final got no ACK, by final (2xx, failure)."
-    );
-}
-
-/// A bounded label for a SIP method (anything unknown is `other`).
-fn sip_method_label(method: &str) -> &'static str {
-    const KNOWN: [&str; 14] = [
-        "INVITE",
-        "ACK",
-        "BYE",
-        "CANCEL",
-        "MESSAGE",
-        "SUBSCRIBE",
-        "NOTIFY",
-        "OPTIONS",
-        "PUBLISH",
-        "INFO",
-        "REFER",
-        "UPDATE",
-        "PRACK",
-        "REGISTER",
-    ];
-    (KNOWN.iter())
-        .find(|m| m.eq_ignore_ascii_case(method))
-        .copied()
-        .unwrap_or("other")
-}
-
-/// A SIP transaction ended: `client` (a final response, or `None` for Timer B/F) or
-/// `server` (the final parley sent).
-pub fn sip_transaction(client: bool, method: &str, code: Option<u16>) {
-    with(|_| {
-        let outcome = match code {
-            Some(100..=199) => "1xx",
-            Some(200..=299) => "2xx",
-            Some(300..=399) => "3xx",
-            Some(400..=499) => "4xx",
-            Some(500..=599) => "5xx",
-            Some(_) => "6xx",
-            None => "timeout",
-        };
-        counter!(SIP_TRANSACTIONS_TOTAL,
-            "role" => if client { "client" } else { "server" },
-            "method" => sip_method_label(method),
-            "outcome" => outcome)
-        .increment(1);
-    });
-}
-
-/// An INVITE server transaction ended without the ACK for its final (`two_xx`: Timer L,
-/// else Timer H).
-pub fn sip_ack_timeout(two_xx: bool) {
-    let label = if two_xx { "2xx" } else { "failure" };
-    with(|_| counter!(SIP_ACK_TIMEOUTS_TOTAL, "final" => label).increment(1));
-}
-
-/// `n` SIP retransmissions `sent` or `absorbed`.
-pub fn sip_retransmissions(direction: &'static str, n: u64) {
-    if n > 0 {
-        with(|_| counter!(SIP_RETRANSMISSIONS_TOTAL, "direction" => direction).increment(n));
-    }
-}
-
-/// Contact pairs parley keeps consent for, by state (`active`, `retired`).
-pub const CONTACTS: &str = "parley_contacts";
-/// Blocks set by users (through their platform or `parley block`).
-pub const CONTACT_BLOCKS: &str = "parley_contact_blocks";
-/// Contact pairs retired for lack of use or removed by the bound, by stage (`retired`,
-/// `removed`, `evicted`).
-pub const CONTACTS_RETIRED_TOTAL: &str = "parley_contacts_retired_total";
-/// Contact state commits that failed (retried at the next commit).
-pub const CONTACT_COMMIT_FAILURES_TOTAL: &str = "parley_contact_commit_failures_total";
-
-fn describe_contacts() {
-    describe_gauge!(
-        CONTACTS,
-        Unit::Count,
-        "Contact pairs parley keeps consent for, by state (active, retired)."
-    );
-    describe_gauge!(
-        CONTACT_BLOCKS,
-        Unit::Count,
-        "Blocks set by users through their platform or the admin channel."
-    );
-    describe_counter!(
-        CONTACTS_RETIRED_TOTAL,
-        Unit::Count,
-        "Contact pairs retired for lack of use or removed by the bound, by stage (retired, removed, evicted)."
-    );
-    describe_counter!(
-        CONTACT_COMMIT_FAILURES_TOTAL,
-        Unit::Count,
-        "Contact state commits that failed and wait for the next one."
-    );
-}
-
-/// Contact pairs and blocks held.
-pub fn contacts(active: usize, retired: usize, blocks: usize) {
-    with(|_| {
-        gauge!(CONTACTS, "state" => "active").set(active as f64);
-        gauge!(CONTACTS, "state" => "retired").set(retired as f64);
-        gauge!(CONTACT_BLOCKS).set(blocks as f64);
-    });
-}
-
-/// `n` contact pairs reached retirement `stage` (`retired`, `removed`, `evicted`).
-pub fn contacts_retired(stage: &'static str, n: u64) {
-    with(|_| counter!(CONTACTS_RETIRED_TOTAL, "stage" => stage).increment(n));
-}
-
-/// A contact state commit failed.
-pub fn contact_commit_failed() {
-    with(|_| counter!(CONTACT_COMMIT_FAILURES_TOTAL).increment(1));
 }

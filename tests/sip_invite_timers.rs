@@ -277,7 +277,10 @@ async fn a_2xx_never_acked_ends_the_session_with_bye() {
     );
     // The session's thread (a Call-ID of letters only is its own token).
     let thread = parley::bridge::sip::thread_of_call_id("lost");
-    assert!(gone.contains(&format!("<thread>{thread}</thread>")), "{gone}");
+    assert!(
+        gone.contains(&format!("<thread>{thread}</thread>")),
+        "{gone}"
+    );
     assert!(gone.contains("to='juliet@xmpp.test'"), "{gone}");
     assert_eq!(reaches(&d, ACK_TIMEOUTS, &two_xx, 1.0).await, 1.0);
 

@@ -6,13 +6,14 @@ mod default;
 mod dns;
 mod ops;
 mod policy;
+mod sip;
 mod spool;
 #[cfg(test)]
 mod tests;
+mod xmpp;
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -26,7 +27,9 @@ pub use policy::{
     Action, ConsentConfig, DomainPair, DomainSwitch, FederationConfig, LimitsConfig, PolicyConfig,
     UserLists,
 };
+pub use sip::SipConfig;
 pub use spool::SpoolConfig;
+pub use xmpp::XmppConfig;
 
 /// Which protocol a domain lives on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -145,276 +148,6 @@ pub struct TlsConfig {
     /// uses the CA it generated under the state directory.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
-}
-
-/// `[sip]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SipConfig {
-    /// TLS listeners (RFC 3261 §26.2, mutual TLS per RFC 5922).
-    #[serde(default)]
-    pub listen_tls: Vec<SocketAddr>,
-    /// Plain TCP listeners (RFC 3261 §18). No certificate authenticates these peers: only
-    /// requests that need no verified domain are served on them.
-    #[serde(default)]
-    pub listen_tcp: Vec<SocketAddr>,
-    /// UDP sockets (RFC 3261 §18), with retransmission by the transaction layer; the same
-    /// authentication caveat as `listen_tcp`.
-    #[serde(default)]
-    pub listen_udp: Vec<SocketAddr>,
-    /// Path MTU for UDP: datagrams are received into a buffer this large (a larger one is
-    /// answered 513), and requests within 200 bytes of it are not sent over UDP.
-    #[serde(default = "default_udp_mtu")]
-    pub udp_mtu: usize,
-    /// With `xmpp.confirm_delivery` off: how long a relayed MESSAGE waits for an XMPP bounce
-    /// before it is answered 202. With it on, the peer's ping answer ends the wait.
-    #[serde(default = "default_bounce_window_ms")]
-    pub bounce_window_ms: u64,
-    /// Non-INVITE transaction timeout (Timer F, 64·T1).
-    #[serde(default = "default_transaction_timeout_ms")]
-    pub transaction_timeout_ms: u64,
-    /// Close an inbound SIP connection that completed no message this long; a request head
-    /// still incomplete then (a slow sender) is answered 400 first.
-    #[serde(default = "default_sip_idle_timeout_ms")]
-    pub idle_timeout_ms: u64,
-    /// Session-mode IM: an INVITE dialog with no MESSAGE either way for this long is ended
-    /// with BYE (and XEP-0085 `gone` to the XMPP user).
-    #[serde(default = "default_session_idle_timeout_secs")]
-    pub session_idle_timeout_secs: u64,
-    /// Longest presence subscription granted to a SIP watcher (seconds): parley grants
-    /// min(requested, this) (RFC 6665 §4.2.1.1).
-    #[serde(default = "default_max_subscription_expires")]
-    pub max_subscription_expires: u32,
-    /// Shortest non-zero subscription accepted: a SUBSCRIBE asking for less is answered
-    /// 423 Interval Too Brief with `Min-Expires` (RFC 6665 §4.2.1.1).
-    #[serde(default = "default_min_subscription_expires")]
-    pub min_subscription_expires: u32,
-    /// Presence damping (RFC 3856 §6.4): at most one NOTIFY per subscription per this many
-    /// milliseconds; changes in between are coalesced into the latest state. 0 turns it off.
-    #[serde(default = "default_notify_min_interval_ms")]
-    pub notify_min_interval_ms: u64,
-    /// Subscription-flood protection: live presence subscriptions (both roles) per remote
-    /// domain.
-    #[serde(default = "default_max_subscriptions_per_domain")]
-    pub max_subscriptions_per_domain: usize,
-    /// Live presence subscriptions per watcher address.
-    #[serde(default = "default_max_subscriptions_per_watcher")]
-    pub max_subscriptions_per_watcher: usize,
-    /// New presence subscriptions per second per remote domain (token bucket; 0: unlimited).
-    #[serde(default = "default_subscribe_rate")]
-    pub subscribe_rate: f64,
-    /// Burst of the new-subscription bucket.
-    #[serde(default = "default_subscribe_burst")]
-    pub subscribe_burst: u32,
-}
-
-impl Default for SipConfig {
-    fn default() -> Self {
-        SipConfig {
-            listen_tls: Vec::new(),
-            listen_tcp: Vec::new(),
-            listen_udp: Vec::new(),
-            udp_mtu: default_udp_mtu(),
-            bounce_window_ms: default_bounce_window_ms(),
-            transaction_timeout_ms: default_transaction_timeout_ms(),
-            idle_timeout_ms: default_sip_idle_timeout_ms(),
-            session_idle_timeout_secs: default_session_idle_timeout_secs(),
-            max_subscription_expires: default_max_subscription_expires(),
-            min_subscription_expires: default_min_subscription_expires(),
-            notify_min_interval_ms: default_notify_min_interval_ms(),
-            max_subscriptions_per_domain: default_max_subscriptions_per_domain(),
-            max_subscriptions_per_watcher: default_max_subscriptions_per_watcher(),
-            subscribe_rate: default_subscribe_rate(),
-            subscribe_burst: default_subscribe_burst(),
-        }
-    }
-}
-
-fn default_udp_mtu() -> usize {
-    1500
-}
-
-fn default_bounce_window_ms() -> u64 {
-    500
-}
-
-fn default_transaction_timeout_ms() -> u64 {
-    32_000
-}
-
-fn default_sip_idle_timeout_ms() -> u64 {
-    600_000
-}
-
-fn default_session_idle_timeout_secs() -> u64 {
-    600
-}
-
-fn default_max_subscription_expires() -> u32 {
-    3600
-}
-
-fn default_min_subscription_expires() -> u32 {
-    1
-}
-
-fn default_notify_min_interval_ms() -> u64 {
-    5000
-}
-
-fn default_max_subscriptions_per_domain() -> usize {
-    10_000
-}
-
-fn default_max_subscriptions_per_watcher() -> usize {
-    200
-}
-
-fn default_subscribe_rate() -> f64 {
-    20.0
-}
-
-fn default_subscribe_burst() -> u32 {
-    100
-}
-
-/// `[xmpp]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct XmppConfig {
-    /// Server-to-server listeners with STARTTLS (RFC 6120, usually port 5269).
-    #[serde(default)]
-    pub listen: Vec<SocketAddr>,
-    /// Server-to-server listeners with TLS from the first byte (XEP-0368, usually 5270).
-    #[serde(default)]
-    pub listen_tls: Vec<SocketAddr>,
-    /// Stanzas queued per outbound stream while it connects; more are refused.
-    #[serde(default = "default_queue_depth")]
-    pub queue_depth: usize,
-    /// Connect plus negotiation deadline for an outbound stream.
-    #[serde(default = "default_connect_timeout_ms")]
-    pub connect_timeout_ms: u64,
-    /// How long a stanza may wait for an unreachable peer (retrying with backoff) before it
-    /// is bounced with `remote-server-timeout`. Keep it below `sip.transaction_timeout_ms`.
-    #[serde(default = "default_delivery_timeout_ms")]
-    pub delivery_timeout_ms: u64,
-    /// Send a whitespace keep-alive on an outbound stream idle this long.
-    #[serde(default = "default_keepalive_ms")]
-    pub keepalive_ms: u64,
-    /// Close a stream (either direction) that carried no stanza this long.
-    #[serde(default = "default_idle_timeout_ms")]
-    pub idle_timeout_ms: u64,
-    /// Offer and accept Server Dialback (XEP-0220) when a peer cannot use SASL EXTERNAL. The
-    /// peer's server certificate is still verified on every dialback connection.
-    #[serde(default = "yes")]
-    pub dialback: bool,
-    /// Dialback secret shared by every node serving the same domains (XEP-0185); random per
-    /// start when absent.
-    #[serde(default)]
-    pub dialback_secret: Option<String>,
-    /// Answer XEP-0092 software version queries to the gateway's domains.
-    #[serde(default = "yes")]
-    pub answer_version: bool,
-    /// Send an XEP-0199 ping on an outbound stream that carried nothing this long; new
-    /// stanzas wait until the peer answers. 0 turns pings off.
-    #[serde(default = "default_ping_interval_ms")]
-    pub ping_interval_ms: u64,
-    /// A stream whose ping gets no answer (result or error) this long is dead (half-open):
-    /// it is closed, and what waits is sent on a new one.
-    #[serde(default = "default_ping_timeout_ms")]
-    pub ping_timeout_ms: u64,
-    /// Hold each stanza written to an outbound stream as unconfirmed until the peer confirms
-    /// it (the answer to an XEP-0199 ping sent after the write), and send unconfirmed stanzas
-    /// again on the next stream if this one dies: at-least-once delivery, duplicates possible.
-    /// When off, a stanza counts as delivered once written.
-    #[serde(default = "yes")]
-    pub confirm_delivery: bool,
-    /// Most stanzas written but not yet confirmed per outbound stream; when reached, writing
-    /// waits for a confirmation (and senders see the queue fill up).
-    #[serde(default = "default_confirm_window")]
-    pub confirm_window: usize,
-    /// Time allowed for an inbound stream's whole negotiation (up to authenticated).
-    #[serde(default = "default_negotiation_timeout_ms")]
-    pub negotiation_timeout_ms: u64,
-    /// Most bytes an inbound stream may send before it is authenticated.
-    #[serde(default = "default_preauth_max_bytes")]
-    pub preauth_max_bytes: usize,
-    /// Most frames (elements, whitespace keep-alives, headers) an inbound stream may send
-    /// before it is authenticated.
-    #[serde(default = "default_preauth_max_elements")]
-    pub preauth_max_elements: usize,
-}
-
-impl Default for XmppConfig {
-    fn default() -> Self {
-        XmppConfig {
-            listen: Vec::new(),
-            listen_tls: Vec::new(),
-            queue_depth: default_queue_depth(),
-            connect_timeout_ms: default_connect_timeout_ms(),
-            delivery_timeout_ms: default_delivery_timeout_ms(),
-            keepalive_ms: default_keepalive_ms(),
-            idle_timeout_ms: default_idle_timeout_ms(),
-            dialback: true,
-            dialback_secret: None,
-            answer_version: true,
-            ping_interval_ms: default_ping_interval_ms(),
-            ping_timeout_ms: default_ping_timeout_ms(),
-            confirm_delivery: true,
-            confirm_window: default_confirm_window(),
-            negotiation_timeout_ms: default_negotiation_timeout_ms(),
-            preauth_max_bytes: default_preauth_max_bytes(),
-            preauth_max_elements: default_preauth_max_elements(),
-        }
-    }
-}
-
-fn default_queue_depth() -> usize {
-    4096
-}
-
-fn default_connect_timeout_ms() -> u64 {
-    10_000
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn default_delivery_timeout_ms() -> u64 {
-    20_000
-}
-
-fn default_ping_interval_ms() -> u64 {
-    60_000
-}
-
-fn default_ping_timeout_ms() -> u64 {
-    10_000
-}
-
-fn default_confirm_window() -> usize {
-    256
-}
-
-fn default_negotiation_timeout_ms() -> u64 {
-    30_000
-}
-
-fn default_preauth_max_bytes() -> usize {
-    64 * 1024
-}
-
-fn default_preauth_max_elements() -> usize {
-    64
-}
-
-fn default_keepalive_ms() -> u64 {
-    60_000
-}
-
-fn default_idle_timeout_ms() -> u64 {
-    600_000
 }
 
 /// `[shutdown]`.
