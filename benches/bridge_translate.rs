@@ -66,7 +66,8 @@ fn sip_to_xmpp(buf: &Bytes, limits: &SipLimits, out: &mut BytesMut) -> usize {
     let Some(msg) = parse_sip(buf, limits) else {
         return 0;
     };
-    let Ok(m) = sip::message_from_sip(&msg) else {
+    let mut token = sip::ThreadToken::default();
+    let Ok(m) = sip::message_from_sip_in(&msg, &mut token) else {
         return 0;
     };
     xmpp::write_message(out, &m, "gw-1");

@@ -2,7 +2,7 @@
 //! RFC 8048 and the XEPs of DESIGN). No sockets, no policy, no clocks.
 //!
 //! Two paths:
-//! - the plain fast path, [`sip::message_from_sip`] / [`xmpp::write_message`] and
+//! - the plain fast path, [`sip::message_from_sip_in`] / [`xmpp::write_message`] and
 //!   [`xmpp::message_from_xmpp`] / [`sip::write_message`]: a text/plain message, borrowed
 //!   from the input and written straight into the output buffer, no allocation;
 //! - the event path, [`sip_in::events_from_sip`] / [`xmpp_in::events_from_xmpp`] into

@@ -116,10 +116,12 @@ fn opaque(prefix: &str, label: &[u8], name: &str) -> String {
     ctx.update(label);
     ctx.update(name.as_bytes());
     let digest = ctx.finish();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(prefix.len() + 24);
     s.push_str(prefix);
-    for b in &digest.as_ref()[..12] {
-        s.push_str(&format!("{b:02x}"));
+    for &b in &digest.as_ref()[..12] {
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     s
 }

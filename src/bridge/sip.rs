@@ -11,7 +11,26 @@ use crate::sip::{HeaderName, SipMessage};
 
 /// A SIP MESSAGE request to the canonical message. The recipient is the Request-URI; the
 /// body must be `text/plain` in UTF-8 (other media types come with the rich-text mapping).
+/// A hashed thread is owned; [`message_from_sip_in`] keeps it on the caller's stack instead.
 pub fn message_from_sip(msg: &SipMessage) -> Result<ChatMessage<'_>, BridgeError> {
+    let (mut m, call_id) = plain_message(msg)?;
+    m.thread = Some(thread_of_call_id(call_id));
+    Ok(m)
+}
+
+/// [`message_from_sip`] without allocating: a hashed thread is written into `token`, which
+/// the returned message borrows along with `msg`.
+pub fn message_from_sip_in<'a>(
+    msg: &'a SipMessage,
+    token: &'a mut ThreadToken,
+) -> Result<ChatMessage<'a>, BridgeError> {
+    let (mut m, call_id) = plain_message(msg)?;
+    m.thread = Some(Cow::Borrowed(thread_in(call_id, token)));
+    Ok(m)
+}
+
+/// The message without its thread, and the Call-ID the thread is made from.
+fn plain_message(msg: &SipMessage) -> Result<(ChatMessage<'_>, &str), BridgeError> {
     let from = msg.from().map_err(|_| BridgeError::Malformed)?;
     let from = address::from_sip_uri(from.uri)?;
     let to = address::from_sip_uri(msg.request_uri().ok_or(BridgeError::Malformed)?)?;
@@ -36,18 +55,17 @@ pub fn message_from_sip(msg: &SipMessage) -> Result<ChatMessage<'_>, BridgeError
         Some(_) => return Err(BridgeError::UnsupportedMediaType),
     }
     let body = std::str::from_utf8(body).map_err(|_| BridgeError::BadCharset)?;
-    let thread = thread_of_call_id(msg.call_id().map_err(|_| BridgeError::Malformed)?);
+    let call_id = msg.call_id().map_err(|_| BridgeError::Malformed)?;
     let text_header = |name| {
         msg.header(name)
             .and_then(|v| std::str::from_utf8(v).ok())
             .map(|v| Cow::Borrowed(v.trim()))
     };
     let mut m = ChatMessage::plain(from, to, Cow::Borrowed(body));
-    m.thread = Some(thread);
     m.kind = MessageKind::Chat;
     m.subject = text_header(HeaderName::Subject);
     m.lang = text_header(HeaderName::ContentLanguage);
-    Ok(m)
+    Ok((m, call_id))
 }
 
 /// The XMPP `<thread>` for a SIP Call-ID. A Call-ID is usually `random@host`, and its host
@@ -56,21 +74,67 @@ pub fn message_from_sip(msg: &SipMessage) -> Result<ChatMessage<'_>, BridgeError
 /// The same Call-ID always gives the same thread, so a conversation stays one thread, and a
 /// thread made here comes back unchanged as the Call-ID of the replies.
 pub fn thread_of_call_id(call_id: &str) -> Cow<'_, str> {
-    if !call_id.is_empty()
+    if keeps_call_id(call_id) {
+        Cow::Borrowed(call_id)
+    } else {
+        Cow::Owned(ThreadToken::of(call_id).as_str().to_owned())
+    }
+}
+
+/// [`thread_of_call_id`] without allocating: a hashed thread is written into `token`.
+pub fn thread_in<'a>(call_id: &'a str, token: &'a mut ThreadToken) -> &'a str {
+    if keeps_call_id(call_id) {
+        call_id
+    } else {
+        *token = ThreadToken::of(call_id);
+        token.as_str()
+    }
+}
+
+/// A Call-ID that crosses as it is: letters, digits and `-` only.
+fn keeps_call_id(call_id: &str) -> bool {
+    !call_id.is_empty()
         && call_id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
-        return Cow::Borrowed(call_id);
+}
+
+/// A hashed thread: the first 96 bits of a SHA-256 as 24 lowercase hex digits, on the stack.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ThreadToken {
+    hex: [u8; 24],
+}
+
+impl Default for ThreadToken {
+    fn default() -> Self {
+        Self { hex: [b'0'; 24] }
     }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = ring::digest::digest(&ring::digest::SHA256, call_id.as_bytes());
-    let mut token = String::with_capacity(24);
-    for &b in digest.as_ref().iter().take(12) {
-        token.push(char::from(HEX[usize::from(b >> 4)]));
-        token.push(char::from(HEX[usize::from(b & 0xf)]));
+}
+
+impl ThreadToken {
+    /// The token of a Call-ID.
+    pub fn of(call_id: &str) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let digest = ring::digest::digest(&ring::digest::SHA256, call_id.as_bytes());
+        let mut hex = [0u8; 24];
+        for (pair, &b) in hex.chunks_exact_mut(2).zip(digest.as_ref()) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0xf)];
+        }
+        Self { hex }
     }
-    Cow::Owned(token)
+
+    /// The token as text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever stored.
+        std::str::from_utf8(&self.hex).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for ThreadToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Transaction and transport values the caller chooses for an outgoing request.
@@ -268,6 +332,31 @@ mod tests {
         assert_eq!(thread_of_call_id(&t), t, "comes back unchanged");
         assert_eq!(thread_of_call_id("abc-123"), "abc-123");
         assert_eq!(thread_of_call_id("10.0.0.5").len(), 24);
+    }
+
+    #[test]
+    fn stack_threads_match_owned_threads() {
+        for call_id in [
+            "c0ffee42@pbx7.internal.example",
+            "abc-123",
+            "10.0.0.5",
+            "x y",
+            "",
+        ] {
+            let mut token = ThreadToken::default();
+            assert_eq!(
+                thread_in(call_id, &mut token),
+                thread_of_call_id(call_id),
+                "{call_id:?}"
+            );
+        }
+        let mut token = ThreadToken::default();
+        let t = thread_in("a84b4c76e66710@pc33.atlanta.com", &mut token);
+        assert!(
+            t.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+            "{t}"
+        );
     }
 
     #[test]

@@ -490,8 +490,10 @@ fn notify_events(msg: &SipMessage) -> Result<Vec<Event<'_>>, BridgeError> {
     };
     match state.state {
         SubState::Active => {
-            let mut out = vec![sub(SubscriptionKind::Subscribed)];
-            out.extend(pidf_presence(msg, &from, &to)?);
+            let presences = pidf_presence(msg, &from, &to)?;
+            let mut out = Vec::with_capacity(1 + presences.len());
+            out.push(sub(SubscriptionKind::Subscribed));
+            out.extend(presences);
             Ok(out)
         }
         SubState::Terminated

@@ -572,10 +572,11 @@ pub fn write_sip_presence(
 }
 
 fn pidf_document(presentity: &Address<'_>, presences: &[Presence<'_>]) -> pidf::Presence {
-    let mut entity = BytesMut::new();
+    let mut entity = BytesMut::with_capacity(presentity.local.len() + presentity.domain.len() + 16);
     address::write_uri_as(&mut entity, "pres", presentity);
     let mut doc = pidf::Presence {
         entity: String::from_utf8_lossy(&entity).into_owned(),
+        tuples: Vec::with_capacity(presences.len()),
         ..pidf::Presence::default()
     };
     for p in presences {

@@ -1,14 +1,14 @@
 //! An XML stream over any byte stream: reads frames through the codec's [`Framer`], writes
 //! from a reused buffer. Shared by inbound and outbound s2s connections.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::ConnError;
 use crate::xmpp::encode;
-use crate::xmpp::stanza::{self, Element};
-use crate::xmpp::{Frame, Framer, StreamHeader, XmppLimits};
+use crate::xmpp::stanza::Element;
+use crate::xmpp::{Frame, Framer, MarkedElement, StreamHeader, XmppLimits};
 
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -157,12 +157,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmlStream<S> {
         }
     }
 
-    /// Next depth-1 element (skipping whitespace keep-alives); the peer's stream footer or a
-    /// stream error ends the stream.
-    pub async fn read_element(&mut self) -> Result<Bytes, ConnError> {
+    /// Next depth-1 element (skipping whitespace keep-alives), with the framer's marks so it
+    /// is parsed without a second scan; the peer's stream footer or a stream error ends the
+    /// stream.
+    pub async fn read_element(&mut self) -> Result<MarkedElement, ConnError> {
         loop {
             match self.read_frame().await? {
-                Frame::Element(bytes) => return Ok(bytes),
+                Frame::Element(bytes) => return Ok(self.framer.marked(bytes)),
                 Frame::Whitespace => continue,
                 Frame::Close => return Err(ConnError::Closed),
                 Frame::Open(_) => {
@@ -193,13 +194,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmlStream<S> {
     }
 
     /// Parse an element against the current stream header; a peer stream error becomes
-    /// [`ConnError::PeerStreamError`].
+    /// [`ConnError::PeerStreamError`]. The element read last is not scanned again: the framer's marks for it are read.
     pub fn parse<'a>(&self, bytes: &'a [u8]) -> Result<Element<'a>, ConnError> {
         let header = self.header.as_ref().ok_or(ConnError::Unexpected {
             expected: "a stream header",
             got: "an element".into(),
         })?;
-        match stanza::parse_element(bytes, header).map_err(ConnError::Xmpp)? {
+        match self
+            .framer
+            .parse_last(bytes, header)
+            .map_err(ConnError::Xmpp)?
+        {
             Element::StreamError { condition, .. } => Err(ConnError::PeerStreamError(condition)),
             other => Ok(other),
         }

@@ -16,8 +16,8 @@ use crate::metrics::{self, Direction, EventKind, ParseReason, PolicyReason, Prot
 use crate::model::DeliveryError;
 use crate::xmpp::jid::Jid;
 use crate::xmpp::stanza::IqView;
-use crate::xmpp::stanza::{self, Element, MessageType, MessageView};
-use crate::xmpp::{StreamCondition, StreamHeader};
+use crate::xmpp::stanza::{Element, MessageType, MessageView};
+use crate::xmpp::{MarkedElement, StreamCondition, StreamHeader};
 
 /// What the connection does after the router handled an element.
 #[derive(Debug)]
@@ -46,10 +46,12 @@ impl Gateway {
         self: &Arc<Self>,
         pairs: &[(String, VerifiedDomain)],
         header: &StreamHeader,
-        element: Bytes,
+        element: MarkedElement,
     ) -> Result<Inbound, StreamCondition> {
-        let parsed =
-            stanza::parse_element(&element, header).map_err(|e| metrics::xmpp_parse_failed(&e))?;
+        // The framer's marks travel with the element: it is not tokenized a second time.
+        let parsed = element
+            .parse(header)
+            .map_err(|e| metrics::xmpp_parse_failed(&e))?;
         let (from, to) = match &parsed {
             Element::Message(m) => (m.from.as_deref(), m.to.as_deref()),
             Element::Iq(iq) => (iq.from.as_deref(), iq.to.as_deref()),

@@ -274,6 +274,72 @@ const BY_SHAPE: [u8; SHAPE_SLOTS] = {
     slots
 };
 
+/// Longest long name in [`TABLE`], in 8-byte words.
+const FOLD_WORDS: usize = 4;
+
+/// A long name prepared for a case-insensitive compare eight bytes at a time (SWAR): the
+/// name in lower case, and a mask with 0x20 at its letters. `(wire | mask) == lower` holds
+/// exactly when the wire bytes equal the name up to ASCII case: at a letter, OR-ing 0x20
+/// folds only the two cases of that letter onto it; elsewhere the bytes must be equal.
+#[derive(Clone, Copy)]
+struct Folded {
+    lower: [u64; FOLD_WORDS],
+    mask: [u64; FOLD_WORDS],
+}
+
+impl Folded {
+    const fn of(long: &[u8]) -> Folded {
+        assert!(
+            long.len() <= FOLD_WORDS * 8,
+            "FOLD_WORDS too small for a long name"
+        );
+        let mut lower = [0u64; FOLD_WORDS];
+        let mut mask = [0u64; FOLD_WORDS];
+        let mut i = 0;
+        while i < long.len() {
+            let b = long[i];
+            let shift = (i % 8) * 8;
+            let letter = if b.is_ascii_alphabetic() { 0x20u64 } else { 0 };
+            lower[i / 8] |= ((b as u64) | letter) << shift;
+            mask[i / 8] |= letter << shift;
+            i += 1;
+        }
+        Folded { lower, mask }
+    }
+
+    /// `name` (of the long name's length) equals the long name up to ASCII case.
+    fn matches(&self, name: &[u8]) -> bool {
+        let mut words = name.chunks(8);
+        for (lower, mask) in self.lower.iter().zip(&self.mask) {
+            let Some(chunk) = words.next() else {
+                return true;
+            };
+            let mut w = [0u8; 8];
+            if let Some(dst) = w.get_mut(..chunk.len()) {
+                dst.copy_from_slice(chunk);
+            }
+            if (u64::from_le_bytes(w) | mask) != *lower {
+                return false;
+            }
+        }
+        words.next().is_none()
+    }
+}
+
+/// [`TABLE`]'s long names prepared for [`Folded::matches`], in table order.
+const FOLDED: [Folded; H::Other as usize] = {
+    let mut out = [Folded {
+        lower: [0; FOLD_WORDS],
+        mask: [0; FOLD_WORDS],
+    }; H::Other as usize];
+    let mut i = 0;
+    while i < TABLE.len() {
+        out[i] = Folded::of(TABLE[i].long.as_bytes());
+        i += 1;
+    }
+    out
+};
+
 /// Compact letter → header.
 const COMPACT: [Option<HeaderName>; 26] = {
     let mut out = [None; 26];
@@ -309,9 +375,9 @@ impl HeaderName {
             let Some(row) = BY_SHAPE.get(h).and_then(|&r| usize::from(r).checked_sub(1)) else {
                 return H::Other;
             };
-            if let Some(info) = TABLE.get(row)
+            if let (Some(info), Some(folded)) = (TABLE.get(row), FOLDED.get(row))
                 && info.long.len() == name.len()
-                && info.long.as_bytes().eq_ignore_ascii_case(name)
+                && folded.matches(name)
             {
                 return info.name;
             }

@@ -1,5 +1,45 @@
 use super::*;
 
+/// Every long name in every case pattern maps to its row, and a name that differs in one
+/// byte by exactly the case bit (0x20) at a non-letter, or in any other way, does not.
+#[test]
+fn long_names_fold_case_and_nothing_else() {
+    for info in TABLE {
+        let long = info.long.as_bytes();
+        for pattern in 0u32..4 {
+            let name: Vec<u8> = long
+                .iter()
+                .enumerate()
+                .map(|(i, b)| match (pattern, i % 2) {
+                    (0, _) => b.to_ascii_lowercase(),
+                    (1, _) => b.to_ascii_uppercase(),
+                    (2, 0) | (3, 1) => b.to_ascii_uppercase(),
+                    _ => b.to_ascii_lowercase(),
+                })
+                .collect();
+            assert_eq!(HeaderName::from_bytes(&name), info.name, "{}", info.long);
+        }
+        for i in 0..long.len() {
+            for flip in [0x20u8, 0x01, 0x80] {
+                let mut name = long.to_vec();
+                name[i] ^= flip;
+                if flip == 0x20 && name[i].is_ascii_alphabetic() {
+                    continue;
+                }
+                assert_ne!(
+                    HeaderName::from_bytes(&name),
+                    info.name,
+                    "{:?}",
+                    String::from_utf8_lossy(&name)
+                );
+            }
+        }
+        let mut longer = long.to_vec();
+        longer.push(b'x');
+        assert_ne!(HeaderName::from_bytes(&longer), info.name, "{}", info.long);
+    }
+}
+
 #[test]
 fn names_long_compact_and_case() {
     let cases: &[(&[u8], HeaderName)] = &[

@@ -18,6 +18,7 @@ use bytes::{Bytes, BytesMut};
 use super::XmppError;
 use super::header::parse_header;
 pub use super::header::{StreamHeader, StreamNs};
+pub use super::marked::MarkedElement;
 use super::stanza::{Element, parse_element, parse_marked};
 use super::xml::{Mark, MarkKind};
 
@@ -130,8 +131,8 @@ pub struct Framer {
     /// Markup of the element being framed (offsets into it), so the typed parse need not
     /// scan it again. Bounded by the stanza byte limit.
     marks: Vec<Mark>,
-    /// Length of the element `marks` describe, once it has been emitted.
-    marked_len: Option<usize>,
+    /// Address and length of the element `marks` describe, once it has been emitted.
+    marked: Option<(usize, usize)>,
 }
 
 impl Framer {
@@ -149,7 +150,7 @@ impl Framer {
             root: Vec::new(),
             end_name: (0, 0),
             marks: Vec::new(),
-            marked_len: None,
+            marked: None,
         }
     }
 
@@ -161,14 +162,26 @@ impl Framer {
         frame: &'a [u8],
         stream: &StreamHeader,
     ) -> Result<Element<'a>, XmppError> {
-        if self.marked_len == Some(frame.len())
-            && frame.len() <= u32::MAX as usize
-            && !self.marks.is_empty()
-        {
-            parse_marked(frame, &self.marks, stream)
-        } else {
-            parse_element(frame, stream)
+        match self.marks_of(frame) {
+            Some(marks) => parse_marked(frame, marks, stream),
+            None => parse_element(frame, stream),
         }
+    }
+
+    /// The element this framer emitted last, with a copy of its marks, so it can be parsed
+    /// later (after the framer has moved on) without scanning it again. Any other frame
+    /// comes without marks and is parsed as [`parse_element`] does.
+    pub fn marked(&self, frame: Bytes) -> MarkedElement {
+        let marks = self.marks_of(&frame).map(Box::from).unwrap_or_default();
+        MarkedElement::new(frame, marks)
+    }
+
+    /// The marks of `frame` if it is exactly the element emitted last.
+    fn marks_of(&self, frame: &[u8]) -> Option<&[Mark]> {
+        (self.marked == Some((frame.as_ptr() as usize, frame.len()))
+            && frame.len() <= u32::MAX as usize
+            && !self.marks.is_empty())
+        .then_some(&self.marks[..])
     }
 
     /// Record one piece of markup of the element being framed.
@@ -197,7 +210,7 @@ impl Framer {
         self.tag_start = 0;
         self.root.clear();
         self.marks.clear();
-        self.marked_len = None;
+        self.marked = None;
     }
 
     /// Take the next frame from the front of `buf` (consumed bytes are split off).
@@ -208,7 +221,7 @@ impl Framer {
             self.lex = Lex::Content;
             self.stack.clear();
             self.marks.clear();
-            self.marked_len = None;
+            self.marked = None;
         }
         loop {
             if self.pos >= buf.len() {
@@ -523,7 +536,7 @@ impl Framer {
                         self.marks = Vec::new();
                     }
                     self.marks.clear();
-                    self.marked_len = None;
+                    self.marked = None;
                 }
                 self.lex = Lex::StartName;
             }
@@ -692,7 +705,7 @@ impl Framer {
         }
         std::str::from_utf8(&buf[..self.pos]).map_err(|_| XmppError::NotWellFormed)?;
         let bytes = buf.split_to(self.pos).freeze();
-        self.marked_len = Some(self.pos);
+        self.marked = Some((bytes.as_ptr() as usize, bytes.len()));
         self.pos = 0;
         Ok(Frame::Element(bytes))
     }

@@ -15,6 +15,7 @@ pub mod framing;
 mod header;
 mod iq;
 pub mod jid;
+mod marked;
 mod message;
 pub mod ns;
 mod precis;
@@ -29,5 +30,5 @@ mod tests;
 
 pub use condition::{ErrorType, StanzaCondition, StreamCondition};
 pub use error::XmppError;
-pub use framing::{Frame, Framer, StreamHeader, StreamNs, XmppLimits};
+pub use framing::{Frame, Framer, MarkedElement, StreamHeader, StreamNs, XmppLimits};
 pub use jid::Jid;

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use super::scope::{ChildStart, Scope, resolve_name};
-use super::xml::{Attrs, Mark, Token, Tokenizer, attr_value};
+use super::xml::{Attrs, Mark, Token, Tokenizer, attr_value, has_forbidden_char};
 use super::{ErrorType, StanzaCondition, StreamCondition, StreamHeader, XmppError, ns};
 
 pub use super::children::{Child, Children};
@@ -181,10 +181,7 @@ pub fn parse_element<'a>(frame: &'a [u8], stream: &StreamHeader) -> Result<Eleme
     let src = std::str::from_utf8(frame).map_err(|_| XmppError::NotWellFormed)?;
     // The framer refuses characters XML 1.0 forbids; an element that skipped it (`parley
     // translate`) is checked here.
-    if src
-        .chars()
-        .any(|c| !super::framing::is_xml_char(u32::from(c)))
-    {
+    if has_forbidden_char(src) {
         return Err(XmppError::NotWellFormed);
     }
     parse_tokens(src, Tokenizer::new(src), stream)

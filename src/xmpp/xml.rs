@@ -284,13 +284,28 @@ pub(crate) fn unescape(raw: &str) -> Result<Cow<'_, str>, XmppError> {
     })?;
     // A reference must name a legal XML character (XML 1.0 §2.2), also when the element did
     // not come through the framer (`parley translate`).
-    if text
-        .chars()
-        .any(|c| !super::framing::is_xml_char(u32::from(c)))
-    {
+    if has_forbidden_char(&text) {
         return Err(XmppError::NotWellFormed);
     }
     Ok(text)
+}
+
+/// Whether valid UTF-8 text holds a character XML 1.0 forbids (§2.2). In UTF-8 those are the
+/// C0 controls other than tab, LF and CR, and U+FFFE / U+FFFF (`EF BF BE` / `EF BF BF`);
+/// surrogates cannot occur in a `str`. A byte test, so the common all-allowed case costs one
+/// branch-free pass instead of decoding every character.
+pub(crate) fn has_forbidden_char(src: &str) -> bool {
+    let b = src.as_bytes();
+    let control = |c: u8| (c < 0x20) & (c != b'\t') & (c != b'\n') & (c != b'\r');
+    let mut chunks = b.chunks_exact(32);
+    for chunk in &mut chunks {
+        if chunk.iter().fold(false, |bad, &c| bad | control(c)) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&c| control(c))
+        || memchr::memchr_iter(0xEF, b)
+            .any(|i| b.get(i + 1) == Some(&0xBF) && matches!(b.get(i + 2), Some(0xBE | 0xBF)))
 }
 
 /// Unescape an attribute value and apply attribute-value normalisation (XML 1.0 §3.3.3:

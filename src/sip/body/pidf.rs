@@ -215,7 +215,10 @@ impl Presence {
 
     /// Write the document (PIDF + data model + RPID namespaces).
     pub fn to_xml(&self) -> String {
-        let mut s = format!(
+        // One allocation for a typical document (a few tuples, a note).
+        let mut s = String::with_capacity(512 + 128 * self.tuples.len());
+        let _ = write!(
+            s,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<presence xmlns=\"{NS}\" xmlns:dm=\"{NS_DM}\" xmlns:rpid=\"{NS_RPID}\" entity=\"{}\">\n",
             esc(&self.entity)
         );

@@ -251,7 +251,9 @@ fn unknown_and_direct_garbage() {
 #[test]
 fn references_to_illegal_characters_are_not_well_formed() {
     // Regression (fuzz, bridge_xmpp_to_sip): the same characters written raw.
-    for bad in ["&#14;", "&#x0;", "&#xFFFE;", "\u{19}", "\u{0}", "\u{FFFF}"] {
+    for bad in [
+        "&#14;", "&#x0;", "&#xFFFE;", "\u{19}", "\u{0}", "\u{FFFF}", "\u{FFFE}", "\u{7}",
+    ] {
         let xml =
             format!("<message from='a@x.example' to='b@y.example'><body>a{bad}b</body></message>");
         assert_eq!(
@@ -263,4 +265,16 @@ fn references_to_illegal_characters_are_not_well_formed() {
     let ok =
         "<message from='a@x.example' to='b@y.example'><body>a&#13;&#x1F600;&amp;b</body></message>";
     assert!(parse_element(ok.as_bytes(), &header()).is_ok());
+    // Every byte class around the forbidden ones, raw, at every offset of a 32-byte chunk.
+    for pad in 0..40 {
+        let fill = "x".repeat(pad);
+        let ok = format!(
+            "<message from='a@x.example' to='b@y.example'><body>{fill}\t\r\n \u{FFFD}\u{EFBF}\u{D7FF}\u{E000}\u{10FFFF}é</body></message>"
+        );
+        assert!(parse_element(ok.as_bytes(), &header()).is_ok(), "{pad}");
+        let bad = format!(
+            "<message from='a@x.example' to='b@y.example'><body>{fill}\u{1F}</body></message>"
+        );
+        assert!(parse_element(bad.as_bytes(), &header()).is_err(), "{pad}");
+    }
 }
