@@ -199,7 +199,8 @@ impl Gateway {
 
     async fn relay_sip_message(self: &Arc<Self>, peer: &PeerCerts, req: &SipMessage) -> Status {
         let timer = metrics::translate_timer(Direction::SipToXmpp);
-        let msg = match bridge::sip::message_from_sip(req) {
+        let mut token = bridge::sip::ThreadToken::default();
+        let msg = match bridge::sip::message_from_sip_in(req, &mut token) {
             Ok(m) => m,
             // isComposing, IMDN, CPIM, HTML, multipart: the event path (routing/events.rs).
             Err(BridgeError::UnsupportedMediaType | BridgeError::EmptyBody) => {
