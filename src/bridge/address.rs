@@ -71,17 +71,13 @@ fn simple_sip_uri(uri: &str) -> Option<Address<'_>> {
         && user
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,".contains(&b));
-    let host_ok = !host.is_empty()
-        && host.len() <= MAX_PART
-        && host.bytes().any(|b| b.is_ascii_lowercase())
+    // The fast path takes only what the full path takes: [`check_domain`] holds the label
+    // rules (RFC 1035 §2.3.4: 1–63 octets), which a name of plain lower-case bytes can break too.
+    let host_ok = host.bytes().any(|b| b.is_ascii_lowercase())
         && host
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && !host.starts_with(['.', '-'])
-        && !host.ends_with(['.', '-'])
-        && !host.contains("..")
-        && !host.contains("-.")
-        && !host.contains(".-");
+        && check_domain(host).is_ok();
     (user_ok && host_ok).then_some(Address {
         local: Cow::Borrowed(user),
         domain: Cow::Borrowed(host),
@@ -298,11 +294,19 @@ pub fn write_im_uri(out: &mut BytesMut, a: &Address<'_>) {
     write_uri_as(out, "im", a);
 }
 
+/// Bytes the user part of an `im:`/`pres:` URI carries unescaped. The `to` of RFC 3860 §3 /
+/// RFC 3859 §3.1 is an RFC 2822 `mailbox`, whose `atext` has no `;`, `,`, `(` or `)`, and
+/// [`from_cpim_uri`] ends the address at the first `;` or `?`: a localpart holding one of
+/// them (a JID may) is percent-encoded, or the CPIM From read back names another sender.
+fn cpim_user_byte_ok(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-_.!~*'&=+$".contains(&b)
+}
+
 /// Write `scheme:user@domain` for `a` (`im:` RFC 3860, `pres:` RFC 3859).
 pub fn write_uri_as(out: &mut BytesMut, scheme: &str, a: &Address<'_>) {
     out.put_slice(scheme.as_bytes());
     out.put_u8(b':');
-    put_escaped(out, &a.local, user_byte_ok);
+    put_escaped(out, &a.local, cpim_user_byte_ok);
     out.put_u8(b'@');
     out.put_slice(a.domain.as_bytes());
 }
