@@ -43,9 +43,11 @@ pub fn from_sip_uri(uri: &str) -> Result<Address<'_>, BridgeError> {
         SipError::UnsupportedUriScheme => BridgeError::UnsupportedScheme,
         _ => BridgeError::BadAddress,
     })?;
+    // A user part that has no JID localpart form (U+FFFD from escapes that are no UTF-8, a
+    // symbol) is refused here: the XMPP side would refuse the JID written for it.
     let local = parsed
         .user_decoded()
-        .filter(|u| valid_part(u))
+        .filter(|u| valid_part(u) && jid::has_local_form(u))
         .ok_or(BridgeError::BadAddress)?;
     let domain = lower(parsed.host);
     check_domain(&domain)?;
@@ -90,7 +92,7 @@ fn from_cpim_uri(rest: &str) -> Result<Address<'_>, BridgeError> {
     let rest = rest.split(['?', ';']).next().unwrap_or(rest);
     let (user, host) = rest.split_once('@').ok_or(BridgeError::BadAddress)?;
     let local = percent_decode(user);
-    if !valid_part(&local) {
+    if !valid_part(&local) || !jid::has_local_form(&local) {
         return Err(BridgeError::BadAddress);
     }
     // The host rules of a `sip:` URI, so that the `sip:` form written back parses too.

@@ -250,3 +250,24 @@ fn cpim_uris_keep_every_localpart() {
         }
     }
 }
+
+/// Regression (fuzz, bridge_sip_to_xmpp): `sip:ren5C3%A9e@…` decodes to bytes that are no
+/// UTF-8 (kept as U+FFFD, a symbol no localpart holds); it was taken, and the JID written for
+/// it was refused by parley's own XMPP side. A user part must have a localpart form.
+#[test]
+fn sip_users_must_have_a_localpart_form() {
+    for uri in [
+        "sip:ren5C3%A9e@sip.example",
+        "sip:a%E2%82%ACb@sip.example",
+        "im:ren%A9e@sip.example",
+    ] {
+        assert_eq!(
+            from_sip_uri(uri).err(),
+            Some(BridgeError::BadAddress),
+            "{uri}"
+        );
+    }
+    let ok = from_sip_uri("sip:ren%C3%A9e@sip.example").unwrap();
+    assert_eq!(ok.local, "ren\u{e9}e");
+    assert!(from_sip_uri("sip:o%27hara@sip.example").is_ok());
+}
