@@ -5,7 +5,8 @@
 #                          or 1, a corpus seeded afresh; about 2-3 minutes after the build)
 #   PARLEY_FUZZ_SECONDS=N fuzz/ci.sh   (N seconds per target instead: not reproducible)
 #
-# The same tree makes the same inputs in every run, so a green run on a developer's machine is
+# With -reload=0 and address randomisation off (setarch -R, where the kernel allows it) the
+# same tree makes the same inputs in every run (the log lines match but for `pulse` lines), so a green run on a developer's machine is
 # a green run in CI, and a red one fails again on the same input. Every input under
 # fuzz/regressions/TARGET/ is in the seeded corpus, so each run replays them all first.
 # FUZZ_BUILD_ONLY=1 builds and stops (CI builds in the background while other stages run);

@@ -75,9 +75,17 @@ runs() {
 }
 mode="${FUZZ_RUNS:-}"
 corpus="corpus"
+fixed=()
 if [ -n "$mode" ]; then
     corpus="ci-corpus"
     rm -rf "$here/ci-corpus"
+    # Two more things make runs differ with the same seed: libFuzzer rereads its corpus
+    # directory every second (-reload, wall time) and runs seeds again that added nothing, and
+    # address randomisation reaches the inputs through compared values (CMP dictionary
+    # entries). Without both, two runs print the same lines and keep the same corpus.
+    if setarch "$(uname -m)" -R true 2>/dev/null; then
+        fixed=(setarch "$(uname -m)" -R)
+    fi
 fi
 
 t0=$(date +%s)
@@ -98,11 +106,11 @@ for t in "${targets[@]}"; do
     touch "$marker"
     case "$mode" in
         "") bound=(-max_total_time="$secs") ;;
-        table) bound=(-runs="$(runs "$t")" -seed="${FUZZ_SEED:-1}") ;;
-        *) bound=(-runs="$mode" -seed="${FUZZ_SEED:-1}") ;;
+        table) bound=(-runs="$(runs "$t")" -seed="${FUZZ_SEED:-1}" -reload=0) ;;
+        *) bound=(-runs="$mode" -seed="${FUZZ_SEED:-1}" -reload=0) ;;
     esac
     set +e
-    nice -n "$nice_n" "target/$triple/release/$t" "$corpus/$t" "${bound[@]}" \
+    nice -n "$nice_n" "${fixed[@]}" "target/$triple/release/$t" "$corpus/$t" "${bound[@]}" \
         -max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 \
         -dict="dict/$(dict "$t").dict" -artifact_prefix="artifacts/$t/" \
         -print_final_stats=1 >"$log" 2>&1
@@ -128,7 +136,7 @@ done
 
 echo
 if [ -n "$mode" ]; then
-    per="fixed runs (FUZZ_RUNS=$mode), -seed=${FUZZ_SEED:-1}"
+    per="fixed runs (FUZZ_RUNS=$mode), -seed=${FUZZ_SEED:-1}, -reload=0, ${fixed[*]:-address randomisation on}"
 else
     per="${secs}s per target"
 fi
