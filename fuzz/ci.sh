@@ -6,11 +6,12 @@
 #   PARLEY_FUZZ_SECONDS=N fuzz/ci.sh   (N seconds per target instead: not reproducible)
 #
 # With -reload=0 and address randomisation off (setarch -R, where the kernel allows it) the
-# same tree makes the same inputs in every run (the log lines match but for `pulse` lines), so a green run on a developer's machine is
-# a green run in CI, and a red one fails again on the same input. Every input under
+# same tree makes the same inputs in every run (the log lines match but for `pulse` lines),
+# so a green run on a developer's machine is a green run in CI, and a red one fails again on
+# the same input. Every input under
 # fuzz/regressions/TARGET/ is in the seeded corpus, so each run replays them all first.
 # FUZZ_BUILD_ONLY=1 builds and stops (CI builds in the background while other stages run);
-# FUZZ_NO_BUILD=1 runs what was built. The build keeps no debug info (fuzz/Cargo.toml).
+# FUZZ_NO_BUILD=1 runs what was built. The build keeps no debug info (RUSTFLAGS in fuzz/run-all.sh).
 #
 # Builds with the active toolchain (fuzz/run-all.sh sets RUSTC_BOOTSTRAP=1 for the sanitizer
 # flags), or with PARLEY_FUZZ_TOOLCHAIN (e.g. `nightly`) when set, installing it through rustup
