@@ -144,11 +144,14 @@ pub fn from_jid(text: &str) -> Result<Address<'_>, BridgeError> {
     }
     let jid = Jid::parse(text).map_err(|_| BridgeError::BadAddress)?;
     let local = jid.local().ok_or(BridgeError::BadAddress)?;
-    // Only domains a SIP URI can carry (RFC 1035 labels): the SIP side must be able to answer.
-    check_domain(jid.domain())?;
+    // The domain as A-labels (`xn--…`): a SIP host is ASCII (RFC 3261 §25.1), and a JID at
+    // the A-label form is the same JID (RFC 7622 §3.2). Only domains a SIP URI can carry
+    // (RFC 1035 labels, checked on the A-labels): the SIP side must be able to answer.
+    let domain = jid.domain_ascii();
+    check_domain(&domain)?;
     Ok(Address {
         local: Cow::Owned(jid::unescape_local(local).into_owned()),
-        domain: Cow::Owned(jid.domain().to_owned()),
+        domain: Cow::Owned(domain.into_owned()),
         resource: jid.resource().map(|r| Cow::Owned(r.to_owned())),
     })
 }

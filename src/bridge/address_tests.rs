@@ -271,3 +271,22 @@ fn sip_users_must_have_a_localpart_form() {
     assert_eq!(ok.local, "ren\u{e9}e");
     assert!(from_sip_uri("sip:o%27hara@sip.example").is_ok());
 }
+
+/// Regression (fuzz, bridge_xmpp_to_sip): a JID at a U-label domain was written into SIP with
+/// the raw UTF-8 host, which parley's own SIP side refuses; the address now keeps the A-labels.
+#[test]
+fn jid_domains_reach_sip_as_a_labels() {
+    let a = from_jid("juliet@xmpp\u{61a}xample/balcony").unwrap();
+    assert!(
+        a.domain.is_ascii() && a.domain.starts_with("xn--"),
+        "{}",
+        a.domain
+    );
+    let mut uri = String::new();
+    to_sip_uri(&a, &mut uri);
+    let back = from_sip_uri(&uri).unwrap();
+    assert_eq!(back.domain, a.domain);
+    let mut full = String::new();
+    to_full_jid(&a, &mut full);
+    assert_eq!(from_jid(&full).unwrap().domain, a.domain);
+}
