@@ -62,12 +62,13 @@ dict() {
 # (each input is written and reparsed in both protocols).
 runs() {
     case "$1" in
-        sip_body_*) echo 400000 ;;
-        xmpp_stream) echo 80000 ;;
-        config) echo 60000 ;;
-        sip_message | bridge_sip_to_xmpp | jid) echo 40000 ;;
-        bridge_xmpp_to_sip) echo 20000 ;;
-        *) echo 40000 ;;
+        sip_body_*) echo 1000000 ;;
+        xmpp_stream | jid) echo 200000 ;;
+        config) echo 150000 ;;
+        bridge_sip_to_xmpp) echo 120000 ;;
+        sip_message) echo 100000 ;;
+        bridge_xmpp_to_sip) echo 60000 ;;
+        *) echo 100000 ;;
     esac
 }
 mode="${FUZZ_RUNS:-}"
