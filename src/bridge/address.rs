@@ -43,9 +43,11 @@ pub fn from_sip_uri(uri: &str) -> Result<Address<'_>, BridgeError> {
         SipError::UnsupportedUriScheme => BridgeError::UnsupportedScheme,
         _ => BridgeError::BadAddress,
     })?;
+    // A user part that has no JID localpart form (U+FFFD from escapes that are no UTF-8, a
+    // symbol) is refused here: the XMPP side would refuse the JID written for it.
     let local = parsed
         .user_decoded()
-        .filter(|u| valid_part(u))
+        .filter(|u| valid_part(u) && jid::has_local_form(u))
         .ok_or(BridgeError::BadAddress)?;
     let domain = lower(parsed.host);
     check_domain(&domain)?;
@@ -71,17 +73,13 @@ fn simple_sip_uri(uri: &str) -> Option<Address<'_>> {
         && user
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,".contains(&b));
-    let host_ok = !host.is_empty()
-        && host.len() <= MAX_PART
-        && host.bytes().any(|b| b.is_ascii_lowercase())
+    // The fast path takes only what the full path takes: [`check_domain`] holds the label
+    // rules (RFC 1035 §2.3.4: 1–63 octets), which a name of plain lower-case bytes can break too.
+    let host_ok = host.bytes().any(|b| b.is_ascii_lowercase())
         && host
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && !host.starts_with(['.', '-'])
-        && !host.ends_with(['.', '-'])
-        && !host.contains("..")
-        && !host.contains("-.")
-        && !host.contains(".-");
+        && check_domain(host).is_ok();
     (user_ok && host_ok).then_some(Address {
         local: Cow::Borrowed(user),
         domain: Cow::Borrowed(host),
@@ -94,7 +92,7 @@ fn from_cpim_uri(rest: &str) -> Result<Address<'_>, BridgeError> {
     let rest = rest.split(['?', ';']).next().unwrap_or(rest);
     let (user, host) = rest.split_once('@').ok_or(BridgeError::BadAddress)?;
     let local = percent_decode(user);
-    if !valid_part(&local) {
+    if !valid_part(&local) || !jid::has_local_form(&local) {
         return Err(BridgeError::BadAddress);
     }
     // The host rules of a `sip:` URI, so that the `sip:` form written back parses too.
@@ -146,11 +144,14 @@ pub fn from_jid(text: &str) -> Result<Address<'_>, BridgeError> {
     }
     let jid = Jid::parse(text).map_err(|_| BridgeError::BadAddress)?;
     let local = jid.local().ok_or(BridgeError::BadAddress)?;
-    // Only domains a SIP URI can carry (RFC 1035 labels): the SIP side must be able to answer.
-    check_domain(jid.domain())?;
+    // The domain as A-labels (`xn--…`): a SIP host is ASCII (RFC 3261 §25.1), and a JID at
+    // the A-label form is the same JID (RFC 7622 §3.2). Only domains a SIP URI can carry
+    // (RFC 1035 labels, checked on the A-labels): the SIP side must be able to answer.
+    let domain = jid.domain_ascii();
+    check_domain(&domain)?;
     Ok(Address {
         local: Cow::Owned(jid::unescape_local(local).into_owned()),
-        domain: Cow::Owned(jid.domain().to_owned()),
+        domain: Cow::Owned(domain.into_owned()),
         resource: jid.resource().map(|r| Cow::Owned(r.to_owned())),
     })
 }
@@ -298,11 +299,19 @@ pub fn write_im_uri(out: &mut BytesMut, a: &Address<'_>) {
     write_uri_as(out, "im", a);
 }
 
+/// Bytes the user part of an `im:`/`pres:` URI carries unescaped. The `to` of RFC 3860 §3 /
+/// RFC 3859 §3.1 is an RFC 2822 `mailbox`, whose `atext` has no `;`, `,`, `(` or `)`, and
+/// [`from_cpim_uri`] ends the address at the first `;` or `?`: a localpart holding one of
+/// them (a JID may) is percent-encoded, or the CPIM From read back names another sender.
+fn cpim_user_byte_ok(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-_.!~*'&=+$".contains(&b)
+}
+
 /// Write `scheme:user@domain` for `a` (`im:` RFC 3860, `pres:` RFC 3859).
 pub fn write_uri_as(out: &mut BytesMut, scheme: &str, a: &Address<'_>) {
     out.put_slice(scheme.as_bytes());
     out.put_u8(b':');
-    put_escaped(out, &a.local, user_byte_ok);
+    put_escaped(out, &a.local, cpim_user_byte_ok);
     out.put_u8(b'@');
     out.put_slice(a.domain.as_bytes());
 }

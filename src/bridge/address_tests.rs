@@ -211,3 +211,82 @@ fn cpim_uris_take_only_sip_hosts() {
     assert!(from_sip_uri("pres:ster@jber.org").is_ok());
     assert!(from_sip_uri("im:ster@jber.org").is_ok());
 }
+
+/// Regression (fuzz, bridge_sip_to_xmpp): the fast path took a `sip:` host with a label over
+/// 63 octets that the full path refuses, so the JID written for it was refused by parley's own
+/// XMPP side.
+#[test]
+fn fast_path_applies_the_label_limit() {
+    let long = format!("sip:romeo@s{}ip.example", "y".repeat(129));
+    assert_eq!(from_sip_uri(&long).err(), Some(BridgeError::BadAddress));
+    assert!(super::simple_sip_uri(&long).is_none());
+    let fits = format!("sip:romeo@s{}ip.example", "y".repeat(60)); // a 63-octet label
+    assert!(super::simple_sip_uri(&fits).is_some());
+    assert_eq!(
+        from_sip_uri(&fits).unwrap().domain,
+        fits["sip:romeo@".len()..]
+    );
+}
+
+/// Regression (fuzz, bridge_xmpp_to_sip): a JID localpart holding `;` was written raw into
+/// the `im:` URI of a CPIM From, and read back cut at the `;` (another sender).
+#[test]
+fn cpim_uris_keep_every_localpart() {
+    for local in ["juli;et", "ju?li/et", "a,b(c)", "o'hara+x"] {
+        let jid = format!("{}@xmpp.example/balcony", jid::escape_local(local));
+        let a = from_jid(&jid).unwrap();
+        assert_eq!(a.local, local);
+        for scheme in ["im", "pres"] {
+            let mut b = BytesMut::new();
+            write_uri_as(&mut b, scheme, &a);
+            let uri = String::from_utf8(b.to_vec()).unwrap();
+            assert!(!uri.contains(';') && !uri.contains('?'), "{uri}");
+            let back = from_sip_uri(&uri).unwrap();
+            assert_eq!(
+                (back.local.as_ref(), back.domain.as_ref()),
+                (local, "xmpp.example"),
+                "{uri}"
+            );
+        }
+    }
+}
+
+/// Regression (fuzz, bridge_sip_to_xmpp): `sip:ren5C3%A9e@…` decodes to bytes that are no
+/// UTF-8 (kept as U+FFFD, a symbol no localpart holds); it was taken, and the JID written for
+/// it was refused by parley's own XMPP side. A user part must have a localpart form.
+#[test]
+fn sip_users_must_have_a_localpart_form() {
+    for uri in [
+        "sip:ren5C3%A9e@sip.example",
+        "sip:a%E2%82%ACb@sip.example",
+        "im:ren%A9e@sip.example",
+    ] {
+        assert_eq!(
+            from_sip_uri(uri).err(),
+            Some(BridgeError::BadAddress),
+            "{uri}"
+        );
+    }
+    let ok = from_sip_uri("sip:ren%C3%A9e@sip.example").unwrap();
+    assert_eq!(ok.local, "ren\u{e9}e");
+    assert!(from_sip_uri("sip:o%27hara@sip.example").is_ok());
+}
+
+/// Regression (fuzz, bridge_xmpp_to_sip): a JID at a U-label domain was written into SIP with
+/// the raw UTF-8 host, which parley's own SIP side refuses; the address now keeps the A-labels.
+#[test]
+fn jid_domains_reach_sip_as_a_labels() {
+    let a = from_jid("juliet@xmpp\u{61a}xample/balcony").unwrap();
+    assert!(
+        a.domain.is_ascii() && a.domain.starts_with("xn--"),
+        "{}",
+        a.domain
+    );
+    let mut uri = String::new();
+    to_sip_uri(&a, &mut uri);
+    let back = from_sip_uri(&uri).unwrap();
+    assert_eq!(back.domain, a.domain);
+    let mut full = String::new();
+    to_full_jid(&a, &mut full);
+    assert_eq!(from_jid(&full).unwrap().domain, a.domain);
+}

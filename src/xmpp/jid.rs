@@ -144,6 +144,13 @@ impl std::str::FromStr for Jid {
     }
 }
 
+/// Whether `local` (unescaped text) has a localpart form: its XEP-0106 escape, case-folded,
+/// passes `UsernameCaseMapped` within the length bounds (RFC 7622 §3.3).
+pub fn has_local_form(local: &str) -> bool {
+    let esc = escape_local(local);
+    check_part(&esc).is_ok() && precis::localpart(&esc).is_ok_and(|l| check_part(&l).is_ok())
+}
+
 /// Length bounds shared by all parts.
 fn check_part(p: &str) -> Result<(), JidError> {
     if p.is_empty() {

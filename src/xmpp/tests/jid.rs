@@ -153,3 +153,22 @@ fn part_lengths_apply_after_normalisation() {
     assert!(long.len() <= 1023);
     assert_eq!(Jid::parse(&format!("{long}@b")), Err(JidError::TooLong));
 }
+
+/// Regression (fuzz, jid: `rome\u{330}oxs.xmmple`): a localpart and a domainpart are NFC
+/// (RFC 8265 §3.3.2 rule 3, UTS #46), so `e` + U+0330 COMBINING TILDE BELOW is kept as U+1E1B,
+/// and XEP-0106 unescaping of such a localpart gives the normalised text, not the original.
+/// The fuzz property compared with the original; it now skips text the mapping changes.
+#[test]
+fn parts_are_nfc_and_escaping_keeps_the_normal_form() {
+    let raw = "rome\u{330}oxs.xmmple";
+    let nfc = "rom\u{1E1B}oxs.xmmple";
+    let as_local = Jid::parse(&format!("{}@example.com", escape_local(raw))).unwrap();
+    assert_eq!(as_local.local(), Some(nfc));
+    assert_eq!(unescape_local(as_local.local().unwrap()), nfc);
+    let as_domain = Jid::parse(raw).unwrap();
+    assert_eq!(as_domain.domain(), nfc);
+    assert_eq!(Jid::parse(as_domain.as_str()).unwrap(), as_domain);
+    // Text already in normal form comes back unchanged through escaping.
+    let as_local = Jid::parse(&format!("{}@example.com", escape_local(nfc))).unwrap();
+    assert_eq!(unescape_local(as_local.local().unwrap()), nfc);
+}
