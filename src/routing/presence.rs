@@ -667,7 +667,14 @@ impl Gateway {
                 let Ok(f) = rx.await else { return };
                 debug!(code = f.code, "NOTIFY final response");
                 // RFC 6665 §4.2.2: a 481 (or other failure) to a NOTIFY ends the subscription.
-                if f.code >= 300 && f.code != 408 && gw.presence.watches.remove(&key).is_some() {
+                // A final parley made itself because the next hop could not be reached now
+                // is no answer from the watcher: the dialog stays for its next refresh.
+                let unreached = super::spool::transient_local(&f);
+                if f.code >= 300
+                    && f.code != 408
+                    && !unreached
+                    && gw.presence.watches.remove(&key).is_some()
+                {
                     gw.unpersist_watch(&key);
                 }
             }
