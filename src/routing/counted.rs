@@ -4,7 +4,7 @@
 use std::hash::Hash;
 
 use dashmap::DashMap;
-use dashmap::mapref::one::Ref;
+use dashmap::mapref::one::{Ref, RefMut};
 
 use crate::metrics;
 
@@ -49,6 +49,11 @@ impl<K: Eq + Hash, V> Counted<K, V> {
     /// Look one up.
     pub(crate) fn get(&self, key: &K) -> Option<Ref<'_, K, V>> {
         self.0.get(key)
+    }
+
+    /// Change one in place (it stays in the table, and counted, throughout).
+    pub(crate) fn get_mut(&self, key: &K) -> Option<RefMut<'_, K, V>> {
+        self.0.get_mut(key)
     }
 
     /// Every entry.

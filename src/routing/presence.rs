@@ -467,7 +467,9 @@ impl Gateway {
         }
         let interval = Duration::from_millis(self.config().sip.notify_min_interval_ms);
         for key in self.watch_keys(&pair) {
-            let Some((key, mut watch)) = self.presence.watches.remove(&key) else {
+            // Changed in place: a dialog taken out of the map even for a moment would be
+            // missing for a refresh or unsubscribe handled on another thread (481).
+            let Some(mut watch) = self.presence.watches.get_mut(&key) else {
                 continue;
             };
             if watch.dialog.is_active() {
@@ -483,7 +485,6 @@ impl Gateway {
                     self.spawn_damped(key.clone(), due);
                 }
             }
-            self.presence.watches.insert(key, watch);
         }
     }
 
@@ -504,13 +505,12 @@ impl Gateway {
                     () = tokio::time::sleep_until(due) => {}
                     () = cancel.cancelled() => return,
                 }
-                let Some((key, mut watch)) = gw.presence.watches.remove(&key) else {
+                let Some(mut watch) = gw.presence.watches.get_mut(&key) else {
                     return;
                 };
                 if watch.damped {
                     gw.notify_change(&mut watch, Instant::now());
                 }
-                gw.presence.watches.insert(key, watch);
             }
             .in_current_span(),
         );
