@@ -227,7 +227,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> XmlStream<S> {
         self.wbuf.clear();
         encode::write_stream_error(&mut self.wbuf, condition, text);
         encode::write_stream_close(&mut self.wbuf);
-        let _ = self.flush().await;
+        if self.flush().await.is_ok() {
+            self.linger().await;
+        }
+    }
+
+    /// After a stream error: close our sending side, then read and discard what the peer
+    /// still sends, for a bounded time and amount (RFC 6120 §4.4 waits for the peer's close).
+    /// Closing with unread bytes would make the kernel answer with a reset, which can
+    /// destroy the error before the peer reads it.
+    async fn linger(&mut self) {
+        const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+        const MAX_DISCARD: usize = 1 << 20;
+        let _ = tokio::time::timeout(LINGER, async {
+            let _ = self.io.shutdown().await;
+            let mut scratch = [0u8; 4096];
+            let mut discarded = 0;
+            while discarded < MAX_DISCARD {
+                match self.io.read(&mut scratch).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => discarded += n,
+                }
+            }
+        })
+        .await;
     }
 
     /// Give the transport back for a TLS upgrade or after SASL, with a fresh framer. Bytes the
