@@ -57,7 +57,8 @@ pub struct XmppConfig {
     #[serde(default = "yes")]
     pub confirm_delivery: bool,
     /// Most stanzas written but not yet confirmed per outbound stream; when reached, writing
-    /// waits for a confirmation (and senders see the queue fill up).
+    /// waits for a confirmation (and senders see the queue fill up). A stream carries at most
+    /// this many stanzas per ping round trip: 2048 allows 100,000/s at a 20 ms round trip.
     #[serde(default = "default_confirm_window")]
     pub confirm_window: usize,
     /// Time allowed for an inbound stream's whole negotiation (up to authenticated).
@@ -121,7 +122,7 @@ fn default_ping_timeout_ms() -> u64 {
 }
 
 fn default_confirm_window() -> usize {
-    256
+    2048
 }
 
 fn default_negotiation_timeout_ms() -> u64 {
