@@ -66,11 +66,13 @@ start_sip()  { "${PEERS[@]}" sip-proxy --port 15061 --domain sip.test --certs "$
 start_xmpp() { "${PEERS[@]}" xmpp-server --port 15270 --domain xmpp.test --certs "$CERTS" --log "$RUN/far-xmpp.log" & XMPP_PEER=$!; }
 start_sip; start_xmpp
 
-sample() { # time rss_kib fds
-  local rss fds
+sample() { # time rss_kib fds anon_kib file_kib
+  local rss fds anon file
   rss=$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status" 2>/dev/null || echo 0)
+  anon=$(awk '/^RssAnon/ {print $2}' "/proc/$PID/status" 2>/dev/null || echo 0)
+  file=$(awk '/^RssFile/ {print $2}' "/proc/$PID/status" 2>/dev/null || echo 0)
   fds=$(ls "/proc/$PID/fd" 2>/dev/null | wc -l)
-  echo "$(( $(date +%s) - T0 )) $rss $fds" >> "$RUN/samples"
+  echo "$(( $(date +%s) - T0 )) $rss $fds ${anon:-0} ${file:-0}" >> "$RUN/samples"
   heap_sample
 }
 
@@ -149,12 +151,17 @@ for name, pre, near, far, bounce in (("sip→xmpp", "tok-ss", "near-sip.log", "f
     if lost:
         print("  lost:", " ".join(sorted(lost)[:20]))
 print("re-sent (parley_federation_resent_total):", " ".join(" ".join(l) for l in lines("resent")) or "0")
-s = [tuple(map(int, l)) for l in lines("samples") if len(l) == 3]
+s = [tuple(map(int, l)) for l in lines("samples") if len(l) == 5]
 rss = [x[1] for x in s]
 fds = [x[2] for x in s]
 print(f"parley RSS KiB: first {rss[0]} last {rss[-1]} max {max(rss)} ({len(s)} samples)")
 print(f"parley open fds: first {fds[0]} last {fds[-1]} max {max(fds)}")
-print("RSS over time (s: KiB):", " ".join(f"{t}:{r}" for t, r, _ in s[:: max(1, len(s) // 12)]))
+step = max(1, len(s) // 12)
+print("RSS over time (s: KiB):", " ".join(f"{x[0]}:{x[1]}" for x in s[::step]))
+# Anonymous memory (heap, stacks) against file-backed pages (the binary's code and data as
+# it is first executed): only the first can be a leak.
+print("  of which anonymous:", " ".join(f"{x[0]}:{x[3]}" for x in s[::step]))
+print("  of which file-backed:", " ".join(f"{x[0]}:{x[4]}" for x in s[::step]))
 heap = [tuple(map(int, l)) for l in lines("heap") if len(l) == 2]
 if heap:
     print("live heap over time (s: KiB, glibc malloc_stats in use):", " ".join(f"{t}:{b // 1024}" for t, b in heap))
