@@ -3,6 +3,7 @@
 
 pub mod backlog;
 pub mod dialback;
+pub(crate) mod dialog_order;
 pub mod error;
 pub mod s2s_in;
 pub mod s2s_out;

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::ConnError;
+use super::dialog_order::{DialogOrder, Turn};
 use crate::metrics::{self, Protocol};
 use crate::routing::Gateway;
 use crate::sip::framing::{self, Frame};
@@ -411,6 +412,12 @@ where
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut transactions = Transactions::new(Reliability::Reliable, gw.sip_timers());
+    let mut dispatch = Dispatch {
+        peer: &peer,
+        gw: &gw,
+        tx: &tx,
+        order: DialogOrder::default(),
+    };
     // Inbound connections (no first request) are closed when they complete no message for
     // the idle timeout, so a silent or byte-by-byte sender cannot hold a connection slot.
     let mut backlog: std::collections::VecDeque<SipOut> = first.into_iter().collect();
@@ -449,7 +456,7 @@ where
                 Ok(0) => break Err(ConnError::Closed),
                 Ok(_) => {
                     let before = rbuf.len();
-                    if let Err(e) = process(&mut rbuf, &mut wbuf, &peer, &gw, &tx, &mut transactions, &mut counted) {
+                    if let Err(e) = process(&mut rbuf, &mut wbuf, &mut dispatch, &mut transactions, &mut counted) {
                         let _ = io.write_all(&wbuf).await;
                         break Err(e);
                     }
@@ -534,13 +541,11 @@ fn queue_write(item: SipOut, wbuf: &mut BytesMut, transactions: &mut Transaction
 fn process(
     rbuf: &mut BytesMut,
     wbuf: &mut BytesMut,
-    peer: &PeerCerts,
-    gw: &Arc<Gateway>,
-    tx: &mpsc::Sender<SipOut>,
+    dispatch: &mut Dispatch<'_>,
     transactions: &mut Transactions,
     counted: &mut metrics::ConnectionGuard,
 ) -> Result<(), ConnError> {
-    let limits = &gw.sip_limits();
+    let limits = &dispatch.gw.sip_limits();
     loop {
         let item = match framing::next_frame(rbuf, limits) {
             Ok(Some(item)) => item,
@@ -567,8 +572,8 @@ fn process(
                     if !counted.is_named() {
                         counted.claim(&claimed_domain(&msg));
                     }
-                    if !peer.is_empty() {
-                        lend_alias(&msg, peer, gw, tx);
+                    if !dispatch.peer.is_empty() {
+                        lend_alias(&msg, dispatch.peer, dispatch.gw, dispatch.tx);
                     }
                     let key = TransactionKey::of(&msg);
                     match transactions.on_request(&msg, key.as_ref(), None) {
@@ -580,17 +585,49 @@ fn process(
                             continue;
                         }
                     }
-                    let (gw, peer, tx) = (gw.clone(), peer.clone(), tx.clone());
-                    gw.clone().tracker().spawn(async move {
-                        if let Some((code, bytes)) = gw.sip_request(&peer, msg).await {
-                            let _ = tx.send(SipOut::Response { bytes, code, key }).await;
-                        }
-                    });
+                    dispatch.request(msg, key);
                 }
                 Err(e) => on_parse_error(e, &bytes, wbuf),
             },
         }
     }
+}
+
+/// Hands each request to its own task; those of one dialog run in arrival order.
+struct Dispatch<'a> {
+    peer: &'a PeerCerts,
+    gw: &'a Arc<Gateway>,
+    tx: &'a mpsc::Sender<SipOut>,
+    order: DialogOrder,
+}
+
+impl Dispatch<'_> {
+    fn request(&mut self, msg: SipMessage, key: Option<TransactionKey>) {
+        let turn = self.order.turn(&msg);
+        let (gw, peer, tx) = (self.gw.clone(), self.peer.clone(), self.tx.clone());
+        self.gw.tracker().spawn(async move {
+            if let Some((code, bytes)) = handle_in_turn(&gw, &peer, msg, turn).await {
+                let _ = tx.send(SipOut::Response { bytes, code, key }).await;
+            }
+        });
+    }
+}
+
+/// Handle a request once the requests before it in its dialog are done; its answer, if any.
+pub(crate) async fn handle_in_turn(
+    gw: &Arc<Gateway>,
+    peer: &PeerCerts,
+    msg: SipMessage,
+    turn: Option<Turn>,
+) -> Option<(u16, Bytes)> {
+    let _held = match turn {
+        Some(mut turn) => {
+            turn.wait().await;
+            Some(turn)
+        }
+        None => None,
+    };
+    gw.sip_request(peer, msg).await
 }
 
 /// RFC 5923: a request over TLS whose top Via offers `;alias`, from a peer whose certificate

@@ -20,7 +20,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::sip_conn::{PeerCerts, RequestFate, SipFinal, Transactions};
+use super::dialog_order::DialogOrder;
+use super::sip_conn::{PeerCerts, RequestFate, SipFinal, Transactions, handle_in_turn};
 use crate::metrics::{self, Protocol};
 use crate::routing::Gateway;
 use crate::sip::framing;
@@ -120,6 +121,8 @@ pub async fn serve(
     let mut buf = vec![0u8; mtu + 1];
     let mut wbuf = BytesMut::with_capacity(mtu);
     let mut flows = Flows::default();
+    // In-dialog requests from every source on this socket, handled in arrival order.
+    let mut order = DialogOrder::default();
     let mut sweep = tokio::time::interval(FLOW_SWEEP);
     loop {
         let earliest = transactions.deadline();
@@ -138,9 +141,10 @@ pub async fn serve(
                 if let Some(msg) = receive(data, n > mtu, from, &limits, &mut wbuf, &mut to, &mut transactions) {
                     flows.seen(from, &super::sip_conn::claimed_domain(&msg), Instant::now());
                     let key = TransactionKey::of(&msg);
+                    let turn = order.turn(&msg);
                     let (gw, certs, tx) = (gw.clone(), no_certs.clone(), tx.clone());
                     gw.clone().tracker().spawn(async move {
-                        if let Some((code, bytes)) = gw.sip_request(&certs, msg).await {
+                        if let Some((code, bytes)) = handle_in_turn(&gw, &certs, msg, turn).await {
                             let _ = tx.send(UdpOut::Response { bytes, code, key, to: from }).await;
                         }
                     });
