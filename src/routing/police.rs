@@ -103,7 +103,7 @@ impl Gateway {
             recipients: 1,
         };
         let state_pair = self.contacts.state(from, to);
-        let mono_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mono_ms = self.mono_ms();
         let policy = self.policy();
         // Entry locks: domain before sender, always, so two messages cannot deadlock.
         let mut domain = self
@@ -344,14 +344,47 @@ async fn contact_writer(gw: Arc<Gateway>, mut rx: mpsc::Receiver<ContactCmd>) {
 
 async fn sweeper(gw: Arc<Gateway>) {
     let cancel = gw.shutdown_token();
+    let mut next_contacts = tokio::time::Instant::now();
     loop {
         let every =
             Duration::from_millis((gw.config().policy.retire_after / 4).clamp(50, 3_600_000));
+        next_contacts = next_contacts.min(tokio::time::Instant::now() + every);
+        let wake = next_contacts.min(tokio::time::Instant::now() + BUCKET_SWEEP);
         tokio::select! {
-            () = tokio::time::sleep(every) => {}
+            () = tokio::time::sleep_until(wake) => {}
             () = cancel.cancelled() => return,
         }
-        gw.sweep_contacts();
+        gw.sweep_buckets();
+        if tokio::time::Instant::now() >= next_contacts {
+            gw.sweep_contacts();
+            next_contacts = tokio::time::Instant::now() + every;
+        }
+    }
+}
+
+/// How often rate buckets that are full again are forgotten.
+const BUCKET_SWEEP: Duration = Duration::from_secs(10);
+
+impl Gateway {
+    /// A rate bucket refilled to its burst says no more than a fresh one: forgotten, so the
+    /// sender map holds only addresses that sent within one refill time, not every address
+    /// that ever sent (a peer inventing senders would otherwise grow it without end).
+    pub fn sweep_buckets(&self) {
+        let (domain_rate, sender_rate) = self.policy().rates();
+        let now = self.mono_ms();
+        self.domain_buckets
+            .retain(|_, b| !b.is_full(domain_rate, now));
+        self.sender_buckets
+            .retain(|_, b| !b.is_full(sender_rate, now));
+    }
+
+    /// Rate buckets held (domains, senders).
+    pub fn bucket_counts(&self) -> (usize, usize) {
+        (self.domain_buckets.len(), self.sender_buckets.len())
+    }
+
+    fn mono_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 }
 

@@ -396,6 +396,7 @@ impl Gateway {
                         let notify = watch.dialog.expire(now);
                         gw.send_notify(&watch.info, notify);
                         gw.unpersist_watch(&key);
+                        gw.presence_unwatched(&watch.info);
                         return;
                     }
                 }
@@ -441,6 +442,14 @@ impl Gateway {
 
     fn presentity_changed(self: &Arc<Self>, p: &ModelPresence<'_>) {
         let pair = (bare(&p.from), bare(&p.to));
+        let keys = self.watch_keys(&pair);
+        if keys.is_empty() {
+            // Kept only while a SIP watcher's dialog may need it: otherwise every address
+            // that ever sent presence would stay in memory.
+            self.presence.cache.remove(&pair);
+            debug!("presence for a pair no SIP watcher watches: not relayed");
+            return;
+        }
         let resource = p.from.resource.as_deref().unwrap_or_default().to_owned();
         {
             // One tuple per available resource; the bare JID's state only stands in when no
@@ -466,7 +475,7 @@ impl Gateway {
             }
         }
         let interval = Duration::from_millis(self.config().sip.notify_min_interval_ms);
-        for key in self.watch_keys(&pair) {
+        for key in keys {
             // Changed in place: a dialog taken out of the map even for a moment would be
             // missing for a refresh or unsubscribe handled on another thread (481).
             let Some(mut watch) = self.presence.watches.get_mut(&key) else {
@@ -571,6 +580,20 @@ impl Gateway {
         });
     }
 
+    /// How many (presentity, watcher) pairs have presence held for SIP watchers.
+    pub fn presence_cached(&self) -> usize {
+        self.presence.cache.len()
+    }
+
+    /// A watcher's dialog ended on its own (expiry, failed NOTIFY): its cached presence goes
+    /// when no other dialog of the pair needs it.
+    fn presence_unwatched(&self, info: &WatchInfo) {
+        let pair = (info.presentity.clone(), info.watcher.clone());
+        if self.watch_keys(&pair).is_empty() {
+            self.presence.cache.remove(&pair);
+        }
+    }
+
     /// Live dialogs whose watcher is in `domain`, and those of `watcher` (bare).
     pub(super) fn live_watches(&self, domain: &str, watcher: &str) -> (usize, usize) {
         let (mut d, mut w) = (0, 0);
@@ -673,9 +696,10 @@ impl Gateway {
                 if f.code >= 300
                     && f.code != 408
                     && !unreached
-                    && gw.presence.watches.remove(&key).is_some()
+                    && let Some((key, watch)) = gw.presence.watches.remove(&key)
                 {
                     gw.unpersist_watch(&key);
+                    gw.presence_unwatched(&watch.info);
                 }
             }
             .in_current_span(),
