@@ -3,6 +3,9 @@
 //! of NOTIFYs (as pjsip does when a refresh and a status change meet) gets 200 for every one
 //! — a 500 "CSeq out of order" would end its subscription — and the XMPP watcher sees the
 //! states in the order they were sent.
+//!
+//! And RFC 6665 §4.1.2.4: a NOTIFY that overtakes the 2xx of parley's SUBSCRIBE creates the
+//! dialog, and a NOTIFY refused as out of order leaves the dialog as it was.
 
 #[allow(dead_code)]
 mod common {
@@ -17,6 +20,7 @@ use common::peers::*;
 use common::pki::Pki;
 use parley::app::App;
 use parley::config::Config;
+use tokio::net::TcpListener;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
@@ -25,6 +29,7 @@ const BURST: u32 = 40;
 
 fn config_text(pki: &Pki, xmpp_hop: SocketAddr, sip_hop: SocketAddr) -> String {
     let d = pki.dir.display();
+    let domains = pki.domains_toml(xmpp_hop, sip_hop);
     format!(
         r#"
 state_dir = "{d}/state"
@@ -39,18 +44,7 @@ listen = ["127.0.0.1:0"]
 [policy.limits]
 domain_rate = 0
 sender_rate = 0
-[[domain]]
-name = "sip.test"
-side = "sip"
-next_hop = "{sip_hop}"
-cert_file = "{d}/sip.test.crt"
-key_file = "{d}/sip.test.key"
-[[domain]]
-name = "xmpp.test"
-side = "xmpp"
-next_hop = "{xmpp_hop}"
-cert_file = "{d}/xmpp.test.crt"
-key_file = "{d}/xmpp.test.key"
+{domains}
 "#
     )
 }
@@ -128,6 +122,67 @@ async fn a_burst_of_notifys_in_one_dialog_is_handled_in_order() {
     }
     let sent: Vec<String> = (1..=BURST).map(|i| format!("n{i}")).collect();
     assert_eq!(notes, sent);
+
+    cancel.cancel();
+    assert!(timeout(T, done).await.unwrap().unwrap());
+    let _ = std::fs::remove_dir_all(&pki.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_notify_before_the_2xx_creates_the_dialog_and_a_refused_one_keeps_it() {
+    let pki = Pki::new("dialog-early", &["sip.test", "xmpp.test"]);
+    let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    // A SIP proxy that holds parley's SUBSCRIBE unanswered until the test says.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sip_hop = listener.local_addr().unwrap();
+    let config = Config::parse(&config_text(&pki, xmpp_hop, sip_hop)).unwrap();
+    config.validate().unwrap();
+    let cancel = CancellationToken::new();
+    let app = App::build(config, cancel.clone()).await.unwrap();
+    let (sip, xmpp, _) = app.local_addrs();
+    let done = tokio::spawn(app.run(Duration::from_secs(5)));
+    let mut ua = sip_client(&pki, sip[0], "sip.test", "xmpp.test").await;
+    let mut peer = xmpp_initiator(&pki, xmpp[0], "xmpp.test", "sip.test").await;
+
+    peer.send("<presence type='subscribe' from='juliet@xmpp.test' to='bob@sip.test'/>")
+        .await;
+    let (tcp, _) = timeout(T, listener.accept()).await.unwrap().unwrap();
+    let mut proxy = Text::new(pki.server("sip.test").accept(tcp).await.unwrap());
+    let sub = timeout(T, read_sip(&mut proxy)).await.unwrap();
+    assert!(sub.starts_with("SUBSCRIBE sip:bob@sip.test "), "{sub}");
+    let call_id = header(&sub, "Call-ID").unwrap().to_owned();
+    let tag = header(&sub, "From")
+        .and_then(|f| f.split(";tag=").nth(1))
+        .unwrap()
+        .to_owned();
+
+    // The NOTIFY overtakes the 2xx: accepted, and the XMPP watcher is told.
+    ua.send(&notify(&call_id, &tag, 5, "early")).await;
+    let r = timeout(T, read_sip(&mut ua)).await.unwrap();
+    assert!(r.starts_with("SIP/2.0 200 "), "{r}");
+    let subscribed = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    assert!(subscribed.contains("type='subscribed'"), "{subscribed}");
+    // Then the 2xx, which the dialog absorbs.
+    proxy.send(&response_to(&sub, "200 OK")).await;
+
+    // An older CSeq is out of order (RFC 3261 §12.2.2): 500, and the dialog stays.
+    ua.send(&notify(&call_id, &tag, 3, "stale")).await;
+    let r = timeout(T, read_sip(&mut ua)).await.unwrap();
+    assert!(r.starts_with("SIP/2.0 500 "), "{r}");
+    ua.send(&notify(&call_id, &tag, 6, "later")).await;
+    let r = timeout(T, read_sip(&mut ua)).await.unwrap();
+    assert!(
+        r.starts_with("SIP/2.0 200 "),
+        "the dialog outlived the refused NOTIFY: {r}"
+    );
+    let mut notes = Vec::new();
+    while notes.len() < 2 {
+        let s = timeout(T, stanzas.recv()).await.expect("presence").unwrap();
+        if let Some(note) = s.split("<status>").nth(1).and_then(|r| r.split('<').next()) {
+            notes.push(note.to_owned());
+        }
+    }
+    assert_eq!(notes, ["early", "later"]);
 
     cancel.cancel();
     assert!(timeout(T, done).await.unwrap().unwrap());

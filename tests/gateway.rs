@@ -2,6 +2,8 @@
 //! stand-in peers on loopback (see `common/peers.rs`). The interop suite repeats these against
 //! real Prosody and Kamailio.
 
+// Only some of the shared stand-in helpers are used here.
+#[allow(dead_code)]
 mod common {
     pub mod dialback;
     pub mod peers;

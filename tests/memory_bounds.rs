@@ -24,6 +24,7 @@ const SENDERS: usize = 30;
 
 fn config_text(pki: &Pki, xmpp_hop: SocketAddr, sip_hop: SocketAddr) -> String {
     let d = pki.dir.display();
+    let domains = pki.domains_toml(xmpp_hop, sip_hop);
     format!(
         r#"
 state_dir = "{d}/state"
@@ -41,18 +42,7 @@ enable = false
 domain_rate = 0
 sender_rate = 2.0
 sender_burst = 5
-[[domain]]
-name = "sip.test"
-side = "sip"
-next_hop = "{sip_hop}"
-cert_file = "{d}/sip.test.crt"
-key_file = "{d}/sip.test.key"
-[[domain]]
-name = "xmpp.test"
-side = "xmpp"
-next_hop = "{xmpp_hop}"
-cert_file = "{d}/xmpp.test.crt"
-key_file = "{d}/xmpp.test.key"
+{domains}
 "#
     )
 }

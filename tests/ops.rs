@@ -51,6 +51,7 @@ impl Daemon {
     /// hop `xmpp_hop`), with metrics, a file audit log and `extra` appended to `[sip]`.
     fn start(pki: &Pki, xmpp_hop: SocketAddr, sip_hop: SocketAddr, sip_extra: &str) -> Daemon {
         let d = pki.dir.display();
+        let domains = pki.domains_toml(xmpp_hop, sip_hop);
         let (sip, sip_tcp, xmpp, admin) = (free_port(), free_port(), free_port(), free_port());
         let sip_udp = sip_tcp;
         let audit = pki.dir.join("audit.log");
@@ -81,18 +82,7 @@ output = "file"
 path = "{audit}"
 [shutdown]
 drain_timeout_ms = 15000
-[[domain]]
-name = "sip.test"
-side = "sip"
-next_hop = "{sip_hop}"
-cert_file = "{d}/sip.test.crt"
-key_file = "{d}/sip.test.key"
-[[domain]]
-name = "xmpp.test"
-side = "xmpp"
-next_hop = "{xmpp_hop}"
-cert_file = "{d}/xmpp.test.crt"
-key_file = "{d}/xmpp.test.key"
+{domains}
 "#,
             audit = audit.display()
         );

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 fn config_text(pki: &Pki, xmpp_hop: SocketAddr, sip_hop: SocketAddr, policy: &str) -> String {
     let d = pki.dir.display();
+    let domains = pki.domains_toml(xmpp_hop, sip_hop);
     format!(
         r#"
 state_dir = "{d}/state"
@@ -38,18 +39,7 @@ bounce_window_ms = 300
 listen = ["127.0.0.1:0"]
 connect_timeout_ms = 2000
 delivery_timeout_ms = 3000
-[[domain]]
-name = "sip.test"
-side = "sip"
-next_hop = "{sip_hop}"
-cert_file = "{d}/sip.test.crt"
-key_file = "{d}/sip.test.key"
-[[domain]]
-name = "xmpp.test"
-side = "xmpp"
-next_hop = "{xmpp_hop}"
-cert_file = "{d}/xmpp.test.crt"
-key_file = "{d}/xmpp.test.key"
+{domains}
 {policy}
 "#
     )

@@ -42,6 +42,7 @@ impl Drop for Gw {
 
 async fn start(pki: &Pki, xmpp_hop: SocketAddr, sip_hop: SocketAddr, timeout_ms: u64) -> Gw {
     let d = pki.dir.display();
+    let domains = pki.domains_toml(xmpp_hop, sip_hop);
     let text = format!(
         r#"
 state_dir = "{d}/state"
@@ -54,18 +55,7 @@ transaction_timeout_ms = {timeout_ms}
 listen = ["127.0.0.1:0"]
 connect_timeout_ms = 2000
 delivery_timeout_ms = 3000
-[[domain]]
-name = "sip.test"
-side = "sip"
-next_hop = "{sip_hop}"
-cert_file = "{d}/sip.test.crt"
-key_file = "{d}/sip.test.key"
-[[domain]]
-name = "xmpp.test"
-side = "xmpp"
-next_hop = "{xmpp_hop}"
-cert_file = "{d}/xmpp.test.crt"
-key_file = "{d}/xmpp.test.key"
+{domains}
 "#
     );
     let config = Config::parse(&text).unwrap();

@@ -37,6 +37,10 @@ transaction_timeout_ms = 8000
 listen_tls = ["127.0.0.1:5270"]
 connect_timeout_ms = 2000
 delivery_timeout_ms = 5000
+[policy]
+# Every round sends from new addresses: with a small bound the contact book (and its store)
+# reaches steady state within the run, and eviction runs under load.
+max_contact_pairs = 64
 [policy.consent]
 enable = false
 [policy.limits]
@@ -165,6 +169,12 @@ print("  of which file-backed:", " ".join(f"{x[0]}:{x[4]}" for x in s[::step]))
 heap = [tuple(map(int, l)) for l in lines("heap") if len(l) == 2]
 if heap:
     print("live heap over time (s: KiB, glibc malloc_stats in use):", " ".join(f"{t}:{b // 1024}" for t, b in heap))
+    # Bounded caches fill during the first half (TLS session tickets: 256; contact pairs:
+    # max_contact_pairs); a leak keeps growing through the second.
+    half = [h for h in heap if h[0] >= heap[-1][0] / 2]
+    if len(half) >= 2 and half[-1][0] > half[0][0]:
+        rate = (half[-1][1] - half[0][1]) / 1024 / ((half[-1][0] - half[0][0]) / 60)
+        print(f"live heap over the second half: {half[0][1] // 1024} -> {half[-1][1] // 1024} KiB ({rate:+.1f} KiB/min)")
 sys.exit(1 if lost_total or alive != "yes" else 0)
 PY
 STATUS=$?

@@ -35,7 +35,7 @@ use crate::sip::typed::SubState;
 /// Requested subscription duration (seconds).
 const SUBSCRIBE_EXPIRES: u32 = 3600;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum State {
     Sent(SubscriberSent),
     Established(SubscriberEstablished),
@@ -58,16 +58,6 @@ struct Ends<'a> {
     watcher: &'a Address<'static>,
     presentity: &'a Address<'static>,
     target: Option<&'a (String, Vec<String>)>,
-}
-
-impl<'a> Ends<'a> {
-    fn of(sub: &'a Sub) -> Ends<'a> {
-        Ends {
-            watcher: &sub.watcher,
-            presentity: &sub.presentity,
-            target: sub.target.as_ref(),
-        }
-    }
 }
 
 /// Subscriber dialogs by `(Call-ID, parley's tag)`.
@@ -211,14 +201,21 @@ impl Gateway {
         let key = (self.new_id(), self.new_id());
         info!(watcher = %format!("{}@{}", watcher.local, watcher.domain), presentity = %format!("{}@{}", presentity.local, presentity.domain), "subscribing to a SIP presentity");
         let sent = SubscriberSent::new(key.0.clone(), key.1.clone(), 1);
+        // In the table before the SUBSCRIBE leaves: its 2xx or a NOTIFY may come back at once.
+        let ends = (watcher.clone(), presentity.clone());
         let sub = Sub {
             state: State::Sent(sent),
             watcher,
             presentity,
             target: None,
         };
-        self.send_subscribe(&key, &Ends::of(&sub), None, 1, SUBSCRIBE_EXPIRES);
-        self.presence_subs.subs.insert(key, sub);
+        self.presence_subs.subs.insert(key.clone(), sub);
+        let ends = Ends {
+            watcher: &ends.0,
+            presentity: &ends.1,
+            target: None,
+        };
+        self.send_subscribe(&key, &ends, None, 1, SUBSCRIBE_EXPIRES);
     }
 
     /// Write the SUBSCRIBE through the bridge and follow its final response.
@@ -293,44 +290,52 @@ impl Gateway {
         key: &(String, String),
         f: crate::conn::sip_conn::SipFinal,
     ) {
-        let Some((key, mut sub)) = self.presence_subs.subs.remove(key) else {
-            return;
-        };
-        let now = Instant::now();
-        let granted = dialog::granted(f.expires.or(Some(SUBSCRIBE_EXPIRES)));
-        sub.state = match sub.state {
-            State::Sent(sent) => match sent.on_final(f.code, f.to_tag.as_deref(), granted, now) {
-                Some(est) => {
-                    // UAC route set: the 2xx's Record-Route in reverse (RFC 3261 §12.1.2).
-                    let routes = f.record_route.iter().rev().cloned().collect();
-                    sub.target = f.contact.clone().map(|c| (c, routes));
-                    State::Established(est)
-                }
-                None => {
-                    self.remember_subscription(&sub.watcher, &sub.presentity, false);
-                    if super::police::refuses_consent(f.code) {
-                        self.consent_refused(&sub.presentity.bare(), &sub.watcher.bare());
-                    }
-                    self.subscription_error(&sub.watcher, &sub.presentity, f.code, &f.reason);
-                    return;
-                }
-            },
-            State::Established(est) if (200..300).contains(&f.code) => {
-                State::Established(est.granted(granted, now))
-            }
-            State::Established(_) => {
-                // A refresh refused: the subscription is gone on the SIP side; start over.
-                let Sub {
-                    watcher,
-                    presentity,
-                    ..
-                } = sub;
-                self.start_sub(watcher, presentity);
+        // The dialog is changed in place (a NOTIFY handled meanwhile on another thread must
+        // find it); what follows from the change is done after the entry is released.
+        let established = {
+            let Some(mut sub) = self.presence_subs.subs.get_mut(key) else {
                 return;
+            };
+            let now = Instant::now();
+            let granted = dialog::granted(f.expires.or(Some(SUBSCRIBE_EXPIRES)));
+            match sub.state.clone() {
+                State::Sent(sent) => match sent.on_final(f.code, f.to_tag.as_deref(), granted, now)
+                {
+                    Some(est) => {
+                        // UAC route set: the 2xx's Record-Route in reverse (RFC 3261 §12.1.2).
+                        let routes = f.record_route.iter().rev().cloned().collect();
+                        sub.target = f.contact.clone().map(|c| (c, routes));
+                        sub.state = State::Established(est);
+                        Some(true)
+                    }
+                    None => None,
+                },
+                State::Established(est) if (200..300).contains(&f.code) => {
+                    sub.state = State::Established(est.granted(granted, now));
+                    Some(true)
+                }
+                // A refresh refused: the subscription is gone on the SIP side.
+                State::Established(_) => Some(false),
             }
         };
-        self.presence_subs.subs.insert(key.clone(), sub);
-        self.spawn_refresh(key);
+        match established {
+            Some(true) => self.spawn_refresh(key.clone()),
+            Some(false) => {
+                if let Some((_, sub)) = self.presence_subs.subs.remove(key) {
+                    self.start_sub(sub.watcher, sub.presentity);
+                }
+            }
+            None => {
+                let Some((_, sub)) = self.presence_subs.subs.remove(key) else {
+                    return;
+                };
+                self.remember_subscription(&sub.watcher, &sub.presentity, false);
+                if super::police::refuses_consent(f.code) {
+                    self.consent_refused(&sub.presentity.bare(), &sub.watcher.bare());
+                }
+                self.subscription_error(&sub.watcher, &sub.presentity, f.code, &f.reason);
+            }
+        }
     }
 
     /// Refresh the dialog before it expires, while it exists.
@@ -350,21 +355,29 @@ impl Gateway {
                     () = tokio::time::sleep_until(at) => {}
                     () = cancel.cancelled() => return,
                 }
-                let Some((key, mut sub)) = gw.presence_subs.subs.remove(&key) else {
-                    return;
+                let (est, cseq, watcher, presentity, target) = {
+                    let Some(mut sub) = gw.presence_subs.subs.get_mut(&key) else {
+                        return;
+                    };
+                    let State::Established(est) = sub.state.clone() else {
+                        return;
+                    };
+                    let (est, cseq) = est.refresh(SUBSCRIBE_EXPIRES, Instant::now());
+                    sub.state = State::Established(est.clone());
+                    (
+                        est,
+                        cseq,
+                        sub.watcher.clone(),
+                        sub.presentity.clone(),
+                        sub.target.clone(),
+                    )
                 };
-                let State::Established(est) = sub.state else {
-                    return;
-                };
-                let (est, cseq) = est.refresh(SUBSCRIBE_EXPIRES, Instant::now());
                 let ends = Ends {
-                    watcher: &sub.watcher,
-                    presentity: &sub.presentity,
-                    target: sub.target.as_ref(),
+                    watcher: &watcher,
+                    presentity: &presentity,
+                    target: target.as_ref(),
                 };
                 gw.send_subscribe(&key, &ends, Some(&est), cseq, SUBSCRIBE_EXPIRES);
-                sub.state = State::Established(est);
-                gw.presence_subs.subs.insert(key, sub);
             }
             .in_current_span(),
         );
@@ -383,49 +396,54 @@ impl Gateway {
         let Ok(Some(state)) = req.subscription_state() else {
             return (400, Cow::Borrowed("Missing Subscription-State"));
         };
-        let Some((key, mut sub)) = self
-            .presence_subs
-            .subs
-            .remove(&(call_id.to_owned(), tag.to_owned()))
-        else {
-            return (481, Cow::Borrowed("Subscription Does Not Exist"));
-        };
-        let now = Instant::now();
-        // RFC 6665 §4.1.2.4: a NOTIFY may arrive before the 2xx; it creates the dialog.
-        let est = match sub.state {
-            State::Established(e) => e,
-            State::Sent(sent) => match sent.on_final(
-                200,
-                from.tag,
-                state.expires.unwrap_or(SUBSCRIBE_EXPIRES),
-                now,
-            ) {
-                Some(e) => e,
-                None => return (400, Cow::Borrowed("Missing From Tag")),
-            },
-        };
-        let incoming = match state.state {
-            SubState::Pending => Incoming::Pending,
-            SubState::Active => Incoming::Active,
-            SubState::Terminated | SubState::Other(_) => Incoming::Terminated(state.reason),
-        };
-        let step = match est.on_notify(cseq.seq, incoming, state.expires, now) {
-            Ok(s) => s,
-            Err(e) => {
-                let (code, reason) = e.status();
-                return (code, Cow::Borrowed(reason));
+        let key = (call_id.to_owned(), tag.to_owned());
+        // The dialog changes in place, and a NOTIFY it refuses (out of order, no From tag)
+        // leaves it as it was; what follows is done after the entry is released.
+        let (step, watcher, presentity) = {
+            let Some(mut sub) = self.presence_subs.subs.get_mut(&key) else {
+                return (481, Cow::Borrowed("Subscription Does Not Exist"));
+            };
+            let now = Instant::now();
+            // RFC 6665 §4.1.2.4: a NOTIFY may arrive before the 2xx; it creates the dialog.
+            let est = match sub.state.clone() {
+                State::Established(e) => e,
+                State::Sent(sent) => match sent.on_final(
+                    200,
+                    from.tag,
+                    state.expires.unwrap_or(SUBSCRIBE_EXPIRES),
+                    now,
+                ) {
+                    Some(e) => e,
+                    None => return (400, Cow::Borrowed("Missing From Tag")),
+                },
+            };
+            let incoming = match state.state {
+                SubState::Pending => Incoming::Pending,
+                SubState::Active => Incoming::Active,
+                SubState::Terminated | SubState::Other(_) => Incoming::Terminated(state.reason),
+            };
+            let step = match est.on_notify(cseq.seq, incoming, state.expires, now) {
+                Ok(s) => s,
+                Err(e) => {
+                    let (code, reason) = e.status();
+                    return (code, Cow::Borrowed(reason));
+                }
+            };
+            match &step {
+                SubscriberStep::Pending(est) | SubscriberStep::Active(est, _) => {
+                    sub.state = State::Established(est.clone());
+                }
+                SubscriberStep::Rejected | SubscriberStep::Resubscribe => {}
             }
+            (step, sub.watcher.clone(), sub.presentity.clone())
         };
         let events = bridge::sip_in::events_from_sip(req).unwrap_or_default();
         match step {
-            SubscriberStep::Pending(est) => {
-                sub.state = State::Established(est);
-                self.presence_subs.subs.insert(key, sub);
-            }
-            SubscriberStep::Active(est, first) => {
+            SubscriberStep::Pending(_) => {}
+            SubscriberStep::Active(_, first) => {
                 if first {
                     // The SIP user approved: it accepts the XMPP watcher (DESIGN "Policy").
-                    self.note_accepted(&sub.presentity.bare(), &sub.watcher.bare());
+                    self.note_accepted(&presentity.bare(), &watcher.bare());
                 }
                 for e in &events {
                     let is_subscribed = matches!(e, Event::Subscription(s) if s.kind == SubscriptionKind::Subscribed);
@@ -433,27 +451,22 @@ impl Gateway {
                         self.sip_event_to_xmpp(e);
                     }
                 }
-                sub.state = State::Established(est);
-                self.presence_subs.subs.insert(key, sub);
             }
             SubscriberStep::Rejected => {
-                self.remember_subscription(&sub.watcher, &sub.presentity, false);
+                self.presence_subs.subs.remove(&key);
+                self.remember_subscription(&watcher, &presentity, false);
                 if state
                     .reason
                     .is_some_and(|r| r.eq_ignore_ascii_case("rejected"))
                 {
-                    self.consent_refused(&sub.presentity.bare(), &sub.watcher.bare());
+                    self.consent_refused(&presentity.bare(), &watcher.bare());
                 }
                 for e in &events {
                     self.sip_event_to_xmpp(e);
                 }
             }
             SubscriberStep::Resubscribe => {
-                let Sub {
-                    watcher,
-                    presentity,
-                    ..
-                } = sub;
+                self.presence_subs.subs.remove(&key);
                 self.start_sub(watcher, presentity);
             }
         }

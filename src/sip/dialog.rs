@@ -295,7 +295,7 @@ impl Notifier {
 // ---------------------------------------------------------------------------------------
 
 /// Subscriber, *Sent*: an initial SUBSCRIBE is out, no dialog yet.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SubscriberSent {
     call_id: String,
     local_tag: String,
@@ -303,7 +303,7 @@ pub struct SubscriberSent {
 }
 
 /// Subscriber, *Established*: a 2xx (or a NOTIFY) created the dialog.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SubscriberEstablished {
     id: DialogId,
     local_cseq: u32,

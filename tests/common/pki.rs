@@ -32,6 +32,30 @@ impl Pki {
         Pki { dir, keep: false }
     }
 
+    /// The `[[domain]]` tables of a gateway between sip.test (next hop `sip_hop`) and
+    /// xmpp.test (`xmpp_hop`) with this PKI's certificates: the end of a test configuration.
+    pub fn domains_toml(
+        &self,
+        xmpp_hop: impl std::fmt::Display,
+        sip_hop: impl std::fmt::Display,
+    ) -> String {
+        let d = self.dir.display();
+        format!(
+            r#"[[domain]]
+name = "sip.test"
+side = "sip"
+next_hop = "{sip_hop}"
+cert_file = "{d}/sip.test.crt"
+key_file = "{d}/sip.test.key"
+[[domain]]
+name = "xmpp.test"
+side = "xmpp"
+next_hop = "{xmpp_hop}"
+cert_file = "{d}/xmpp.test.crt"
+key_file = "{d}/xmpp.test.key""#
+        )
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
