@@ -304,35 +304,39 @@ impl Gateway {
         expires: u32,
     ) -> SubscribeAnswer {
         let key = (call_id.to_owned(), tag.to_owned());
-        let Some((key, mut watch)) = self.presence.watches.remove(&key) else {
-            return SubscribeAnswer::status(481, "Subscription Does Not Exist");
-        };
-        // Only a peer authenticated for the watcher's domain may change its dialog.
-        let watcher_domain = watch.info.watcher.split_once('@').map(|(_, d)| d);
-        let Some(Ok(sender)) = watcher_domain.map(|d| auth::verify_certificate_for(Some(peer), d))
-        else {
-            self.presence.watches.insert(key, watch);
-            return SubscribeAnswer::status(403, "Peer Not Authenticated For Sender Domain");
-        };
-        let now = Instant::now();
-        let (next, notify) = match watch.dialog.refresh(cseq, expires, now) {
-            Ok(x) => x,
-            Err((dialog, e)) => {
-                // An invalid request leaves the dialog as it was.
-                watch.dialog = dialog;
-                self.presence.watches.insert(key, watch);
-                let (code, reason) = e.status();
-                warn!(code, "in-dialog SUBSCRIBE refused");
-                return SubscribeAnswer::status(code, reason);
+        // Changed in place: a presence change handled meanwhile on another thread must find
+        // the dialog (else its NOTIFY would be lost). An unsubscribe removes it afterwards.
+        let unsubscribed = {
+            let Some(mut watch) = self.presence.watches.get_mut(&key) else {
+                return SubscribeAnswer::status(481, "Subscription Does Not Exist");
+            };
+            // Only a peer authenticated for the watcher's domain may change its dialog.
+            let watcher_domain = watch.info.watcher.split_once('@').map(|(_, d)| d);
+            let Some(Ok(sender)) =
+                watcher_domain.map(|d| auth::verify_certificate_for(Some(peer), d))
+            else {
+                return SubscribeAnswer::status(403, "Peer Not Authenticated For Sender Domain");
+            };
+            // An invalid request leaves the dialog as it was.
+            match watch.dialog.clone().refresh(cseq, expires, Instant::now()) {
+                Err((_, e)) => {
+                    let (code, reason) = e.status();
+                    warn!(code, "in-dialog SUBSCRIBE refused");
+                    return SubscribeAnswer::status(code, reason);
+                }
+                Ok((Some(d), notify)) => {
+                    watch.dialog = d;
+                    self.notify_watch(&mut watch, notify);
+                    // The new expiry and CSeq are stored with the refresh.
+                    self.persist_watch(&mut watch);
+                    None
+                }
+                Ok((None, notify)) => Some((sender, notify)),
             }
         };
-        if let Some(d) = next {
-            watch.dialog = d;
-            self.notify_watch(&mut watch, notify);
-            // The new expiry and CSeq are stored with the refresh.
-            self.persist_watch(&mut watch);
-            self.presence.watches.insert(key.clone(), watch);
-        } else {
+        if let Some((sender, notify)) = unsubscribed
+            && let Some((key, watch)) = self.presence.watches.remove(&key)
+        {
             self.send_notify(&watch.info, notify);
             self.unpersist_watch(&key);
             info!(presentity = %watch.info.presentity, watcher = %watch.info.watcher, "SIP watcher unsubscribed");

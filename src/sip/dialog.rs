@@ -97,7 +97,7 @@ pub fn grant_within(requested: Option<u32>, min: u32, max: u32) -> Result<u32, u
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Core {
     id: DialogId,
     remote_cseq: u32,
@@ -129,15 +129,15 @@ impl Core {
 }
 
 /// Notifier, *Pending*: the watcher waits for the presentity's approval.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct NotifierPending(Core);
 
 /// Notifier, *Active*: the watcher gets every change.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct NotifierActive(Core);
 
 /// A live notifier dialog.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Notifier {
     /// Awaiting approval.
     Pending(NotifierPending),
