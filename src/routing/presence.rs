@@ -421,7 +421,7 @@ impl Gateway {
                     match s.kind {
                         SubscriptionKind::Subscribed => {
                             // Approving a subscription accepts the watcher (DESIGN "Policy").
-                            self.note_accepted(&pair.0, &pair.1);
+                            self.note_approved(&pair.0, &pair.1);
                             self.watchers_approved(&pair)
                         }
                         SubscriptionKind::Unsubscribed => {

@@ -158,6 +158,18 @@ impl Gateway {
         n
     }
 
+    /// `(presentity, watcher)`, bare and lower case, of the subscriber dialogs `hit` selects.
+    pub(super) fn live_subscriber_pairs(
+        &self,
+        hit: &super::presence_end::Hit<'_>,
+    ) -> Vec<(String, String)> {
+        (self.presence_subs.subs.iter())
+            .map(|e| (e.presentity.bare(), e.watcher.bare()))
+            .filter(|(p, w)| hit.hits(w, p))
+            .map(|(p, w)| (p.to_ascii_lowercase(), w.to_ascii_lowercase()))
+            .collect()
+    }
+
     /// Live subscriptions held for watchers in `domain`, and for `watcher` (bare).
     pub(super) fn live_subs(&self, domain: &str, watcher: &str) -> (usize, usize) {
         let (mut d, mut w) = (0, 0);
@@ -425,7 +437,7 @@ impl Gateway {
             SubscriberStep::Active(est, first) => {
                 if first {
                     // The SIP user approved: it accepts the XMPP watcher (DESIGN "Policy").
-                    self.note_accepted(&sub.presentity.bare(), &sub.watcher.bare());
+                    self.note_approved(&sub.presentity.bare(), &sub.watcher.bare());
                 }
                 for e in &events {
                     let is_subscribed = matches!(e, Event::Subscription(s) if s.kind == SubscriptionKind::Subscribed);

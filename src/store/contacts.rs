@@ -12,13 +12,24 @@
 //! Bound: at most [`ContactBook::set_max_pairs`] pairs are kept. A new pair beyond it first
 //! removes the oldest inactive ones — retired pairs before active ones, each by age — in a
 //! batch of 1/64 of the bound, so the scan this takes is paid once per that many new pairs.
-//! The removed pairs are kept (bounded) for the caller to end what depends on them.
+//! The removed pairs are kept (bounded) for the caller to end what depends on them, and
+//! [`ContactBook::wait_evicted`] wakes it as soon as there are some.
+//!
+//! Blocks are bounded too ([`ContactBook::set_max_blocks`]): at the bound a new block is
+//! refused ([`StoreError::Full`]) and none is ever dropped to make room — a block is a
+//! user's deliberate choice, and lifting one silently would let through whom the user
+//! stopped. Lifting a block is always possible.
+//!
+//! A pair whose `by` approved `of`'s presence subscription is marked
+//! ([`PairRecord::subscribed`]): when the pair retires or is evicted, the caller tells the
+//! XMPP side that the subscription ended even if no dialog is live any more.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use dashmap::DashMap;
+use tokio::sync::Notify;
 
 use super::{ContactWrite, PairRecord, PairState, Store, StoreError, key_involves, pair_key};
 
@@ -39,10 +50,18 @@ pub struct ContactBook {
     dirty: Mutex<HashSet<Dirty>>,
     /// Most pairs kept; 0 until set: no bound.
     max_pairs: AtomicUsize,
-    /// Pairs removed by the bound and not yet taken ([`ContactBook::take_evicted`]).
-    evicted: Mutex<Vec<(String, String)>>,
+    /// Pairs removed by the bound and not yet taken ([`ContactBook::take_evicted`]), in
+    /// [`Sweep::removed`] (and [`Sweep::subscribed`] for those that were active with an
+    /// approved subscription).
+    evicted: Mutex<Sweep>,
     /// How many pairs the bound removed and were not yet counted.
     evicted_uncounted: AtomicU64,
+    /// Woken when pairs are added to `evicted`.
+    evictions: Notify,
+    /// Most blocks kept; 0 until set: no bound.
+    max_blocks: AtomicUsize,
+    /// Held while a block is added, so that the bound is exact.
+    adding_block: Mutex<()>,
 }
 
 /// Pairs removed by the bound kept for the caller, at most (more are only counted).
@@ -55,6 +74,16 @@ pub struct Sweep {
     pub retired: Vec<(String, String)>,
     /// Pairs `(by, of)` removed now (retired for longer than the grace period).
     pub removed: Vec<(String, String)>,
+    /// Of the pairs above, those that were active and whose `by` had approved `of`'s
+    /// presence subscription ([`PairRecord::subscribed`]).
+    pub subscribed: Vec<(String, String)>,
+}
+
+impl Sweep {
+    /// Whether nothing retired or was removed.
+    pub fn is_empty(&self) -> bool {
+        self.retired.is_empty() && self.removed.is_empty()
+    }
 }
 
 impl ContactBook {
@@ -137,6 +166,7 @@ impl ContactBook {
         // Below the cut all go; at the cut, as many as the batch still allows.
         let mut at_cut_left = batch.saturating_sub(below);
         let mut gone = Vec::with_capacity(batch.min(MAX_EVICTED_KEPT));
+        let mut subscribed = Vec::new();
         let mut keys = Vec::new();
         self.pairs.retain(|k, r| {
             let rk = rank(r);
@@ -146,6 +176,9 @@ impl ContactBook {
                 if let Some((by, of)) = super::split_key(k) {
                     keys.push(Dirty::Pair(by.clone(), of.clone()));
                     if gone.len() < MAX_EVICTED_KEPT {
+                        if r.subscribed && r.retired_ms == 0 {
+                            subscribed.push((by.clone(), of.clone()));
+                        }
                         gone.push((by, of));
                     }
                 }
@@ -155,9 +188,27 @@ impl ContactBook {
         self.evicted_uncounted
             .fetch_add(keys.len() as u64, Ordering::Relaxed);
         self.dirty().extend(keys);
-        let mut kept = self.evicted.lock().unwrap_or_else(|p| p.into_inner());
-        let room = MAX_EVICTED_KEPT.saturating_sub(kept.len());
-        kept.extend(gone.into_iter().take(room));
+        if gone.is_empty() {
+            return;
+        }
+        {
+            let mut kept = self.evicted.lock().unwrap_or_else(|p| p.into_inner());
+            let room = MAX_EVICTED_KEPT.saturating_sub(kept.removed.len());
+            if room < gone.len() {
+                // Only what is kept is ended: drop the approvals of pairs not kept.
+                let dropped: HashSet<_> = gone.drain(room..).collect();
+                subscribed.retain(|p| !dropped.contains(p));
+            }
+            kept.removed.extend(gone);
+            kept.subscribed.extend(subscribed);
+        }
+        self.evictions.notify_one();
+    }
+
+    /// Returns once pairs were removed by the bound since the last
+    /// [`ContactBook::take_evicted`] (at once when some wait already).
+    pub async fn wait_evicted(&self) {
+        self.evictions.notified().await;
     }
 
     /// How many pairs the bound removed since the last call.
@@ -168,8 +219,9 @@ impl ContactBook {
         self.evicted_uncounted.swap(0, Ordering::Relaxed)
     }
 
-    /// The pairs the bound removed since the last call (at most [`MAX_EVICTED_KEPT`]).
-    pub fn take_evicted(&self) -> Vec<(String, String)> {
+    /// The pairs the bound removed since the last call (at most [`MAX_EVICTED_KEPT`]), in
+    /// [`Sweep::removed`] and, when they had an approved subscription, [`Sweep::subscribed`].
+    pub fn take_evicted(&self) -> Sweep {
         std::mem::take(&mut *self.evicted.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
@@ -207,12 +259,27 @@ impl ContactBook {
     /// `by` accepts `of` (wrote to it, approved its subscription). An accepted pair's
     /// activity is written again only when `granularity_ms` has passed since the last write.
     pub fn accept(&self, by: &str, of: &str, now_ms: u64, granularity_ms: u64) {
+        self.accept_as(by, of, false, now_ms, granularity_ms);
+    }
+
+    /// `by` approved `of`'s presence subscription: [`ContactBook::accept`], and the pair
+    /// is marked [`PairRecord::subscribed`] until it retires or `by` refuses `of`.
+    pub fn approve(&self, by: &str, of: &str, now_ms: u64, granularity_ms: u64) {
+        self.accept_as(by, of, true, now_ms, granularity_ms);
+    }
+
+    fn accept_as(&self, by: &str, of: &str, approve: bool, now_ms: u64, granularity_ms: u64) {
         self.update(by, of, |r| {
             let fresh = r.accepted && r.last_ms.saturating_add(granularity_ms) > now_ms;
-            if !fresh {
-                *r = PairRecord::accepted_at(now_ms);
+            let subscribed = r.subscribed || approve;
+            let changed = !fresh || subscribed != r.subscribed;
+            if changed {
+                *r = PairRecord {
+                    subscribed,
+                    ..PairRecord::accepted_at(if fresh { r.last_ms } else { now_ms })
+                };
             }
-            !fresh
+            changed
         });
     }
 
@@ -239,12 +306,13 @@ impl ContactBook {
     /// subscription): `of` is a stranger again, with no messages left until `by` accepts it.
     pub fn revoke(&self, by: &str, of: &str, now_ms: u64) {
         self.update(by, of, |r| {
-            let changed = r.accepted || r.unaccepted != u32::MAX;
+            let changed = r.accepted || r.unaccepted != u32::MAX || r.subscribed;
             *r = PairRecord {
                 accepted: false,
                 unaccepted: u32::MAX,
                 last_ms: now_ms,
                 retired_ms: 0,
+                subscribed: false,
             };
             changed
         });
@@ -255,18 +323,36 @@ impl ContactBook {
         self.pairs.get(&pair_key(by, of)).map(|r| *r)
     }
 
-    /// `by` blocks `of` or lifts the block; returns whether anything changed.
-    pub fn set_blocked(&self, by: &str, of: &str, blocked: bool) -> bool {
+    /// Keep at most `max` blocks (at least 1). Blocks beyond it already kept (loaded, or
+    /// the bound lowered) stay; new ones are refused until there is room.
+    pub fn set_max_blocks(&self, max: usize) {
+        self.max_blocks.store(max.max(1), Ordering::Relaxed);
+    }
+
+    /// `by` blocks `of` or lifts the block; returns whether anything changed. A new block
+    /// at the bound is refused with [`StoreError::Full`] (one already set is no change).
+    pub fn set_blocked(&self, by: &str, of: &str, blocked: bool) -> Result<bool, StoreError> {
         let k = pair_key(by, of);
         let changed = if blocked {
-            self.blocks.insert(k, ()).is_none()
+            let _adding = self.adding_block.lock().unwrap_or_else(|p| p.into_inner());
+            let max = self.max_blocks.load(Ordering::Relaxed);
+            if self.blocks.contains_key(&k) {
+                false
+            } else if max != 0 && self.blocks.len() >= max {
+                return Err(StoreError::Full {
+                    what: "blocks",
+                    max,
+                });
+            } else {
+                self.blocks.insert(k, ()).is_none()
+            }
         } else {
             self.blocks.remove(&k).is_some()
         };
         if changed {
             self.mark(Dirty::Block(by.to_owned(), of.to_owned()));
         }
-        changed
+        Ok(changed)
     }
 
     /// Whom `by` blocked, sorted.
@@ -277,6 +363,16 @@ impl ContactBook {
             .collect();
         v.sort();
         v
+    }
+
+    /// The pairs `(by, of)` involving `address` whose `by` approved `of`'s presence
+    /// subscription, active ones only (a retired pair's subscription was ended when it
+    /// retired).
+    pub fn subscribed_involving(&self, address: &str) -> Vec<(String, String)> {
+        (self.pairs.iter())
+            .filter(|e| e.subscribed && e.retired_ms == 0 && key_involves(e.key(), address))
+            .filter_map(|e| super::split_key(e.key()))
+            .collect()
     }
 
     /// Drop every pair and block involving `address` from memory (the caller erases the
@@ -312,6 +408,9 @@ impl ContactBook {
             if r.retired_ms == 0 {
                 if now_ms.saturating_sub(r.last_ms) >= retire_after_ms {
                     r.retired_ms = now_ms.max(1);
+                    if r.subscribed {
+                        out.subscribed.push((by.clone(), of.clone()));
+                    }
                     out.retired.push((by, of));
                 }
                 true
@@ -405,7 +504,7 @@ mod tests {
             assert_eq!(book.count_unaccepted(J, A, 10), 1);
             assert_eq!(book.count_unaccepted(J, A, 11), 2);
             book.accept(J, A, 12, 1000);
-            book.set_blocked(A, "mallory@xmpp.test", true);
+            book.set_blocked(A, "mallory@xmpp.test", true).unwrap();
             commit(&book, store.as_ref());
             assert!(!book.has_dirty());
             let again = ContactBook::load(store.as_ref()).unwrap();
@@ -418,7 +517,7 @@ mod tests {
             assert!(store.pair(A, J).unwrap().accepted);
             assert_eq!(store.pair(J, A).unwrap().unaccepted, 2);
             // Lifting a block and forgetting are written as removals.
-            again.set_blocked(A, "mallory@xmpp.test", false);
+            again.set_blocked(A, "mallory@xmpp.test", false).unwrap();
             assert_eq!(again.forget(J), 2);
             commit(&again, store.as_ref());
             assert_eq!(store.contacts().unwrap(), Default::default());
@@ -473,7 +572,7 @@ mod tests {
         book.revoke(A, J, 5);
         let s = book.state(J, A);
         assert!(!s.accepted && s.unaccepted == u32::MAX, "{s:?}");
-        book.set_blocked(A, J, true);
+        book.set_blocked(A, J, true).unwrap();
         book.sweep(u64::MAX / 2, 1, 1);
         book.sweep(u64::MAX, 1, 1);
         assert!(book.state(J, A).blocked);
@@ -501,7 +600,7 @@ mod tests {
         assert_eq!(book.count_evicted(), 0, "counted once");
         assert!(book.record(A, "ret@xmpp.test").is_none());
         assert_eq!(
-            book.take_evicted(),
+            book.take_evicted().removed,
             vec![(A.to_owned(), "ret@xmpp.test".to_owned())]
         );
         // No retired pair left: the least recently used active one goes.
@@ -537,5 +636,139 @@ mod tests {
         assert!(
             matches!(&again[0], ContactWrite::Pair { record: Some(r), .. } if r.unaccepted == 2)
         );
+    }
+
+    #[test]
+    fn blocks_past_the_bound_are_refused_and_none_is_dropped() {
+        let book = ContactBook::new();
+        book.set_max_blocks(2);
+        assert!(book.set_blocked(A, "m1@xmpp.test", true).unwrap());
+        assert!(book.set_blocked(A, "m2@xmpp.test", true).unwrap());
+        // Setting one already set is no change, even at the bound.
+        assert!(!book.set_blocked(A, "m2@xmpp.test", true).unwrap());
+        let e = book.set_blocked(J, "m3@sip.test", true).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                StoreError::Full {
+                    what: "blocks",
+                    max: 2
+                }
+            ),
+            "{e}"
+        );
+        assert!(!book.blocked(J, "m3@sip.test"));
+        assert!(book.blocked(A, "m1@xmpp.test") && book.blocked(A, "m2@xmpp.test"));
+        assert_eq!(book.counts().2, 2);
+        // Only the two blocks set are written.
+        assert_eq!(book.take_dirty(usize::MAX).len(), 2);
+        // Lifting one makes room again.
+        assert!(book.set_blocked(A, "m1@xmpp.test", false).unwrap());
+        assert!(book.set_blocked(J, "m3@sip.test", true).unwrap());
+        // A bound lowered below what is kept keeps them all and refuses new ones.
+        book.set_max_blocks(1);
+        assert_eq!(book.counts().2, 2);
+        assert!(book.set_blocked(J, "m4@sip.test", true).is_err());
+        assert!(book.set_blocked(J, "m3@sip.test", false).unwrap());
+        assert!(
+            book.set_blocked(J, "m4@sip.test", true).is_err(),
+            "still 1 kept"
+        );
+        assert!(book.set_blocked(A, "m2@xmpp.test", false).unwrap());
+        assert!(book.set_blocked(J, "m4@sip.test", true).unwrap());
+    }
+
+    #[test]
+    fn an_approved_subscription_is_reported_when_its_pair_retires_or_is_evicted() {
+        let book = ContactBook::new();
+        book.approve(J, A, 0, 1);
+        book.accept("bob@sip.test", J, 0, 1);
+        // A later acceptance by writing keeps the approval.
+        book.accept(J, A, 10, 1);
+        assert!(book.record(J, A).unwrap().subscribed);
+        assert!(!book.record("bob@sip.test", J).unwrap().subscribed);
+        assert_eq!(
+            book.subscribed_involving(A),
+            vec![(J.to_owned(), A.to_owned())]
+        );
+        let s = book.sweep(100, 50, 1000);
+        assert_eq!(s.retired.len(), 2, "{s:?}");
+        assert_eq!(s.subscribed, vec![(J.to_owned(), A.to_owned())]);
+        // Reported once: removal after the grace period does not report it again.
+        let s = book.sweep(2000, 50, 1000);
+        assert_eq!(s.removed.len(), 2, "{s:?}");
+        assert!(s.subscribed.is_empty(), "{s:?}");
+        // Refusing the watcher ends the approval.
+        book.approve(J, A, 3000, 1);
+        book.revoke(J, A, 3001);
+        assert!(!book.record(J, A).unwrap().subscribed);
+        assert!(book.subscribed_involving(J).is_empty());
+
+        // Evicted while active: reported with the eviction; evicted once retired: not.
+        let book = ContactBook::new();
+        book.set_max_pairs(2);
+        book.approve(J, A, 10, 1);
+        book.approve("bob@sip.test", J, 20, 1);
+        book.sweep(25, 12, 1000);
+        book.accept("bob@sip.test", J, 26, 1);
+        assert!(book.record(J, A).is_some_and(|r| r.retired_ms != 0));
+        book.accept(J, "x@sip.test", 30, 1);
+        book.accept(J, "y@sip.test", 40, 1);
+        let s = book.take_evicted();
+        assert_eq!(
+            s.removed,
+            vec![
+                (J.to_owned(), A.to_owned()),
+                ("bob@sip.test".to_owned(), J.to_owned())
+            ]
+        );
+        assert_eq!(
+            s.subscribed,
+            vec![("bob@sip.test".to_owned(), J.to_owned())]
+        );
+        assert_eq!(book.take_evicted(), Sweep::default(), "taken once");
+    }
+
+    #[test]
+    fn an_approval_survives_a_commit_and_a_reload() {
+        let store = MemStore::new();
+        let book = ContactBook::new();
+        book.approve(J, A, 5, 1);
+        commit(&book, &store);
+        let again = ContactBook::load(&store).unwrap();
+        assert_eq!(again.record(J, A), book.record(J, A));
+        assert!(again.record(J, A).unwrap().subscribed);
+        // Approving an accepted, fresh pair writes the approval.
+        let book = ContactBook::new();
+        book.accept(J, A, 5, 100);
+        let _ = book.take_dirty(usize::MAX);
+        book.approve(J, A, 6, 100);
+        assert!(book.has_dirty());
+        assert_eq!(
+            book.record(J, A).unwrap().last_ms,
+            5,
+            "activity as fresh as it was"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_eviction_wakes_the_waiter_and_a_wake_is_never_lost() {
+        let book = std::sync::Arc::new(ContactBook::new());
+        book.set_max_pairs(1);
+        book.accept(A, J, 1, 1);
+        // Nothing evicted yet: no wake.
+        let waiting = tokio::spawn({
+            let book = book.clone();
+            async move { book.wait_evicted().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        book.accept(A, "x@xmpp.test", 2, 1);
+        waiting.await.unwrap();
+        assert_eq!(book.take_evicted().removed.len(), 1);
+        // Evicted before anyone waits: the next wait returns at once.
+        book.accept(A, "y@xmpp.test", 3, 1);
+        book.wait_evicted().await;
+        assert_eq!(book.take_evicted().removed.len(), 1);
     }
 }
