@@ -108,17 +108,21 @@ async fn next_matching(
 const PIDF: &str = "<?xml version='1.0' encoding='UTF-8'?><presence xmlns='urn:ietf:params:xml:ns:pidf' entity='pres:bob@sip.test'><tuple id='t1'><status><basic>open</basic></status></tuple></presence>";
 
 /// alice@sip.test subscribes to juliet@xmpp.test for `expires` seconds (dialog `ev-1`, parley
-/// the notifier) and juliet approves; returns once alice has NOTIFY `active`.
+/// the notifier) and juliet approves; returns parley's tag once alice has NOTIFY `active`.
 async fn alice_watches_juliet(
     ua: &mut Ua,
     xmpp: &mut Text<impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>,
     requests: &mut Receiver<String>,
     stanzas: &mut Receiver<String>,
     expires: u32,
-) {
+) -> String {
     ua.send(&format!("SUBSCRIBE sip:juliet@xmpp.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKev1\r\nMax-Forwards: 70\r\nFrom: <sip:alice@sip.test>;tag=w1\r\nTo: <sip:juliet@xmpp.test>\r\nCall-ID: ev-1\r\nCSeq: 1 SUBSCRIBE\r\nContact: <sip:alice@127.0.0.1:5999;transport=tls>\r\nEvent: presence\r\nAccept: application/pidf+xml\r\nExpires: {expires}\r\nContent-Length: 0\r\n\r\n")).await;
     let r = timeout(T, read_sip(ua)).await.unwrap();
     assert!(r.starts_with("SIP/2.0 202 "), "{r}");
+    let tag = header(&r, "To")
+        .and_then(|t| t.split(";tag=").nth(1))
+        .expect("a to-tag")
+        .to_owned();
     next_matching(stanzas, "subscribe to juliet", |s| {
         s.contains("type='subscribe'") && s.contains("from='alice@sip.test'")
     })
@@ -130,6 +134,7 @@ async fn alice_watches_juliet(
             && header(r, "Subscription-State").is_some_and(|s| s.starts_with("active"))
     })
     .await;
+    tag
 }
 
 /// juliet@xmpp.test subscribes to bob@sip.test (parley the subscriber) and bob approves;
@@ -197,30 +202,13 @@ async fn both_roster_ends(stanzas: &mut Receiver<String>) {
 
 #[tokio::test]
 async fn an_evicted_pair_loses_its_live_presence_without_waiting_for_a_sweep() {
-    let pki = Pki::new("evict-live", &["sip.test", "xmpp.test"]);
-    let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
-    let (sip_hop, mut requests) = sip_proxy(&pki, "sip.test").await;
     // Retirement sweeps are an hour apart here, and nothing is old enough to retire.
-    let text = config_text(
-        &pki,
-        xmpp_hop,
-        sip_hop,
-        "",
-        "retire_after = \"30d\"\nmax_contact_pairs = 4",
-    );
-    let config = Config::parse(&text).unwrap();
-    config.validate().unwrap();
-    let cancel = CancellationToken::new();
-    let app = App::build(config, cancel.clone()).await.unwrap();
-    let (sip, xmpp, _) = app.local_addrs();
-    let gw = app.gateway();
-    let done = tokio::spawn(app.run(Duration::from_secs(5)));
-    let mut ua = sip_client(&pki, sip[0], "sip.test", "xmpp.test").await;
-    let mut peer = xmpp_initiator(&pki, xmpp[0], "xmpp.test", "sip.test").await;
-
-    alice_watches_juliet(&mut ua, &mut peer, &mut requests, &mut stanzas, 3600).await;
-    let bob = juliet_watches_bob(&mut ua, &mut peer, &mut requests, &mut stanzas).await;
-    let book = gw.contacts().clone();
+    let policy = "retire_after = \"30d\"\nmax_contact_pairs = 4";
+    let mut g = running("evict-live", "", policy).await;
+    let (ua, peer, requests, stanzas) = (&mut g.ua, &mut g.peer, &mut g.requests, &mut g.stanzas);
+    alice_watches_juliet(ua, peer, requests, stanzas, 3600).await;
+    let bob = juliet_watches_bob(ua, peer, requests, stanzas).await;
+    let book = g.gw.contacts().clone();
     assert!(book.record("juliet@xmpp.test", "alice@sip.test").is_some());
     assert!(book.record("bob@sip.test", "juliet@xmpp.test").is_some());
 
@@ -232,15 +220,12 @@ async fn an_evicted_pair_loses_its_live_presence_without_waiting_for_a_sweep() {
     {
         n += 1;
         assert!(n <= 4, "the approvals were never evicted");
-        assert_eq!(
-            stranger_writes(&mut ua, &format!("s{n}@sip.test"), n).await,
-            202
-        );
+        assert_eq!(stranger_writes(ua, &format!("s{n}@sip.test"), n).await, 202);
     }
 
     // Ended at once: alice's last NOTIFY, parley's unsubscription from bob, and both ends
     // on the XMPP side.
-    let end = next_matching(&mut requests, "NOTIFY terminated to alice", |r| {
+    let end = next_matching(requests, "NOTIFY terminated to alice", |r| {
         r.starts_with("NOTIFY ") && header(r, "Call-ID") == Some("ev-1")
     })
     .await;
@@ -249,55 +234,37 @@ async fn an_evicted_pair_loses_its_live_presence_without_waiting_for_a_sweep() {
         Some("terminated;reason=deactivated"),
         "{end}"
     );
-    let unsub = next_matching(&mut requests, "SUBSCRIBE Expires: 0 to bob", |r| {
+    let unsub = next_matching(requests, "SUBSCRIBE Expires: 0 to bob", |r| {
         r.starts_with("SUBSCRIBE ") && header(r, "Call-ID") == Some(bob.as_str())
     })
     .await;
     assert_eq!(header(&unsub, "Expires"), Some("0"), "{unsub}");
-    both_roster_ends(&mut stanzas).await;
+    both_roster_ends(stanzas).await;
     // The watcher's dialog is gone: its refresh is answered 481.
     ua.send("SUBSCRIBE sip:juliet@xmpp.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKev2\r\nMax-Forwards: 70\r\nFrom: <sip:alice@sip.test>;tag=w1\r\nTo: <sip:juliet@xmpp.test>;tag=x\r\nCall-ID: ev-1\r\nCSeq: 2 SUBSCRIBE\r\nEvent: presence\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n").await;
-    let r = timeout(T, read_sip(&mut ua)).await.unwrap();
+    let r = timeout(T, read_sip(ua)).await.unwrap();
     assert!(r.starts_with("SIP/2.0 481 "), "{r}");
-    cancel.cancel();
-    assert!(timeout(T, done).await.unwrap().unwrap());
-    let _ = std::fs::remove_dir_all(&pki.dir);
+    g.stop().await;
 }
 
 #[tokio::test]
 async fn retirement_ends_an_approved_subscription_whose_dialog_expired() {
-    let pki = Pki::new("evict-roster", &["sip.test", "xmpp.test"]);
-    let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
-    let (sip_hop, mut requests) = sip_proxy(&pki, "sip.test").await;
-    let text = config_text(
-        &pki,
-        xmpp_hop,
-        sip_hop,
-        "min_subscription_expires = 1",
-        "retire_after = \"3s\"\nretire_grace = \"60s\"",
-    );
-    let config = Config::parse(&text).unwrap();
-    config.validate().unwrap();
-    let cancel = CancellationToken::new();
-    let app = App::build(config, cancel.clone()).await.unwrap();
-    let (sip, xmpp, _) = app.local_addrs();
-    let gw = app.gateway();
-    let done = tokio::spawn(app.run(Duration::from_secs(5)));
-    let mut ua = sip_client(&pki, sip[0], "sip.test", "xmpp.test").await;
-    let mut peer = xmpp_initiator(&pki, xmpp[0], "xmpp.test", "sip.test").await;
-
+    let policy = "retire_after = \"3s\"\nretire_grace = \"60s\"";
+    let mut g = running("evict-roster", "min_subscription_expires = 1", policy).await;
     // Juliet approves alice, whose dialog lasts one second and is not refreshed.
-    alice_watches_juliet(&mut ua, &mut peer, &mut requests, &mut stanzas, 1).await;
-    let expired = next_matching(&mut requests, "NOTIFY terminated (expiry) to alice", |r| {
-        r.starts_with("NOTIFY ") && header(r, "Call-ID") == Some("ev-1")
-    })
+    alice_watches_juliet(&mut g.ua, &mut g.peer, &mut g.requests, &mut g.stanzas, 1).await;
+    let expired = next_matching(
+        &mut g.requests,
+        "NOTIFY terminated (expiry) to alice",
+        |r| r.starts_with("NOTIFY ") && header(r, "Call-ID") == Some("ev-1"),
+    )
     .await;
     assert_eq!(
         header(&expired, "Subscription-State"),
         Some("terminated;reason=timeout"),
         "{expired}"
     );
-    let book = gw.contacts().clone();
+    let book = g.gw.contacts().clone();
     let r = book.record("juliet@xmpp.test", "alice@sip.test").unwrap();
     assert!(
         r.subscribed && r.retired_ms == 0,
@@ -306,7 +273,7 @@ async fn retirement_ends_an_approved_subscription_whose_dialog_expired() {
 
     // No dialog is left, yet when the pair retires juliet hears from alice that the
     // subscription ended, so her roster loses the `from` subscription.
-    let s = next_matching(&mut stanzas, "unsubscribe from alice", |s| {
+    let s = next_matching(&mut g.stanzas, "unsubscribe from alice", |s| {
         s.contains("type='unsubscribe'") || s.contains("type='unsubscribed'")
     })
     .await;
@@ -318,9 +285,116 @@ async fn retirement_ends_an_approved_subscription_whose_dialog_expired() {
             .is_some_and(|r| r.retired_ms != 0),
         "sent by the retirement"
     );
-    cancel.cancel();
-    assert!(timeout(T, done).await.unwrap().unwrap());
-    let _ = std::fs::remove_dir_all(&pki.dir);
+    g.stop().await;
+}
+
+/// Start the gateway in-process with `sip` and `policy` settings; the stand-in peers' channels,
+/// the gateway, the two clients and what stops it.
+struct Running {
+    stanzas: Receiver<String>,
+    requests: Receiver<String>,
+    gw: std::sync::Arc<parley::routing::Gateway>,
+    ua: Ua,
+    peer: Text<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+    cancel: CancellationToken,
+    done: tokio::task::JoinHandle<bool>,
+    pki: Pki,
+}
+
+async fn running(tag: &str, sip: &str, policy: &str) -> Running {
+    let pki = Pki::new(tag, &["sip.test", "xmpp.test"]);
+    let (xmpp_hop, stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let (sip_hop, requests) = sip_proxy(&pki, "sip.test").await;
+    let config = Config::parse(&config_text(&pki, xmpp_hop, sip_hop, sip, policy)).unwrap();
+    config.validate().unwrap();
+    let cancel = CancellationToken::new();
+    let app = App::build(config, cancel.clone()).await.unwrap();
+    let (sip, xmpp, _) = app.local_addrs();
+    let gw = app.gateway();
+    let done = tokio::spawn(app.run(Duration::from_secs(5)));
+    let ua = sip_client(&pki, sip[0], "sip.test", "xmpp.test").await;
+    let peer = xmpp_initiator(&pki, xmpp[0], "xmpp.test", "sip.test").await;
+    Running {
+        stanzas,
+        requests,
+        gw,
+        ua,
+        peer,
+        cancel,
+        done,
+        pki,
+    }
+}
+
+impl Running {
+    async fn stop(self) {
+        self.cancel.cancel();
+        assert!(timeout(T, self.done).await.unwrap().unwrap());
+        let _ = std::fs::remove_dir_all(&self.pki.dir);
+    }
+}
+
+#[tokio::test]
+async fn forget_ends_an_approved_subscription_whose_dialog_expired() {
+    let mut g = running("evict-forget", "min_subscription_expires = 1", "").await;
+    alice_watches_juliet(&mut g.ua, &mut g.peer, &mut g.requests, &mut g.stanzas, 1).await;
+    next_matching(
+        &mut g.requests,
+        "NOTIFY terminated (expiry) to alice",
+        |r| {
+            r.starts_with("NOTIFY ")
+                && header(r, "Subscription-State") == Some("terminated;reason=timeout")
+        },
+    )
+    .await;
+    g.gw.forget_address("alice@sip.test").await.unwrap();
+    let s = next_matching(&mut g.stanzas, "unsubscribe from alice", |s| {
+        s.contains("type='unsubscribe'") || s.contains("type='unsubscribed'")
+    })
+    .await;
+    assert!(s.contains("type='unsubscribe'"), "{s}");
+    assert!(
+        s.contains("from='alice@sip.test'") && s.contains("to='juliet@xmpp.test'"),
+        "{s}"
+    );
+    assert!(
+        g.gw.contacts()
+            .record("juliet@xmpp.test", "alice@sip.test")
+            .is_none()
+    );
+    g.stop().await;
+}
+
+#[tokio::test]
+async fn a_watcher_that_unsubscribed_itself_is_not_unsubscribed_again_at_retirement() {
+    let mut g = running("evict-self", "", "").await;
+    let tag = alice_watches_juliet(
+        &mut g.ua,
+        &mut g.peer,
+        &mut g.requests,
+        &mut g.stanzas,
+        3600,
+    )
+    .await;
+    let book = g.gw.contacts().clone();
+    assert!(
+        book.record("juliet@xmpp.test", "alice@sip.test")
+            .unwrap()
+            .subscribed
+    );
+    g.ua.send(&format!("SUBSCRIBE sip:juliet@xmpp.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKev3\r\nMax-Forwards: 70\r\nFrom: <sip:alice@sip.test>;tag=w1\r\nTo: <sip:juliet@xmpp.test>;tag={tag}\r\nCall-ID: ev-1\r\nCSeq: 2 SUBSCRIBE\r\nEvent: presence\r\nExpires: 0\r\nContent-Length: 0\r\n\r\n")).await;
+    let r = timeout(T, read_sip(&mut g.ua)).await.unwrap();
+    assert!(r.starts_with("SIP/2.0 200 "), "{r}");
+    let s = next_matching(&mut g.stanzas, "unsubscribe from alice", |s| {
+        s.contains("type='unsubscribe'")
+    })
+    .await;
+    assert!(s.contains("from='alice@sip.test'"), "{s}");
+    // The XMPP side was told: the pair no longer holds an approval for retirement to end,
+    // and stays accepted.
+    let r = book.record("juliet@xmpp.test", "alice@sip.test").unwrap();
+    assert!(r.accepted && !r.subscribed, "{r:?}");
+    g.stop().await;
 }
 
 fn block(config: &Path, user: &str, sender: &str) -> (bool, String) {

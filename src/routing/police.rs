@@ -159,6 +159,12 @@ impl Gateway {
             .approve(&by, &of, now_ms(), self.activity_granularity());
     }
 
+    /// The subscription of `of` to `by` ended and the XMPP side was told (the watcher
+    /// unsubscribed, or the SIP presentity ended it): its retirement has nothing more to say.
+    pub fn note_subscription_ended(&self, by: &str, of: &str) {
+        self.contacts.end_approval(&bare(by), &bare(of));
+    }
+
     /// `by` refused `of` on its own platform: a SIP 603/403 to a MESSAGE from `of`, a
     /// rejected SUBSCRIBE, an XMPP `unsubscribed`. `of` becomes a stranger to `by` with no
     /// messages left (until `by` writes to it or approves a subscription); unlike a block it

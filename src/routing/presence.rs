@@ -353,6 +353,7 @@ impl Gateway {
         // The presentity's server stops sending presence to the watcher now: what is cached
         // would go stale (a resource's later `unavailable` never comes).
         self.forget_presence(&info.presentity, &info.watcher);
+        self.note_subscription_ended(&info.presentity, &info.watcher);
         let from = format!("sip:{}", info.watcher);
         let to = format!("sip:{}", info.presentity);
         let (Ok(from), Ok(to)) = (

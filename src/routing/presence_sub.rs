@@ -98,6 +98,7 @@ impl Gateway {
             }
             SubscriptionKind::Unsubscribe => {
                 self.remember_subscription(&watcher, &presentity, false);
+                self.note_subscription_ended(&presentity.bare(), &watcher.bare());
                 if let Some(key) = self.find_sub(&watcher, &presentity)
                     && let Some((key, sub)) = self.presence_subs.subs.remove(&key)
                     && let State::Established(est) = sub.state
@@ -450,6 +451,7 @@ impl Gateway {
             }
             SubscriberStep::Rejected => {
                 self.remember_subscription(&sub.watcher, &sub.presentity, false);
+                self.note_subscription_ended(&sub.presentity.bare(), &sub.watcher.bare());
                 if state
                     .reason
                     .is_some_and(|r| r.eq_ignore_ascii_case("rejected"))

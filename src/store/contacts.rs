@@ -302,6 +302,21 @@ impl ContactBook {
         }
     }
 
+    /// The subscription `by` approved for `of` ended (and the XMPP side was told): the
+    /// pair is no longer [`PairRecord::subscribed`]; nothing else changes.
+    pub fn end_approval(&self, by: &str, of: &str) {
+        let write = match self.pairs.get_mut(&pair_key(by, of)) {
+            Some(mut r) if r.subscribed => {
+                r.subscribed = false;
+                true
+            }
+            _ => false,
+        };
+        if write {
+            self.mark(Dirty::Pair(by.to_owned(), of.to_owned()));
+        }
+    }
+
     /// `by` refused `of` on its own platform (declined a message, rejected or cancelled a
     /// subscription): `of` is a stranger again, with no messages left until `by` accepts it.
     pub fn revoke(&self, by: &str, of: &str, now_ms: u64) {
@@ -703,6 +718,17 @@ mod tests {
         book.revoke(J, A, 3001);
         assert!(!book.record(J, A).unwrap().subscribed);
         assert!(book.subscribed_involving(J).is_empty());
+        // A subscription ended by its watcher: the pair stays accepted, nothing to report.
+        book.approve(J, A, 3002, 1);
+        let _ = book.take_dirty(usize::MAX);
+        book.end_approval(J, A);
+        let r = book.record(J, A).unwrap();
+        assert!(r.accepted && !r.subscribed, "{r:?}");
+        assert_eq!(book.take_dirty(usize::MAX).len(), 1, "written");
+        book.end_approval(J, A);
+        book.end_approval(A, "nobody@xmpp.test");
+        assert!(!book.has_dirty(), "nothing changed");
+        assert!(book.record(A, "nobody@xmpp.test").is_none(), "no pair made");
 
         // Evicted while active: reported with the eviction; evicted once retired: not.
         let book = ContactBook::new();
