@@ -373,3 +373,19 @@ impl PolicyConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod max_blocks_tests {
+    use super::PolicyConfig;
+
+    #[test]
+    fn max_blocks_has_a_default_is_read_and_must_be_positive() {
+        assert_eq!(PolicyConfig::default().max_blocks, 100_000);
+        let p: PolicyConfig = toml::from_str("max_blocks = 5").unwrap();
+        assert_eq!(p.max_blocks, 5);
+        p.validate().unwrap();
+        let p: PolicyConfig = toml::from_str("max_blocks = 0").unwrap();
+        let e = p.validate().unwrap_err();
+        assert!(e.to_string().contains("policy.max_blocks"), "{e}");
+    }
+}
