@@ -210,6 +210,7 @@ impl Gateway {
             n += 1;
             self.unpersist_watch(&key);
             self.forget_presence(&watch.info.presentity, &watch.info.watcher);
+            self.note_subscription_ended(&watch.info.presentity, &watch.info.watcher);
             let (last, _) = watch.dialog.cseqs();
             let notify = Notify {
                 cseq: last.saturating_add(1),

@@ -139,6 +139,7 @@ impl Gateway {
                 target,
             } = sub;
             self.remember_subscription(&watcher, &presentity, false);
+            self.note_subscription_ended(&presentity.bare(), &watcher.bare());
             if let State::Established(est) = state {
                 let (est, cseq) = est.refresh(0, Instant::now());
                 let ends = Ends {
