@@ -43,6 +43,10 @@ pub struct PolicyConfig {
     /// ones (retired before active, by age).
     #[serde(default = "default_max_contact_pairs")]
     pub max_contact_pairs: usize,
+    /// Blocks (a user blocks a sender) kept at most; at the bound a new block is refused
+    /// with an error, and no block is ever dropped to make room.
+    #[serde(default = "default_max_blocks")]
+    pub max_blocks: usize,
 }
 
 impl Default for PolicyConfig {
@@ -58,6 +62,7 @@ impl Default for PolicyConfig {
             retire_after: default_retire_after(),
             retire_grace: default_retire_grace(),
             max_contact_pairs: default_max_contact_pairs(),
+            max_blocks: default_max_blocks(),
         }
     }
 }
@@ -74,6 +79,10 @@ fn default_retire_grace() -> u64 {
 
 fn default_max_contact_pairs() -> usize {
     1_000_000
+}
+
+fn default_max_blocks() -> usize {
+    100_000
 }
 
 /// A duration such as `"180d"`, `"12h"`, `"90m"`, `"30s"` or `"250ms"`, in milliseconds.
@@ -355,9 +364,28 @@ impl PolicyConfig {
         if self.max_contact_pairs == 0 {
             return Err(invalid("policy.max_contact_pairs", "must be positive"));
         }
+        if self.max_blocks == 0 {
+            return Err(invalid("policy.max_blocks", "must be positive"));
+        }
         if l.max_recipients == 0 {
             return Err(invalid("policy.limits.max_recipients", "must be positive"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod max_blocks_tests {
+    use super::PolicyConfig;
+
+    #[test]
+    fn max_blocks_has_a_default_is_read_and_must_be_positive() {
+        assert_eq!(PolicyConfig::default().max_blocks, 100_000);
+        let p: PolicyConfig = toml::from_str("max_blocks = 5").unwrap();
+        assert_eq!(p.max_blocks, 5);
+        p.validate().unwrap();
+        let p: PolicyConfig = toml::from_str("max_blocks = 0").unwrap();
+        let e = p.validate().unwrap_err();
+        assert!(e.to_string().contains("policy.max_blocks"), "{e}");
     }
 }

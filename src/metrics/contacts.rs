@@ -13,6 +13,8 @@ pub const CONTACT_BLOCKS: &str = "parley_contact_blocks";
 pub const CONTACTS_RETIRED_TOTAL: &str = "parley_contacts_retired_total";
 /// Contact state commits that failed (retried at the next commit).
 pub const CONTACT_COMMIT_FAILURES_TOTAL: &str = "parley_contact_commit_failures_total";
+/// New blocks refused because `[policy] max_blocks` blocks are kept.
+pub const CONTACT_BLOCKS_REFUSED_TOTAL: &str = "parley_contact_blocks_refused_total";
 
 pub(super) fn describe_contacts() {
     describe_gauge!(
@@ -35,6 +37,11 @@ pub(super) fn describe_contacts() {
         Unit::Count,
         "Contact state commits that failed and wait for the next one."
     );
+    describe_counter!(
+        CONTACT_BLOCKS_REFUSED_TOTAL,
+        Unit::Count,
+        "New blocks refused because the bound on blocks kept (policy.max_blocks) is reached."
+    );
 }
 
 /// Contact pairs and blocks held.
@@ -54,4 +61,9 @@ pub fn contacts_retired(stage: &'static str, n: u64) {
 /// A contact state commit failed.
 pub fn contact_commit_failed() {
     with(|_| counter!(CONTACT_COMMIT_FAILURES_TOTAL).increment(1));
+}
+
+/// A new block was refused: the bound on blocks is reached.
+pub fn contact_block_refused() {
+    with(|_| counter!(CONTACT_BLOCKS_REFUSED_TOTAL).increment(1));
 }

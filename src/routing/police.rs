@@ -11,7 +11,9 @@
 //! they are answered ([`Gateway::flush_contacts`]).
 //!
 //! A periodic sweeper retires pairs unused for `[policy] retire_after` and removes them
-//! `retire_grace` later (see [`ContactBook::sweep`]).
+//! `retire_grace` later (see [`ContactBook::sweep`]). Pairs the bound on kept pairs
+//! removes (`max_contact_pairs`) have their live presence ended at once by the evictor
+//! task, which the contact book wakes; the message that made room never waits for it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +27,7 @@ use crate::config::Side;
 use crate::metrics;
 use crate::model::ChatMessage;
 use crate::policy::{Decision, PolicyInput, PolicyState, Refusal};
-use crate::store::{ContactBook, bare};
+use crate::store::{ContactBook, StoreError, Sweep, bare};
 
 /// How often an accepted pair's last activity is written again, at most (less when
 /// `retire_after` is short).
@@ -148,6 +150,21 @@ impl Gateway {
             .accept(&by, &of, now_ms(), self.activity_granularity());
     }
 
+    /// `by` approved `of`'s presence subscription: [`Gateway::note_accepted`], and the
+    /// pair remembers the approval so that its retirement ends the subscription on the XMPP
+    /// side even when no dialog is live then (see `presence_end`).
+    pub fn note_approved(&self, by: &str, of: &str) {
+        let (by, of) = (bare(by), bare(of));
+        self.contacts
+            .approve(&by, &of, now_ms(), self.activity_granularity());
+    }
+
+    /// The subscription of `of` to `by` ended and the XMPP side was told (the watcher
+    /// unsubscribed, or the SIP presentity ended it): its retirement has nothing more to say.
+    pub fn note_subscription_ended(&self, by: &str, of: &str) {
+        self.contacts.end_approval(&bare(by), &bare(of));
+    }
+
     /// `by` refused `of` on its own platform: a SIP 603/403 to a MESSAGE from `of`, a
     /// rejected SUBSCRIBE, an XMPP `unsubscribed`. `of` becomes a stranger to `by` with no
     /// messages left (until `by` writes to it or approves a subscription); unlike a block it
@@ -171,8 +188,11 @@ impl Gateway {
         }
         self.contacts
             .set_max_pairs(self.config().policy.max_contact_pairs);
+        self.contacts
+            .set_max_blocks(self.config().policy.max_blocks);
         self.tracker.spawn(contact_writer(self.clone(), rx));
         self.tracker.spawn(sweeper(self.clone()));
+        self.tracker.spawn(evictor(self.clone()));
     }
 
     async fn contact_request<T>(
@@ -201,7 +221,8 @@ impl Gateway {
     /// (`presence_end`). Returns how many records were erased.
     pub async fn forget_address(self: &Arc<Self>, address: &str) -> Result<usize, String> {
         let address = bare(address);
-        self.end_presence(&Hit::Address(&address), End::Forgotten);
+        let subscribed = self.contacts.subscribed_involving(&address);
+        self.end_contacts(&Hit::Address(&address), &subscribed, End::Forgotten);
         let in_memory = self.contacts.forget(&address);
         // Spooled messages: dropped from memory here, their records erased with the rest.
         self.spool.forget(&address);
@@ -212,11 +233,26 @@ impl Gateway {
     }
 
     /// `user` blocks `sender` (or lifts the block), committed before it returns; returns
-    /// whether anything changed.
+    /// whether anything changed. A new block beyond `[policy] max_blocks` is refused
+    /// (logged and counted); no block is dropped to make room for it.
     pub async fn set_block(&self, user: &str, sender: &str, blocked: bool) -> Result<bool, String> {
-        let changed = self
+        self.contacts
+            .set_max_blocks(self.config().policy.max_blocks);
+        let changed = match self
             .contacts
-            .set_blocked(&bare(user), &bare(sender), blocked);
+            .set_blocked(&bare(user), &bare(sender), blocked)
+        {
+            Ok(changed) => changed,
+            Err(e @ StoreError::Full { max, .. }) => {
+                metrics::contact_block_refused();
+                warn!(
+                    max_blocks = max,
+                    "block refused: the bound on blocks is reached"
+                );
+                return Err(e.to_string());
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         self.flush_contacts().await?;
         Ok(changed)
     }
@@ -244,19 +280,37 @@ impl Gateway {
         }
     }
 
+    /// End what depends on the pairs the bound removed since the last call: their live
+    /// presence, and the subscriptions they had approved on the XMPP side.
+    pub(crate) fn end_evicted(self: &Arc<Self>) {
+        let evicted = self.contacts.take_evicted();
+        let counted = self.contacts.count_evicted();
+        if counted > 0 {
+            metrics::contacts_retired("evicted", counted);
+        }
+        if !evicted.is_empty() {
+            self.end_retired(&evicted);
+        }
+    }
+
+    /// The pairs of `s` lost their consent: presence between their ends stops (see
+    /// `presence_end`).
+    fn end_retired(self: &Arc<Self>, s: &Sweep) {
+        let ended: Vec<(String, String)> = s.retired.iter().chain(&s.removed).cloned().collect();
+        self.end_contacts(&Hit::pairs(&ended), &s.subscribed, End::Retired);
+    }
+
     /// One retirement pass: deactivate and remove unused pairs, end their live presence
     /// (and that of pairs the bound removed since the last pass), update the gauges.
     pub(crate) fn sweep_contacts(self: &Arc<Self>) {
         let policy = &self.config().policy;
         self.contacts.set_max_pairs(policy.max_contact_pairs);
-        let evicted = self.contacts.take_evicted();
-        if !evicted.is_empty() {
-            self.end_presence(&Hit::pairs(&evicted), End::Retired);
-        }
+        self.contacts.set_max_blocks(policy.max_blocks);
+        self.end_evicted();
         let s = self
             .contacts
             .sweep(now_ms(), policy.retire_after, policy.retire_grace);
-        if !s.retired.is_empty() || !s.removed.is_empty() {
+        if !s.is_empty() {
             info!(
                 retired = s.retired.len(),
                 removed = s.removed.len(),
@@ -269,8 +323,7 @@ impl Gateway {
         metrics::contacts(active, retired, blocks);
         // Consent lapsed: presence stops with it (see `presence_end`); what was set up
         // again during the grace period without reactivating the pair ends at removal.
-        let ended: Vec<(String, String)> = s.retired.iter().chain(&s.removed).cloned().collect();
-        self.end_presence(&Hit::pairs(&ended), End::Retired);
+        self.end_retired(&s);
         self.retire_subscriptions(&s);
     }
 
@@ -340,6 +393,19 @@ async fn contact_writer(gw: Arc<Gateway>, mut rx: mpsc::Receiver<ContactCmd>) {
     }
     // Shutdown: what changed since the last tick.
     let _ = gw.commit_contacts().await;
+}
+
+/// Ends the live presence of pairs the bound removed as soon as the contact book reports
+/// them, rather than at the next retirement sweep (up to an hour later).
+async fn evictor(gw: Arc<Gateway>) {
+    let cancel = gw.shutdown_token();
+    loop {
+        tokio::select! {
+            () = gw.contacts.wait_evicted() => {}
+            () = cancel.cancelled() => return,
+        }
+        gw.end_evicted();
+    }
 }
 
 async fn sweeper(gw: Arc<Gateway>) {

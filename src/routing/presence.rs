@@ -357,6 +357,7 @@ impl Gateway {
         // The presentity's server stops sending presence to the watcher now: what is cached
         // would go stale (a resource's later `unavailable` never comes).
         self.forget_presence(&info.presentity, &info.watcher);
+        self.note_subscription_ended(&info.presentity, &info.watcher);
         let from = format!("sip:{}", info.watcher);
         let to = format!("sip:{}", info.presentity);
         let (Ok(from), Ok(to)) = (
@@ -425,7 +426,7 @@ impl Gateway {
                     match s.kind {
                         SubscriptionKind::Subscribed => {
                             // Approving a subscription accepts the watcher (DESIGN "Policy").
-                            self.note_accepted(&pair.0, &pair.1);
+                            self.note_approved(&pair.0, &pair.1);
                             self.watchers_approved(&pair)
                         }
                         SubscriptionKind::Unsubscribed => {

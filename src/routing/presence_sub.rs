@@ -88,6 +88,7 @@ impl Gateway {
             }
             SubscriptionKind::Unsubscribe => {
                 self.remember_subscription(&watcher, &presentity, false);
+                self.note_subscription_ended(&presentity.bare(), &watcher.bare());
                 if let Some(key) = self.find_sub(&watcher, &presentity)
                     && let Some((key, sub)) = self.presence_subs.subs.remove(&key)
                     && let State::Established(est) = sub.state
@@ -128,6 +129,7 @@ impl Gateway {
                 target,
             } = sub;
             self.remember_subscription(&watcher, &presentity, false);
+            self.note_subscription_ended(&presentity.bare(), &watcher.bare());
             if let State::Established(est) = state {
                 let (est, cseq) = est.refresh(0, Instant::now());
                 let ends = Ends {
@@ -146,6 +148,18 @@ impl Gateway {
             }));
         }
         n
+    }
+
+    /// `(presentity, watcher)`, bare and lower case, of the subscriber dialogs `hit` selects.
+    pub(super) fn live_subscriber_pairs(
+        &self,
+        hit: &super::presence_end::Hit<'_>,
+    ) -> Vec<(String, String)> {
+        (self.presence_subs.subs.iter())
+            .map(|e| (e.presentity.bare(), e.watcher.bare()))
+            .filter(|(p, w)| hit.hits(w, p))
+            .map(|(p, w)| (p.to_ascii_lowercase(), w.to_ascii_lowercase()))
+            .collect()
     }
 
     /// Live subscriptions held for watchers in `domain`, and for `watcher` (bare).
@@ -443,7 +457,7 @@ impl Gateway {
             SubscriberStep::Active(_, first) => {
                 if first {
                     // The SIP user approved: it accepts the XMPP watcher (DESIGN "Policy").
-                    self.note_accepted(&presentity.bare(), &watcher.bare());
+                    self.note_approved(&presentity.bare(), &watcher.bare());
                 }
                 for e in &events {
                     let is_subscribed = matches!(e, Event::Subscription(s) if s.kind == SubscriptionKind::Subscribed);
@@ -455,6 +469,7 @@ impl Gateway {
             SubscriberStep::Rejected => {
                 self.presence_subs.subs.remove(&key);
                 self.remember_subscription(&watcher, &presentity, false);
+                self.note_subscription_ended(&presentity.bare(), &watcher.bare());
                 if state
                     .reason
                     .is_some_and(|r| r.eq_ignore_ascii_case("rejected"))

@@ -12,13 +12,24 @@
 //! Bound: at most [`ContactBook::set_max_pairs`] pairs are kept. A new pair beyond it first
 //! removes the oldest inactive ones — retired pairs before active ones, each by age — in a
 //! batch of 1/64 of the bound, so the scan this takes is paid once per that many new pairs.
-//! The removed pairs are kept (bounded) for the caller to end what depends on them.
+//! The removed pairs are kept (bounded) for the caller to end what depends on them, and
+//! [`ContactBook::wait_evicted`] wakes it as soon as there are some.
+//!
+//! Blocks are bounded too ([`ContactBook::set_max_blocks`]): at the bound a new block is
+//! refused ([`StoreError::Full`]) and none is ever dropped to make room — a block is a
+//! user's deliberate choice, and lifting one silently would let through whom the user
+//! stopped. Lifting a block is always possible.
+//!
+//! A pair whose `by` approved `of`'s presence subscription is marked
+//! ([`PairRecord::subscribed`]): when the pair retires or is evicted, the caller tells the
+//! XMPP side that the subscription ended even if no dialog is live any more.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use dashmap::DashMap;
+use tokio::sync::Notify;
 
 use super::{ContactWrite, PairRecord, PairState, Store, StoreError, key_involves, pair_key};
 
@@ -39,10 +50,18 @@ pub struct ContactBook {
     dirty: Mutex<HashSet<Dirty>>,
     /// Most pairs kept; 0 until set: no bound.
     max_pairs: AtomicUsize,
-    /// Pairs removed by the bound and not yet taken ([`ContactBook::take_evicted`]).
-    evicted: Mutex<Vec<(String, String)>>,
+    /// Pairs removed by the bound and not yet taken ([`ContactBook::take_evicted`]), in
+    /// [`Sweep::removed`] (and [`Sweep::subscribed`] for those that were active with an
+    /// approved subscription).
+    evicted: Mutex<Sweep>,
     /// How many pairs the bound removed and were not yet counted.
     evicted_uncounted: AtomicU64,
+    /// Woken when pairs are added to `evicted`.
+    evictions: Notify,
+    /// Most blocks kept; 0 until set: no bound.
+    max_blocks: AtomicUsize,
+    /// Held while a block is added, so that the bound is exact.
+    adding_block: Mutex<()>,
 }
 
 /// Pairs removed by the bound kept for the caller, at most (more are only counted).
@@ -55,6 +74,16 @@ pub struct Sweep {
     pub retired: Vec<(String, String)>,
     /// Pairs `(by, of)` removed now (retired for longer than the grace period).
     pub removed: Vec<(String, String)>,
+    /// Of the pairs above, those that were active and whose `by` had approved `of`'s
+    /// presence subscription ([`PairRecord::subscribed`]).
+    pub subscribed: Vec<(String, String)>,
+}
+
+impl Sweep {
+    /// Whether nothing retired or was removed.
+    pub fn is_empty(&self) -> bool {
+        self.retired.is_empty() && self.removed.is_empty()
+    }
 }
 
 impl ContactBook {
@@ -137,6 +166,7 @@ impl ContactBook {
         // Below the cut all go; at the cut, as many as the batch still allows.
         let mut at_cut_left = batch.saturating_sub(below);
         let mut gone = Vec::with_capacity(batch.min(MAX_EVICTED_KEPT));
+        let mut subscribed = Vec::new();
         let mut keys = Vec::new();
         self.pairs.retain(|k, r| {
             let rk = rank(r);
@@ -146,6 +176,9 @@ impl ContactBook {
                 if let Some((by, of)) = super::split_key(k) {
                     keys.push(Dirty::Pair(by.clone(), of.clone()));
                     if gone.len() < MAX_EVICTED_KEPT {
+                        if r.subscribed && r.retired_ms == 0 {
+                            subscribed.push((by.clone(), of.clone()));
+                        }
                         gone.push((by, of));
                     }
                 }
@@ -155,9 +188,27 @@ impl ContactBook {
         self.evicted_uncounted
             .fetch_add(keys.len() as u64, Ordering::Relaxed);
         self.dirty().extend(keys);
-        let mut kept = self.evicted.lock().unwrap_or_else(|p| p.into_inner());
-        let room = MAX_EVICTED_KEPT.saturating_sub(kept.len());
-        kept.extend(gone.into_iter().take(room));
+        if gone.is_empty() {
+            return;
+        }
+        {
+            let mut kept = self.evicted.lock().unwrap_or_else(|p| p.into_inner());
+            let room = MAX_EVICTED_KEPT.saturating_sub(kept.removed.len());
+            if room < gone.len() {
+                // Only what is kept is ended: drop the approvals of pairs not kept.
+                let dropped: HashSet<_> = gone.drain(room..).collect();
+                subscribed.retain(|p| !dropped.contains(p));
+            }
+            kept.removed.extend(gone);
+            kept.subscribed.extend(subscribed);
+        }
+        self.evictions.notify_one();
+    }
+
+    /// Returns once pairs were removed by the bound since the last
+    /// [`ContactBook::take_evicted`] (at once when some wait already).
+    pub async fn wait_evicted(&self) {
+        self.evictions.notified().await;
     }
 
     /// How many pairs the bound removed since the last call.
@@ -168,8 +219,9 @@ impl ContactBook {
         self.evicted_uncounted.swap(0, Ordering::Relaxed)
     }
 
-    /// The pairs the bound removed since the last call (at most [`MAX_EVICTED_KEPT`]).
-    pub fn take_evicted(&self) -> Vec<(String, String)> {
+    /// The pairs the bound removed since the last call (at most [`MAX_EVICTED_KEPT`]), in
+    /// [`Sweep::removed`] and, when they had an approved subscription, [`Sweep::subscribed`].
+    pub fn take_evicted(&self) -> Sweep {
         std::mem::take(&mut *self.evicted.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
@@ -207,12 +259,27 @@ impl ContactBook {
     /// `by` accepts `of` (wrote to it, approved its subscription). An accepted pair's
     /// activity is written again only when `granularity_ms` has passed since the last write.
     pub fn accept(&self, by: &str, of: &str, now_ms: u64, granularity_ms: u64) {
+        self.accept_as(by, of, false, now_ms, granularity_ms);
+    }
+
+    /// `by` approved `of`'s presence subscription: [`ContactBook::accept`], and the pair
+    /// is marked [`PairRecord::subscribed`] until it retires or `by` refuses `of`.
+    pub fn approve(&self, by: &str, of: &str, now_ms: u64, granularity_ms: u64) {
+        self.accept_as(by, of, true, now_ms, granularity_ms);
+    }
+
+    fn accept_as(&self, by: &str, of: &str, approve: bool, now_ms: u64, granularity_ms: u64) {
         self.update(by, of, |r| {
             let fresh = r.accepted && r.last_ms.saturating_add(granularity_ms) > now_ms;
-            if !fresh {
-                *r = PairRecord::accepted_at(now_ms);
+            let subscribed = r.subscribed || approve;
+            let changed = !fresh || subscribed != r.subscribed;
+            if changed {
+                *r = PairRecord {
+                    subscribed,
+                    ..PairRecord::accepted_at(if fresh { r.last_ms } else { now_ms })
+                };
             }
-            !fresh
+            changed
         });
     }
 
@@ -235,16 +302,32 @@ impl ContactBook {
         }
     }
 
+    /// The subscription `by` approved for `of` ended (and the XMPP side was told): the
+    /// pair is no longer [`PairRecord::subscribed`]; nothing else changes.
+    pub fn end_approval(&self, by: &str, of: &str) {
+        let write = match self.pairs.get_mut(&pair_key(by, of)) {
+            Some(mut r) if r.subscribed => {
+                r.subscribed = false;
+                true
+            }
+            _ => false,
+        };
+        if write {
+            self.mark(Dirty::Pair(by.to_owned(), of.to_owned()));
+        }
+    }
+
     /// `by` refused `of` on its own platform (declined a message, rejected or cancelled a
     /// subscription): `of` is a stranger again, with no messages left until `by` accepts it.
     pub fn revoke(&self, by: &str, of: &str, now_ms: u64) {
         self.update(by, of, |r| {
-            let changed = r.accepted || r.unaccepted != u32::MAX;
+            let changed = r.accepted || r.unaccepted != u32::MAX || r.subscribed;
             *r = PairRecord {
                 accepted: false,
                 unaccepted: u32::MAX,
                 last_ms: now_ms,
                 retired_ms: 0,
+                subscribed: false,
             };
             changed
         });
@@ -255,18 +338,36 @@ impl ContactBook {
         self.pairs.get(&pair_key(by, of)).map(|r| *r)
     }
 
-    /// `by` blocks `of` or lifts the block; returns whether anything changed.
-    pub fn set_blocked(&self, by: &str, of: &str, blocked: bool) -> bool {
+    /// Keep at most `max` blocks (at least 1). Blocks beyond it already kept (loaded, or
+    /// the bound lowered) stay; new ones are refused until there is room.
+    pub fn set_max_blocks(&self, max: usize) {
+        self.max_blocks.store(max.max(1), Ordering::Relaxed);
+    }
+
+    /// `by` blocks `of` or lifts the block; returns whether anything changed. A new block
+    /// at the bound is refused with [`StoreError::Full`] (one already set is no change).
+    pub fn set_blocked(&self, by: &str, of: &str, blocked: bool) -> Result<bool, StoreError> {
         let k = pair_key(by, of);
         let changed = if blocked {
-            self.blocks.insert(k, ()).is_none()
+            let _adding = self.adding_block.lock().unwrap_or_else(|p| p.into_inner());
+            let max = self.max_blocks.load(Ordering::Relaxed);
+            if self.blocks.contains_key(&k) {
+                false
+            } else if max != 0 && self.blocks.len() >= max {
+                return Err(StoreError::Full {
+                    what: "blocks",
+                    max,
+                });
+            } else {
+                self.blocks.insert(k, ()).is_none()
+            }
         } else {
             self.blocks.remove(&k).is_some()
         };
         if changed {
             self.mark(Dirty::Block(by.to_owned(), of.to_owned()));
         }
-        changed
+        Ok(changed)
     }
 
     /// Whom `by` blocked, sorted.
@@ -277,6 +378,16 @@ impl ContactBook {
             .collect();
         v.sort();
         v
+    }
+
+    /// The pairs `(by, of)` involving `address` whose `by` approved `of`'s presence
+    /// subscription, active ones only (a retired pair's subscription was ended when it
+    /// retired).
+    pub fn subscribed_involving(&self, address: &str) -> Vec<(String, String)> {
+        (self.pairs.iter())
+            .filter(|e| e.subscribed && e.retired_ms == 0 && key_involves(e.key(), address))
+            .filter_map(|e| super::split_key(e.key()))
+            .collect()
     }
 
     /// Drop every pair and block involving `address` from memory (the caller erases the
@@ -312,6 +423,9 @@ impl ContactBook {
             if r.retired_ms == 0 {
                 if now_ms.saturating_sub(r.last_ms) >= retire_after_ms {
                     r.retired_ms = now_ms.max(1);
+                    if r.subscribed {
+                        out.subscribed.push((by.clone(), of.clone()));
+                    }
                     out.retired.push((by, of));
                 }
                 true
@@ -379,163 +493,5 @@ impl ContactBook {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::{MemStore, RedbStore};
-
-    const A: &str = "alice@sip.test";
-    const J: &str = "juliet@xmpp.test";
-
-    fn commit(book: &ContactBook, store: &dyn Store) {
-        let w = book.take_dirty(usize::MAX);
-        store.apply_contacts(&w).unwrap();
-    }
-
-    #[test]
-    fn memory_and_store_agree_after_commit_and_reload() {
-        let dir = std::env::temp_dir().join(format!("parley-book-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let path = dir.join("state.redb");
-        let stores: [Box<dyn Store>; 2] = [
-            Box::new(MemStore::new()),
-            Box::new(RedbStore::open(&path).unwrap()),
-        ];
-        for store in stores {
-            let book = ContactBook::new();
-            assert_eq!(book.count_unaccepted(J, A, 10), 1);
-            assert_eq!(book.count_unaccepted(J, A, 11), 2);
-            book.accept(J, A, 12, 1000);
-            book.set_blocked(A, "mallory@xmpp.test", true);
-            commit(&book, store.as_ref());
-            assert!(!book.has_dirty());
-            let again = ContactBook::load(store.as_ref()).unwrap();
-            assert_eq!(again.state(J, A).unaccepted, 2);
-            assert!(again.state(A, J).accepted, "J accepted A by writing to it");
-            assert!(again.state("mallory@xmpp.test", A).blocked);
-            assert!(again.state(A, "mallory@xmpp.test").blocked, "both ways");
-            assert_eq!(again.blocks_by(A), vec!["mallory@xmpp.test".to_owned()]);
-            // The old per-call API sees the same state.
-            assert!(store.pair(A, J).unwrap().accepted);
-            assert_eq!(store.pair(J, A).unwrap().unaccepted, 2);
-            // Lifting a block and forgetting are written as removals.
-            again.set_blocked(A, "mallory@xmpp.test", false);
-            assert_eq!(again.forget(J), 2);
-            commit(&again, store.as_ref());
-            assert_eq!(store.contacts().unwrap(), Default::default());
-        }
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    #[test]
-    fn activity_is_rewritten_only_past_the_granularity() {
-        let book = ContactBook::new();
-        book.accept(A, J, 1000, 100);
-        assert_eq!(book.take_dirty(10).len(), 1);
-        book.accept(A, J, 1050, 100);
-        assert!(!book.has_dirty(), "fresh: nothing to write");
-        assert_eq!(book.record(A, J).unwrap().last_ms, 1000);
-        book.accept(A, J, 1100, 100);
-        assert_eq!(book.record(A, J).unwrap().last_ms, 1100);
-        assert!(book.has_dirty());
-    }
-
-    #[test]
-    fn unused_pairs_retire_then_go_and_use_revives_them() {
-        let book = ContactBook::new();
-        book.accept(A, J, 0, 1);
-        book.count_unaccepted("x@xmpp.test", A, 0);
-        book.accept("b@sip.test", J, 500, 1);
-        let s = book.sweep(1000, 1000, 300);
-        assert_eq!(s.retired.len(), 2, "{s:?}");
-        assert!(s.removed.is_empty());
-        assert!(!book.state(J, A).accepted, "retired: no longer accepted");
-        assert_eq!(book.state("x@xmpp.test", A).unaccepted, 0);
-        assert!(book.state(J, "b@sip.test").accepted, "still in use");
-        assert_eq!(book.counts(), (1, 2, 0));
-        // Used again during the grace period: active afresh.
-        book.accept(A, J, 1100, 1);
-        assert!(book.state(J, A).accepted);
-        let s = book.sweep(1300, 1000, 300);
-        assert_eq!(s.removed, vec![(A.to_owned(), "x@xmpp.test".to_owned())]);
-        assert!(book.record(A, "x@xmpp.test").is_none());
-        let w = book.take_dirty(10);
-        assert!(w.contains(&ContactWrite::Pair {
-            by: A.into(),
-            of: "x@xmpp.test".into(),
-            record: None
-        }));
-    }
-
-    #[test]
-    fn a_revoked_sender_has_no_messages_left_and_a_block_never_retires() {
-        let book = ContactBook::new();
-        book.accept(A, J, 0, 1);
-        book.revoke(A, J, 5);
-        let s = book.state(J, A);
-        assert!(!s.accepted && s.unaccepted == u32::MAX, "{s:?}");
-        book.set_blocked(A, J, true);
-        book.sweep(u64::MAX / 2, 1, 1);
-        book.sweep(u64::MAX, 1, 1);
-        assert!(book.state(J, A).blocked);
-        assert!(book.record(A, J).is_none());
-    }
-
-    #[test]
-    fn the_bound_removes_retired_pairs_first_then_the_least_recently_used() {
-        let book = ContactBook::new();
-        book.set_max_pairs(4);
-        book.accept(A, "old@xmpp.test", 10, 1);
-        book.accept(A, "new@xmpp.test", 40, 1);
-        book.accept(A, "mid@xmpp.test", 20, 1);
-        book.accept(A, "ret@xmpp.test", 30, 1);
-        // `ret` retires (last used at 30, older than 45 - 10): a retired pair goes first,
-        // though `old` was used less recently.
-        let s = book.sweep(45, 10, 1000);
-        assert_eq!(s.retired.len(), 4 - 1, "{s:?}");
-        book.accept(A, "new@xmpp.test", 46, 1);
-        book.accept(A, "mid@xmpp.test", 47, 1);
-        book.accept(A, "old@xmpp.test", 48, 1);
-        let _ = book.take_dirty(usize::MAX);
-        book.count_unaccepted("x@xmpp.test", A, 50);
-        assert_eq!(book.count_evicted(), 1);
-        assert_eq!(book.count_evicted(), 0, "counted once");
-        assert!(book.record(A, "ret@xmpp.test").is_none());
-        assert_eq!(
-            book.take_evicted(),
-            vec![(A.to_owned(), "ret@xmpp.test".to_owned())]
-        );
-        // No retired pair left: the least recently used active one goes.
-        book.accept(A, "y@xmpp.test", 60, 1);
-        assert!(book.record(A, "new@xmpp.test").is_none(), "used at 46");
-        for kept in ["mid@xmpp.test", "old@xmpp.test", "y@xmpp.test"] {
-            assert!(book.record(A, kept).is_some(), "{kept}");
-        }
-        assert_eq!(book.pairs.len(), 4);
-        // The removals are written to the store.
-        let w = book.take_dirty(usize::MAX);
-        assert!(w.contains(&ContactWrite::Pair {
-            by: A.into(),
-            of: "new@xmpp.test".into(),
-            record: None
-        }));
-        assert_eq!(book.count_evicted(), 1);
-        // A known pair never evicts anything.
-        book.accept(A, "y@xmpp.test", 70, 1);
-        assert_eq!(book.count_evicted(), 0);
-        assert_eq!(book.pairs.len(), 4);
-    }
-
-    #[test]
-    fn a_failed_commit_is_retried_with_current_values() {
-        let book = ContactBook::new();
-        book.count_unaccepted(J, A, 1);
-        let w = book.take_dirty(10);
-        book.count_unaccepted(J, A, 2);
-        book.redo(&w);
-        let again = book.take_dirty(10);
-        assert_eq!(again.len(), 1);
-        assert!(
-            matches!(&again[0], ContactWrite::Pair { record: Some(r), .. } if r.unaccepted == 2)
-        );
-    }
-}
+#[path = "contacts_tests.rs"]
+mod tests;

@@ -30,6 +30,13 @@ pub enum StoreError {
     Db(Box<dyn std::error::Error + Send + Sync>),
     /// A stored record could not be decoded.
     Corrupt(&'static str),
+    /// A bounded kind of record is at its bound; nothing was added.
+    Full {
+        /// What is full.
+        what: &'static str,
+        /// The bound.
+        max: usize,
+    },
 }
 
 impl fmt::Display for StoreError {
@@ -37,6 +44,9 @@ impl fmt::Display for StoreError {
         match self {
             StoreError::Db(e) => write!(f, "state store: {e}"),
             StoreError::Corrupt(what) => write!(f, "state store: corrupt {what} record"),
+            StoreError::Full { what, max } => {
+                write!(f, "state store: at most {max} {what} are kept")
+            }
         }
     }
 }
@@ -45,7 +55,7 @@ impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StoreError::Db(e) => Some(e.as_ref()),
-            StoreError::Corrupt(_) => None,
+            StoreError::Corrupt(_) | StoreError::Full { .. } => None,
         }
     }
 }
@@ -188,6 +198,11 @@ pub struct PairRecord {
     /// it is active. A retired pair counts as never seen until it is used again.
     #[serde(default)]
     pub retired_ms: u64,
+    /// `by` approved `of`'s presence subscription (`of` sees `by`'s presence): the roster
+    /// on the XMPP side shows it until parley says it ended, with or without a live
+    /// dialog.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub subscribed: bool,
 }
 
 /// One change to contact state, for [`Store::apply_contacts`].
@@ -236,6 +251,7 @@ impl PairRecord {
             unaccepted: 0,
             last_ms: now_ms,
             retired_ms: 0,
+            subscribed: false,
         }
     }
 }
