@@ -186,7 +186,7 @@ fn admin(
         }
     }
     let state_dir = config.state_dir();
-    match control::run_cli(&state_dir, &request(&checked)) {
+    match control::run_cli(&state_dir, config.policy.max_blocks, &request(&checked)) {
         Ok((out, via)) => {
             print!("{out}");
             match via {

@@ -262,3 +262,29 @@ async fn forget_on_the_running_daemon_drops_spooled_messages_too() {
     drop(daemon);
     let _ = std::fs::remove_dir_all(&pki.dir);
 }
+
+/// With no daemon the CLI writes the state file itself, and keeps `policy.max_blocks` there
+/// too: a new block past the bound is refused, lifting one and repeating one still work.
+#[test]
+fn blocks_on_the_state_file_keep_the_bound() {
+    let pki = Pki::new("admin-cli-bound", &["sip.test", "xmpp.test"]);
+    let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let file = pki.dir.join("parley.toml");
+    let toml = config_text(&pki, addr, addr, 10).replace(
+        "[policy.consent]",
+        "[policy]\nmax_blocks = 2\n[policy.consent]",
+    );
+    std::fs::write(&file, toml).unwrap();
+    ok(&file, &["block", "juliet@xmpp.test", "a@sip.test"]);
+    ok(&file, &["block", "romeo@xmpp.test", "b@sip.test"]);
+    let o = parley(&file, &["block", "juliet@xmpp.test", "c@sip.test"]);
+    let (out, err) = text(&o);
+    assert!(!o.status.success(), "{out}{err}");
+    assert!(err.contains("at most 2 blocks"), "{err}");
+    let (out, _) = ok(&file, &["block", "juliet@xmpp.test", "a@sip.test"]);
+    assert!(out.contains("already blocked"), "{out}");
+    ok(&file, &["unblock", "romeo@xmpp.test", "b@sip.test"]);
+    let (out, by_daemon) = ok(&file, &["block", "juliet@xmpp.test", "c@sip.test"]);
+    assert!(!by_daemon && out.contains("c@sip.test blocked"), "{out}");
+    let _ = std::fs::remove_dir_all(&pki.dir);
+}

@@ -267,8 +267,13 @@ pub enum Via {
 }
 
 /// Carry out `req` for the CLI: on the running daemon through its socket, or on the state
-/// file when no daemon listens. Returns the output lines (without `ok`) and where it ran.
-pub fn run_cli(state_dir: &Path, req: &Request) -> Result<(String, Via), String> {
+/// file when no daemon listens (new blocks then bounded by `max_blocks` there too). Returns
+/// the output lines (without `ok`) and where it ran.
+pub fn run_cli(
+    state_dir: &Path,
+    max_blocks: usize,
+    req: &Request,
+) -> Result<(String, Via), String> {
     let path = socket_path(state_dir);
     match ask_daemon(&path, req) {
         Ok(reply) => {
@@ -289,7 +294,7 @@ pub fn run_cli(state_dir: &Path, req: &Request) -> Result<(String, Via), String>
                 io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
             ) =>
         {
-            direct(&state_dir.join("state.redb"), req).map(|out| (out, Via::StateFile))
+            direct(&state_dir.join("state.redb"), max_blocks, req).map(|out| (out, Via::StateFile))
         }
         Err(e) => Err(format!("{}: {e}", path.display())),
     }
@@ -313,7 +318,7 @@ fn ask_daemon(path: &Path, req: &Request) -> io::Result<String> {
 }
 
 /// The same requests on the state file (the daemon is not running).
-fn direct(db: &Path, req: &Request) -> Result<String, String> {
+fn direct(db: &Path, max_blocks: usize, req: &Request) -> Result<String, String> {
     use crate::store::{RedbStore, Store};
     let store = RedbStore::open(db).map_err(|e| {
         format!(
@@ -337,6 +342,16 @@ fn direct(db: &Path, req: &Request) -> Result<String, String> {
         }
         Request::Block(u, s, blocked) => {
             let was = blocks_by(u)?.contains(s);
+            if *blocked && !was {
+                let held = store.contacts().map_err(|e| e.to_string())?.blocks.len();
+                if held >= max_blocks {
+                    return Err(crate::store::StoreError::Full {
+                        what: "blocks",
+                        max: max_blocks,
+                    }
+                    .to_string());
+                }
+            }
             store
                 .set_blocked(u, s, *blocked)
                 .map_err(|e| e.to_string())?;
