@@ -51,7 +51,7 @@ listen_tls = ["127.0.0.1:0"]
 bounce_window_ms = 100
 [xmpp]
 listen = ["127.0.0.1:0"]
-connect_timeout_ms = 1000
+connect_timeout_ms = 5000
 delivery_timeout_ms = 1500
 ping_timeout_ms = 60000
 confirm_window = {CONFIRM_WINDOW}
@@ -275,6 +275,7 @@ async fn crash_window(kill: Kill) {
 
     // 1. The peer is down: after the warm-up (refused at the pool's deadline), the burst is
     //    spooled, each message answered 202 once its record is committed.
+    let (t0, mut phases) = (Instant::now(), Vec::new());
     let daemon = Daemon::start(&file);
     let sip = daemon.addr("listening: SIP over TLS").await;
     daemon.wait_for("parley ready", 0).await;
@@ -317,6 +318,7 @@ async fn crash_window(kill: Kill) {
     // 2. The peer comes up and the spool drains into it. Once a third has arrived, parley is
     //    killed: at once, or once the peer stopped confirming and parley has committed the
     //    removal of everything confirmed.
+    phases.push(("spooled", t0.elapsed()));
     let answer = Arc::new(AtomicBool::new(true));
     let mut events = peer(&pki, xmpp_hop, answer.clone()).await;
     let mut seen = Seen::default();
@@ -325,7 +327,14 @@ async fn crash_window(kill: Kill) {
     let mut before: Vec<String> = Vec::new();
     let mut confirmed_upto = 0;
     while seen.copies() < accepted.len() / 3 {
-        let e = timeout(T, events.recv()).await.unwrap().unwrap();
+        let Ok(Some(e)) = timeout(Duration::from_secs(30), events.recv()).await else {
+            let log = daemon.log.lock().unwrap();
+            panic!(
+                "nothing delivered for 30 s after {} stanzas; parley's log ends: {:#?}",
+                seen.copies(),
+                &log[log.len().saturating_sub(20)..]
+            );
+        };
         take(e, &mut seen, &mut before, &mut confirmed_upto);
     }
     if kill == Kill::AfterPeerStopsConfirming {
@@ -351,6 +360,7 @@ async fn crash_window(kill: Kill) {
             }
         }
     }
+    phases.push(("to kill", t0.elapsed()));
     daemon.kill9();
     // What was already on its way from the dead connection.
     while let Ok(Some(e)) = timeout(Duration::from_millis(300), events.recv()).await {
@@ -386,6 +396,7 @@ async fn crash_window(kill: Kill) {
             after.extend(seen.add(&s));
         }
     }
+    phases.push(("redelivered", t0.elapsed()));
     let mut bounced = 0;
     while let Ok(r) = bounces.try_recv() {
         bounced += usize::from(r.starts_with("MESSAGE ") && r.contains("juliet@xmpp.test"));
@@ -452,8 +463,10 @@ async fn crash_window(kill: Kill) {
             "{duplicates} copies sent again, {unconfirmed_at_kill} were unconfirmed at the kill"
         );
     }
+    eprintln!("[{kill:?}] phases: {:?}", phases);
     daemon.signal("-TERM");
     daemon.wait_for("stopped", 0).await;
+    eprintln!("[{kill:?}] stopped at {:?}", t0.elapsed());
     drop(daemon);
     let _ = std::fs::remove_dir_all(&pki.dir);
 }
