@@ -428,14 +428,7 @@ where
     let mut next = backlog.pop_front();
     let result = loop {
         if let Some(item) = next.take() {
-            let mut item = item;
-            for _ in 0..MAX_BATCH {
-                queue_write(item, &mut wbuf, &mut transactions);
-                match backlog.pop_front().map_or_else(|| rx.try_recv().ok(), Some) {
-                    Some(more) => item = more,
-                    None => break,
-                }
-            }
+            queue_batch(item, &mut backlog, rx, &mut wbuf, &mut transactions);
             if let Err(e) = io.write_all(&wbuf).await {
                 break Err(e.into());
             }
@@ -513,6 +506,28 @@ pub(crate) async fn sleep_until_opt(deadline: Option<Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
+}
+
+/// Queue `first` and what waits behind it (the backlog, then the channel) for one write: at
+/// most [`MAX_BATCH`] items, so a flood of answers cannot starve reading. Nothing is taken
+/// from the queues that is not written: the rest waits for the next round.
+fn queue_batch(
+    first: SipOut,
+    backlog: &mut std::collections::VecDeque<SipOut>,
+    rx: &mut mpsc::Receiver<SipOut>,
+    wbuf: &mut BytesMut,
+    transactions: &mut Transactions,
+) -> usize {
+    queue_write(first, wbuf, transactions);
+    let mut n = 1;
+    while n < MAX_BATCH {
+        let Some(item) = backlog.pop_front().or_else(|| rx.try_recv().ok()) else {
+            break;
+        };
+        queue_write(item, wbuf, transactions);
+        n += 1;
+    }
+    n
 }
 
 fn queue_write(item: SipOut, wbuf: &mut BytesMut, transactions: &mut Transactions) {
@@ -670,4 +685,48 @@ fn on_parse_error(e: SipError, raw: &[u8], wbuf: &mut BytesMut) {
     metrics::parse_error(Protocol::Sip, (&e).into());
     let answered = reject::write_rejection(wbuf, raw, e);
     warn!(error = %e, answered, "unparsable SIP message");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(n: usize) -> SipOut {
+        SipOut::Response {
+            bytes: Bytes::from(format!("answer {n};")),
+            code: 202,
+            key: None,
+        }
+    }
+
+    /// More answers waiting than one write takes: each is written exactly once, in order,
+    /// over several rounds (none taken from the channel and left unwritten).
+    #[tokio::test]
+    async fn a_flood_of_answers_is_written_whole_across_batches() {
+        let total = MAX_BATCH * 2 + 7;
+        let (tx, mut rx) = mpsc::channel(total);
+        for n in 1..total {
+            tx.try_send(answer(n)).unwrap();
+        }
+        let mut backlog = std::collections::VecDeque::new();
+        let mut transactions = Transactions::new(Reliability::Reliable, Timers::default());
+        let mut written = BytesMut::new();
+        let mut rounds = Vec::new();
+        let mut next = Some(answer(0));
+        while let Some(first) = next.take() {
+            let mut wbuf = BytesMut::new();
+            rounds.push(queue_batch(
+                first,
+                &mut backlog,
+                &mut rx,
+                &mut wbuf,
+                &mut transactions,
+            ));
+            written.extend_from_slice(&wbuf);
+            next = rx.try_recv().ok();
+        }
+        let expected: String = (0..total).map(|n| format!("answer {n};")).collect();
+        assert_eq!(std::str::from_utf8(&written).unwrap(), expected);
+        assert_eq!(rounds, [MAX_BATCH, MAX_BATCH, 7]);
+    }
 }

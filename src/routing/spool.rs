@@ -10,10 +10,16 @@
 //! * **Durable before acknowledged.** Writes go through one writer task that commits whatever
 //!   has queued up in one store transaction (group commit) on a blocking thread; the SIP
 //!   transaction answers 202 only once its write is committed.
-//! * **Delivered** means written and flushed to an authenticated s2s stream: s2s has no
-//!   acknowledgement without stream management, so this is the last point parley can observe.
-//!   The record is then removed. A crash between the flush and the removal's commit sends the
-//!   message again after the restart (a duplicate); nothing is lost by it.
+//! * **Delivered** means confirmed by the peer: with `xmpp.confirm_delivery` (the default)
+//!   the peer answered a ping written after the stanza (see [`crate::conn::xmpp_pool`]);
+//!   without it, written and flushed to an authenticated s2s stream. The record's removal is
+//!   handed to the writer as soon as the confirmation arrives.
+//! * **Duplicates are bounded.** A pair's messages go out a window at a time (at most
+//!   `xmpp.confirm_window`), and the next window is handed to the pool only once the removals
+//!   of the last one are committed. A crash therefore sends again at most one window after the
+//!   restart — what the peer had not confirmed, and what it confirmed in the instant before
+//!   the removal's commit — each copy with the stanza id of the first, so the peer can drop
+//!   it. Nothing is lost by it.
 //! * **Retries** run per (local, remote) pair, a window of messages at a time, with
 //!   exponential backoff (`[spool] retry_initial_ms` doubling to `retry_max_ms`).
 //! * **Bounces.** At `[spool] deadline_ms` after acceptance (wall clock, so it holds across
@@ -31,7 +37,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::{Bytes, BytesMut};
 use dashmap::DashMap;
 use tokio::sync::{mpsc, oneshot};
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::Gateway;
 use crate::bridge;
@@ -41,12 +47,14 @@ use crate::conn::xmpp_pool::OutStanza;
 use crate::metrics;
 use crate::model::{Address, ChatMessage};
 use crate::model::{DeliveryError, ErrorCondition};
-use crate::store::{Spooled, Store, StoreError, ToSip};
+use crate::store::{Spooled, ToSip};
+
+#[path = "spool_writer.rs"]
+mod store_writer;
+use store_writer::{Op, writer};
 
 /// Messages handed to the pool at once by one pair's retry task.
 const WINDOW: usize = 128;
-/// Most store operations committed in one transaction.
-const MAX_BATCH: usize = 1024;
 /// Operations waiting for the writer.
 const WRITER_QUEUE: usize = 8192;
 
@@ -150,12 +158,6 @@ impl PairQueue {
     }
 }
 
-/// A store operation for the writer.
-enum Op {
-    Put(Spooled, oneshot::Sender<Result<u64, String>>),
-    Remove(u64),
-}
-
 /// The spool: the writer's queue, the pairs' queues and the totals for the gauges.
 #[derive(Debug, Default)]
 pub(crate) struct Spool {
@@ -163,15 +165,6 @@ pub(crate) struct Spool {
     pairs: DashMap<(String, String), Arc<PairQueue>>,
     held: AtomicUsize,
     bytes: AtomicU64,
-}
-
-impl std::fmt::Debug for Op {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Op::Put(..) => f.write_str("Put"),
-            Op::Remove(id) => write!(f, "Remove({id})"),
-        }
-    }
 }
 
 /// Seconds since the epoch.
@@ -273,13 +266,33 @@ impl Spool {
         n
     }
 
-    /// Forget an entry that left the spool (delivered or bounced): remove its record.
+    /// Stop counting entries that left the spool; their ids.
+    fn uncount(&self, gone: &[Entry]) -> Vec<u64> {
+        for e in gone {
+            self.held.fetch_sub(1, Ordering::Relaxed);
+            self.bytes
+                .fetch_sub(e.bytes.len() as u64, Ordering::Relaxed);
+        }
+        gone.iter().map(|e| e.id).collect()
+    }
+
+    /// Remove the records of entries that left the spool (delivered or refused), waiting for
+    /// room in the writer's queue; the receiver is told when the removal is committed.
+    async fn release_all(&self, gone: &[Entry]) -> oneshot::Receiver<Result<(), String>> {
+        let ids = self.uncount(gone);
+        let (tx, rx) = oneshot::channel();
+        if let Some(w) = self.writer.get() {
+            // A stopped writer drops `tx`: the waiter sees it as not committed.
+            let _ = w.send(Op::Remove(ids, Some(tx))).await;
+        }
+        rx
+    }
+
+    /// Forget an entry that left the spool (bounced): remove its record.
     fn release(&self, e: &Entry) {
-        self.held.fetch_sub(1, Ordering::Relaxed);
-        self.bytes
-            .fetch_sub(e.bytes.len() as u64, Ordering::Relaxed);
+        let ids = self.uncount(std::slice::from_ref(e));
         if let Some(w) = self.writer.get()
-            && w.try_send(Op::Remove(e.id)).is_err()
+            && w.try_send(Op::Remove(ids, None)).is_err()
         {
             // Kept on disk: sent again after a restart, never lost.
             warn!(
@@ -536,62 +549,19 @@ impl Gateway {
     }
 }
 
-/// Commit queued operations in batches on a blocking thread. On shutdown, what is already
-/// queued is still committed.
-async fn writer(
-    store: Arc<dyn Store>,
-    mut rx: mpsc::Receiver<Op>,
-    cancel: tokio_util::sync::CancellationToken,
-) {
-    loop {
-        let first = tokio::select! {
-            op = rx.recv() => op,
-            () = cancel.cancelled() => { rx.close(); rx.recv().await }
-        };
-        let Some(first) = first else { return };
-        let mut ops = vec![first];
-        while ops.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(op) => ops.push(op),
-                Err(_) => break,
-            }
-        }
-        let mut puts = Vec::new();
-        let mut replies = Vec::new();
-        let mut removes = Vec::new();
-        for op in ops {
-            match op {
-                Op::Put(m, reply) => {
-                    puts.push(m);
-                    replies.push(reply);
-                }
-                Op::Remove(id) => removes.push(id),
-            }
-        }
-        let store = store.clone();
-        let result = tokio::task::spawn_blocking(move || store.spool_apply(&puts, &removes))
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Db(Box::new(e))));
-        match result {
-            Ok(ids) => {
-                for (reply, id) in replies.into_iter().zip(ids) {
-                    let _ = reply.send(Ok(id));
-                }
-            }
-            Err(e) => {
-                warn!(error = %e, "spool write failed");
-                for reply in replies {
-                    let _ = reply.send(Err(e.to_string()));
-                }
-            }
-        }
-    }
+/// Messages of a pair handed out at once: at most the stanzas the XMPP pool lets wait for
+/// confirmation on one stream, so that a crash sends at most that many again.
+fn window_size(confirm_window: Option<usize>) -> usize {
+    confirm_window.map_or(WINDOW, |w| w.clamp(1, WINDOW))
 }
 
 /// Deliver one pair's spooled messages: a window at a time through the pool, removing each
-/// one the pool wrote; after a failure wait (backoff) and try again; bounce what expires.
+/// one as soon as it is delivered, and handing out the next window only once those removals
+/// are committed; after a failure wait (backoff) and try again; bounce what expires.
 async fn retry(gw: Arc<Gateway>, local: String, remote: String, q: Arc<PairQueue>) {
     let cfg = gw.config().spool.clone();
+    let xmpp = &gw.config().xmpp;
+    let size = window_size(xmpp.confirm_delivery.then_some(xmpp.confirm_window));
     let mut backoff = Backoff::new(
         Duration::from_millis(cfg.retry_initial_ms),
         Duration::from_millis(cfg.retry_max_ms),
@@ -602,20 +572,38 @@ async fn retry(gw: Arc<Gateway>, local: String, remote: String, q: Arc<PairQueue
             gw.spool_bounce(&e);
             gw.spool.release(&e);
         }
-        let window = q.window(WINDOW);
+        let window = q.window(size);
         if window.is_empty() {
             if q.stop_if_empty() {
                 return;
             }
             continue;
         }
-        let outcome = tokio::select! {
-            o = attempt(&gw, &local, &remote, &window) => o,
-            () = cancel.cancelled() => return,
-        };
+        let pending = attempt(&gw, &local, &remote, &window);
         let mut failed = false;
         let mut delivered = 0;
-        for (e, result) in window.iter().zip(outcome) {
+        // Settled entries whose removal has not been handed to the writer yet, and the
+        // removals handed over.
+        let mut settled = Vec::new();
+        let mut commits = Vec::new();
+        for (e, p) in window.iter().zip(pending) {
+            let result = match p {
+                None => Attempt::Retry,
+                Some(mut p) => match p.ready() {
+                    Some(r) => r,
+                    None => {
+                        // Before waiting, what is settled goes to the writer: a confirmed
+                        // message's removal is committed right after its confirmation.
+                        if !settled.is_empty() {
+                            commits.push(gw.spool.release_all(&std::mem::take(&mut settled)).await);
+                        }
+                        tokio::select! {
+                            r = p.wait() => r,
+                            () = cancel.cancelled() => return,
+                        }
+                    }
+                },
+            };
             match result {
                 Attempt::Delivered => delivered += 1,
                 Attempt::Retry => {
@@ -628,12 +616,20 @@ async fn retry(gw: Arc<Gateway>, local: String, remote: String, q: Arc<PairQueue
                     }
                 }
             }
-            if let Some(e) = q.remove(e.id) {
-                gw.spool.release(&e);
-            }
+            settled.extend(q.remove(e.id));
+        }
+        if !settled.is_empty() {
+            commits.push(gw.spool.release_all(&settled).await);
         }
         if delivered > 0 {
             metrics::spool_event("delivered", delivered);
+        }
+        // The next window goes out only once this one's removals are committed, so a crash
+        // sends at most one window again.
+        for c in commits {
+            if let Ok(Err(e)) | Err(e) = c.await.map_err(|_| "writer stopped".to_owned()) {
+                debug!(error = %e, "spool removals not committed; kept for the next start");
+            }
         }
         if !failed {
             backoff.reset();
@@ -661,9 +657,9 @@ enum Attempt {
     Refused(ErrorCondition, Option<String>),
 }
 
-/// Try a window of one pair's entries (all towards the same side); one outcome per entry,
-/// in order.
-async fn attempt(gw: &Arc<Gateway>, local: &str, remote: &str, window: &[Entry]) -> Vec<Attempt> {
+/// Hand a window of one pair's entries (all towards the same side) to its pool; per entry,
+/// in order, where its outcome will come (none: not queued, try again later).
+fn attempt(gw: &Arc<Gateway>, local: &str, remote: &str, window: &[Entry]) -> Vec<Option<Either>> {
     let mut pending = Vec::with_capacity(window.len());
     for e in window {
         match &e.to_sip {
@@ -684,96 +680,59 @@ async fn attempt(gw: &Arc<Gateway>, local: &str, remote: &str, window: &[Entry])
             }
         }
     }
-    let mut out = Vec::with_capacity(pending.len());
-    for p in pending {
-        out.push(match p {
-            None => Attempt::Retry,
-            Some(Either::Xmpp(rx)) => match rx.await {
-                Ok(Ok(())) => Attempt::Delivered,
-                _ => Attempt::Retry,
-            },
-            Some(Either::Sip(rx)) => match rx.await {
-                Ok(f) if (200..300).contains(&f.code) => Attempt::Delivered,
-                Ok(f) if !transient_local(&f) => {
-                    Attempt::Refused(bridge::sip::status_to_condition(f.code), Some(f.reason))
-                }
-                _ => Attempt::Retry,
-            },
-        });
-    }
-    out
+    pending
 }
 
+/// Where one entry's outcome comes from.
 enum Either {
     Xmpp(oneshot::Receiver<Result<(), ErrorCondition>>),
     Sip(oneshot::Receiver<SipFinal>),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(id: u64, deadline_s: u64) -> Entry {
-        Entry {
-            id,
-            from: "alice@sip.test".into(),
-            to: "juliet@xmpp.test".into(),
-            bytes: Bytes::from_static(b"<message/>"),
-            deadline_s,
-            queued_s: 1,
-            to_sip: None,
+impl Either {
+    /// The outcome, if it has come already.
+    fn ready(&mut self) -> Option<Attempt> {
+        use oneshot::error::TryRecvError::Empty;
+        match self {
+            Either::Xmpp(rx) => match rx.try_recv() {
+                Err(Empty) => None,
+                r => Some(xmpp_outcome(r.ok())),
+            },
+            Either::Sip(rx) => match rx.try_recv() {
+                Err(Empty) => None,
+                r => Some(sip_outcome(r.ok())),
+            },
         }
     }
 
-    #[test]
-    fn spooling_starts_when_the_peer_is_down_and_lasts_while_messages_wait() {
-        assert!(!should_spool(true, false, 0), "peer up, nothing waiting");
-        assert!(should_spool(true, true, 0), "peer known down");
-        assert!(
-            should_spool(true, false, 3),
-            "earlier messages wait: keep order"
-        );
-        assert!(!should_spool(false, true, 3), "spool not running");
-    }
-
-    #[test]
-    fn a_pair_queue_starts_one_task_and_stops_it_only_when_empty() {
-        let q = PairQueue::default();
-        assert!(q.push(entry(1, 50)), "first push starts the task");
-        assert!(!q.push(entry(2, 10)), "second push does not");
-        assert!(!q.stop_if_empty(), "items left: keep running");
-        assert_eq!(q.earliest_deadline(), Some(10));
-        let gone = q.take_expired(10);
-        assert_eq!(gone.iter().map(|e| e.id).collect::<Vec<_>>(), [2]);
-        assert_eq!(q.window(5).iter().map(|e| e.id).collect::<Vec<_>>(), [1]);
-        assert_eq!(q.remove(1).map(|e| e.id), Some(1));
-        assert!(q.remove(1).is_none());
-        assert!(q.stop_if_empty());
-        assert!(
-            q.push(entry(3, 50)),
-            "a push after the stop starts a new task"
-        );
-    }
-
-    #[test]
-    fn only_failures_parley_generated_itself_are_retried() {
-        assert!(transient_local(&SipFinal::local(502, "Bad Gateway")));
-        assert!(transient_local(&SipFinal::local(408, "Request Timeout")));
-        assert!(transient_local(&SipFinal::local(503, "Queue Full")));
-        assert!(!transient_local(&SipFinal::local(404, "Not Found")));
-        let from_peer = SipFinal {
-            to_tag: Some("t1".into()),
-            ..SipFinal::local(503, "Service Unavailable")
-        };
-        assert!(!transient_local(&from_peer), "the peer answered: final");
-    }
-
-    #[test]
-    fn a_bounce_notice_goes_from_the_recipient_to_the_sender() {
-        let n = bounce_notice("alice@sip.test", "juliet@xmpp.test");
-        assert_eq!(n.from.bare(), "juliet@xmpp.test");
-        assert_eq!(n.to.bare(), "alice@sip.test");
-        assert!(n.body.contains("juliet@xmpp.test"), "{}", n.body);
-        assert!(pair_of(&entry(1, 1)) == Some(("sip.test".into(), "xmpp.test".into())));
+    /// Wait for the outcome.
+    async fn wait(self) -> Attempt {
+        match self {
+            Either::Xmpp(rx) => xmpp_outcome(rx.await.ok()),
+            Either::Sip(rx) => sip_outcome(rx.await.ok()),
+        }
     }
 }
+
+/// The pool confirmed the stanza, or not (`None`: the pool dropped it).
+fn xmpp_outcome(r: Option<Result<(), ErrorCondition>>) -> Attempt {
+    match r {
+        Some(Ok(())) => Attempt::Delivered,
+        _ => Attempt::Retry,
+    }
+}
+
+/// The SIP final response (`None`: the transaction was dropped).
+fn sip_outcome(f: Option<SipFinal>) -> Attempt {
+    match f {
+        Some(f) if (200..300).contains(&f.code) => Attempt::Delivered,
+        Some(f) if !transient_local(&f) => {
+            Attempt::Refused(bridge::sip::status_to_condition(f.code), Some(f.reason))
+        }
+        _ => Attempt::Retry,
+    }
+}
+
+#[cfg(test)]
+#[path = "spool_tests.rs"]
+mod tests;
