@@ -175,19 +175,6 @@ pub fn spawn_watchdog() {
     });
 }
 
-/// Collection attempts after each upkeep (each frees at most 8 bags of garbage).
-const EPOCH_COLLECTS: usize = 64;
-
-/// The upkeep hands drained histogram sample blocks to crossbeam-epoch's deferred
-/// destruction, one bag per histogram. The collector frees 8 bags only every 128 pins of a
-/// thread, which light traffic does not reach, so the garbage would grow for as long as the
-/// process runs: collect it here.
-fn collect_drained_samples() {
-    for _ in 0..EPOCH_COLLECTS {
-        crossbeam_epoch::pin().flush();
-    }
-}
-
 async fn serve(listener: TcpListener, metrics: Option<PrometheusHandle>, status: Arc<Status>) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     if let Some(h) = metrics.clone() {
@@ -196,7 +183,6 @@ async fn serve(listener: TcpListener, metrics: Option<PrometheusHandle>, status:
             loop {
                 tick.tick().await;
                 h.run_upkeep();
-                collect_drained_samples();
             }
         });
     }
@@ -261,7 +247,11 @@ fn respond(
     const TEXT: &str = "text/plain; charset=utf-8";
     match req.path {
         "/metrics" => match metrics {
-            Some(h) => (200, "text/plain; version=0.0.4; charset=utf-8", h.render()),
+            Some(h) => (
+                200,
+                "text/plain; version=0.0.4; charset=utf-8",
+                crate::metrics::render(h),
+            ),
             None => (404, TEXT, "metrics are not enabled\n".into()),
         },
         "/healthz" => (200, TEXT, "ok\n".into()),

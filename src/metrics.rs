@@ -13,6 +13,7 @@
 
 mod contacts;
 mod labels;
+mod latency;
 mod sip_tx;
 #[cfg(test)]
 mod tests;
@@ -20,11 +21,8 @@ mod tests;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use ::metrics::{
-    Counter, Gauge, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram,
-    gauge, histogram,
-};
-use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+use ::metrics::{Counter, Gauge, Unit, counter, describe_counter, describe_gauge, gauge};
+use metrics_exporter_prometheus::{BuildError, PrometheusBuilder, PrometheusHandle};
 
 use crate::model::ErrorCondition;
 
@@ -78,10 +76,9 @@ pub const IDLE_CLOSED_TOTAL: &str = "parley_idle_closed_total";
 pub const SPOOL_EVENTS_TOTAL: &str = "parley_spool_events_total";
 
 /// Translation latency buckets: 10 µs … 250 ms.
-pub const TRANSLATE_BUCKETS: &[f64] = &[
-    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
-    0.05, 0.1, 0.25,
-];
+pub const TRANSLATE_BUCKETS: &[f64] = &latency::BOUNDS;
+/// The help text of [`TRANSLATE_DURATION_SECONDS`].
+const TRANSLATE_HELP: &str = "Time to translate one message and hand it to the outbound side.";
 
 /// How peer authentication was done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +122,7 @@ pub struct Settings {
 #[derive(Debug)]
 pub struct Metrics {
     messages: Vec<Counter>,
-    translate: [Histogram; 2],
+    translate: [latency::Latency; 2],
     parse_errors: Vec<Counter>,
     refusals: Vec<Counter>,
     tls_failures: Vec<Counter>,
@@ -148,14 +145,16 @@ pub fn install(settings: &Settings) -> Result<PrometheusHandle, BuildError> {
     Ok(handle)
 }
 
-/// The exporter configuration: per-metric buckets.
+/// The exporter configuration.
 pub fn builder() -> Result<PrometheusBuilder, BuildError> {
-    PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            Matcher::Full(TRANSLATE_DURATION_SECONDS.to_owned()),
-            TRANSLATE_BUCKETS,
-        )
-        .map(|b| b.upkeep_timeout(Duration::from_secs(5)))
+    Ok(PrometheusBuilder::new().upkeep_timeout(Duration::from_secs(5)))
+}
+
+/// The exposition: the exporter's series, then parley's own histograms.
+pub fn render(handle: &PrometheusHandle) -> String {
+    let mut out = handle.render();
+    with(|m| m.render_histograms(&mut out));
+    out
 }
 
 fn describe() {
@@ -163,11 +162,6 @@ fn describe() {
         MESSAGES_TOTAL,
         Unit::Count,
         "Messages and events crossing the boundary, by direction, kind and outcome."
-    );
-    describe_histogram!(
-        TRANSLATE_DURATION_SECONDS,
-        Unit::Seconds,
-        "Time to translate one message and hand it to the outbound side."
     );
     describe_counter!(
         PARSE_ERRORS_TOTAL,
@@ -268,8 +262,7 @@ impl Metrics {
                 }
             }
         }
-        let translate = Direction::ALL
-            .map(|d| histogram!(TRANSLATE_DURATION_SECONDS, "direction" => d.as_str()));
+        let translate = Default::default();
         let mut parse_errors = Vec::new();
         for p in Protocol::ALL {
             for r in ParseReason::ALL {
@@ -363,6 +356,19 @@ impl Metrics {
     /// The label value for a peer domain (capped).
     pub fn peer_label(&self, domain: &str) -> String {
         self.peers.label(domain)
+    }
+}
+
+impl Metrics {
+    /// Append the histograms parley keeps itself, with their HELP and TYPE lines.
+    pub(crate) fn render_histograms(&self, out: &mut String) {
+        use std::fmt::Write;
+        let name = TRANSLATE_DURATION_SECONDS;
+        let _ = writeln!(out, "# HELP {name} {TRANSLATE_HELP}");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for d in Direction::ALL {
+            self.translate[d as usize].render(out, name, ("direction", d.as_str()));
+        }
     }
 }
 
@@ -484,7 +490,7 @@ pub fn translate_timer(direction: Direction) -> TranslateTimer {
 impl Drop for TranslateTimer {
     fn drop(&mut self) {
         let elapsed = self.start.elapsed();
-        with(|m| m.translate[self.direction as usize].record(elapsed.as_secs_f64()));
+        with(|m| m.translate[self.direction as usize].record(elapsed));
     }
 }
 

@@ -184,11 +184,13 @@ pub(crate) fn sample_exposition() -> String {
         m.policy_refusal(Protocol::Xmpp, PolicyReason::RelayingDenied);
         m.tls_handshake_failure(Protocol::Sip, false, TlsFailure::Alert);
         m.auth(Protocol::Xmpp, AuthMethod::SaslExternal, true);
-        m.translate[0].record(0.000_2);
+        m.translate[0].record(std::time::Duration::from_micros(200));
         m.reloads[0].increment(1);
         gauge!(CONNECTIONS, "protocol" => "xmpp", "direction" => "inbound", "peer" => m.peer_label("xmpp.test")).set(1.0);
-    });
-    handle.render()
+        let mut text = handle.render();
+        m.render_histograms(&mut text);
+        text
+    })
 }
 
 #[test]
