@@ -39,6 +39,7 @@ fn config_text(
     policy: &str,
 ) -> String {
     let d = pki.dir.display();
+    let domains = pki.domains_toml(xmpp_hop, sip_hop);
     format!(
         r#"
 state_dir = "{d}/state"
@@ -62,48 +63,12 @@ listen = "127.0.0.1:0"
 [policy.limits]
 domain_rate = 0
 sender_rate = 0
-[[domain]]
-name = "sip.test"
-side = "sip"
-next_hop = "{sip_hop}"
-cert_file = "{d}/sip.test.crt"
-key_file = "{d}/sip.test.key"
-[[domain]]
-name = "xmpp.test"
-side = "xmpp"
-next_hop = "{xmpp_hop}"
-cert_file = "{d}/xmpp.test.crt"
-key_file = "{d}/xmpp.test.key"
+{domains}
 "#
     )
 }
 
 type Ua = Text<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
-
-fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
-    msg.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-        .map(str::trim)
-}
-
-/// The next item on `rx` that `want` accepts, skipping others (bounded by `T` each and 50
-/// items).
-async fn next_matching(
-    rx: &mut Receiver<String>,
-    what: &str,
-    want: impl Fn(&str) -> bool,
-) -> String {
-    for _ in 0..50 {
-        let item = timeout(T, rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("in time: {what}"))
-            .expect("open");
-        if want(&item) {
-            return item;
-        }
-    }
-    panic!("never: {what}");
-}
 
 const PIDF: &str = "<?xml version='1.0' encoding='UTF-8'?><presence xmlns='urn:ietf:params:xml:ns:pidf' entity='pres:bob@sip.test'><tuple id='t1'><status><basic>open</basic></status></tuple></presence>";
 
@@ -119,7 +84,7 @@ async fn alice_watches_juliet(
     ua.send(&format!("SUBSCRIBE sip:juliet@xmpp.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKev1\r\nMax-Forwards: 70\r\nFrom: <sip:alice@sip.test>;tag=w1\r\nTo: <sip:juliet@xmpp.test>\r\nCall-ID: ev-1\r\nCSeq: 1 SUBSCRIBE\r\nContact: <sip:alice@127.0.0.1:5999;transport=tls>\r\nEvent: presence\r\nAccept: application/pidf+xml\r\nExpires: {expires}\r\nContent-Length: 0\r\n\r\n")).await;
     let r = timeout(T, read_sip(ua)).await.unwrap();
     assert!(r.starts_with("SIP/2.0 202 "), "{r}");
-    let tag = header(&r, "To")
+    let tag = sip_header(&r, "To")
         .and_then(|t| t.split(";tag=").nth(1))
         .expect("a to-tag")
         .to_owned();
@@ -131,7 +96,7 @@ async fn alice_watches_juliet(
         .await;
     next_matching(requests, "NOTIFY active to alice", |r| {
         r.starts_with("NOTIFY ")
-            && header(r, "Subscription-State").is_some_and(|s| s.starts_with("active"))
+            && sip_header(r, "Subscription-State").is_some_and(|s| s.starts_with("active"))
     })
     .await;
     tag
@@ -151,8 +116,8 @@ async fn juliet_watches_bob(
         r.starts_with("SUBSCRIBE sip:bob@sip.test ")
     })
     .await;
-    let call_id = header(&sub, "Call-ID").unwrap().to_owned();
-    let tag = header(&sub, "From")
+    let call_id = sip_header(&sub, "Call-ID").unwrap().to_owned();
+    let tag = sip_header(&sub, "From")
         .and_then(|f| f.split(";tag=").nth(1))
         .unwrap()
         .to_owned();
@@ -226,19 +191,19 @@ async fn an_evicted_pair_loses_its_live_presence_without_waiting_for_a_sweep() {
     // Ended at once: alice's last NOTIFY, parley's unsubscription from bob, and both ends
     // on the XMPP side.
     let end = next_matching(requests, "NOTIFY terminated to alice", |r| {
-        r.starts_with("NOTIFY ") && header(r, "Call-ID") == Some("ev-1")
+        r.starts_with("NOTIFY ") && sip_header(r, "Call-ID") == Some("ev-1")
     })
     .await;
     assert_eq!(
-        header(&end, "Subscription-State"),
+        sip_header(&end, "Subscription-State"),
         Some("terminated;reason=deactivated"),
         "{end}"
     );
     let unsub = next_matching(requests, "SUBSCRIBE Expires: 0 to bob", |r| {
-        r.starts_with("SUBSCRIBE ") && header(r, "Call-ID") == Some(bob.as_str())
+        r.starts_with("SUBSCRIBE ") && sip_header(r, "Call-ID") == Some(bob.as_str())
     })
     .await;
-    assert_eq!(header(&unsub, "Expires"), Some("0"), "{unsub}");
+    assert_eq!(sip_header(&unsub, "Expires"), Some("0"), "{unsub}");
     both_roster_ends(stanzas).await;
     // The watcher's dialog is gone: its refresh is answered 481.
     ua.send("SUBSCRIBE sip:juliet@xmpp.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKev2\r\nMax-Forwards: 70\r\nFrom: <sip:alice@sip.test>;tag=w1\r\nTo: <sip:juliet@xmpp.test>;tag=x\r\nCall-ID: ev-1\r\nCSeq: 2 SUBSCRIBE\r\nEvent: presence\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n").await;
@@ -256,11 +221,11 @@ async fn retirement_ends_an_approved_subscription_whose_dialog_expired() {
     let expired = next_matching(
         &mut g.requests,
         "NOTIFY terminated (expiry) to alice",
-        |r| r.starts_with("NOTIFY ") && header(r, "Call-ID") == Some("ev-1"),
+        |r| r.starts_with("NOTIFY ") && sip_header(r, "Call-ID") == Some("ev-1"),
     )
     .await;
     assert_eq!(
-        header(&expired, "Subscription-State"),
+        sip_header(&expired, "Subscription-State"),
         Some("terminated;reason=timeout"),
         "{expired}"
     );
@@ -343,7 +308,7 @@ async fn forget_ends_an_approved_subscription_whose_dialog_expired() {
         "NOTIFY terminated (expiry) to alice",
         |r| {
             r.starts_with("NOTIFY ")
-                && header(r, "Subscription-State") == Some("terminated;reason=timeout")
+                && sip_header(r, "Subscription-State") == Some("terminated;reason=timeout")
         },
     )
     .await;

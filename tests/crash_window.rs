@@ -39,6 +39,7 @@ const CONFIRM_WINDOW: usize = 100;
 
 fn config_text(pki: &Pki, xmpp_hop: SocketAddr, sip_hop: SocketAddr) -> String {
     let d = pki.dir.display();
+    let domains = pki.domains_toml(xmpp_hop, sip_hop);
     format!(
         r#"
 state_dir = "{d}/state"
@@ -64,18 +65,7 @@ enable = false
 [policy.limits]
 domain_rate = 0
 sender_rate = 0
-[[domain]]
-name = "sip.test"
-side = "sip"
-next_hop = "{sip_hop}"
-cert_file = "{d}/sip.test.crt"
-key_file = "{d}/sip.test.key"
-[[domain]]
-name = "xmpp.test"
-side = "xmpp"
-next_hop = "{xmpp_hop}"
-cert_file = "{d}/xmpp.test.crt"
-key_file = "{d}/xmpp.test.key"
+{domains}
 "#
     )
 }

@@ -49,12 +49,6 @@ sender_rate = 0
     )
 }
 
-fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
-    msg.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-        .map(str::trim)
-}
-
 fn notify(call_id: &str, tag: &str, cseq: u32, note: &str) -> String {
     let pidf = format!(
         "<?xml version='1.0'?><presence xmlns='urn:ietf:params:xml:ns:pidf' entity='pres:bob@sip.test'><tuple id='t1'><status><basic>open</basic></status><note>{note}</note></tuple></presence>"
@@ -88,8 +82,8 @@ async fn a_burst_of_notifys_in_one_dialog_is_handled_in_order() {
             break r;
         }
     };
-    let call_id = header(&sub, "Call-ID").unwrap().to_owned();
-    let tag = header(&sub, "From")
+    let call_id = sip_header(&sub, "Call-ID").unwrap().to_owned();
+    let tag = sip_header(&sub, "From")
         .and_then(|f| f.split(";tag=").nth(1))
         .unwrap()
         .to_owned();
@@ -103,7 +97,7 @@ async fn a_burst_of_notifys_in_one_dialog_is_handled_in_order() {
     let mut answered = Vec::new();
     for _ in 1..=BURST {
         let r = timeout(T, read_sip(&mut ua)).await.expect("a response");
-        let cseq: u32 = header(&r, "CSeq")
+        let cseq: u32 = sip_header(&r, "CSeq")
             .and_then(|c| c.split(' ').next()?.parse().ok())
             .expect("CSeq");
         assert!(r.starts_with("SIP/2.0 200 "), "NOTIFY {cseq}: {r}");
@@ -150,8 +144,8 @@ async fn a_notify_before_the_2xx_creates_the_dialog_and_a_refused_one_keeps_it()
     let mut proxy = Text::new(pki.server("sip.test").accept(tcp).await.unwrap());
     let sub = timeout(T, read_sip(&mut proxy)).await.unwrap();
     assert!(sub.starts_with("SUBSCRIBE sip:bob@sip.test "), "{sub}");
-    let call_id = header(&sub, "Call-ID").unwrap().to_owned();
-    let tag = header(&sub, "From")
+    let call_id = sip_header(&sub, "Call-ID").unwrap().to_owned();
+    let tag = sip_header(&sub, "From")
         .and_then(|f| f.split(";tag=").nth(1))
         .unwrap()
         .to_owned();

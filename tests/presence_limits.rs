@@ -98,19 +98,13 @@ fn subscribe(
     )
 }
 
-fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
-    msg.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-        .map(str::trim)
-}
-
 fn to_tag(resp: &str) -> String {
-    let to = header(resp, "To").expect("To header");
+    let to = sip_header(resp, "To").expect("To header");
     to.split(";tag=").nth(1).expect("To tag").trim().to_owned()
 }
 
 fn cseq(req: &str) -> u32 {
-    let v = header(req, "CSeq").expect("CSeq");
+    let v = sip_header(req, "CSeq").expect("CSeq");
     v.split_whitespace().next().unwrap().parse().unwrap()
 }
 
@@ -165,15 +159,15 @@ async fn expires_are_granted_within_the_configured_bounds() {
         brief.starts_with("SIP/2.0 423 Interval Too Brief"),
         "{brief}"
     );
-    assert_eq!(header(&brief, "Min-Expires"), Some("10"), "{brief}");
+    assert_eq!(sip_header(&brief, "Min-Expires"), Some("10"), "{brief}");
 
     ua.send(&subscribe("alice", "juliet", "exp-a", None, 2, 600))
         .await;
     let ok = read_sip(&mut ua).await;
     assert!(ok.starts_with("SIP/2.0 202 "), "{ok}");
-    assert_eq!(header(&ok, "Expires"), Some("20"), "{ok}");
+    assert_eq!(sip_header(&ok, "Expires"), Some("20"), "{ok}");
     let pending = next(&mut gw.requests).await;
-    let state = header(&pending, "Subscription-State").unwrap();
+    let state = sip_header(&pending, "Subscription-State").unwrap();
     assert!(
         state == "pending;expires=20" || state == "pending;expires=19",
         "{pending}"
@@ -183,12 +177,12 @@ async fn expires_are_granted_within_the_configured_bounds() {
         .await;
     let brief = read_sip(&mut ua).await;
     assert!(brief.starts_with("SIP/2.0 423 "), "{brief}");
-    assert_eq!(header(&brief, "Min-Expires"), Some("10"), "{brief}");
+    assert_eq!(sip_header(&brief, "Min-Expires"), Some("10"), "{brief}");
     ua.send(&subscribe("alice", "juliet", "exp-a", Some(&tag), 4, 15))
         .await;
     let ok = read_sip(&mut ua).await;
     assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
-    assert_eq!(header(&ok, "Expires"), Some("15"), "{ok}");
+    assert_eq!(sip_header(&ok, "Expires"), Some("15"), "{ok}");
     gw.cancel.cancel();
 }
 
@@ -242,7 +236,7 @@ async fn notify_and_subscribe_from_carry_the_escaped_external_label() {
     )
     .await;
     let (_ua, mut peer, active) = active_dialog(&pki, &mut gw, "label-1").await;
-    let from = header(&active, "From").unwrap();
+    let from = sip_header(&active, "From").unwrap();
     assert!(
         from.starts_with(r#""juliet (ext \"x\" \\)" <sip:juliet@xmpp.test>;tag="#),
         "{from}"
@@ -251,7 +245,7 @@ async fn notify_and_subscribe_from_carry_the_escaped_external_label() {
         .await;
     let sub = next(&mut gw.requests).await;
     assert!(sub.starts_with("SUBSCRIBE sip:bob@sip.test"), "{sub}");
-    let from = header(&sub, "From").unwrap();
+    let from = sip_header(&sub, "From").unwrap();
     assert!(
         from.starts_with(r#""juliet (ext \"x\" \\)" <sip:juliet@xmpp.test"#),
         "{from}"
@@ -270,7 +264,7 @@ async fn presence_cached_for_an_ended_subscription_is_not_shown_again() {
     let n = next(&mut gw.requests).await;
     assert!(n.contains("old-one"), "{n}");
     // parley's tag: the NOTIFY's From tag.
-    let from = header(&active, "From").unwrap();
+    let from = sip_header(&active, "From").unwrap();
     let tag = from.split(";tag=").nth(1).expect("From tag").to_owned();
     ua.send(&subscribe("alice", "juliet", "stale-1", Some(&tag), 2, 0))
         .await;
@@ -301,7 +295,7 @@ async fn presence_cached_for_an_ended_subscription_is_not_shown_again() {
 async fn an_empty_label_leaves_the_notify_from_bare() {
     let (pki, mut gw) = start("plim-nolabel", "", "[policy]\nexternal_label = ''").await;
     let (_ua, _peer, active) = active_dialog(&pki, &mut gw, "nolabel-1").await;
-    let from = header(&active, "From").unwrap();
+    let from = sip_header(&active, "From").unwrap();
     assert!(from.starts_with("<sip:juliet@xmpp.test>;tag="), "{from}");
     gw.cancel.cancel();
 }
@@ -394,7 +388,7 @@ async fn subscription_floods_are_refused_and_counted() {
     );
     let fast = status("dave", "j1", "f6").await;
     assert!(fast.starts_with("SIP/2.0 503 "), "{fast}");
-    assert_eq!(header(&fast, "Retry-After"), Some("5"), "{fast}");
+    assert_eq!(sip_header(&fast, "Retry-After"), Some("5"), "{fast}");
 
     // The XMPP side: juliet may hold 2 subscriptions to SIP users.
     let mut peer = xmpp_initiator(&pki, xmpp, "xmpp.test", "sip.test").await;

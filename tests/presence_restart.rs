@@ -51,14 +51,8 @@ fn subscribe(to_tag: Option<&str>, cseq: u32, expires: u32) -> String {
     )
 }
 
-fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
-    msg.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-        .map(str::trim)
-}
-
 fn cseq(req: &str) -> u32 {
-    let v = header(req, "CSeq").expect("CSeq");
+    let v = sip_header(req, "CSeq").expect("CSeq");
     v.split_whitespace().next().unwrap().parse().unwrap()
 }
 
@@ -73,7 +67,7 @@ async fn next(rx: &mut Receiver<String>) -> String {
 async fn next_in_dialog(rx: &mut Receiver<String>) -> String {
     loop {
         let r = next(rx).await;
-        if header(&r, "Call-ID") == Some("restart-1") {
+        if sip_header(&r, "Call-ID") == Some("restart-1") {
             return r;
         }
     }
@@ -97,7 +91,7 @@ async fn a_sip_watcher_keeps_its_dialog_across_kill_9() {
     ua.send(&subscribe(None, 1, 120)).await;
     let ok = read_sip(&mut ua).await;
     assert!(ok.starts_with("SIP/2.0 202 "), "{ok}");
-    let tag = header(&ok, "To")
+    let tag = sip_header(&ok, "To")
         .and_then(|t| t.split(";tag=").nth(1))
         .expect("To tag")
         .to_owned();
@@ -144,7 +138,7 @@ async fn a_sip_watcher_keeps_its_dialog_across_kill_9() {
     assert!(notify.contains("Subscription-State: active"), "{notify}");
     assert!(cseq(&notify) > cseq(&before), "{notify}");
     assert!(
-        header(&notify, "To").unwrap().contains(";tag=w1"),
+        sip_header(&notify, "To").unwrap().contains(";tag=w1"),
         "{notify}"
     );
 

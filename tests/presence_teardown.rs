@@ -63,31 +63,6 @@ sender_rate = 0
 
 type Ua = Text<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
 
-fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
-    msg.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-        .map(str::trim)
-}
-
-/// The next item on `rx` that `want` accepts, skipping others (bounded by `T` each and 50
-/// items).
-async fn next_matching(
-    rx: &mut Receiver<String>,
-    what: &str,
-    want: impl Fn(&str) -> bool,
-) -> String {
-    for _ in 0..50 {
-        let item = timeout(T, rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("in time: {what}"))
-            .expect("open");
-        if want(&item) {
-            return item;
-        }
-    }
-    panic!("never: {what}");
-}
-
 const PIDF: &str = "<?xml version='1.0' encoding='UTF-8'?><presence xmlns='urn:ietf:params:xml:ns:pidf' entity='pres:bob@sip.test'><tuple id='t1'><status><basic>open</basic></status></tuple></presence>";
 
 /// Set up both subscriptions through the gateway and have them approved:
@@ -111,7 +86,7 @@ async fn subscribe_both_ways(
         .await;
     next_matching(requests, "NOTIFY active to alice", |r| {
         r.starts_with("NOTIFY ")
-            && header(r, "Subscription-State").is_some_and(|s| s.starts_with("active"))
+            && sip_header(r, "Subscription-State").is_some_and(|s| s.starts_with("active"))
     })
     .await;
 
@@ -121,8 +96,8 @@ async fn subscribe_both_ways(
         r.starts_with("SUBSCRIBE sip:bob@sip.test ")
     })
     .await;
-    let call_id = header(&sub, "Call-ID").unwrap().to_owned();
-    let tag = header(&sub, "From")
+    let call_id = sip_header(&sub, "Call-ID").unwrap().to_owned();
+    let tag = sip_header(&sub, "From")
         .and_then(|f| f.split(";tag=").nth(1))
         .unwrap()
         .to_owned();
@@ -145,21 +120,21 @@ async fn assert_torn_down(
     reason: &str,
 ) {
     let end = next_matching(requests, "NOTIFY terminated to alice", |r| {
-        r.starts_with("NOTIFY ") && header(r, "Call-ID") == Some("td-1")
+        r.starts_with("NOTIFY ") && sip_header(r, "Call-ID") == Some("td-1")
     })
     .await;
     assert_eq!(
-        header(&end, "Subscription-State"),
+        sip_header(&end, "Subscription-State"),
         Some(format!("terminated;reason={reason}").as_str()),
         "{end}"
     );
     let unsub = next_matching(requests, "SUBSCRIBE Expires: 0 to bob", |r| {
-        r.starts_with("SUBSCRIBE ") && header(r, "Call-ID") == Some(bob_call_id)
+        r.starts_with("SUBSCRIBE ") && sip_header(r, "Call-ID") == Some(bob_call_id)
     })
     .await;
-    assert_eq!(header(&unsub, "Expires"), Some("0"), "{unsub}");
+    assert_eq!(sip_header(&unsub, "Expires"), Some("0"), "{unsub}");
     assert!(
-        header(&unsub, "To").is_some_and(|t| t.ends_with(";tag=proxy1")),
+        sip_header(&unsub, "To").is_some_and(|t| t.ends_with(";tag=proxy1")),
         "in the dialog: {unsub}"
     );
     let mut seen = (false, false);

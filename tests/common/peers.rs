@@ -439,3 +439,29 @@ pub fn ping_answer(element: &str, domain: &str) -> Option<String> {
         "<iq type='result' id='{id}' from='{domain}' to='{from}'/>"
     ))
 }
+
+/// The value of header `name` in a SIP message given as text (the first one, trimmed).
+pub fn sip_header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+/// The next item on `rx` that `want` accepts, skipping others (bounded by `T` each and 50
+/// items).
+pub async fn next_matching(
+    rx: &mut mpsc::Receiver<String>,
+    what: &str,
+    want: impl Fn(&str) -> bool,
+) -> String {
+    for _ in 0..50 {
+        let item = tokio::time::timeout(T, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("in time: {what}"))
+            .expect("open");
+        if want(&item) {
+            return item;
+        }
+    }
+    panic!("never: {what}");
+}
