@@ -28,24 +28,10 @@ const T: Duration = Duration::from_secs(10);
 const BURST: u32 = 40;
 
 fn config_text(pki: &Pki, xmpp_hop: SocketAddr, sip_hop: SocketAddr) -> String {
-    let d = pki.dir.display();
-    let domains = pki.domains_toml(xmpp_hop, sip_hop);
-    format!(
-        r#"
-state_dir = "{d}/state"
-[log]
-level = "info"
-[tls]
-ca_file = "{d}/ca.crt"
-[sip]
-listen_tls = ["127.0.0.1:0"]
-[xmpp]
-listen = ["127.0.0.1:0"]
-[policy.limits]
-domain_rate = 0
-sender_rate = 0
-{domains}
-"#
+    pki.gateway_toml(
+        xmpp_hop,
+        sip_hop,
+        "[policy.limits]\ndomain_rate = 0\nsender_rate = 0",
     )
 }
 

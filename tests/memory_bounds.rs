@@ -23,28 +23,7 @@ const T: Duration = Duration::from_secs(10);
 const SENDERS: usize = 30;
 
 fn config_text(pki: &Pki, xmpp_hop: SocketAddr, sip_hop: SocketAddr) -> String {
-    let d = pki.dir.display();
-    let domains = pki.domains_toml(xmpp_hop, sip_hop);
-    format!(
-        r#"
-state_dir = "{d}/state"
-[log]
-level = "info"
-[tls]
-ca_file = "{d}/ca.crt"
-[sip]
-listen_tls = ["127.0.0.1:0"]
-[xmpp]
-listen = ["127.0.0.1:0"]
-[policy.consent]
-enable = false
-[policy.limits]
-domain_rate = 0
-sender_rate = 2.0
-sender_burst = 5
-{domains}
-"#
-    )
+    pki.gateway_toml(xmpp_hop, sip_hop, "[policy.consent]\nenable = false\n[policy.limits]\ndomain_rate = 0\nsender_rate = 2.0\nsender_burst = 5")
 }
 
 #[tokio::test]

@@ -56,6 +56,32 @@ key_file = "{d}/xmpp.test.key""#
         )
     }
 
+    /// A whole gateway configuration on loopback (ephemeral listeners, this PKI's CA and
+    /// certificates): `sections` (policy and the like) between the listeners and the domains.
+    pub fn gateway_toml(
+        &self,
+        xmpp_hop: impl std::fmt::Display,
+        sip_hop: impl std::fmt::Display,
+        sections: &str,
+    ) -> String {
+        let d = self.dir.display();
+        let domains = self.domains_toml(xmpp_hop, sip_hop);
+        format!(
+            r#"state_dir = "{d}/state"
+[log]
+level = "info"
+[tls]
+ca_file = "{d}/ca.crt"
+[sip]
+listen_tls = ["127.0.0.1:0"]
+[xmpp]
+listen = ["127.0.0.1:0"]
+{sections}
+{domains}
+"#
+        )
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
