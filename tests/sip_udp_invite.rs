@@ -1,8 +1,8 @@
 //! INVITE transactions over UDP through a running gateway (RFC 3261 §17.1.1, §17.2.1,
 //! §13.2.2.4, RFC 6026), against a stand-in UDP peer on loopback:
 //! - parley's session INVITE to a UDP domain is retransmitted (Timer A) when the peer drops
-//!   it, the 2xx is ACKed over UDP, and a retransmitted 2xx (the peer lost the ACK) is ACKed
-//!   again with the same ACK;
+//!   it, the 2xx is ACKed over UDP before the held messages follow in order, and a
+//!   retransmitted 2xx (the peer lost the ACK) is ACKed again with the same ACK;
 //! - an INVITE parley refuses over UDP has its final retransmitted (Timer G) until the ACK,
 //!   and a retransmitted INVITE gets the same final, not a second answer from the router.
 
@@ -115,14 +115,17 @@ fn header<'a>(msg: &'a str, name: &str) -> &'a str {
         .unwrap_or_default()
 }
 
-#[tokio::test]
+// Several workers, as in the daemon: tasks spawned in one order may run in another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_invite_over_udp_is_retransmitted_and_each_2xx_is_acked() {
     let pki = Pki::new("udp-invite-out", &["sip.test", "xmpp.test"]);
     let (xmpp_hop, _stanzas) = xmpp_server(&pki, "xmpp.test").await;
     let peer_sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let gw = start(&pki, xmpp_hop, peer_sock.local_addr().unwrap()).await;
     let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
-    peer.send("<message type='chat' from='juliet@xmpp.test/balcony' to='bob@sip.test' id='u1'><body>over udp</body></message>").await;
+    for i in 1..=3 {
+        peer.send(&format!("<message type='chat' from='juliet@xmpp.test/balcony' to='bob@sip.test' id='u{i}'><body>over udp {i}</body></message>")).await;
+    }
     // The first INVITE is "lost": not answered.
     let (first, _) = recv(&peer_sock).await;
     assert!(
@@ -138,6 +141,13 @@ async fn session_invite_over_udp_is_retransmitted_and_each_2xx_is_acked() {
     peer_sock.send_to(ok.as_bytes(), parley).await.unwrap();
     let mut seen = Vec::new();
     let ack = recv_until(&peer_sock, &mut seen, |d| d.starts_with("ACK ")).await;
+    // A UA takes an in-dialog request only after the ACK: nothing but INVITE copies
+    // already in flight may come before it.
+    assert!(
+        seen.iter()
+            .all(|d| d.starts_with("INVITE ") || d.starts_with("ACK ")),
+        "the ACK must come first: {seen:#?}"
+    );
     assert!(ack.starts_with("ACK sip:bob@sip.test SIP/2.0\r\n"), "{ack}");
     assert_eq!(header(&ack, "CSeq"), "1 ACK");
     assert_eq!(header(&ack, "Call-ID"), header(&first, "Call-ID"));
@@ -145,17 +155,22 @@ async fn session_invite_over_udp_is_retransmitted_and_each_2xx_is_acked() {
     assert!(header(&ack, "Via").starts_with("SIP/2.0/UDP "), "{ack}");
     // §13.2.2.4: the 2xx's ACK has a branch of its own.
     assert_ne!(header(&ack, "Via"), header(&first, "Via"));
-    // The held message follows in the dialog.
-    let msg = if let Some(m) = seen.iter().find(|d| d.starts_with("MESSAGE ")) {
-        m.clone()
-    } else {
-        recv_until(&peer_sock, &mut seen, |d| d.starts_with("MESSAGE ")).await
-    };
-    assert!(msg.ends_with("over udp"), "{msg}");
-    peer_sock
-        .send_to(response_to(&msg, "200 OK").as_bytes(), parley)
-        .await
-        .unwrap();
+    // The held messages follow in the dialog, in the order juliet sent them, with
+    // rising CSeq numbers (a UA answers a lower CSeq after a higher one with 500).
+    let mut cseqs = Vec::new();
+    for i in 1..=3 {
+        let msg = recv_until(&peer_sock, &mut seen, |d| d.starts_with("MESSAGE ")).await;
+        assert!(
+            msg.ends_with(&format!("over udp {i}")),
+            "message {i} out of order: {msg}"
+        );
+        cseqs.push(header(&msg, "CSeq").to_owned());
+        peer_sock
+            .send_to(response_to(&msg, "200 OK").as_bytes(), parley)
+            .await
+            .unwrap();
+    }
+    assert_eq!(cseqs, ["2 MESSAGE", "3 MESSAGE", "4 MESSAGE"]);
     // The peer lost the ACK and sends its 2xx again: the same ACK again (RFC 6026 §8.4).
     peer_sock.send_to(ok.as_bytes(), parley).await.unwrap();
     let ack2 = recv_until(&peer_sock, &mut seen, |d| d.starts_with("ACK ")).await;

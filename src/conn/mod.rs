@@ -9,6 +9,7 @@ pub mod s2s_in;
 pub mod s2s_out;
 pub mod sip_conn;
 pub mod sip_pool;
+mod sip_pool_udp;
 pub mod sip_udp;
 pub mod xml_stream;
 pub mod xmpp_pool;

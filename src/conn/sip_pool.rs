@@ -55,72 +55,12 @@ pub struct SipPool {
     queues: DashMap<(String, String), mpsc::Sender<SipOut>>,
     /// Inbound connections offered for reuse (RFC 5923), by (local, remote) domain.
     aliases: DashMap<(String, String), mpsc::Sender<SipOut>>,
-    udp: OnceLock<mpsc::Sender<UdpOut>>,
+    pub(super) udp: OnceLock<mpsc::Sender<UdpOut>>,
+    /// Per UDP peer domain, the task that resolves its server and sends in order.
+    pub(super) udp_routes: DashMap<String, mpsc::Sender<super::sip_pool_udp::UdpSend>>,
 }
 
 impl SipPool {
-    /// The first bound UDP socket, for requests sent over UDP.
-    pub fn attach_udp(&self, tx: mpsc::Sender<UdpOut>) {
-        let _ = self.udp.set(tx);
-    }
-
-    /// Send a request over UDP to `to` (retransmitted by Timer E until a final response or
-    /// Timer F); a request too large for the MTU is answered 513 locally.
-    pub fn request_udp(
-        &self,
-        to: SocketAddr,
-        bytes: Bytes,
-        branch: String,
-    ) -> oneshot::Receiver<SipFinal> {
-        let (respond, rx) = oneshot::channel();
-        let Some(udp) = self.udp.get() else {
-            let _ = respond.send(SipFinal::local(503, "No UDP Transport"));
-            return rx;
-        };
-        let item = UdpOut::Request {
-            bytes,
-            branch,
-            to,
-            respond,
-        };
-        if let Err(e) = udp.try_send(item) {
-            let item = match e {
-                mpsc::error::TrySendError::Full(i) | mpsc::error::TrySendError::Closed(i) => i,
-            };
-            if let UdpOut::Request { respond, .. } = item {
-                let _ = respond.send(SipFinal::local(503, "Queue Full"));
-            }
-        }
-        rx
-    }
-
-    /// A request to a UDP domain: its server resolved, the Via rewritten for UDP, then sent on
-    /// the UDP socket.
-    fn request_via_udp(
-        &self,
-        gw: &Arc<Gateway>,
-        remote: &str,
-        bytes: Bytes,
-        branch: String,
-    ) -> oneshot::Receiver<SipFinal> {
-        let (respond, rx) = oneshot::channel();
-        let (gw2, remote) = (gw.clone(), remote.to_owned());
-        gw.tracker().spawn(async move {
-            let Some(addr) = udp_server(&gw2, &remote).await else {
-                let _ = respond.send(SipFinal::local(502, "Bad Gateway"));
-                return;
-            };
-            let via_host = gw2.config().sip.listen_udp.first().map(|a| a.to_string());
-            let bytes = retransport_via(&bytes, "UDP", via_host.as_deref());
-            let final_rx = gw2.sip_out_pool().request_udp(addr, bytes, branch);
-            let f = final_rx
-                .await
-                .unwrap_or_else(|_| SipFinal::local(503, "Shutting Down"));
-            let _ = respond.send(f);
-        });
-        rx
-    }
-
     /// The inbound connection writing through `tx` carried a request from `remote` (whose
     /// certificate the connection verified) to `local` with `;alias` in its Via: requests
     /// from `local` to `remote` reuse it (RFC 5923 §5). A live alias is kept.
@@ -181,25 +121,6 @@ impl SipPool {
         if tx.try_send(item).is_err() {
             debug!("stateless SIP message dropped: queue full or closed");
         }
-    }
-
-    /// [`SipPool::send_stateless`] to a UDP domain: on the UDP socket, to the domain's server.
-    fn send_stateless_udp(&self, gw: &Arc<Gateway>, remote: &str, bytes: Bytes) {
-        let (gw2, remote) = (gw.clone(), remote.to_owned());
-        gw.tracker().spawn(async move {
-            let Some(to) = udp_server(&gw2, &remote).await else {
-                debug!("stateless SIP message dropped: no UDP server");
-                return;
-            };
-            let Some(udp) = gw2.sip_out_pool().udp.get() else {
-                return;
-            };
-            let via_host = gw2.config().sip.listen_udp.first().map(|a| a.to_string());
-            let bytes = retransport_via(&bytes, "UDP", via_host.as_deref());
-            if udp.try_send(UdpOut::Stateless { bytes, to }).is_err() {
-                debug!("stateless SIP message dropped: UDP queue full or closed");
-            }
-        });
     }
 
     /// Requests waiting in each outbound stream's channel for its connection to write them,
@@ -503,7 +424,7 @@ enum Connected {
 }
 
 /// The configured transport of requests to `remote`.
-fn transport_of(gw: &Gateway, remote: &str) -> SipTransportMode {
+pub(super) fn transport_of(gw: &Gateway, remote: &str) -> SipTransportMode {
     gw.config()
         .domain(remote)
         .map(|d| d.transport)
@@ -511,7 +432,7 @@ fn transport_of(gw: &Gateway, remote: &str) -> SipTransportMode {
 }
 
 /// The servers of `remote` for `transport`: its static next hop, else RFC 3263 DNS.
-async fn targets(gw: &Gateway, remote: &str, transport: SipTransport) -> Vec<SipTarget> {
+pub(super) async fn targets(gw: &Gateway, remote: &str, transport: SipTransport) -> Vec<SipTarget> {
     let hop = gw.config().domain(remote).and_then(|d| d.next_hop.clone());
     match hop {
         Some(h) => sip_resolve::from_next_hop(&h, transport)
@@ -519,21 +440,6 @@ async fn targets(gw: &Gateway, remote: &str, transport: SipTransport) -> Vec<Sip
             .collect(),
         None => gw.resolver().sip_targets(remote, &[transport]).await,
     }
-}
-
-/// The first address of `remote`'s UDP servers.
-async fn udp_server(gw: &Gateway, remote: &str) -> Option<SocketAddr> {
-    for t in targets(gw, remote, SipTransport::Udp).await {
-        let target = crate::transport::resolve::Target {
-            host: t.host.clone(),
-            port: t.port,
-            direct_tls: false,
-        };
-        if let Some(a) = gw.resolver().addresses(&target).await.into_iter().next() {
-            return Some(a);
-        }
-    }
-    None
 }
 
 /// Rewrite the top Via of a request parley wrote (`Via: SIP/2.0/TLS sent-by;…`) for the
