@@ -272,14 +272,14 @@ impl Gateway {
             return r.sip_status();
         }
         self.map_references(&mut e);
-        let id = self.new_id();
+        let mut id = self.new_id();
         let label = self.external_name(nick(&e), &e.from().local);
         let sender_bare = e.from().bare();
-        // The stanza carries parley's id (an XMPP error finds this transaction by it); the SIP
-        // sender's own `imdn.Message-ID` is remembered for the receipts that name parley's.
-        let own_id = |env_id: &mut Option<Cow<'_, str>>, wants: ReceiptRequest| {
+        // The stanza carries parley's id (an XMPP error finds this transaction by it) with the
+        // SIP sender's own `imdn.Message-ID` after it, for the receipts that name it.
+        let mut own_id = |env_id: &mut Option<Cow<'_, str>>, wants: ReceiptRequest| {
             if let Some(origin) = env_id.take() {
-                self.message_ids.record(&sender_bare, &origin, &id, wants);
+                id = self.message_ids.crossing(&sender_bare, &origin, &id, wants);
             }
         };
         match &mut e {

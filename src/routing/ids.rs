@@ -1,6 +1,6 @@
 //! Unique identifiers: a random per-process prefix plus a counter, so ids never repeat within
-//! a run and are unlikely to collide across restarts; and the message id map (RFC 5438 IMDN
-//! `imdn.Message-ID` ⇄ XMPP stanza id) that lets receipts and references name the id the
+//! a run and are unlikely to collide across restarts; and the crossing of message ids (RFC 5438
+//! IMDN `imdn.Message-ID` ⇄ XMPP stanza id) that lets receipts and references name the id the
 //! receiving side knows.
 
 use std::hash::{BuildHasher, Hasher};
@@ -52,16 +52,26 @@ impl Default for IdGenerator {
     }
 }
 
+/// Between parley's own part and the sender's id in a stanza id (see [`MessageIds`]); no SIP
+/// or CPIM token contains it.
+const ORIGIN_MARK: char = ':';
+/// The longest sender id carried inside a stanza id; longer ones go in the map.
+pub const MAX_CARRIED_ID: usize = 128;
+
 /// The ids of messages that crossed under an id their sender does not know.
 ///
 /// A SIP→XMPP message leaves with a stanza id parley chose (so that an XMPP error reply finds
-/// its SIP transaction, and no sender can pick an id that collides with another's); when the
-/// SIP sender gave an `imdn.Message-ID`, the pair is recorded here, keyed by the original
-/// sender and the id the far side knows. A receipt (XEP-0184 `<received id/>`, XEP-0333
+/// its SIP transaction, and no sender can pick an id that collides with another's). When the
+/// SIP sender gave an `imdn.Message-ID`, the stanza id carries it after parley's own part
+/// (`<parley id>:<imdn.Message-ID>`), and a receipt (XEP-0184 `<received id/>`, XEP-0333
 /// `<displayed id/>`) or a reference (XEP-0444 reaction, 0308 correction, 0424 retraction,
-/// 0461 reply) coming back to that sender names parley's id; [`MessageIds::origin`] turns it
-/// into the sender's. XMPP→SIP messages keep their stanza id as `imdn.Message-ID` (percent-
-/// encoded as a CPIM token and decoded on the way back), so they need no entry.
+/// 0461 reply) coming back names that stanza id; [`MessageIds::origin`] reads the sender's id
+/// out of it. Nothing is stored, so receipts find their message across restarts and for as
+/// long as the recipient keeps it. Only a sender id that is no SIP token or is longer than
+/// [`MAX_CARRIED_ID`] is remembered in a bounded in-memory map instead (kept
+/// [`ID_MAP_TTL`], lost on restart: its receipt then names parley's id). XMPP→SIP messages
+/// keep their stanza id as `imdn.Message-ID` (percent-encoded as a CPIM token and decoded on
+/// the way back), so they need neither.
 #[derive(Debug)]
 pub struct MessageIds {
     map: Mutex<IdMap>,
@@ -80,19 +90,30 @@ impl MessageIds {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// `sender` (a bare address) sent a message as `origin_id`; the far side knows it as
-    /// `far_id`.
-    pub fn record(&self, sender: &str, origin_id: &str, far_id: &str, wants: ReceiptRequest) {
-        if origin_id != far_id {
-            self.lock()
-                .record(Instant::now(), sender, origin_id, far_id, wants);
+    /// The stanza id of a message `sender` (a bare address) sent as `origin_id`, from parley's
+    /// own id `own`: the sender's id carried after it, or `own` with the pair remembered.
+    pub fn crossing(
+        &self,
+        sender: &str,
+        origin_id: &str,
+        own: &str,
+        wants: ReceiptRequest,
+    ) -> String {
+        if carriable(origin_id) {
+            return format!("{own}{ORIGIN_MARK}{origin_id}");
         }
+        self.lock()
+            .record(Instant::now(), sender, origin_id, own, wants);
+        own.to_owned()
     }
 
     /// The id `recipient` (the original sender, bare) knows for the message the far side
-    /// calls `far_id`; `far_id` itself when nothing was recorded. `last` forgets the entry
-    /// (a `displayed` receipt is the last one a message gets).
+    /// calls `far_id`; `far_id` itself when it carries none and nothing was recorded. `last`
+    /// forgets a remembered entry (a `displayed` receipt is the last one a message gets).
     pub fn origin(&self, recipient: &str, far_id: &str, last: bool) -> String {
+        if let Some(origin) = carried(far_id) {
+            return origin.to_owned();
+        }
         self.lock()
             .resolve(Instant::now(), recipient, far_id, last)
             .map_or_else(|| far_id.to_owned(), |c| c.origin_id)
@@ -105,33 +126,65 @@ impl MessageIds {
     }
 }
 
+fn carriable(origin_id: &str) -> bool {
+    // RFC 3261 §25.1 token characters, which every id from the usual SIP clients keeps to
+    // (an `imdn.Message-ID` may use a few more, RFC 5438 §6.3; those go in the map).
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b);
+    !origin_id.is_empty() && origin_id.len() <= MAX_CARRIED_ID && origin_id.bytes().all(token)
+}
+
+/// The sender's id inside a stanza id of the form [`MessageIds::crossing`] writes: parley's
+/// part (16 hex digits, `-`, a hex counter), the mark, a SIP token.
+fn carried(far_id: &str) -> Option<&str> {
+    let (own, origin) = far_id.split_once(ORIGIN_MARK)?;
+    let (prefix, counter) = own.split_once('-')?;
+    let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (prefix.len() == 16 && hex(prefix) && hex(counter) && carriable(origin)).then_some(origin)
+}
+
 #[cfg(test)]
 mod tests {
     use super::MessageIds;
     use crate::model::ReceiptRequest;
 
     #[test]
-    fn a_receipt_names_the_id_its_recipient_knows() {
+    fn a_sender_id_crosses_inside_the_stanza_id_and_comes_back() {
         let ids = MessageIds::default();
-        ids.record(
-            "alice@sip.test",
-            "imdn-1",
-            "gw-7",
-            ReceiptRequest::default(),
+        let own = super::IdGenerator::new().next();
+        let far = ids.crossing("alice@sip.test", "imdn-1", &own, ReceiptRequest::default());
+        assert_eq!(far, format!("{own}:imdn-1"));
+        assert!(ids.is_empty(), "nothing is stored for a carried id");
+        // Any instance reads it back (a restart loses nothing), every time it is named.
+        let after_restart = MessageIds::default();
+        assert_eq!(after_restart.origin("alice@sip.test", &far, true), "imdn-1");
+        assert_eq!(
+            after_restart.origin("alice@sip.test", &far, false),
+            "imdn-1"
         );
-        assert_eq!(ids.origin("alice@sip.test", "gw-7", false), "imdn-1");
-        // Another sender's id space is separate, and unknown ids pass unchanged.
-        assert_eq!(ids.origin("carol@sip.test", "gw-7", false), "gw-7");
-        assert_eq!(ids.origin("alice@sip.test", "displayed", true), "displayed");
-        assert_eq!(ids.origin("alice@sip.test", "gw-7", true), "imdn-1");
-        assert_eq!(ids.origin("alice@sip.test", "gw-7", false), "gw-7");
+        // Ids parley did not write pass unchanged, even with the mark in them.
+        for other in [
+            "gw-7",
+            "abc:imdn-1",
+            "0123456789abcdeg-1:x",
+            "0123456789abcdef-:x",
+        ] {
+            assert_eq!(ids.origin("alice@sip.test", other, false), other);
+        }
     }
 
     #[test]
-    fn kept_ids_take_no_entry() {
+    fn an_id_that_cannot_be_carried_is_remembered() {
         let ids = MessageIds::default();
-        ids.record("juliet@xmpp.test", "x1", "x1", ReceiptRequest::default());
-        assert!(ids.is_empty());
+        for origin in ["has space", &"x".repeat(super::MAX_CARRIED_ID + 1)] {
+            let far = ids.crossing("alice@sip.test", origin, "gw-7", ReceiptRequest::default());
+            assert_eq!(far, "gw-7");
+            assert_eq!(ids.origin("alice@sip.test", "gw-7", false), origin);
+            // Another sender's id space is separate.
+            assert_eq!(ids.origin("carol@sip.test", "gw-7", false), "gw-7");
+            // A `displayed` receipt is the last: the entry is forgotten.
+            assert_eq!(ids.origin("alice@sip.test", "gw-7", true), origin);
+            assert_eq!(ids.origin("alice@sip.test", "gw-7", false), "gw-7");
+        }
     }
 
     #[test]
