@@ -363,6 +363,44 @@ async fn sip_events_reach_the_xmpp_user_and_receipts_come_back_with_the_senders_
     );
 }
 
+/// A receipt that comes back after parley crashed and restarted still names the id the SIP
+/// sender chose: the stanza id carries it, nothing in memory is needed.
+#[tokio::test]
+async fn a_receipt_after_a_crash_names_the_senders_id() {
+    let mut lab = Lab::start("restart", "").await;
+    let mut ua = lab.sip().await;
+    let cpim_msg = "From: <im:alice@sip.test>\r\nTo: <im:juliet@xmpp.test>\r\nNS: imdn <urn:ietf:params:imdn>\r\nimdn.Message-ID: Alice-77\r\nimdn.Disposition-Notification: positive-delivery, display\r\n\r\nContent-Type: text/plain;charset=UTF-8\r\n\r\nstill there?";
+    ua.send(&sip_msg(
+        "alice@sip.test",
+        "juliet@xmpp.test",
+        "call-9",
+        "message/cpim",
+        cpim_msg,
+    ))
+    .await;
+    let s = lab.stanza().await;
+    assert_eq!(status(&mut ua).await, "SIP/2.0 202 Accepted");
+    let gw_id = attr(&s, "id").unwrap().to_owned();
+    drop(ua);
+    lab.crash_and_restart().await;
+    let mut peer = lab.xmpp("sip.test").await;
+    for (n, marker) in [
+        (1, format!("<received xmlns='{RECEIPTS}' id='{gw_id}'/>")),
+        (
+            2,
+            format!("<displayed xmlns='urn:xmpp:chat-markers:0' id='{gw_id}'/>"),
+        ),
+    ] {
+        peer.send(&format!("<message from='juliet@xmpp.test/balcony' to='alice@sip.test' id='after-{n}'>{marker}</message>")).await;
+        let req = lab.request().await;
+        let payload = cpim(&req).1;
+        assert!(
+            payload.contains("<message-id>Alice-77</message-id>"),
+            "receipt {n} after the restart: {payload}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_sip_from_carries_the_external_label_escaped() {
     let mut lab = Lab::start("label", "[policy]\nexternal_label = '(ext \"x\")'").await;

@@ -106,6 +106,13 @@ key_file = "{d}/down.test.key"
         }
     }
 
+    /// Kill parley (SIGKILL, as a crash) and start it again on the same configuration and
+    /// state; connections to it must be opened again.
+    pub async fn crash_and_restart(&mut self) {
+        self.d.kill();
+        self.d = Daemon::start(&self.pki.dir.join("parley.toml")).await;
+    }
+
     /// An XMPP server for xmpp.test connected to parley's s2s listener, for `local`.
     pub async fn xmpp(&self, local: &'static str) -> Tls {
         xmpp_initiator(&self.pki, self.d.xmpp, "xmpp.test", local).await
