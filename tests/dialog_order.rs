@@ -168,3 +168,54 @@ async fn a_notify_before_the_2xx_creates_the_dialog_and_a_refused_one_keeps_it()
     assert!(timeout(T, done).await.unwrap().unwrap());
     let _ = std::fs::remove_dir_all(&pki.dir);
 }
+
+/// Page-mode MESSAGEs (no dialog) from one sender to one recipient reach the XMPP user in the
+/// order the SIP side sent them, even when they arrive in one TCP segment: a chat read out of
+/// order is a different conversation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn page_mode_messages_of_one_pair_cross_in_order() {
+    let pki = Pki::new("page-order", &["sip.test", "xmpp.test"]);
+    let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let (sip_hop, _requests) = sip_proxy(&pki, "sip.test").await;
+    let text = format!(
+        "{}\n[policy.consent]\nmax_unaccepted = {BURST}\n",
+        config_text(&pki, xmpp_hop, sip_hop)
+    );
+    let config = Config::parse(&text).unwrap();
+    config.validate().unwrap();
+    let cancel = CancellationToken::new();
+    let app = App::build(config, cancel.clone()).await.unwrap();
+    let (sip, _, _) = app.local_addrs();
+    let done = tokio::spawn(app.run(Duration::from_secs(5)));
+    let mut ua = sip_client(&pki, sip[0], "sip.test", "xmpp.test").await;
+
+    let mut burst = String::new();
+    for n in 1..=BURST {
+        let body = format!("line {n}");
+        burst.push_str(&format!(
+            "MESSAGE sip:juliet@xmpp.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKpage{n}\r\nMax-Forwards: 70\r\nFrom: <sip:alice@sip.test>;tag=a{n}\r\nTo: <sip:juliet@xmpp.test>\r\nCall-ID: page-{n}\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ));
+    }
+    ua.send(&burst).await;
+    for _ in 1..=BURST {
+        let r = timeout(T, read_sip(&mut ua)).await.expect("a response");
+        assert!(r.starts_with("SIP/2.0 202 "), "{r}");
+    }
+    let mut bodies = Vec::new();
+    while bodies.len() < BURST as usize {
+        let s = timeout(T, stanzas.recv())
+            .await
+            .expect("a message")
+            .unwrap();
+        if let Some(b) = s.split("<body>").nth(1).and_then(|r| r.split('<').next()) {
+            bodies.push(b.to_owned());
+        }
+    }
+    let sent: Vec<String> = (1..=BURST).map(|n| format!("line {n}")).collect();
+    assert_eq!(bodies, sent);
+
+    cancel.cancel();
+    assert!(timeout(T, done).await.unwrap().unwrap());
+    let _ = std::fs::remove_dir_all(&pki.dir);
+}

@@ -628,21 +628,18 @@ impl Dispatch<'_> {
     }
 }
 
-/// Handle a request once the requests before it in its dialog are done; its answer, if any.
+/// Handle a request once the requests before it in its dialog (or of its sender and
+/// recipient) are done; its answer, if any.
 pub(crate) async fn handle_in_turn(
     gw: &Arc<Gateway>,
     peer: &PeerCerts,
     msg: SipMessage,
     turn: Option<Turn>,
 ) -> Option<(u16, Bytes)> {
-    let _held = match turn {
-        Some(mut turn) => {
-            turn.wait().await;
-            Some(turn)
-        }
-        None => None,
-    };
-    gw.sip_request(peer, msg).await
+    match turn {
+        Some(turn) => turn.run(gw.sip_request(peer, msg)).await,
+        None => gw.sip_request(peer, msg).await,
+    }
 }
 
 /// RFC 5923: a request over TLS whose top Via offers `;alias`, from a peer whose certificate

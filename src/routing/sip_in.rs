@@ -293,7 +293,12 @@ impl Gateway {
         let result = match queued {
             Err(QueueError::Full) => (503, Cow::Borrowed("Queue Full")),
             Err(QueueError::Closed) => (503, Cow::Borrowed("Shutting Down")),
-            Ok(()) => self.await_delivery(ack_rx, bounce_rx).await,
+            Ok(()) => {
+                // Queued in order: the sender's next message may follow while this one waits
+                // for its confirmation.
+                crate::conn::dialog_order::pass_turn();
+                self.await_delivery(ack_rx, bounce_rx).await
+            }
         };
         self.bounces.remove(&id);
         debug!(stanza.id = %id, code = result.0, "SIP MESSAGE relayed");
