@@ -427,9 +427,6 @@ impl Gateway {
             }
             return;
         }
-        if matches!(e, Event::Message(_)) && self.xmpp_to_session(peer, local, m) {
-            return;
-        }
         self.map_references(&mut e);
         let label = self.external_name(nick(&e), &e.from().local);
         let id = self.new_id();
@@ -480,6 +477,12 @@ impl Gateway {
         }
         let record = record.session(&id);
         let request = out.freeze();
+        // A SIP user in an IM session gets the event inside the dialog (routing/sip_session.rs).
+        let (opens, bounce) = (class == Class::Content, class != Class::Ephemeral);
+        if self.xmpp_event_to_session(peer, local, m, &request, opens, bounce) {
+            audit::emit(record);
+            return;
+        }
         if class == Class::Ephemeral {
             self.chat_state_to_sip(peer, local, request, branch, record);
             return;
