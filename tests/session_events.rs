@@ -191,7 +191,7 @@ async fn in_dialog_rich_messages_and_receipts_reach_xmpp() {
 /// XMPP → SIP for a SIP user in a session: a chat state, a receipt (found by the pair, no
 /// thread), a rich message and a reaction each leave as an in-dialog MESSAGE (the peer's
 /// Contact as Request-URI, the dialog's tags and Call-ID, CSeq counting up) with the payload
-/// page mode would send.
+/// page mode would send; `gone` riding on a last message sends it, then ends the dialog.
 #[tokio::test]
 async fn xmpp_events_go_in_the_dialog() {
     let pki = Pki::new("sessev-out", &["sip.test", "xmpp.test"]);
@@ -255,6 +255,18 @@ async fn xmpp_events_go_in_the_dialog() {
     let x = timeout(T, requests.recv()).await.unwrap().unwrap();
     in_dialog_request(&x, 4);
     assert!(x.ends_with("reacted 👍 to an earlier message"), "{x}");
+
+    // A last message with `gone` on it: the message in the dialog, then BYE.
+    peer.send("<message type='chat' from='juliet@xmpp.test/balcony' to='alice@sip.test' id='g1'><body>good night</body><gone xmlns='http://jabber.org/protocol/chatstates'/><thread>e2</thread></message>").await;
+    let last = timeout(T, requests.recv()).await.unwrap().unwrap();
+    in_dialog_request(&last, 5);
+    assert!(last.ends_with("good night"), "{last}");
+    let bye = timeout(T, requests.recv()).await.unwrap().unwrap();
+    assert!(
+        bye.starts_with("BYE sip:alice@127.0.0.1:5999;transport=tls SIP/2.0\r\n"),
+        "{bye}"
+    );
+    assert_eq!(header_value(&bye, "CSeq"), "6 BYE", "{bye}");
     gw.cancel.cancel();
 }
 

@@ -49,7 +49,9 @@ use crate::config::Side;
 use crate::conn::sip_conn::PeerCerts;
 use crate::conn::xmpp_pool::OutStanza;
 use crate::metrics::{self, Direction, Outcome, PolicyReason, Protocol};
-use crate::model::{Address, ChatMessage, DeliveryError, Event, ReceiptKind, ReceiptRequest};
+use crate::model::{
+    Address, ChatMessage, DeliveryError, Event, ReceiptKind, ReceiptRequest, Typing,
+};
 use crate::policy::{Decision, Refusal};
 use crate::sip::SipMessage;
 use crate::store::bare;
@@ -425,6 +427,13 @@ impl Gateway {
                 let condition = r.xmpp_condition();
                 self.bounce_to_xmpp(peer, local, m, DeliveryError { condition, text });
             }
+            return;
+        }
+        // `gone` ends the pair's IM session with BYE (routing/sip_session.rs).
+        if matches!(&e, Event::ChatState(c) if c.state == Typing::Gone)
+            && self.xmpp_session_state(m)
+        {
+            audit::emit(record);
             return;
         }
         self.map_references(&mut e);

@@ -361,9 +361,11 @@ impl Gateway {
 }
 
 /// Whether a message carries more than the plain fast path maps (RFC 6121 fields and a
-/// chat state riding on a body): then it takes the event path.
+/// chat state the body implies, `bridge::xmpp_in`): then it takes the event path.
 fn needs_event_path(m: &MessageView<'_>) -> bool {
+    use crate::xmpp::stanza::ChatState;
     m.receipt_request
+        || matches!(m.chat_state, Some(ChatState::Composing | ChatState::Gone))
         || m.receipt_received.is_some()
         || m.marker.is_some()
         || m.xhtml.is_some()
