@@ -20,6 +20,9 @@
 //!   `NS: imdn <urn:ietf:params:imdn>`; notifications are CPIM-wrapped `message/imdn+xml`
 //!   with `Content-Disposition: notification`, `<delivered/>` in a delivery-notification,
 //!   `<displayed/>` in a display-notification.
+//! - XEP-0359 §2.2: a client's `<origin-id/>` is its own id for the message, which servers
+//!   keep; it is the `imdn.Message-ID` (then the stanza id, then a `<stanza-id/>` set by the
+//!   sender's own account), and stanzas parley originates carry their id as `<origin-id/>`.
 //! - RFC 3862 §3: CPIM From/To/DateTime/Subject/NS headers, an empty line, MIME headers.
 //! - RFC 8048 (presence, obsoletes RFC 7248): subscription requests ⇄ SUBSCRIBE, PIDF
 //!   `<basic>` open/closed ⇄ available/unavailable, `<show/>` through RPID, `<status/>` ⇄

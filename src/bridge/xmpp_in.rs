@@ -88,7 +88,7 @@ pub fn events_from_message<'a>(m: &MessageView<'a>) -> Result<Vec<Event<'a>>, Br
     let env = Envelope {
         from: from.clone(),
         to: to.clone(),
-        id: m.id.clone(),
+        id: sender_id(m),
         thread: m.thread.clone(),
         kind,
     };
@@ -151,7 +151,7 @@ pub fn events_from_message<'a>(m: &MessageView<'a>) -> Result<Vec<Event<'a>>, Br
     msg.kind = kind;
     msg.subject = m.subject.clone();
     msg.lang = m.body_lang.clone().or_else(|| m.lang.clone());
-    msg.id = m.id.clone();
+    msg.id = env.id.clone();
     msg.rich = m.xhtml.and_then(html::sanitize).map(Cow::Owned);
     msg.alt_bodies = m
         .bodies()
@@ -182,6 +182,23 @@ pub fn events_from_message<'a>(m: &MessageView<'a>) -> Result<Vec<Event<'a>>, Br
         None => Event::Message(msg),
     };
     Ok(with_riders(main, &env))
+}
+
+/// The id the XMPP sender knows its message by, for the SIP side to name in receipts and
+/// references (`imdn.Message-ID`): XEP-0359 `<origin-id/>` first (the originating client's
+/// own id, which servers must keep, §2.2), then the stanza `id`, then a `<stanza-id/>` set
+/// `by` the sender's own account (its archive id, which its clients also know).
+fn sender_id<'a>(m: &MessageView<'a>) -> Option<Cow<'a, str>> {
+    let archived = || {
+        let sid = m.stanza_id.as_ref()?;
+        let bare = m.from.as_deref()?.split('/').next()?;
+        sid.by.eq_ignore_ascii_case(bare).then(|| sid.id.clone())
+    };
+    m.origin_id
+        .clone()
+        .filter(|o| !o.is_empty())
+        .or_else(|| m.id.clone())
+        .or_else(archived)
 }
 
 /// The receipts, markers and chat state a message carries (XEP-0085 §5.2 standalone

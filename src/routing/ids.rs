@@ -60,8 +60,11 @@ impl Default for IdGenerator {
 /// sender and the id the far side knows. A receipt (XEP-0184 `<received id/>`, XEP-0333
 /// `<displayed id/>`) or a reference (XEP-0444 reaction, 0308 correction, 0424 retraction,
 /// 0461 reply) coming back to that sender names parley's id; [`MessageIds::origin`] turns it
-/// into the sender's. XMPP→SIP messages keep their stanza id as `imdn.Message-ID` (percent-
-/// encoded as a CPIM token and decoded on the way back), so they need no entry.
+/// into the sender's. The stanza parley sends also carries that id as XEP-0359
+/// `<origin-id/>`, so a client that names messages by origin-id names the same one.
+/// XMPP→SIP messages keep the id their sender knows as `imdn.Message-ID` — the XEP-0359
+/// `<origin-id/>` when there is one, else the stanza id (`bridge::xmpp_in`), percent-encoded
+/// as a CPIM token and decoded on the way back — so they need no entry.
 #[derive(Debug)]
 pub struct MessageIds {
     map: Mutex<IdMap>,
