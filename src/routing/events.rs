@@ -183,6 +183,20 @@ impl Gateway {
         }
     }
 
+    /// What the SIP peers of `domain` take: SIMPLE (CPIM, IMDN, isComposing, HTML) and the
+    /// CPIM extension headers its `sip_extensions` names.
+    fn sip_caps(&self, domain: &str) -> sip_out::SipPeerCaps {
+        let extensions = self
+            .config()
+            .domain(domain)
+            .map(|d| d.sip_extension_set())
+            .unwrap_or_default();
+        sip_out::SipPeerCaps {
+            extensions,
+            ..sip_out::SipPeerCaps::default()
+        }
+    }
+
     /// A chat state that will not be delivered: counted, audited, logged at debug.
     fn chat_state_dropped(record: AuditRecord, why: &'static str) {
         debug!(
@@ -452,7 +466,7 @@ impl Gateway {
                 fallback_call_id: &id,
                 cseq: 1,
             },
-            caps: sip_out::SipPeerCaps::default(),
+            caps: self.sip_caps(local),
             call_id: None,
             to_tag: None,
             contact: &contact,
