@@ -310,3 +310,44 @@ async fn session_mode_keeps_receipt_requests_and_chat_states_open_nothing() {
     assert!(m.ends_with("confirm?"), "{m}");
     gw.cancel.cancel();
 }
+
+/// While parley's INVITE waits for its answer, a chat state is not held with the messages
+/// (it would be out of date, XEP-0085): once the 2xx comes, the held message goes in the
+/// dialog and the next request is the next message, no isComposing between them.
+#[tokio::test]
+async fn chat_states_do_not_wait_for_the_invite() {
+    let pki = Pki::new("sessev-pending", &["sip.test", "xmpp.test"]);
+    let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sip_hop = listener.local_addr().unwrap();
+    let gw = start(&pki, xmpp_hop, sip_hop, "im_mode = \"session\"").await;
+    let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
+
+    peer.send("<message type='chat' from='juliet@xmpp.test/balcony' to='bob@sip.test' id='p1'><body>first</body><thread>t-p</thread></message>").await;
+    let (tcp, _) = timeout(T, listener.accept()).await.unwrap().unwrap();
+    let tls = pki.server("sip.test").accept(tcp).await.unwrap();
+    let mut proxy = Text::new(tls);
+    let inv = timeout(T, read_sip(&mut proxy)).await.unwrap();
+    assert!(inv.starts_with("INVITE sip:bob@sip.test "), "{inv}");
+
+    // The chat state arrives while the INVITE is unanswered; the ping after it on the same
+    // stream is answered only once the chat state was handled.
+    peer.send("<message type='chat' from='juliet@xmpp.test/balcony' to='bob@sip.test'><composing xmlns='http://jabber.org/protocol/chatstates'/><thread>t-p</thread></message>").await;
+    peer.send("<iq type='get' id='sync-1' from='xmpp.test' to='sip.test'><ping xmlns='urn:xmpp:ping'/></iq>").await;
+    let pong = next_matching(&mut stanzas, "ping answer", |s| s.contains("sync-1")).await;
+    assert!(pong.contains("type='result'"), "{pong}");
+
+    proxy.send(&response_to(&inv, "200 OK")).await;
+    let ack = timeout(T, read_sip(&mut proxy)).await.unwrap();
+    assert!(ack.starts_with("ACK "), "{ack}");
+    let first = timeout(T, read_sip(&mut proxy)).await.unwrap();
+    assert_eq!(header_value(&first, "CSeq"), "2 MESSAGE", "{first}");
+    assert!(first.ends_with("first"), "{first}");
+    proxy.send(&response_to(&first, "200 OK")).await;
+
+    peer.send("<message type='chat' from='juliet@xmpp.test/balcony' to='bob@sip.test' id='p2'><body>second</body><thread>t-p</thread></message>").await;
+    let second = timeout(T, read_sip(&mut proxy)).await.unwrap();
+    assert_eq!(header_value(&second, "CSeq"), "3 MESSAGE", "{second}");
+    assert!(second.ends_with("second"), "{second}");
+    gw.cancel.cancel();
+}

@@ -42,6 +42,7 @@ use crate::bridge;
 use crate::config::{ImMode, Side};
 use crate::conn::sip_conn::PeerCerts;
 use crate::conn::xmpp_pool::OutStanza;
+use crate::metrics::{self, Direction, EventKind, Outcome};
 use crate::model::{ChatStateEvent, Envelope, MessageKind, Typing};
 use crate::sip::encode;
 use crate::sip::sdp;
@@ -633,6 +634,12 @@ impl Gateway {
                 if s.established {
                     s.local_cseq += 1;
                     send = Some((s.clone(), s.local_cseq));
+                } else if !held.bounce {
+                    // A chat state is out of date by the time the session is up (XEP-0085
+                    // §5.3); it takes no place from the messages waiting.
+                    drop(s);
+                    metrics::message(Direction::XmppToSip, EventKind::Typing, Outcome::Dropped);
+                    return true;
                 } else if s.pending.len() < MAX_PENDING {
                     s.pending.push(held);
                     return true;
