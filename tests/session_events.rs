@@ -351,3 +351,29 @@ async fn chat_states_do_not_wait_for_the_invite() {
     assert!(second.ends_with("second"), "{second}");
     gw.cancel.cancel();
 }
+
+/// A body-less `gone` that also carries a receipt: the receipt goes in the dialog, then the
+/// dialog ends with BYE (the receipt is not lost to the session's end).
+#[tokio::test]
+async fn a_receipt_riding_on_gone_goes_before_the_bye() {
+    let pki = Pki::new("sessev-gone", &["sip.test", "xmpp.test"]);
+    let (xmpp_hop, _stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let (sip_hop, mut requests) = sip_proxy(&pki, "sip.test").await;
+    let gw = start(&pki, xmpp_hop, sip_hop, "").await;
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    open(&mut ua, "e3").await;
+    let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
+
+    peer.send("<message type='chat' from='juliet@xmpp.test/balcony' to='alice@sip.test' id='rg1'><received xmlns='urn:xmpp:receipts' id='m-9'/><gone xmlns='http://jabber.org/protocol/chatstates'/><thread>e3</thread></message>").await;
+    let r = timeout(T, requests.recv()).await.unwrap().unwrap();
+    assert!(
+        r.starts_with("MESSAGE sip:alice@127.0.0.1:5999;transport=tls SIP/2.0\r\n"),
+        "{r}"
+    );
+    assert_eq!(header_value(&r, "Call-ID"), "e3", "{r}");
+    assert!(r.contains("<message-id>m-9</message-id>"), "{r}");
+    let bye = timeout(T, requests.recv()).await.unwrap().unwrap();
+    assert!(bye.starts_with("BYE "), "{bye}");
+    assert_eq!(header_value(&bye, "Call-ID"), "e3", "{bye}");
+    gw.cancel.cancel();
+}

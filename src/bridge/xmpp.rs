@@ -46,7 +46,7 @@ pub fn jid_address<'a>(c: &Cow<'a, str>) -> Result<Address<'a>, BridgeError> {
 /// The canonical message as an XMPP `<message/>`, appended to `out`: the plain fast path
 /// (RFC 6121 children only), written straight into `out`.
 pub fn write_message(out: &mut BytesMut, m: &ChatMessage<'_>, id: &str) {
-    out.reserve(m.body.len() + 160);
+    out.reserve(m.body.len() + 210);
     open_message(out, &m.from, &m.to, Some(id), m.kind, m.lang.as_deref());
     if let Some(s) = &m.subject {
         text_element(out, "subject", s);

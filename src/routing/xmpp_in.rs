@@ -151,12 +151,9 @@ impl Gateway {
                     self.bounce_to_xmpp(peer, local, &m, DeliveryError { condition, text })
                 }
             },
-            // Chat states and receipts without a body; `gone` may end an IM session first.
-            Err(BridgeError::EmptyBody) => {
-                if !self.xmpp_session_state(&m) {
-                    self.relay_xmpp_events(peer, local, &m);
-                }
-            }
+            // Chat states and receipts without a body (the event path; `gone` may end an IM
+            // session there, after the receipts the stanza also carries).
+            Err(BridgeError::EmptyBody) => self.relay_xmpp_events(peer, local, &m),
             Err(e) => {
                 metrics::policy_refusal(Protocol::Xmpp, PolicyReason::Untranslatable);
                 self.bounce_to_xmpp(
