@@ -35,6 +35,48 @@ pub const NAMESPACES: &[(&str, &str)] = &[
     ("invite", CONFERENCE),
 ];
 
+/// The extensions of [`NAMESPACES`] a SIP peer takes as CPIM headers, named by their prefix
+/// (configuration: `sip_extensions` of a SIP `[[domain]]`). A peer without one gets the
+/// readable text fallback for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Extensions(u8);
+
+impl Extensions {
+    /// None: text fallbacks only.
+    pub const NONE: Extensions = Extensions(0);
+    /// Every extension of [`NAMESPACES`].
+    pub const ALL: Extensions = Extensions((1 << NAMESPACES.len()) - 1);
+
+    fn bit(prefix: &str) -> Option<u8> {
+        let i = NAMESPACES.iter().position(|(p, _)| *p == prefix)?;
+        Some(1 << i)
+    }
+
+    /// The set holding the extension named `prefix` (`react`, `correct`, `retract`, `reply`,
+    /// `oob`, `invite`); `all` is every one. `None` for an unknown name.
+    pub fn named(prefix: &str) -> Option<Extensions> {
+        match prefix {
+            "all" => Some(Extensions::ALL),
+            p => Self::bit(p).map(Extensions),
+        }
+    }
+
+    /// The union of both sets.
+    pub fn with(self, other: Extensions) -> Extensions {
+        Extensions(self.0 | other.0)
+    }
+
+    /// Whether the extension named `prefix` is in the set.
+    pub fn has(self, prefix: &str) -> bool {
+        Self::bit(prefix).is_some_and(|b| self.0 & b != 0)
+    }
+
+    /// Whether the header `name` (`prefix.Local`) belongs to an extension in the set.
+    pub fn has_header(self, name: &str) -> bool {
+        name.split_once('.').is_some_and(|(p, _)| self.has(p))
+    }
+}
+
 /// XEP-0249 namespace.
 pub const CONFERENCE: &str = "jabber:x:conference";
 

@@ -4,7 +4,9 @@
 //!
 //! Layout: `sip-to-xmpp/NAME.sip`, `xmpp-to-sip/NAME.xml` (a SIMPLE peer: CPIM, IMDN,
 //! isComposing, HTML), `xmpp-to-sip-plain/` (an RFC 3428-only peer), `xmpp-to-sip-ext/` (a
-//! peer that declared parley's CPIM extension headers). Expected: `NAME.out`, the wire text
+//! peer that declared parley's CPIM extension headers, `sip_extensions = ["all"]`),
+//! `xmpp-to-sip-ext-react/` (one that declared only `react`: the others fall back to text).
+//! Expected: `NAME.out`, the wire text
 //! `parley translate` prints, and `NAME.json`, the canonical events (`--json`). An input
 //! whose name ends in `-refused` must be refused; its `.out` holds the refusal.
 //! `PARLEY_BLESS=1` rewrites the expected files (review the diff before committing).
@@ -20,6 +22,9 @@
 //!   `NS: imdn <urn:ietf:params:imdn>`; notifications are CPIM-wrapped `message/imdn+xml`
 //!   with `Content-Disposition: notification`, `<delivered/>` in a delivery-notification,
 //!   `<displayed/>` in a display-notification.
+//! - XEP-0359 §2.2: a client's `<origin-id/>` is its own id for the message, which servers
+//!   keep; it is the `imdn.Message-ID` (then the stanza id, then a `<stanza-id/>` set by the
+//!   sender's own account), and stanzas parley originates carry their id as `<origin-id/>`.
 //! - RFC 3862 §3: CPIM From/To/DateTime/Subject/NS headers, an empty line, MIME headers.
 //! - RFC 8048 (presence, obsoletes RFC 7248): subscription requests ⇄ SUBSCRIBE, PIDF
 //!   `<basic>` open/closed ⇄ available/unavailable, `<show/>` through RPID, `<status/>` ⇄
@@ -103,6 +108,15 @@ fn golden_pairs() {
             "xml",
             Protocol::Xmpp,
             SipPeerCaps::EXTENDED,
+        )
+        + check_dir(
+            "xmpp-to-sip-ext-react",
+            "xml",
+            Protocol::Xmpp,
+            SipPeerCaps {
+                extensions: crate::bridge::ext::Extensions::named("react").unwrap(),
+                ..SipPeerCaps::SIMPLE
+            },
         );
     assert!(n >= 150, "only {n} golden pairs");
 }

@@ -33,8 +33,9 @@ pub struct SipPeerCaps {
     pub is_composing: bool,
     /// `text/html` and `multipart/alternative`.
     pub html: bool,
-    /// parley's CPIM extension headers ([`super::ext`]).
-    pub extensions: bool,
+    /// Which of parley's CPIM extension headers ([`super::ext`]) the peer takes; the others
+    /// cross as their readable text fallback.
+    pub extensions: ext::Extensions,
 }
 
 impl SipPeerCaps {
@@ -44,7 +45,7 @@ impl SipPeerCaps {
         imdn: false,
         is_composing: false,
         html: false,
-        extensions: false,
+        extensions: ext::Extensions::NONE,
     };
     /// A SIMPLE peer: CPIM, IMDN, isComposing and HTML, no extension headers (the default).
     pub const SIMPLE: SipPeerCaps = SipPeerCaps {
@@ -52,11 +53,11 @@ impl SipPeerCaps {
         imdn: true,
         is_composing: true,
         html: true,
-        extensions: false,
+        extensions: ext::Extensions::NONE,
     };
     /// A peer that also declared the extension headers.
     pub const EXTENDED: SipPeerCaps = SipPeerCaps {
-        extensions: true,
+        extensions: ext::Extensions::ALL,
         ..SipPeerCaps::SIMPLE
     };
 }
@@ -129,7 +130,7 @@ pub fn write_sip_event_as(
         }
         Event::Correction(c) => {
             let mut m = c.message.clone();
-            if !(o.caps.cpim && o.caps.extensions) {
+            if !(o.caps.cpim && o.caps.extensions.has("correct")) {
                 m.body = Cow::Owned(ext::correction_text(&c.message.body));
                 m.rich = None;
             }
@@ -262,50 +263,49 @@ fn write_im(
         payload.extend_from_slice(m.body.as_bytes());
         Cow::Borrowed("text/plain;charset=UTF-8")
     };
-    let with_ext = o.caps.cpim && o.caps.extensions && !ext_headers.is_empty();
+    let known = |h: &&(String, Cow<'_, str>)| o.caps.extensions.has_header(&h.0);
+    let with_reply = o.caps.cpim && m.reply.is_some() && o.caps.extensions.has("reply");
+    let with_ext = o.caps.cpim && ext_headers.iter().any(|h| known(&h));
     let with_imdn = o.caps.cpim && o.caps.imdn && m.receipts.any();
-    let (body, content_type) =
-        if with_ext || with_imdn || (o.caps.cpim && m.reply.is_some() && o.caps.extensions) {
-            let mut cpim = Vec::with_capacity(payload.len() + 256);
-            write_cpim_headers(
-                &mut cpim,
-                &m.from,
-                name,
-                &m.to,
-                m.stamp.as_deref().unwrap_or(o.now),
-            );
-            if let Some(s) = &m.subject {
-                cpim_header(&mut cpim, "Subject", s);
+    let (body, content_type) = if with_ext || with_imdn || with_reply {
+        let mut cpim = Vec::with_capacity(payload.len() + 256);
+        write_cpim_headers(
+            &mut cpim,
+            &m.from,
+            name,
+            &m.to,
+            m.stamp.as_deref().unwrap_or(o.now),
+        );
+        if let Some(s) = &m.subject {
+            cpim_header(&mut cpim, "Subject", s);
+        }
+        if with_imdn {
+            cpim_header(&mut cpim, "NS", "imdn <urn:ietf:params:imdn>");
+            let id = m.id.as_deref().unwrap_or(o.req.fallback_call_id);
+            cpim_header(&mut cpim, "imdn.Message-ID", &imdn_message_id(id));
+            let d = match (m.receipts.delivery, m.receipts.display) {
+                (true, true) => "positive-delivery, display",
+                (true, false) => "positive-delivery",
+                _ => "display",
+            };
+            cpim_header(&mut cpim, "imdn.Disposition-Notification", d);
+        }
+        let mut reply_h = Vec::new();
+        if let (true, Some(r)) = (with_reply, &m.reply) {
+            reply_h.push(ext_h("reply", "Id", &r.id));
+            if let Some(a) = &r.author {
+                reply_h.push(ext_h("reply", "To", a));
             }
-            if with_imdn {
-                cpim_header(&mut cpim, "NS", "imdn <urn:ietf:params:imdn>");
-                let id = m.id.as_deref().unwrap_or(o.req.fallback_call_id);
-                cpim_header(&mut cpim, "imdn.Message-ID", &imdn_message_id(id));
-                let d = match (m.receipts.delivery, m.receipts.display) {
-                    (true, true) => "positive-delivery, display",
-                    (true, false) => "positive-delivery",
-                    _ => "display",
-                };
-                cpim_header(&mut cpim, "imdn.Disposition-Notification", d);
-            }
-            let mut reply_h = Vec::new();
-            if let (true, Some(r)) = (o.caps.extensions, &m.reply) {
-                reply_h.push(ext_h("reply", "Id", &r.id));
-                if let Some(a) = &r.author {
-                    reply_h.push(ext_h("reply", "To", a));
-                }
-            }
-            if o.caps.extensions {
-                write_ext_headers(&mut cpim, ext_headers.iter().chain(&reply_h));
-            }
-            cpim.extend_from_slice(b"\r\nContent-Type: ");
-            cpim.extend_from_slice(payload_type.as_bytes());
-            cpim.extend_from_slice(b"\r\n\r\n");
-            cpim.extend_from_slice(&payload);
-            (cpim, Cow::Borrowed("message/cpim"))
-        } else {
-            (payload, payload_type)
-        };
+        }
+        write_ext_headers(&mut cpim, ext_headers.iter().filter(known).chain(&reply_h));
+        cpim.extend_from_slice(b"\r\nContent-Type: ");
+        cpim.extend_from_slice(payload_type.as_bytes());
+        cpim.extend_from_slice(b"\r\n\r\n");
+        cpim.extend_from_slice(&payload);
+        (cpim, Cow::Borrowed("message/cpim"))
+    } else {
+        (payload, payload_type)
+    };
     let call_id = o.call_id.unwrap_or_else(|| {
         m.thread
             .as_deref()

@@ -46,7 +46,7 @@ pub fn jid_address<'a>(c: &Cow<'a, str>) -> Result<Address<'a>, BridgeError> {
 /// The canonical message as an XMPP `<message/>`, appended to `out`: the plain fast path
 /// (RFC 6121 children only), written straight into `out`.
 pub fn write_message(out: &mut BytesMut, m: &ChatMessage<'_>, id: &str) {
-    out.reserve(m.body.len() + 160);
+    out.reserve(m.body.len() + 210);
     open_message(out, &m.from, &m.to, Some(id), m.kind, m.lang.as_deref());
     if let Some(s) = &m.subject {
         text_element(out, "subject", s);
@@ -55,7 +55,17 @@ pub fn write_message(out: &mut BytesMut, m: &ChatMessage<'_>, id: &str) {
     if let Some(t) = &m.thread {
         text_element(out, "thread", t);
     }
+    write_origin_id(out, id);
     out.put_slice(b"</message>");
+}
+
+/// XEP-0359 `<origin-id/>` naming the stanza's own id: parley originates the XMPP stanza of
+/// a message from SIP, so clients that correlate receipts, markers and references by
+/// origin-id find the id the gateway maps back (`routing::ids`).
+pub(crate) fn write_origin_id(out: &mut BytesMut, id: &str) {
+    out.put_slice(b"<origin-id xmlns='urn:xmpp:sid:0' id='");
+    escape_into(out, id, true);
+    out.put_slice(b"'/>");
 }
 
 /// `<message from to id type xml:lang>` from addresses (JIDs written in place).

@@ -1,10 +1,16 @@
 //! XMPP → canonical events (RFC 6121 messages and presence; XEP-0085, 0184, 0333, 0071,
 //! 0444, 0308, 0424, 0461, 0066, 0172, 0203, 0249). Pure functions over the codec's views.
 //!
-//! One stanza gives one event, or two when a body-less message carries both a chat state and
-//! a receipt. A message with a body and an extension that defines it (reactions,
-//! retraction, file link, invitation, correction) is that extension's event, the body being
-//! its fallback; the chat state riding on a message with a body is implied by the message.
+//! A message with a body and an extension that defines it (reactions, retraction, file link,
+//! invitation, correction) is that extension's event, the body being its fallback. Whatever
+//! else the stanza carries follows as events of their own, so nothing is lost: a receipt
+//! (XEP-0184 `<received/>`) or marker (XEP-0333 `<received/>`, `<displayed/>`) riding on a
+//! message is a receipt event after it, and so is a chat state that the message does not
+//! imply. XEP-0085 puts `<active/>` on content messages, and an RFC 3994 receiver shows the
+//! sender as idle once a content message arrives, so `active`, `paused` and
+//! `inactive` with a body are implied by the message, while `composing` (typing again) and
+//! `gone` (the conversation ends, which may end an IM session) follow it. A body-less message
+//! gives its receipts and its chat state, whatever the state.
 
 use std::borrow::Cow;
 
@@ -82,59 +88,70 @@ pub fn events_from_message<'a>(m: &MessageView<'a>) -> Result<Vec<Event<'a>>, Br
     let env = Envelope {
         from: from.clone(),
         to: to.clone(),
-        id: m.id.clone(),
+        id: sender_id(m),
         thread: m.thread.clone(),
         kind,
     };
     let body = m.body.clone().filter(|b| !b.trim().is_empty());
+    let with_riders = |main: Event<'a>, env: &Envelope<'a>| {
+        let mut out = vec![main];
+        riders(m, env, true, &mut out);
+        out
+    };
     if let Some(r) = &m.reactions {
-        return Ok(vec![Event::Reaction(Reaction {
-            env,
+        let e = Event::Reaction(Reaction {
+            env: env.clone(),
             to_id: r.id.clone(),
             emoji: r.iter().filter(|e| !e.trim().is_empty()).collect(),
-        })]);
+        });
+        return Ok(with_riders(e, &env));
     }
     if let Some(retracts) = &m.retract_id {
-        return Ok(vec![Event::Retraction(Retraction {
-            env,
+        let e = Event::Retraction(Retraction {
+            env: env.clone(),
             retracts: retracts.clone(),
-        })]);
+        });
+        return Ok(with_riders(e, &env));
     }
     if let Some(invite) = m
         .children()
         .find(|c| c.ns == ext::CONFERENCE && c.name == "x")
     {
         let room = invite.attr("jid").ok_or(BridgeError::Malformed)?;
-        return Ok(vec![Event::GroupInvite(GroupInvite {
-            env,
+        let e = Event::GroupInvite(GroupInvite {
+            env: env.clone(),
             room,
             reason: invite.attr("reason"),
             password: invite.attr("password"),
-        })]);
+        });
+        return Ok(with_riders(e, &env));
     }
     if let Some(oob) = &m.oob {
         let name = match &oob.url {
             Cow::Borrowed(u) => ext::file_name(u),
             Cow::Owned(u) => Cow::Owned(ext::file_name(u).into_owned()),
         };
-        return Ok(vec![Event::FileLink(FileLink {
+        let e = Event::FileLink(FileLink {
             url: oob.url.clone(),
             name,
             size: None,
             desc: oob.desc.clone(),
             text: body.filter(|b| b.trim() != oob.url.trim()),
-            env,
-        })]);
+            env: env.clone(),
+        });
+        return Ok(with_riders(e, &env));
     }
     let Some(body) = body else {
-        return Ok(bodyless(m, env));
+        let mut out = Vec::new();
+        riders(m, &env, false, &mut out);
+        return Ok(out);
     };
     let mut msg = ChatMessage::plain(from, to, body);
     msg.thread = m.thread.clone();
     msg.kind = kind;
     msg.subject = m.subject.clone();
     msg.lang = m.body_lang.clone().or_else(|| m.lang.clone());
-    msg.id = m.id.clone();
+    msg.id = env.id.clone();
     msg.rich = m.xhtml.and_then(html::sanitize).map(Cow::Owned);
     msg.alt_bodies = m
         .bodies()
@@ -157,19 +174,48 @@ pub fn events_from_message<'a>(m: &MessageView<'a>) -> Result<Vec<Event<'a>>, Br
         .filter(|c| c.ns != ext::CONFERENCE)
         .map(|c| Passthrough::Xml(c.self_contained()))
         .collect();
-    Ok(vec![match &m.replace_id {
+    let main = match &m.replace_id {
         Some(replaces) => Event::Correction(Correction {
             message: msg,
             replaces: replaces.clone(),
         }),
         None => Event::Message(msg),
-    }])
+    };
+    Ok(with_riders(main, &env))
 }
 
-/// A message without a body: receipts, markers, chat states (XEP-0085 §5.2 standalone
-/// notifications). XEP-0333 `acknowledged` has no IMDN counterpart.
-fn bodyless<'a>(m: &MessageView<'a>, env: Envelope<'a>) -> Vec<Event<'a>> {
-    let mut out = Vec::new();
+/// The id the XMPP sender knows its message by, for the SIP side to name in receipts and
+/// references (`imdn.Message-ID`): XEP-0359 `<origin-id/>` first (the originating client's
+/// own id, which servers must keep, §2.2), then the stanza `id`, then a `<stanza-id/>` set
+/// `by` the sender's own account (its archive id, which its clients also know).
+fn sender_id<'a>(m: &MessageView<'a>) -> Option<Cow<'a, str>> {
+    let archived = || {
+        let sid = m.stanza_id.as_ref()?;
+        let bare = m.from.as_deref()?.split('/').next()?;
+        sid.by.eq_ignore_ascii_case(bare).then(|| sid.id.clone())
+    };
+    m.origin_id
+        .clone()
+        .filter(|o| !o.is_empty())
+        .or_else(|| m.id.clone())
+        .or_else(archived)
+}
+
+/// The receipts, markers and chat state a message carries (XEP-0085 §5.2 standalone
+/// notifications when it has no content), appended to `out`. `with_content`: they ride on a
+/// content event, so they take no id of their own (the stanza id is the content's) and
+/// chat states the content implies are left out (module docs). XEP-0333 `acknowledged` has
+/// no IMDN counterpart.
+fn riders<'a>(
+    m: &MessageView<'a>,
+    env: &Envelope<'a>,
+    with_content: bool,
+    out: &mut Vec<Event<'a>>,
+) {
+    let env = Envelope {
+        id: if with_content { None } else { env.id.clone() },
+        ..env.clone()
+    };
     let receipt = |kind, id: &Cow<'a, str>| {
         Event::Receipt(Receipt {
             env: env.clone(),
@@ -188,20 +234,20 @@ fn bodyless<'a>(m: &MessageView<'a>, env: Envelope<'a>) -> Vec<Event<'a>> {
         Some(Marker::Displayed(id)) => out.push(receipt(ReceiptKind::Displayed, id)),
         _ => {}
     }
-    if let Some(s) = m.chat_state {
-        out.push(Event::ChatState(ChatStateEvent {
-            env,
-            state: match s {
-                ChatState::Active => Typing::Active,
-                ChatState::Composing => Typing::Composing,
-                ChatState::Paused => Typing::Paused,
-                ChatState::Inactive => Typing::Inactive,
-                ChatState::Gone => Typing::Gone,
-            },
-            refresh: None,
-        }));
-    }
-    out
+    let state = match m.chat_state {
+        Some(ChatState::Composing) => Typing::Composing,
+        Some(ChatState::Gone) => Typing::Gone,
+        _ if with_content => return,
+        Some(ChatState::Active) => Typing::Active,
+        Some(ChatState::Paused) => Typing::Paused,
+        Some(ChatState::Inactive) => Typing::Inactive,
+        None => return,
+    };
+    out.push(Event::ChatState(ChatStateEvent {
+        env,
+        state,
+        refresh: None,
+    }));
 }
 
 /// A `<presence/>` as events (RFC 6121 §3–4, DESIGN presence table).

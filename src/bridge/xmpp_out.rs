@@ -163,12 +163,17 @@ fn ext_message(
     ext_out: &MessageExtOut<'_>,
 ) {
     let (from, to) = (jid(&env.from), jid(&env.to));
+    let id = env.id.as_deref().unwrap_or(id);
+    let ext_out = &MessageExtOut {
+        origin_id: Some(id),
+        ..*ext_out
+    };
     write_message_with(
         out,
         &MessageOut {
             from: &from,
             to: &to,
-            id: Some(env.id.as_deref().unwrap_or(id)),
+            id: Some(id),
             type_: message_type(env.kind),
             lang: None,
             body,
@@ -243,6 +248,7 @@ pub fn write_xmpp_message(
                 .map(|r| (r.author.as_deref(), r.id.as_ref())),
             nick: m.nick.as_deref(),
             delay: m.stamp.as_deref().map(|s| (s, None)),
+            origin_id: Some(id),
             raw: &raw,
             ..MessageExtOut::default()
         },

@@ -209,6 +209,26 @@ pub struct DomainConfig {
     /// to, instead of `tls.ca_file`, both ways (SASL EXTERNAL, dialback, outbound TLS).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// For a SIP domain: which of parley's CPIM extension headers its peers understand, by
+    /// namespace prefix (`bridge::ext`): `react` (XEP-0444 reactions), `correct` (XEP-0308),
+    /// `retract` (XEP-0424), `reply` (XEP-0461), `oob` (XEP-0066 file links), `invite`
+    /// (XEP-0249), or `all`. Those events then travel as `message/cpim` with the extension
+    /// headers (the payload stays the readable text); the others, and all of them by default,
+    /// as the readable text fallback only.
+    #[serde(default)]
+    pub sip_extensions: Vec<String>,
+}
+
+impl DomainConfig {
+    /// [`DomainConfig::sip_extensions`] as a set (unknown names, refused by
+    /// [`Config::validate`], are left out).
+    pub fn sip_extension_set(&self) -> crate::bridge::ext::Extensions {
+        use crate::bridge::ext::Extensions;
+        self.sip_extensions
+            .iter()
+            .filter_map(|n| Extensions::named(n))
+            .fold(Extensions::NONE, Extensions::with)
+    }
 }
 
 /// The transport of requests to a SIP domain.
@@ -364,6 +384,24 @@ impl Config {
                     ));
                 }
                 _ => {}
+            }
+            if !d.sip_extensions.is_empty() && d.side != Side::Sip {
+                return Err(invalid(
+                    key("sip_extensions"),
+                    "applies only to SIP domains",
+                ));
+            }
+            if let Some(bad) = d
+                .sip_extensions
+                .iter()
+                .find(|n| crate::bridge::ext::Extensions::named(n).is_none())
+            {
+                return Err(invalid(
+                    key("sip_extensions"),
+                    format!(
+                        "unknown extension {bad:?} (known: \"react\", \"correct\", \"retract\", \"reply\", \"oob\", \"invite\", \"all\")"
+                    ),
+                ));
             }
             if d.direct_tls && (d.side != Side::Xmpp || d.next_hop.is_none()) {
                 return Err(invalid(

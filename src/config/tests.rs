@@ -114,3 +114,47 @@ fn a_peer_ca_file_is_for_existing_files_of_xmpp_domains_only() {
         [("xmpp.localhost".to_owned(), PathBuf::from(file))]
     );
 }
+
+#[test]
+fn sip_extensions_are_checked_and_read() {
+    use crate::bridge::ext::Extensions;
+    let with = |line: &str, domain: &str| {
+        DEFAULT_CONFIG.replace(
+            &format!("[[domain]]\nname = \"{domain}\"\n"),
+            &format!("[[domain]]\nname = \"{domain}\"\n{line}\n"),
+        )
+    };
+    let c = Config::parse(&with(
+        "sip_extensions = [\"react\", \"reply\"]",
+        "sip.localhost",
+    ))
+    .unwrap();
+    c.validate().unwrap();
+    let set = c.domain("sip.localhost").unwrap().sip_extension_set();
+    assert!(set.has("react") && set.has("reply"));
+    assert!(!set.has("correct") && !set.has("oob"));
+    // Absent: none, the text fallbacks (today's behaviour).
+    let plain = Config::builtin();
+    assert_eq!(
+        plain.domain("sip.localhost").unwrap().sip_extension_set(),
+        Extensions::NONE
+    );
+    let all = Config::parse(&with("sip_extensions = [\"all\"]", "sip.localhost")).unwrap();
+    assert_eq!(
+        all.domain("sip.localhost").unwrap().sip_extension_set(),
+        Extensions::ALL
+    );
+    let err = Config::parse(&with("sip_extensions = [\"reactions\"]", "sip.localhost"))
+        .unwrap()
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("domain[0].sip_extensions"), "{err}");
+    assert!(err.contains("\"reactions\""), "{err}");
+    let err = Config::parse(&with("sip_extensions = [\"react\"]", "xmpp.localhost"))
+        .unwrap()
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("domain[1].sip_extensions"), "{err}");
+}

@@ -49,7 +49,9 @@ use crate::config::Side;
 use crate::conn::sip_conn::PeerCerts;
 use crate::conn::xmpp_pool::OutStanza;
 use crate::metrics::{self, Direction, Outcome, PolicyReason, Protocol};
-use crate::model::{Address, ChatMessage, DeliveryError, Event, ReceiptKind, ReceiptRequest};
+use crate::model::{
+    Address, ChatMessage, DeliveryError, Event, ReceiptKind, ReceiptRequest, Typing,
+};
 use crate::policy::{Decision, Refusal};
 use crate::sip::SipMessage;
 use crate::store::bare;
@@ -178,6 +180,20 @@ impl Gateway {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// What the SIP peers of `domain` take: SIMPLE (CPIM, IMDN, isComposing, HTML) and the
+    /// CPIM extension headers its `sip_extensions` names.
+    fn sip_caps(&self, domain: &str) -> sip_out::SipPeerCaps {
+        let extensions = self
+            .config()
+            .domain(domain)
+            .map(|d| d.sip_extension_set())
+            .unwrap_or_default();
+        sip_out::SipPeerCaps {
+            extensions,
+            ..sip_out::SipPeerCaps::default()
         }
     }
 
@@ -427,7 +443,11 @@ impl Gateway {
             }
             return;
         }
-        if matches!(e, Event::Message(_)) && self.xmpp_to_session(peer, local, m) {
+        // `gone` ends the pair's IM session with BYE (routing/sip_session.rs).
+        if matches!(&e, Event::ChatState(c) if c.state == Typing::Gone)
+            && self.xmpp_session_state(m)
+        {
+            audit::emit(record);
             return;
         }
         self.map_references(&mut e);
@@ -446,7 +466,7 @@ impl Gateway {
                 fallback_call_id: &id,
                 cseq: 1,
             },
-            caps: sip_out::SipPeerCaps::default(),
+            caps: self.sip_caps(local),
             call_id: None,
             to_tag: None,
             contact: &contact,
@@ -480,6 +500,12 @@ impl Gateway {
         }
         let record = record.session(&id);
         let request = out.freeze();
+        // A SIP user in an IM session gets the event inside the dialog (routing/sip_session.rs).
+        let (opens, bounce) = (class == Class::Content, class != Class::Ephemeral);
+        if self.xmpp_event_to_session(peer, local, m, &request, opens, bounce) {
+            audit::emit(record);
+            return;
+        }
         if class == Class::Ephemeral {
             self.chat_state_to_sip(peer, local, request, branch, record);
             return;

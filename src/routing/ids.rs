@@ -69,9 +69,12 @@ pub const MAX_CARRIED_ID: usize = 128;
 /// out of it. Nothing is stored, so receipts find their message across restarts and for as
 /// long as the recipient keeps it. Only a sender id that is no SIP token or is longer than
 /// [`MAX_CARRIED_ID`] is remembered in a bounded in-memory map instead (kept
-/// [`ID_MAP_TTL`], lost on restart: its receipt then names parley's id). XMPP→SIP messages
-/// keep their stanza id as `imdn.Message-ID` (percent-encoded as a CPIM token and decoded on
-/// the way back), so they need neither.
+/// [`ID_MAP_TTL`], lost on restart: its receipt then names parley's id). The stanza parley
+/// sends also carries its id as XEP-0359 `<origin-id/>`, so a client that names messages by
+/// origin-id names the same one. XMPP→SIP messages keep the id their sender knows as
+/// `imdn.Message-ID` — the XEP-0359 `<origin-id/>` when there is one, else the stanza id
+/// (`bridge::xmpp_in`), percent-encoded as a CPIM token and decoded on the way back — so
+/// they need neither.
 #[derive(Debug)]
 pub struct MessageIds {
     map: Mutex<IdMap>,

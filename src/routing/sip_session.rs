@@ -11,14 +11,19 @@
 //!   UDP, §17.2.1), so a CANCEL finds nothing left to cancel (200 for the CANCEL, the INVITE
 //!   stays answered). A 2xx that gets no ACK within 64·T1 ends the session: BYE to SIP,
 //!   `gone` to XMPP (§13.3.1.4).
-//! - MESSAGE in the dialog → XMPP chat message on that thread (answered as page mode is:
-//!   202 handed on, 200 confirmed, mapped errors); isComposing → XEP-0085.
-//! - XMPP messages from the XMPP user to the SIP user (by thread, else by the pair) go back
-//!   as in-dialog MESSAGE; an XMPP `gone` or the idle timeout (`sip.session_idle_timeout_secs`)
-//!   ends the dialog with BYE. A BYE from SIP is answered 200 and sends `gone` to XMPP.
+//! - MESSAGE in the dialog → the events page mode makes of it (routing/events.rs), on that
+//!   thread: text, isComposing → XEP-0085, IMDN → XEP-0184/0333, CPIM, HTML, multipart;
+//!   answered as page mode is (202 handed on, 200 confirmed, mapped errors; a body that
+//!   cannot be mapped is refused, 415/488).
+//! - XMPP messages and events (chat states, receipts, markers, rich text, reactions, …) from
+//!   the XMPP user to the SIP user (by thread, else by the pair) go back as in-dialog MESSAGE
+//!   with the payload page mode would send; an XMPP `gone` or the idle timeout
+//!   (`sip.session_idle_timeout_secs`) ends the dialog with BYE. A BYE from SIP is answered
+//!   200 and sends `gone` to XMPP.
 //! - To a SIP domain with `im_mode = "session"`, the first XMPP message to a user opens the
 //!   dialog with an INVITE (parley's offer); messages wait (bounded) for its 2xx, then go in
-//!   the dialog; a failure bounces them to the XMPP sender.
+//!   the dialog; a failure bounces them to the XMPP sender. Receipts and chat states open no
+//!   session: without one they go in page mode.
 //!
 //! Sessions live in memory; a restart ends them (the SIP side re-INVITEs on its next message).
 
@@ -26,7 +31,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use dashmap::DashMap;
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info};
@@ -37,6 +42,7 @@ use crate::bridge;
 use crate::config::{ImMode, Side};
 use crate::conn::sip_conn::PeerCerts;
 use crate::conn::xmpp_pool::OutStanza;
+use crate::metrics::{self, Direction, EventKind, Outcome};
 use crate::model::{ChatStateEvent, Envelope, MessageKind, Typing};
 use crate::sip::encode;
 use crate::sip::sdp;
@@ -87,7 +93,52 @@ struct Held {
     from: String,
     to: String,
     id: Option<String>,
-    body: String,
+    /// What the in-dialog MESSAGE carries.
+    payload: Payload,
+    /// Whether a failure goes back to the XMPP sender as an error stanza (not for chat
+    /// states: nothing waits for one, XEP-0085 §5.3).
+    bounce: bool,
+}
+
+/// The body of an in-dialog MESSAGE and the headers that describe it: the same payload a
+/// page-mode MESSAGE for the event carries (`bridge::sip_out` writes both).
+#[derive(Debug, Clone)]
+struct Payload {
+    content_type: String,
+    /// Subject and Content-Language, when the page-mode request has them.
+    headers: Vec<(&'static str, String)>,
+    body: Bytes,
+}
+
+impl Payload {
+    fn plain(body: &str) -> Payload {
+        Payload {
+            content_type: "text/plain;charset=UTF-8".to_owned(),
+            headers: Vec::new(),
+            body: Bytes::copy_from_slice(body.as_bytes()),
+        }
+    }
+
+    /// The payload of a page-mode request written by `bridge::sip_out`.
+    fn of_request(req: &SipMessage) -> Option<Payload> {
+        let text = |h| {
+            req.header(h)
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .map(str::to_owned)
+        };
+        let headers = [
+            ("Subject", HeaderName::Subject),
+            ("Content-Language", HeaderName::ContentLanguage),
+        ]
+        .into_iter()
+        .filter_map(|(name, h)| Some((name, text(h)?)))
+        .collect();
+        Some(Payload {
+            content_type: text(HeaderName::ContentType)?,
+            headers,
+            body: req.body_bytes(),
+        })
+    }
 }
 
 /// The live IM sessions.
@@ -399,8 +450,10 @@ impl Gateway {
             .map_err(|_| st(400, "Bad Request"))
     }
 
-    /// A MESSAGE in a session whose body is not text/plain (isComposing, CPIM, HTML):
-    /// translated with the full SIP bridge and handed to XMPP.
+    /// A MESSAGE in a session whose body is not text/plain (isComposing, IMDN, CPIM, HTML,
+    /// multipart): the same event path as page mode (`routing/events.rs`), so the XMPP user
+    /// gets the same stanzas, on the session's thread (the hidden token of its Call-ID, as
+    /// `bridge::sip_in` derives it). What cannot be mapped is refused with its SIP status.
     pub(crate) async fn session_rich_message(
         self: &Arc<Self>,
         peer: &PeerCerts,
@@ -409,38 +462,10 @@ impl Gateway {
         let Ok(call_id) = req.call_id() else {
             return st(400, "Bad Request");
         };
-        let Some(sender) = self.session_peer(peer, call_id) else {
+        if self.session_peer(peer, call_id).is_none() {
             return st(403, "Peer Not Authenticated For Sender Domain");
-        };
-        let thread = bridge::sip::thread_of_call_id(call_id).into_owned();
-        let mut events = match bridge::sip_in::events_from_sip(req) {
-            Ok(e) => e,
-            Err(e) => return (e.sip_status().0, Cow::Borrowed(e.sip_status().1)),
-        };
-        let Some(event) = events.first_mut() else {
-            return st(200, "OK");
-        };
-        let remote = match event {
-            crate::model::Event::Message(m) => {
-                if let Err(r) = self.police(m, Side::Sip) {
-                    return r.sip_status();
-                }
-                m.thread = Some(Cow::Owned(thread));
-                m.to.domain.clone().into_owned()
-            }
-            crate::model::Event::ChatState(c) => {
-                c.env.thread = Some(Cow::Owned(thread));
-                c.env.to.domain.clone().into_owned()
-            }
-            _ => return st(200, "OK"),
-        };
-        let id = self.new_id();
-        let mut out = BytesMut::with_capacity(512);
-        if bridge::xmpp_out::write_xmpp_event(&mut out, event, &id).is_err() {
-            return st(415, "Unsupported Media Type");
         }
-        self.forward_to_xmpp(&sender, &remote, id, out.freeze())
-            .await
+        self.relay_sip_events(peer, req).await
     }
 
     /// The verified SIP domain of a session's peer, when `peer` is authenticated for it.
@@ -545,27 +570,78 @@ impl Gateway {
         local: &str,
         m: &MessageView<'_>,
     ) -> bool {
-        let (Some(from), Some(to), Some(body)) = (m.from.as_deref(), m.to.as_deref(), &m.body)
-        else {
+        let Some(body) = &m.body else { return false };
+        let Some(held) = held_of(m, Payload::plain(body), true) else {
+            return false;
+        };
+        self.held_to_session(peer, local, m.thread.as_deref(), held, true)
+    }
+
+    /// An XMPP event already translated for SIP (`request`, the page-mode MESSAGE
+    /// `bridge::sip_out` wrote): its payload goes in the pair's live session as an in-dialog
+    /// MESSAGE, so a SIP user in a session gets receipts, chat states, rich text and the
+    /// rest inside the dialog. `opens`: content opens a session towards a domain in session
+    /// mode (notices and chat states do not). `bounce`: a failure is answered with an XMPP
+    /// error. `false`: not a session matter, relay it in page mode.
+    pub(crate) fn xmpp_event_to_session(
+        self: &Arc<Self>,
+        peer: &VerifiedDomain,
+        local: &str,
+        m: &MessageView<'_>,
+        request: &Bytes,
+        opens: bool,
+        bounce: bool,
+    ) -> bool {
+        let (Some(from), Some(to)) = (m.from.as_deref(), m.to.as_deref()) else {
             return false;
         };
         let pair = (bare_jid(from), bare_jid(to));
-        let held = Held {
-            nick: m.nick.as_deref().map(str::to_owned),
-            from: from.to_owned(),
-            to: to.to_owned(),
-            id: m.id.as_deref().map(str::to_owned),
-            body: body.clone().into_owned(),
+        let live = self.session_of(m.thread.as_deref(), &pair).is_some();
+        if !(live || (opens && self.session_mode(local))) {
+            return false;
+        }
+        let payload = SipMessage::parse(request.clone(), &self.sip_limits())
+            .ok()
+            .and_then(|r| Payload::of_request(&r));
+        let Some(held) = payload.and_then(|p| held_of(m, p, bounce)) else {
+            return false;
         };
-        if let Some(call_id) = self.session_of(m.thread.as_deref(), &pair) {
+        self.held_to_session(peer, local, m.thread.as_deref(), held, opens)
+    }
+
+    /// Whether XMPP messages to the SIP domain `local` open IM sessions.
+    fn session_mode(&self, local: &str) -> bool {
+        self.config()
+            .domain(local)
+            .is_some_and(|d| d.side == Side::Sip && d.im_mode == ImMode::Session)
+    }
+
+    /// `held` in the pair's session: sent when it is established, held (bounded) while its
+    /// INVITE is out, or (`may_open`, session mode) opening one.
+    fn held_to_session(
+        self: &Arc<Self>,
+        peer: &VerifiedDomain,
+        local: &str,
+        thread: Option<&str>,
+        held: Held,
+        may_open: bool,
+    ) -> bool {
+        let pair = (bare_jid(&held.from), bare_jid(&held.to));
+        if let Some(call_id) = self.session_of(thread, &pair) {
             let mut send = None;
             if let Some(mut s) = self.sessions.by_call_id.get_mut(&call_id) {
                 s.last_active = Instant::now();
                 if s.established {
                     s.local_cseq += 1;
                     send = Some((s.clone(), s.local_cseq));
+                } else if !held.bounce {
+                    // A chat state is out of date by the time the session is up (XEP-0085
+                    // §5.3); it takes no place from the messages waiting.
+                    drop(s);
+                    metrics::message(Direction::XmppToSip, EventKind::Typing, Outcome::Dropped);
+                    return true;
                 } else if s.pending.len() < MAX_PENDING {
-                    s.pending.push(held.clone());
+                    s.pending.push(held);
                     return true;
                 } else {
                     drop(s);
@@ -578,14 +654,10 @@ impl Gateway {
                 return true;
             }
         }
-        let session_mode = self
-            .config()
-            .domain(local)
-            .is_some_and(|d| d.side == Side::Sip && d.im_mode == ImMode::Session);
-        if !session_mode {
+        if !(may_open && self.session_mode(local)) {
             return false;
         }
-        self.open_session(peer, local, pair, m.thread.as_deref(), held);
+        self.open_session(peer, local, pair, thread, held);
         true
     }
 
@@ -636,6 +708,18 @@ impl Gateway {
         }
         of_pair
     }
+}
+
+/// What a message leaves behind for the session: addresses, id, nick and the payload.
+fn held_of(m: &MessageView<'_>, payload: Payload, bounce: bool) -> Option<Held> {
+    Some(Held {
+        nick: m.nick.as_deref().map(str::to_owned),
+        from: m.from.as_deref()?.to_owned(),
+        to: m.to.as_deref()?.to_owned(),
+        id: m.id.as_deref().map(str::to_owned),
+        payload,
+        bounce,
+    })
 }
 
 fn is_sdp(req: &SipMessage) -> bool {

@@ -26,6 +26,8 @@ pub(super) struct DialogRequest<'a> {
     pub cseq: u32,
     pub branch: &'a str,
     pub content_type: Option<&'a str>,
+    /// Headers that describe the body (Subject, Content-Language).
+    pub extra: &'a [(&'static str, String)],
     pub body: &'a [u8],
 }
 
@@ -67,6 +69,7 @@ pub(super) fn write_dialog_request(sent_by: &str, s: &Session, r: &DialogRequest
     if let Some(ct) = r.content_type {
         headers.push(("Content-Type", ct));
     }
+    headers.extend(r.extra.iter().map(|(n, v)| (*n, v.as_str())));
     let mut out = BytesMut::with_capacity(512 + r.body.len());
     encode::write_request(
         &mut out,
@@ -110,8 +113,9 @@ impl Gateway {
                 call_id: &call_id,
                 cseq,
                 branch: &branch,
-                content_type: Some("text/plain;charset=UTF-8"),
-                body: held.body.as_bytes(),
+                content_type: Some(&held.payload.content_type),
+                extra: &held.payload.headers,
+                body: &held.payload.body,
             },
         );
         let rx = self
@@ -200,6 +204,7 @@ impl Gateway {
                 cseq: 1,
                 branch: &branch,
                 content_type: Some("application/sdp"),
+                extra: &[],
                 body: offer.as_bytes(),
             },
         );
@@ -267,6 +272,7 @@ impl Gateway {
                 cseq: s.invite_cseq,
                 branch: &format!("z9hG4bK{}", self.new_id()),
                 content_type: None,
+                extra: &[],
                 body: b"",
             },
         );
@@ -309,6 +315,7 @@ impl Gateway {
                 cseq: s.local_cseq,
                 branch: &branch,
                 content_type: None,
+                extra: &[],
                 body: b"",
             },
         );
@@ -334,6 +341,18 @@ impl Gateway {
         code: u16,
         reason: &str,
     ) {
+        if !held.bounce {
+            debug!(
+                code,
+                "chat state in a session not delivered (no error for it)"
+            );
+            metrics::message(
+                metrics::Direction::XmppToSip,
+                metrics::EventKind::Typing,
+                metrics::Outcome::Dropped,
+            );
+            return;
+        }
         let condition = bridge::sip::status_to_condition(code);
         metrics::error_sent(Protocol::Xmpp, condition);
         let err = DeliveryError {

@@ -36,6 +36,7 @@ fn in_dialog_message_follows_the_route_set_and_parses() {
             cseq: 7,
             branch: "z9hG4bKx",
             content_type: Some("text/plain;charset=UTF-8"),
+            extra: &[],
             body: "hé".as_bytes(),
         },
     );
@@ -69,6 +70,7 @@ fn invite_before_the_answer_has_no_to_tag_and_ack_no_contact() {
             cseq: 1,
             branch: "z9hG4bKi",
             content_type: Some("application/sdp"),
+            extra: &[],
             body: b"v=0\r\n",
         },
     );
@@ -84,6 +86,7 @@ fn invite_before_the_answer_has_no_to_tag_and_ack_no_contact() {
             cseq: 1,
             branch: "z9hG4bKa",
             content_type: None,
+            extra: &[],
             body: b"",
         },
     );

@@ -151,12 +151,9 @@ impl Gateway {
                     self.bounce_to_xmpp(peer, local, &m, DeliveryError { condition, text })
                 }
             },
-            // Chat states and receipts without a body; `gone` may end an IM session first.
-            Err(BridgeError::EmptyBody) => {
-                if !self.xmpp_session_state(&m) {
-                    self.relay_xmpp_events(peer, local, &m);
-                }
-            }
+            // Chat states and receipts without a body (the event path; `gone` may end an IM
+            // session there, after the receipts the stanza also carries).
+            Err(BridgeError::EmptyBody) => self.relay_xmpp_events(peer, local, &m),
             Err(e) => {
                 metrics::policy_refusal(Protocol::Xmpp, PolicyReason::Untranslatable);
                 self.bounce_to_xmpp(
@@ -361,9 +358,11 @@ impl Gateway {
 }
 
 /// Whether a message carries more than the plain fast path maps (RFC 6121 fields and a
-/// chat state riding on a body): then it takes the event path.
+/// chat state the body implies, `bridge::xmpp_in`): then it takes the event path.
 fn needs_event_path(m: &MessageView<'_>) -> bool {
+    use crate::xmpp::stanza::ChatState;
     m.receipt_request
+        || matches!(m.chat_state, Some(ChatState::Composing | ChatState::Gone))
         || m.receipt_received.is_some()
         || m.marker.is_some()
         || m.xhtml.is_some()
