@@ -509,17 +509,42 @@ fn angle_uri(s: &str) -> Option<(&str, &str)> {
 
 /// `scheme ":" …` with a valid scheme and no white space (RFC 3986 §3.1).
 pub(crate) fn is_absolute_uri(uri: &str) -> bool {
-    let Some((scheme, rest)) = scan::split_at_byte(uri, b':') else {
+    let b = uri.as_bytes();
+    let Some(colon) = b.iter().position(|&c| c == b':') else {
         return false;
     };
-    let mut sb = scheme.bytes();
-    sb.next().is_some_and(|b| b.is_ascii_alphabetic())
-        && sb.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    let (Some(scheme), Some(rest)) = (b.get(..colon), b.get(colon + 1..)) else {
+        return false;
+    };
+    scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&c| URI_CLASS[usize::from(c)] & SCHEME != 0)
         && !rest.is_empty()
-        && rest
-            .bytes()
-            .all(|b| b > b' ' && b != 0x7f && b != b'<' && b != b'>')
+        && rest.iter().all(|&c| URI_CLASS[usize::from(c)] & REST != 0)
 }
+
+/// [`URI_CLASS`] flag: a scheme byte after the first (RFC 3986 §3.1).
+const SCHEME: u8 = 1;
+/// [`URI_CLASS`] flag: a byte allowed after the scheme (no white space, control, `<` or `>`).
+const REST: u8 = 2;
+
+/// Byte classes for [`is_absolute_uri`], one lookup per byte.
+const URI_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.') {
+            t[i] |= SCHEME;
+        }
+        if b > b' ' && b != 0x7f && b != b'<' && b != b'>' {
+            t[i] |= REST;
+        }
+        i += 1;
+    }
+    t
+};
 
 /// CSeq: sequence number and method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
