@@ -108,7 +108,7 @@ impl<'a> SipUri<'a> {
             None => (before_headers, ""),
         };
         let (host, port) = split_host_port(hostport).ok_or(SipError::BadUri)?;
-        if !params.is_empty() && !params.split(|c| c == ';').all(param_ok) {
+        if !params.is_empty() && !params.as_bytes().split(|&c| c == b';').all(param_ok) {
             return Err(SipError::BadUri);
         }
         if before_headers.ends_with(';') {
@@ -152,8 +152,8 @@ impl<'a> SipUri<'a> {
 }
 
 /// A URI parameter with a non-empty name (an empty parameter has none).
-fn param_ok(p: &str) -> bool {
-    !p.is_empty() && !p.starts_with('=')
+fn param_ok(p: &[u8]) -> bool {
+    !p.is_empty() && !p.starts_with(b"=")
 }
 
 /// Decode `%XX` escapes; borrowed when there are none.
