@@ -119,16 +119,18 @@ fn valid_part(s: &str) -> bool {
 
 /// Domains must be names: IP literals name no federated domain.
 fn check_domain(domain: &str) -> Result<(), BridgeError> {
-    let ok = !domain.is_empty()
-        && domain.len() <= MAX_PART
-        && !domain.starts_with('[')
-        && domain.parse::<std::net::Ipv4Addr>().is_err()
-        && !domain
-            .split('.')
-            .any(|l| l.is_empty() || l.len() > 63 || l.starts_with('-') || l.ends_with('-'))
-        && domain
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b >= 0x80);
+    let b = domain.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= MAX_PART
+        && !b.starts_with(b"[")
+        && !b.split(|&c| c == b'.').any(|l| {
+            l.is_empty() || l.len() > 63 || l.starts_with(b"-") || l.ends_with(b"-")
+        })
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c >= 0x80)
+        // Only digits and dots can spell an IPv4 address: a name with a letter skips the parse.
+        && (b.iter().any(|&c| c != b'.' && !c.is_ascii_digit())
+            || domain.parse::<std::net::Ipv4Addr>().is_err());
     if ok {
         Ok(())
     } else {
@@ -234,6 +236,17 @@ pub fn write_jid(out: &mut BytesMut, a: &Address<'_>, full: bool) {
     if a.local.contains('\\') {
         let folded = lower(&a.local);
         out.put_slice(jid::escape_local(&folded).as_bytes());
+    } else if a
+        .local
+        .bytes()
+        .all(|b| b.is_ascii() && escape_code(char::from(b)).is_none())
+    {
+        // The usual localpart, ASCII with nothing to escape: copied at once, then lower-cased.
+        let start = out.len();
+        out.put_slice(a.local.as_bytes());
+        if let Some(written) = out.get_mut(start..) {
+            written.make_ascii_lowercase();
+        }
     } else {
         let mut utf8 = [0u8; 4];
         for c in a.local.chars() {

@@ -290,3 +290,45 @@ fn jid_domains_reach_sip_as_a_labels() {
     to_full_jid(&a, &mut full);
     assert_eq!(from_jid(&full).unwrap().domain, a.domain);
 }
+
+/// The domain check as first written (string splits, the IPv4 parse always tried).
+fn domain_ok_by_split(domain: &str) -> bool {
+    !domain.is_empty()
+        && domain.len() <= super::MAX_PART
+        && !domain.starts_with('[')
+        && domain.parse::<std::net::Ipv4Addr>().is_err()
+        && !domain
+            .split('.')
+            .any(|l| l.is_empty() || l.len() > 63 || l.starts_with('-') || l.ends_with('-'))
+        && domain
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b >= 0x80)
+}
+
+proptest::proptest! {
+    #[test]
+    fn domain_check_agrees_with_the_split_version(s in "[a-c0-9.\\[\\]é_-]{0,12}") {
+        proptest::prop_assert_eq!(super::check_domain(&s).is_ok(), domain_ok_by_split(&s));
+    }
+}
+
+#[test]
+fn domain_check_agrees_on_address_like_names() {
+    for d in [
+        "192.0.2.1",
+        "1.2.3",
+        "01.2.3.4",
+        "1.2.3.4.",
+        "a1.2.3.4",
+        "1.2.3.4a",
+        "256.1.1.1",
+        "1..2.3",
+        "xmpp.example",
+        "-a.example",
+        "a-.example",
+        "[::1]",
+        "",
+    ] {
+        assert_eq!(super::check_domain(d).is_ok(), domain_ok_by_split(d), "{d}");
+    }
+}

@@ -11,8 +11,7 @@ use super::SipError;
 use super::error::HeaderKind;
 use super::framing::SipLimits;
 use super::header::HeaderName;
-use super::scan::{is_lws, is_token_byte};
-use memchr::memchr;
+use super::scan::{find_newline, is_lws, is_token_byte};
 
 /// Header fields indexed without a heap allocation; more spill to a `Vec`.
 pub const INLINE_HEADERS: usize = 32;
@@ -52,6 +51,7 @@ pub(crate) enum Index {
 }
 
 impl Index {
+    #[inline]
     fn new() -> Self {
         Index::Inline {
             len: 0,
@@ -59,6 +59,7 @@ impl Index {
         }
     }
 
+    #[inline]
     fn push(&mut self, e: Entry) {
         match self {
             Index::Inline { len, items } => {
@@ -188,7 +189,7 @@ pub(crate) fn scan(buf: &[u8], limits: &SipLimits) -> Result<Option<Head>, SipEr
             Ok(None)
         }
     };
-    let Some(nl) = memchr(b'\n', win) else {
+    let Some(nl) = find_newline(win, 0) else {
         return too_large_or_incomplete();
     };
     let mut head = Head {
@@ -218,10 +219,10 @@ pub(crate) fn scan(buf: &[u8], limits: &SipLimits) -> Result<Option<Head>, SipEr
             LineStart::Field => {}
         }
         if !fields_ok {
-            let Some(off) = win.get(pos..).and_then(|r| memchr(b'\n', r)) else {
+            let Some(nl) = find_newline(win, pos) else {
                 return too_large_or_incomplete();
             };
-            pos += off + 1;
+            pos = nl + 1;
             continue;
         }
         // Name: a token, optional SP/HT, then the colon.
@@ -244,10 +245,9 @@ pub(crate) fn scan(buf: &[u8], limits: &SipLimits) -> Result<Option<Head>, SipEr
         // Value: up to the line end, continued over folded lines (next line starts SP/HT).
         let mut line_from = colon + 1;
         let value_end = loop {
-            let Some(off) = win.get(line_from..).and_then(|r| memchr(b'\n', r)) else {
+            let Some(nl) = find_newline(win, line_from) else {
                 return too_large_or_incomplete();
             };
-            let nl = line_from + off;
             match win.get(nl + 1) {
                 Some(b' ' | b'\t') => line_from = nl + 1,
                 Some(_) => {

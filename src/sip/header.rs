@@ -314,16 +314,24 @@ impl Folded {
             let Some(chunk) = words.next() else {
                 return true;
             };
-            let mut w = [0u8; 8];
-            if let Some(dst) = w.get_mut(..chunk.len()) {
-                dst.copy_from_slice(chunk);
-            }
-            if (u64::from_le_bytes(w) | mask) != *lower {
+            if (load_le(chunk) | mask) != *lower {
                 return false;
             }
         }
         words.next().is_none()
     }
+}
+
+/// Up to eight bytes as a little-endian word, zero-filled: a whole word is one load, a
+/// shorter tail is assembled in registers (no call to copy it).
+fn load_le(chunk: &[u8]) -> u64 {
+    if let Ok(w) = <[u8; 8]>::try_from(chunk) {
+        return u64::from_le_bytes(w);
+    }
+    chunk
+        .iter()
+        .rev()
+        .fold(0u64, |w, &b| (w << 8) | u64::from(b))
 }
 
 /// [`TABLE`]'s long names prepared for [`Folded::matches`], in table order.
@@ -487,9 +495,13 @@ impl<'a> NameAddr<'a> {
 /// `<uri>` at the start of `s` (LAQUOT/RAQUOT allow no white space inside): the URI and the rest.
 fn angle_uri(s: &str) -> Option<(&str, &str)> {
     let inner = s.strip_prefix('<')?;
-    let gt = inner.bytes().position(|b| b == b'>')?;
+    // One pass: up to the first `>`, refusing white space and `<` on the way.
+    let gt = inner
+        .bytes()
+        .position(|b| b == b'>' || scan::is_lws(b) || b == b'<')
+        .filter(|&i| inner.as_bytes().get(i) == Some(&b'>'))?;
     let uri = inner.get(..gt)?;
-    if uri.is_empty() || uri.bytes().any(|b| scan::is_lws(b) || b == b'<') {
+    if uri.is_empty() {
         return None;
     }
     Some((uri, inner.get(gt + 1..)?))
@@ -497,17 +509,42 @@ fn angle_uri(s: &str) -> Option<(&str, &str)> {
 
 /// `scheme ":" …` with a valid scheme and no white space (RFC 3986 §3.1).
 pub(crate) fn is_absolute_uri(uri: &str) -> bool {
-    let Some((scheme, rest)) = scan::split_at_byte(uri, b':') else {
+    let b = uri.as_bytes();
+    let Some(colon) = b.iter().position(|&c| c == b':') else {
         return false;
     };
-    let mut sb = scheme.bytes();
-    sb.next().is_some_and(|b| b.is_ascii_alphabetic())
-        && sb.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    let (Some(scheme), Some(rest)) = (b.get(..colon), b.get(colon + 1..)) else {
+        return false;
+    };
+    scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&c| URI_CLASS[usize::from(c)] & SCHEME != 0)
         && !rest.is_empty()
-        && rest
-            .bytes()
-            .all(|b| b > b' ' && b != 0x7f && b != b'<' && b != b'>')
+        && rest.iter().all(|&c| URI_CLASS[usize::from(c)] & REST != 0)
 }
+
+/// [`URI_CLASS`] flag: a scheme byte after the first (RFC 3986 §3.1).
+const SCHEME: u8 = 1;
+/// [`URI_CLASS`] flag: a byte allowed after the scheme (no white space, control, `<` or `>`).
+const REST: u8 = 2;
+
+/// Byte classes for [`is_absolute_uri`], one lookup per byte.
+const URI_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.') {
+            t[i] |= SCHEME;
+        }
+        if b > b' ' && b != 0x7f && b != b'<' && b != b'>' {
+            t[i] |= REST;
+        }
+        i += 1;
+    }
+    t
+};
 
 /// CSeq: sequence number and method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -560,11 +597,18 @@ impl<'a> Via<'a> {
     /// Parse one via-parm: `SIP / 2.0 / transport sent-by *(; param)` (LWS allowed around `/`).
     pub fn parse(value: &'a str) -> Option<Via<'a>> {
         let v = scan::trim(value);
-        let (name, rest) = scan::split_at_byte(v, b'/')?;
-        let (version, rest) = scan::split_at_byte(rest, b'/')?;
-        if !scan::trim(name).eq_ignore_ascii_case("SIP") || scan::trim(version) != "2.0" {
-            return None;
-        }
+        // `SIP/2.0/` as usually written; otherwise with LWS around the slashes.
+        let rest = match v.get(..8) {
+            Some(p) if p.eq_ignore_ascii_case("SIP/2.0/") => v.get(8..)?,
+            _ => {
+                let (name, rest) = scan::split_at_byte(v, b'/')?;
+                let (version, rest) = scan::split_at_byte(rest, b'/')?;
+                if !scan::trim(name).eq_ignore_ascii_case("SIP") || scan::trim(version) != "2.0" {
+                    return None;
+                }
+                rest
+            }
+        };
         let rest = scan::trim_start(rest);
         let tlen = rest.bytes().take_while(|b| scan::is_token_byte(*b)).count();
         let transport = rest.get(..tlen)?;
@@ -572,9 +616,9 @@ impl<'a> Via<'a> {
             return None;
         }
         let rest = scan::trim_start(rest.get(tlen..)?);
-        let (sent_by, params) = match scan::split_at_byte(rest, b';') {
-            Some((s, p)) => (scan::trim(s), p),
-            None => (scan::trim(rest), ""),
+        let (sent_by, params, has_params) = match scan::split_at_byte(rest, b';') {
+            Some((s, p)) => (scan::trim(s), p, true),
+            None => (scan::trim(rest), "", false),
         };
         let (host, port) = split_host_port(sent_by)?;
         let mut via = Via {
@@ -588,7 +632,7 @@ impl<'a> Via<'a> {
             ttl: None,
             params: scan::trim(params),
         };
-        if scan::has_byte(rest, b';') && via.params.is_empty() {
+        if has_params && via.params.is_empty() {
             return None;
         }
         for p in Params::new(params) {
@@ -667,15 +711,15 @@ impl<'a> MediaType<'a> {
     pub fn parse(value: &'a str) -> Option<MediaType<'a>> {
         let v = scan::trim(value);
         let (ty, rest) = scan::split_at_byte(v, b'/')?;
-        let (sub, params) = match scan::split_at_byte(rest, b';') {
-            Some((s, p)) => (s, scan::trim(p)),
-            None => (rest, ""),
+        let (sub, params, has_params) = match scan::split_at_byte(rest, b';') {
+            Some((s, p)) => (s, scan::trim(p), true),
+            None => (rest, "", false),
         };
         let (type_, subtype) = (scan::trim(ty), scan::trim(sub));
         if !scan::is_token(type_) || !scan::is_token(subtype) || !scan::params_valid(params) {
             return None;
         }
-        if scan::has_byte(rest, b';') && params.is_empty() {
+        if has_params && params.is_empty() {
             return None;
         }
         Some(MediaType {

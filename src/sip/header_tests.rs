@@ -225,3 +225,24 @@ fn media_type() {
         assert_eq!(MediaType::parse(bad), None, "{bad}");
     }
 }
+
+/// `is_absolute_uri` as first written (split, then a closure per byte class).
+fn absolute_by_split(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let mut sb = scheme.bytes();
+    sb.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && sb.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+        && !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b > b' ' && b != 0x7f && b != b'<' && b != b'>')
+}
+
+proptest::proptest! {
+    #[test]
+    fn absolute_uri_table_agrees(s in "[a-zA-Z0-9+.:<> \t\u{7f}\u{1}é@;-]{0,16}") {
+        proptest::prop_assert_eq!(is_absolute_uri(&s), absolute_by_split(&s));
+    }
+}

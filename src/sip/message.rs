@@ -187,10 +187,13 @@ impl SipMessage {
     }
 
     fn build(raw: Bytes, head: Head, limits: &SipLimits) -> Result<SipMessage, SipError> {
-        let start = parse_start_line(
-            raw.get(..head.line_end as usize).unwrap_or_default(),
-            limits,
-        )?;
+        // The whole head checked as UTF-8 once (the usual case, ASCII, at word speed): the
+        // start line and core header values are then sliced from it, not checked one by one.
+        let text = raw
+            .get(..head.body_start as usize)
+            .and_then(|h| from_utf8(h).ok());
+        let line = raw.get(..head.line_end as usize).unwrap_or_default();
+        let start = parse_start_line(line, text.and_then(|t| t.get(..line.len())), limits)?;
         if let Some(e) = head.error {
             return Err(e);
         }
@@ -201,91 +204,53 @@ impl SipMessage {
         if head.bad_content_length || head.content_length.is_some_and(|n| n != body_len as u64) {
             return Err(SipError::BadContentLength);
         }
-        let mut msg = SipMessage {
+        let method = match start {
+            Start::Request { method_end, .. } => {
+                text.and_then(|t| t.get(..method_end as usize)).or_else(|| {
+                    line.get(..method_end as usize)
+                        .and_then(|m| from_utf8(m).ok())
+                })
+            }
+            Start::Response { .. } => None,
+        };
+        let typed = Fields {
+            raw: &raw,
+            entries: head.index.as_slice(),
+            core: &head.core,
+            text,
+        }
+        .type_core(method)?;
+        Ok(SipMessage {
             start,
             index: head.index,
             core: head.core,
             body_start: head.body_start,
             fields_end: head.fields_end,
             raw,
-            typed: Typed::default(),
+            typed,
             tier2: OnceLock::new(),
             validated: OnceLock::new(),
-        };
-        msg.typed = msg.type_core()?;
-        Ok(msg)
+        })
     }
 
-    /// Tier-1 checks: type the core headers once (their offsets are kept).
-    fn type_core(&self) -> Result<Typed, SipError> {
-        let bad = SipError::BadHeader(HeaderKind::Via);
-        let vias = self
-            .header(HeaderName::Via)
-            .ok_or(SipError::MissingHeader(HeaderKind::Via))?;
-        let top = CommaSplit::new(vias).next().ok_or(bad)?;
-        let top_span = self.span_of(top);
-        let top = utf8(top, bad)?;
-        let via = (top_span, ViaAt::of(top, &Via::parse(top).ok_or(bad)?));
-        let from = self.name_addr(HeaderName::From)?;
-        let to = self.name_addr(HeaderName::To)?;
-        let (call_id, v) = self.required(HeaderName::CallId)?;
-        if v.is_empty() || v.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(SipError::BadHeader(HeaderKind::CallId));
+    /// The header index as [`Fields`], without the head text.
+    fn fields(&self) -> Fields<'_> {
+        Fields {
+            raw: &self.raw,
+            entries: self.index.as_slice(),
+            core: &self.core,
+            text: None,
         }
-        let (span, v) = self.required(HeaderName::CSeq)?;
-        let cseq = CSeq::parse(v).ok_or(SipError::BadHeader(HeaderKind::CSeq))?;
-        if let Some(m) = self.method()
-            && m.as_str() != cseq.method
-        {
-            return Err(SipError::CSeqMethodMismatch);
-        }
-        let cseq = (span, CSeqAt::of(v, &cseq));
-        let max_forwards = self
-            .header_str(HeaderName::MaxForwards)?
-            .map(|v| {
-                scan::parse_bounded(v, 255)
-                    .map(|n| n as u32)
-                    .ok_or(SipError::BadHeader(HeaderKind::MaxForwards))
-            })
-            .transpose()?;
-        let content_type = match self.header(HeaderName::ContentType) {
-            None => None,
-            Some(v) => {
-                let bad = SipError::BadHeader(HeaderKind::ContentType);
-                let span = self.span_of(v);
-                let v = utf8(v, bad)?;
-                Some((span, MediaTypeAt::of(v, &MediaType::parse(v).ok_or(bad)?)))
-            }
-        };
-        Ok(Typed {
-            via,
-            from,
-            to,
-            call_id,
-            cseq,
-            max_forwards,
-            content_type,
-        })
     }
 
     /// Where `part` (a slice of this message) lies.
     pub(crate) fn span_of(&self, part: &[u8]) -> Span {
-        let start = (part.as_ptr() as usize).wrapping_sub(self.raw.as_ptr() as usize);
-        match (u32::try_from(start), u32::try_from(start + part.len())) {
-            (Ok(start), Ok(end)) if end as usize <= self.raw.len() => Span { start, end },
-            _ => Span::default(),
-        }
+        span_in(&self.raw, part)
     }
 
     /// The text of a span (header values typed at parse time are UTF-8).
     pub(crate) fn span_str(&self, s: Span) -> &str {
         self.str_at(s.start, s.end)
-    }
-
-    fn name_addr(&self, name: HeaderName) -> Result<(Span, NameAddrAt), SipError> {
-        let (span, v) = self.required(name)?;
-        let a = NameAddr::parse(v).ok_or(SipError::BadHeader(HeaderKind::from(name)))?;
-        Ok((span, NameAddrAt::of(v, &a)))
     }
 
     /// The message bytes.
@@ -366,12 +331,7 @@ impl SipMessage {
 
     /// First value of a header, raw (folding intact).
     pub fn header(&self, name: HeaderName) -> Option<&[u8]> {
-        let entries = self.index.as_slice();
-        let entry = match self.core.get(name as usize) {
-            Some(&pos) => entries.get(usize::from(pos).checked_sub(1)?),
-            None => entries.iter().find(|e| e.name == name),
-        }?;
-        Some(self.field(entry).value)
+        self.fields().header(name)
     }
 
     /// First value of a header looked up by its written name (case-insensitive), for
@@ -402,17 +362,6 @@ impl SipMessage {
         self.header(name)
             .map(|v| utf8(v, SipError::BadHeader(HeaderKind::from(name))))
             .transpose()
-    }
-
-    /// First value of a header with where it lies; an error when absent or not UTF-8.
-    fn required(&self, name: HeaderName) -> Result<(Span, &str), SipError> {
-        let v = self
-            .header(name)
-            .ok_or(SipError::MissingHeader(HeaderKind::from(name)))?;
-        Ok((
-            self.span_of(v),
-            utf8(v, SipError::BadHeader(HeaderKind::from(name)))?,
-        ))
     }
 
     /// Top Via (typed once, at parse).
@@ -521,10 +470,134 @@ impl SipMessage {
     }
 }
 
+/// Where `part` (a slice of `raw`) lies.
+fn span_in(raw: &[u8], part: &[u8]) -> Span {
+    let start = (part.as_ptr() as usize).wrapping_sub(raw.as_ptr() as usize);
+    match (u32::try_from(start), u32::try_from(start + part.len())) {
+        (Ok(start), Ok(end)) if end as usize <= raw.len() => Span { start, end },
+        _ => Span::default(),
+    }
+}
+
+/// The header index of a message, and while parsing the head as text when all of it is UTF-8
+/// (checked once: header values are then sliced from it instead of each being checked).
+struct Fields<'a> {
+    raw: &'a [u8],
+    entries: &'a [Entry],
+    core: &'a [u16; CORE_SLOTS],
+    text: Option<&'a str>,
+}
+
+impl<'a> Fields<'a> {
+    /// First value of a header, raw (folding intact).
+    fn header(&self, name: HeaderName) -> Option<&'a [u8]> {
+        let entry = match self.core.get(name as usize) {
+            Some(&pos) => self.entries.get(usize::from(pos).checked_sub(1)?),
+            None => self.entries.iter().find(|e| e.name == name),
+        }?;
+        self.raw
+            .get(entry.value_start as usize..entry.value_end as usize)
+    }
+
+    /// `part` (a slice of the message) as text, `e` when it is not UTF-8.
+    fn str(&self, part: &'a [u8], e: SipError) -> Result<&'a str, SipError> {
+        let s = span_in(self.raw, part);
+        match self
+            .text
+            .and_then(|t| t.get(s.start as usize..s.end as usize))
+        {
+            Some(t) if t.len() == part.len() => Ok(t),
+            _ => utf8(part, e),
+        }
+    }
+
+    /// First value of a header as text, an error when it is not UTF-8.
+    fn header_str(&self, name: HeaderName) -> Result<Option<&'a str>, SipError> {
+        self.header(name)
+            .map(|v| self.str(v, SipError::BadHeader(HeaderKind::from(name))))
+            .transpose()
+    }
+
+    /// First value of a header with where it lies; an error when absent or not UTF-8.
+    fn required(&self, name: HeaderName) -> Result<(Span, &'a str), SipError> {
+        let v = self
+            .header(name)
+            .ok_or(SipError::MissingHeader(HeaderKind::from(name)))?;
+        Ok((
+            span_in(self.raw, v),
+            self.str(v, SipError::BadHeader(HeaderKind::from(name)))?,
+        ))
+    }
+
+    fn name_addr(&self, name: HeaderName) -> Result<(Span, NameAddrAt), SipError> {
+        let (span, v) = self.required(name)?;
+        let a = NameAddr::parse(v).ok_or(SipError::BadHeader(HeaderKind::from(name)))?;
+        Ok((span, NameAddrAt::of(v, &a)))
+    }
+
+    /// Tier-1 checks: type the core headers once (their offsets are kept). `method` is the
+    /// request's method token (`None` for a response).
+    fn type_core(&self, method: Option<&str>) -> Result<Typed, SipError> {
+        let bad = SipError::BadHeader(HeaderKind::Via);
+        let vias = self
+            .header(HeaderName::Via)
+            .ok_or(SipError::MissingHeader(HeaderKind::Via))?;
+        let top = CommaSplit::new(vias).next().ok_or(bad)?;
+        let top_span = span_in(self.raw, top);
+        let top = self.str(top, bad)?;
+        let via = (top_span, ViaAt::of(top, &Via::parse(top).ok_or(bad)?));
+        let from = self.name_addr(HeaderName::From)?;
+        let to = self.name_addr(HeaderName::To)?;
+        let (call_id, v) = self.required(HeaderName::CallId)?;
+        if v.is_empty() || v.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(SipError::BadHeader(HeaderKind::CallId));
+        }
+        let (span, v) = self.required(HeaderName::CSeq)?;
+        let cseq = CSeq::parse(v).ok_or(SipError::BadHeader(HeaderKind::CSeq))?;
+        if method.is_some_and(|m| m != cseq.method) {
+            return Err(SipError::CSeqMethodMismatch);
+        }
+        let cseq = (span, CSeqAt::of(v, &cseq));
+        let max_forwards = self
+            .header_str(HeaderName::MaxForwards)?
+            .map(|v| {
+                scan::parse_bounded(v, 255)
+                    .map(|n| n as u32)
+                    .ok_or(SipError::BadHeader(HeaderKind::MaxForwards))
+            })
+            .transpose()?;
+        let content_type = match self.header(HeaderName::ContentType) {
+            None => None,
+            Some(v) => {
+                let bad = SipError::BadHeader(HeaderKind::ContentType);
+                let span = span_in(self.raw, v);
+                let v = self.str(v, bad)?;
+                Some((span, MediaTypeAt::of(v, &MediaType::parse(v).ok_or(bad)?)))
+            }
+        };
+        Ok(Typed {
+            via,
+            from,
+            to,
+            call_id,
+            cseq,
+            max_forwards,
+            content_type,
+        })
+    }
+}
+
 /// Request-Line or Status-Line (RFC 3261 §7.1, §7.2): single SP separators, SIP/2.0 only.
-fn parse_start_line(line: &[u8], limits: &SipLimits) -> Result<Start, SipError> {
+fn parse_start_line(
+    line: &[u8],
+    text: Option<&str>,
+    limits: &SipLimits,
+) -> Result<Start, SipError> {
     let bad = SipError::BadStartLine;
-    let text = from_utf8(line).map_err(|_| bad)?;
+    let text = match text {
+        Some(t) => t,
+        None => from_utf8(line).map_err(|_| bad)?,
+    };
     if let Some(rest) = text.strip_prefix("SIP/") {
         let (version, rest) = scan::split_at_byte(rest, b' ').ok_or(bad)?;
         check_version(version)?;
@@ -545,12 +618,11 @@ fn parse_start_line(line: &[u8], limits: &SipLimits) -> Result<Start, SipError> 
             reason_end: u32_of(line.len())?,
         });
     }
-    let mut parts = text.split(' ');
-    let (Some(method), Some(uri), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (method, rest) = scan::split_at_byte(text, b' ').ok_or(bad)?;
+    let (uri, version) = scan::split_at_byte(rest, b' ').ok_or(bad)?;
+    if scan::has_byte(version, b' ') {
         return Err(bad);
-    };
+    }
     if !scan::is_token(method) {
         return Err(bad);
     }
@@ -561,9 +633,8 @@ fn parse_start_line(line: &[u8], limits: &SipLimits) -> Result<Start, SipError> 
     if uri.len() > limits.max_uri_len {
         return Err(SipError::UriTooLong);
     }
-    if !super::header::is_absolute_uri(uri) {
-        return Err(SipError::BadUri);
-    }
+    // SipUri::parse answers UnsupportedUriScheme only for a well-formed absolute URI of
+    // another scheme, and BadUri for anything that is not an absolute URI.
     match SipUri::parse(uri) {
         Ok(u) if !u.headers.is_empty() => return Err(SipError::BadUri),
         Ok(_) | Err(SipError::UnsupportedUriScheme) => {}

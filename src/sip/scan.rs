@@ -92,6 +92,45 @@ pub(crate) fn quoted_end(s: &[u8]) -> Option<usize> {
     None
 }
 
+/// Index of the first `sep` outside quoted strings and `<…>`, if any: [`find_top_level`] for
+/// one separator. One vector search covers the common case of a value without quotes or angle
+/// brackets before the separator; from the first quote or `<` on, the byte loop takes over.
+pub(crate) fn find_top_level_byte(s: &[u8], sep: u8) -> Option<usize> {
+    let i = memchr::memchr3(sep, b'"', b'<', s)?;
+    if s.get(i) == Some(&sep) {
+        return Some(i);
+    }
+    // No quote or `<` before `i`: the state there is "outside", as at the start.
+    find_top_level(s.get(i..)?, |b| b == sep).map(|j| i + j)
+}
+
+/// Index of the first `\n` at or after `from`, eight bytes at a time (SWAR). Header lines are
+/// short, where this beats a vector search's set-up.
+pub(crate) fn find_newline(s: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = ONES * b'\n' as u64;
+    let mut i = from;
+    while let Some(chunk) = s.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(w) ^ NL;
+        // The lowest set high bit marks the first zero byte of `x` (borrows only run upward).
+        let found = x.wrapping_sub(ONES) & !x & HIGH;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    while let Some(&b) = s.get(i) {
+        if b == b'\n' {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Index of the first byte matching `pred` outside quoted strings and `<…>`, if any.
 pub(crate) fn find_top_level(s: &[u8], pred: impl Fn(u8) -> bool) -> Option<usize> {
     let mut i = 0;
@@ -141,7 +180,7 @@ impl<'a> Iterator for CommaSplit<'a> {
 
     fn next(&mut self) -> Option<&'a [u8]> {
         let rest = self.rest?;
-        match find_top_level(rest, |b| b == b',') {
+        match find_top_level_byte(rest, b',') {
             Some(i) => {
                 self.rest = rest.get(i + 1..);
                 Some(trim_bytes(rest.get(..i).unwrap_or_default()))
@@ -178,12 +217,75 @@ impl<'a> Iterator for Params<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let rest = self.rest?;
-        let (item, next) = match find_top_level(rest.as_bytes(), |b| b == b';') {
-            Some(i) => (rest.get(..i).unwrap_or_default(), rest.get(i + 1..)),
-            None => (rest, None),
+        let (param, next) = match plain_param(rest) {
+            Some((param, next)) => (Ok(param), next),
+            None => general_param(rest),
         };
         self.rest = next;
-        Some(parse_param(item))
+        Some(param)
+    }
+}
+
+/// The next parameter of `rest` by its general definition: the text up to the next top-level
+/// `;`, then [`parse_param`]. Returns the parameter and the text after its `;`.
+fn general_param(rest: &str) -> (Result<Param<'_>, ()>, Option<&str>) {
+    let (item, next) = match find_top_level_byte(rest.as_bytes(), b';') {
+        Some(i) => (rest.get(..i).unwrap_or_default(), rest.get(i + 1..)),
+        None => (rest, None),
+    };
+    (parse_param(item), next)
+}
+
+/// Index of the first byte at or after `i` that is not linear white space.
+fn skip_lws(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(|&c| is_lws(c)) {
+        i += 1;
+    }
+    i
+}
+
+/// A parameter value byte outside quotes (token, or `:`, `[`, `]` for IPv6 `received`/`maddr`).
+fn is_value_byte(b: u8) -> bool {
+    is_token_byte(b) || matches!(b, b':' | b'[' | b']')
+}
+
+/// The usual parameter, `LWS token LWS [ "=" LWS (value | quoted-string) LWS ]` followed by
+/// `;` or the end, read in one pass: the parameter and the text after its `;`. `None` for any
+/// other shape, which the general path ([`find_top_level`] then [`parse_param`]) decides; on
+/// every input this accepts, the general path gives the same parameter and rest.
+fn plain_param(rest: &str) -> Option<(Param<'_>, Option<&str>)> {
+    let b = rest.as_bytes();
+    let name_start = skip_lws(b, 0);
+    let mut i = name_start;
+    while b.get(i).is_some_and(|&c| is_token_byte(c)) {
+        i += 1;
+    }
+    if i == name_start {
+        return None;
+    }
+    let name = rest.get(name_start..i)?;
+    i = skip_lws(b, i);
+    let mut value = None;
+    if b.get(i) == Some(&b'=') {
+        let start = skip_lws(b, i + 1);
+        i = start;
+        if b.get(i) == Some(&b'"') {
+            i += quoted_end(b.get(i..)?)?;
+        } else {
+            while b.get(i).is_some_and(|&c| is_value_byte(c)) {
+                i += 1;
+            }
+            if i == start {
+                return None;
+            }
+        }
+        value = Some(rest.get(start..i)?);
+        i = skip_lws(b, i);
+    }
+    match b.get(i) {
+        None => Some(((name, value), None)),
+        Some(b';') => Some(((name, value), Some(rest.get(i + 1..)?))),
+        Some(_) => None,
     }
 }
 
@@ -199,9 +301,7 @@ fn parse_param(item: &str) -> Result<Param<'_>, ()> {
         let ok = if v.starts_with('"') {
             quoted_end(v.as_bytes()) == Some(v.len())
         } else {
-            !v.is_empty()
-                && v.bytes()
-                    .all(|b| is_token_byte(b) || matches!(b, b':' | b'[' | b']'))
+            !v.is_empty() && v.bytes().all(is_value_byte)
         };
         if !ok {
             return Err(());
@@ -279,6 +379,70 @@ mod tests {
         assert!(!params_valid(";,"));
         assert_eq!(param("Tag=x;lr", "tag"), Some("x"));
         assert_eq!(param("Tag=x;lr", "LR"), Some(""));
+    }
+
+    /// Every parameter of `text` by the general path alone.
+    fn general_params(text: &str) -> Vec<Result<Param<'_>, ()>> {
+        let text = trim(text);
+        let mut rest = (!text.is_empty()).then_some(text);
+        let mut out = Vec::new();
+        while let Some(r) = rest {
+            let (p, next) = general_param(r);
+            out.push(p);
+            rest = next;
+        }
+        out
+    }
+
+    #[test]
+    fn plain_param_agrees_with_the_general_path() {
+        let cases = [
+            "branch=z9hG4bK1;rport;received=10.0.0.1",
+            " tag = 1 ; lr ; q=\"a;b\"",
+            "a=;b",
+            "a= ;b",
+            "a=1 2;b",
+            "x=<a;b>;c",
+            "q=\"a\\\"b\" ;z",
+            "q=\"open",
+            "a;;b;",
+            "maddr=[::1];ttl=5",
+            "=1",
+            "a=b=c",
+            "a\"=b\"",
+            "a=\"x\"y",
+            "a=1,b=2",
+        ];
+        for c in cases {
+            assert_eq!(
+                Params::new(c).collect::<Vec<_>>(),
+                general_params(c),
+                "{c:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plain_param_agrees_on_any_text(s in "[a-z0-9 =;\"<>\\\\:,\\[\\]\t\r\n]{0,24}") {
+            proptest::prop_assert_eq!(Params::new(&s).collect::<Vec<_>>(), general_params(&s));
+        }
+
+        #[test]
+        fn find_newline_agrees_with_a_byte_search(
+            s in proptest::collection::vec(proptest::sample::select(vec![b'a', b'\n', b'\r', 0x8a, 0x0b]), 0..40),
+            from in 0usize..40,
+        ) {
+            let expected = s.get(from..).and_then(|r| r.iter().position(|&b| b == b'\n')).map(|i| i + from);
+            proptest::prop_assert_eq!(find_newline(&s, from), expected);
+        }
+
+        #[test]
+        fn find_top_level_byte_agrees(s in "[a-z;,\"<>\\\\]{0,24}") {
+            let b = s.as_bytes();
+            proptest::prop_assert_eq!(find_top_level_byte(b, b','), find_top_level(b, |c| c == b','));
+            proptest::prop_assert_eq!(find_top_level_byte(b, b';'), find_top_level(b, |c| c == b';'));
+        }
     }
 
     #[test]

@@ -45,11 +45,15 @@ fn uri_byte_ok(b: u8) -> bool {
         )
 }
 
-/// Every `%` starts a two-hex-digit escape.
-fn escapes_ok(s: &str) -> bool {
+/// Every byte is allowed ([`uri_byte_ok`]) and every `%` starts a two-hex-digit escape: one
+/// pass over the URI.
+fn bytes_and_escapes_ok(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = 0;
     while let Some(&c) = b.get(i) {
+        if !uri_byte_ok(c) {
+            return false;
+        }
         if c == b'%' {
             let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
                 && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
@@ -77,7 +81,7 @@ impl<'a> SipUri<'a> {
         } else {
             return Err(SipError::BadUri);
         };
-        if rest.is_empty() || !rest.bytes().all(uri_byte_ok) || !escapes_ok(rest) {
+        if rest.is_empty() || !bytes_and_escapes_ok(rest) {
             return Err(SipError::BadUri);
         }
         // The first `@` ends the userinfo: it cannot appear unescaped in params or headers.
@@ -95,24 +99,22 @@ impl<'a> SipUri<'a> {
         if user == Some("") {
             return Err(SipError::BadUri);
         }
-        let (before_headers, headers) = match scan::split_at_byte(hostpart, b'?') {
-            Some((b, h)) => (b, h),
-            None => (hostpart, ""),
+        let (before_headers, headers, has_headers) = match scan::split_at_byte(hostpart, b'?') {
+            Some((b, h)) => (b, h, true),
+            None => (hostpart, "", false),
         };
         let (hostport, params) = match scan::split_at_byte(before_headers, b';') {
             Some((hp, p)) => (hp, p),
             None => (before_headers, ""),
         };
         let (host, port) = split_host_port(hostport).ok_or(SipError::BadUri)?;
-        if !params.is_empty() && !params.split(';').all(|p| !p.is_empty() && param_ok(p)) {
+        if !params.is_empty() && !params.as_bytes().split(|&c| c == b';').all(param_ok) {
             return Err(SipError::BadUri);
         }
         if before_headers.ends_with(';') {
             return Err(SipError::BadUri);
         }
-        if hostpart.contains('?')
-            && (headers.is_empty() || !headers.split('&').all(|h| h.contains('=')))
-        {
+        if has_headers && (headers.is_empty() || !headers.split('&').all(|h| h.contains('='))) {
             return Err(SipError::BadUri);
         }
         Ok(SipUri {
@@ -149,9 +151,9 @@ impl<'a> SipUri<'a> {
     }
 }
 
-fn param_ok(p: &str) -> bool {
-    let name = scan::split_at_byte(p, b'=').map_or(p, |(n, _)| n);
-    !name.is_empty()
+/// A URI parameter with a non-empty name (an empty parameter has none).
+fn param_ok(p: &[u8]) -> bool {
+    !p.is_empty() && !p.starts_with(b"=")
 }
 
 /// Decode `%XX` escapes; borrowed when there are none.

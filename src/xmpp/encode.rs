@@ -251,32 +251,71 @@ pub(crate) fn safe_name<'n>(name: &'n str, fallback: &'n str) -> &'n str {
     if ok { name } else { fallback }
 }
 
+/// [`ESCAPE`] flag: the byte is replaced in text.
+const IN_TEXT: u8 = 1;
+/// [`ESCAPE`] flag: the byte is replaced in an attribute value.
+const IN_ATTR: u8 = 2;
+
+/// Per byte, where [`escape_into`] may replace it: controls, `&`, `<`, `>`, quotes, and 0xEF,
+/// the lead byte of U+FFFE and U+FFFF. Every other byte is copied as it is.
+const ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = IN_TEXT | IN_ATTR;
+        i += 1;
+    }
+    t[b'\t' as usize] = IN_ATTR;
+    t[b'\n' as usize] = IN_ATTR;
+    t[b'&' as usize] = IN_TEXT | IN_ATTR;
+    t[b'<' as usize] = IN_TEXT | IN_ATTR;
+    t[b'>' as usize] = IN_TEXT | IN_ATTR;
+    t[b'\'' as usize] = IN_ATTR;
+    t[b'"' as usize] = IN_ATTR;
+    t[0xEF] = IN_TEXT | IN_ATTR;
+    t
+};
+
 /// Escape `s` into `out`. `&`, `<`, `>` always; quotes, tab, CR and LF in attributes (so
 /// attribute-value normalisation gives the same string back); CR in text. Characters XML 1.0
-/// cannot carry (controls other than tab/LF/CR, U+FFFE, U+FFFF) become U+FFFD.
+/// cannot carry (controls other than tab/LF/CR, U+FFFE, U+FFFF) become U+FFFD. One table
+/// lookup per byte; runs of plain bytes are copied at once.
 pub(crate) fn escape_into(out: &mut BytesMut, s: &str, attr: bool) {
+    const FFFD: &[u8] = "\u{fffd}".as_bytes();
     let bytes = s.as_bytes();
+    let mask = if attr { IN_ATTR } else { IN_TEXT };
     let mut last = 0;
-    for (i, c) in s.char_indices() {
-        let rep: &[u8] = match c {
-            '&' => b"&amp;",
-            '<' => b"&lt;",
-            '>' => b"&gt;",
-            '\'' if attr => b"&apos;",
-            '"' if attr => b"&quot;",
-            '\t' if attr => b"&#9;",
-            '\n' if attr => b"&#10;",
-            '\r' => b"&#13;",
-            '\t' | '\n' => continue,
-            '\u{fffe}' | '\u{ffff}' => "\u{fffd}".as_bytes(),
-            c if (c as u32) < 0x20 => "\u{fffd}".as_bytes(),
-            _ => continue,
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if ESCAPE[usize::from(b)] & mask == 0 {
+            i += 1;
+            continue;
+        }
+        let (rep, len): (&[u8], usize) = match b {
+            b'&' => (b"&amp;", 1),
+            b'<' => (b"&lt;", 1),
+            b'>' => (b"&gt;", 1),
+            b'\'' => (b"&apos;", 1),
+            b'"' => (b"&quot;", 1),
+            b'\t' => (b"&#9;", 1),
+            b'\n' => (b"&#10;", 1),
+            b'\r' => (b"&#13;", 1),
+            // U+FFFE and U+FFFF are EF BF BE and EF BF BF; other characters led by EF pass.
+            0xEF => match bytes.get(i + 1..i + 3) {
+                Some([0xBF, 0xBE | 0xBF]) => (FFFD, 3),
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            },
+            _ => (FFFD, 1),
         };
-        out.extend_from_slice(&bytes[last..i]);
+        out.extend_from_slice(bytes.get(last..i).unwrap_or_default());
         out.extend_from_slice(rep);
-        last = i + c.len_utf8();
+        i += len;
+        last = i;
     }
-    out.extend_from_slice(&bytes[last..]);
+    out.extend_from_slice(bytes.get(last..).unwrap_or_default());
 }
 
 /// What a dialback element carries: a key (a request) or a verdict (an answer).

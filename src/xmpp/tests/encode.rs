@@ -249,3 +249,50 @@ fn presence_iq_and_extensions_round_trip() {
         "<z xmlns='urn:z'/>"
     );
 }
+
+/// The escaper as first written, one character at a time: the table-driven one must agree.
+fn escape_by_char(s: &str, attr: bool) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\'' if attr => out.push_str("&apos;"),
+            '"' if attr => out.push_str("&quot;"),
+            '\t' if attr => out.push_str("&#9;"),
+            '\n' if attr => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' => out.push(c),
+            '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
+            c if (c as u32) < 0x20 => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[test]
+fn escape_agrees_with_char_by_char() {
+    let cases = [
+        "",
+        "plain",
+        "x < y && z > w ]]> \r\n\t end \u{1}\u{1f}\u{7f}",
+        "'quoted' \"double\"",
+        "\u{fffe}\u{ffff}\u{fffd}\u{efbf}\u{f000}\u{ef00}é\u{10FFFF}\u{80}\u{9f}",
+        "a\u{ffff}",
+        "\u{ef}\u{fffe}b",
+        "&",
+    ];
+    for s in cases {
+        for attr in [false, true] {
+            let mut out = BytesMut::new();
+            crate::xmpp::encode::escape_into(&mut out, s, attr);
+            assert_eq!(
+                std::str::from_utf8(&out).unwrap(),
+                escape_by_char(s, attr),
+                "{s:?} attr={attr}"
+            );
+        }
+    }
+}
