@@ -10,67 +10,17 @@
 mod common {
     pub mod peers;
     pub mod pki;
+    pub mod session_gw;
 }
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::peers::*;
 use common::pki::Pki;
-use parley::app::App;
-use parley::config::Config;
+use common::session_gw::start;
 use tokio::time::timeout;
-use tokio_util::sync::CancellationToken;
 
 const T: Duration = Duration::from_secs(10);
-
-struct Gw {
-    sip: SocketAddr,
-    xmpp: SocketAddr,
-    cancel: CancellationToken,
-}
-
-async fn start(pki: &Pki, xmpp_hop: SocketAddr, sip_hop: SocketAddr, domain_extra: &str) -> Gw {
-    let d = pki.dir.display();
-    let text = format!(
-        r#"
-state_dir = "{d}/state"
-[tls]
-ca_file = "{d}/ca.crt"
-[sip]
-listen_tls = ["127.0.0.1:0"]
-bounce_window_ms = 200
-[xmpp]
-listen = ["127.0.0.1:0"]
-connect_timeout_ms = 2000
-delivery_timeout_ms = 3000
-[[domain]]
-name = "sip.test"
-side = "sip"
-next_hop = "{sip_hop}"
-cert_file = "{d}/sip.test.crt"
-key_file = "{d}/sip.test.key"
-{domain_extra}
-[[domain]]
-name = "xmpp.test"
-side = "xmpp"
-next_hop = "{xmpp_hop}"
-cert_file = "{d}/xmpp.test.crt"
-key_file = "{d}/xmpp.test.key"
-"#
-    );
-    let config = Config::parse(&text).unwrap();
-    config.validate().unwrap();
-    let cancel = CancellationToken::new();
-    let app = App::build(config, cancel.clone()).await.unwrap();
-    let (sip, xmpp, _) = app.local_addrs();
-    tokio::spawn(app.run(Duration::from_secs(2)));
-    Gw {
-        sip: sip[0],
-        xmpp: xmpp[0],
-        cancel,
-    }
-}
 
 const OFFER: &str = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=session\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=message 5060 sip null\r\na=accept-types:text/plain text/html message/cpim\r\n";
 
@@ -126,7 +76,7 @@ async fn in_dialog_rich_messages_and_receipts_reach_xmpp() {
     let pki = Pki::new("sessev-in", &["sip.test", "xmpp.test"]);
     let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
     let (sip_hop, _requests) = sip_proxy(&pki, "sip.test").await;
-    let gw = start(&pki, xmpp_hop, sip_hop, "").await;
+    let gw = start(&pki, xmpp_hop, sip_hop, "", "").await;
     let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
     let tag = open(&mut ua, "e1").await;
 
@@ -197,7 +147,7 @@ async fn xmpp_events_go_in_the_dialog() {
     let pki = Pki::new("sessev-out", &["sip.test", "xmpp.test"]);
     let (xmpp_hop, _stanzas) = xmpp_server(&pki, "xmpp.test").await;
     let (sip_hop, mut requests) = sip_proxy(&pki, "sip.test").await;
-    let gw = start(&pki, xmpp_hop, sip_hop, "").await;
+    let gw = start(&pki, xmpp_hop, sip_hop, "", "").await;
     let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
     let tag = open(&mut ua, "e2").await;
     let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
@@ -278,7 +228,7 @@ async fn session_mode_keeps_receipt_requests_and_chat_states_open_nothing() {
     let pki = Pki::new("sessev-mode", &["sip.test", "xmpp.test"]);
     let (xmpp_hop, _stanzas) = xmpp_server(&pki, "xmpp.test").await;
     let (sip_hop, mut requests) = sip_proxy(&pki, "sip.test").await;
-    let gw = start(&pki, xmpp_hop, sip_hop, "im_mode = \"session\"").await;
+    let gw = start(&pki, xmpp_hop, sip_hop, "", "im_mode = \"session\"").await;
     let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
 
     peer.send("<message type='chat' from='juliet@xmpp.test/balcony' to='carol@sip.test'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>").await;
@@ -320,7 +270,7 @@ async fn chat_states_do_not_wait_for_the_invite() {
     let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sip_hop = listener.local_addr().unwrap();
-    let gw = start(&pki, xmpp_hop, sip_hop, "im_mode = \"session\"").await;
+    let gw = start(&pki, xmpp_hop, sip_hop, "", "im_mode = \"session\"").await;
     let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
 
     peer.send("<message type='chat' from='juliet@xmpp.test/balcony' to='bob@sip.test' id='p1'><body>first</body><thread>t-p</thread></message>").await;
@@ -359,7 +309,7 @@ async fn a_receipt_riding_on_gone_goes_before_the_bye() {
     let pki = Pki::new("sessev-gone", &["sip.test", "xmpp.test"]);
     let (xmpp_hop, _stanzas) = xmpp_server(&pki, "xmpp.test").await;
     let (sip_hop, mut requests) = sip_proxy(&pki, "sip.test").await;
-    let gw = start(&pki, xmpp_hop, sip_hop, "").await;
+    let gw = start(&pki, xmpp_hop, sip_hop, "", "").await;
     let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
     open(&mut ua, "e3").await;
     let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;

@@ -8,74 +8,17 @@
 mod common {
     pub mod peers;
     pub mod pki;
+    pub mod session_gw;
 }
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::peers::*;
 use common::pki::Pki;
-use parley::app::App;
-use parley::config::Config;
+use common::session_gw::start;
 use tokio::time::timeout;
-use tokio_util::sync::CancellationToken;
 
 const T: Duration = Duration::from_secs(10);
-
-struct Gw {
-    sip: SocketAddr,
-    xmpp: SocketAddr,
-    cancel: CancellationToken,
-}
-
-async fn start(
-    pki: &Pki,
-    xmpp_hop: SocketAddr,
-    sip_hop: SocketAddr,
-    sip_extra: &str,
-    domain_extra: &str,
-) -> Gw {
-    let d = pki.dir.display();
-    let text = format!(
-        r#"
-state_dir = "{d}/state"
-[tls]
-ca_file = "{d}/ca.crt"
-[sip]
-listen_tls = ["127.0.0.1:0"]
-bounce_window_ms = 200
-{sip_extra}
-[xmpp]
-listen = ["127.0.0.1:0"]
-connect_timeout_ms = 2000
-delivery_timeout_ms = 3000
-[[domain]]
-name = "sip.test"
-side = "sip"
-next_hop = "{sip_hop}"
-cert_file = "{d}/sip.test.crt"
-key_file = "{d}/sip.test.key"
-{domain_extra}
-[[domain]]
-name = "xmpp.test"
-side = "xmpp"
-next_hop = "{xmpp_hop}"
-cert_file = "{d}/xmpp.test.crt"
-key_file = "{d}/xmpp.test.key"
-"#
-    );
-    let config = Config::parse(&text).unwrap();
-    config.validate().unwrap();
-    let cancel = CancellationToken::new();
-    let app = App::build(config, cancel.clone()).await.unwrap();
-    let (sip, xmpp, _) = app.local_addrs();
-    tokio::spawn(app.run(Duration::from_secs(2)));
-    Gw {
-        sip: sip[0],
-        xmpp: xmpp[0],
-        cancel,
-    }
-}
 
 fn pki(tag: &str) -> Pki {
     Pki::new(tag, &["sip.test", "xmpp.test"])
