@@ -40,19 +40,8 @@ impl SipPool {
         let _ = self.udp.set(tx);
     }
 
-    /// Send a request over UDP to `to` (retransmitted by Timer E until a final response or
-    /// Timer F); a request too large for the MTU is answered 513 locally.
-    pub fn request_udp(
-        &self,
-        to: SocketAddr,
-        bytes: Bytes,
-        branch: String,
-    ) -> oneshot::Receiver<SipFinal> {
-        let (respond, rx) = oneshot::channel();
-        self.send_udp(to, bytes, branch, respond);
-        rx
-    }
-
+    /// Put a request on the UDP socket for `to` (retransmitted by Timer E until a final
+    /// response or Timer F); a request too large for the MTU is answered 513 locally.
     fn send_udp(
         &self,
         to: SocketAddr,
