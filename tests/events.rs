@@ -289,6 +289,33 @@ async fn sip_events_reach_the_xmpp_user_and_receipts_come_back_with_the_senders_
         "{s}"
     );
 
+    // A processing notification (RFC 5438 §8.3, for intermediaries) has no XMPP counterpart:
+    // parley answers it itself and counts it; nothing reaches XMPP (the next stanza the XMPP
+    // side sees is the reaction below).
+    for (own_id, status_) in [("n3", "processed"), ("n4", "stored")] {
+        ua.send(&sip_msg(
+            "alice@sip.test",
+            "juliet@xmpp.test",
+            "call-1",
+            "message/cpim",
+            &imdn(
+                "alice@sip.test",
+                "juliet@xmpp.test",
+                own_id,
+                "x%209",
+                "processing",
+                status_,
+            ),
+        ))
+        .await;
+        assert_eq!(status(&mut ua).await, "SIP/2.0 200 OK");
+    }
+    assert_eq!(
+        lab.counter_reaches("sip_to_xmpp", "receipt", "consumed", 2.0)
+            .await,
+        2.0
+    );
+
     // A reaction in CPIM extension headers → XEP-0444.
     let react = "From: <im:alice@sip.test>\r\nTo: <im:juliet@xmpp.test>\r\nNS: react <urn:xmpp:reactions:0>\r\nreact.Id: x 9\r\nreact.Emoji: 🎉\r\n\r\nContent-Type: text/plain;charset=UTF-8\r\n\r\nreacted 🎉 to an earlier message";
     ua.send(&sip_msg(

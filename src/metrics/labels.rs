@@ -109,6 +109,9 @@ label_enum!(
         /// An ephemeral event (a chat state) not delivered and not kept: its peer was
         /// unreachable (XEP-0085 §5.3: chat states are not stored or retried).
         Dropped => "dropped",
+        /// Answered by parley and not relayed: it has no counterpart on the other side (an
+        /// IMDN processing notification, `processed` or `stored`, RFC 5438 §8.3).
+        Consumed => "consumed",
     }
 );
 

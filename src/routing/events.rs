@@ -48,7 +48,7 @@ use crate::bridge::{self, ext, sip_out};
 use crate::config::Side;
 use crate::conn::sip_conn::PeerCerts;
 use crate::conn::xmpp_pool::OutStanza;
-use crate::metrics::{self, Direction, Outcome, PolicyReason, Protocol};
+use crate::metrics::{self, Direction, EventKind, Outcome, PolicyReason, Protocol};
 use crate::model::{
     Address, ChatMessage, DeliveryError, Event, ReceiptKind, ReceiptRequest, Typing,
 };
@@ -226,6 +226,11 @@ impl Gateway {
         };
         let Some(first) = events.first() else {
             // IMDN `processed` / `stored`: for intermediaries, nothing to tell XMPP.
+            metrics::message(Direction::SipToXmpp, EventKind::Receipt, Outcome::Consumed);
+            debug!(
+                call_id,
+                "IMDN processing notification answered, not relayed: XMPP has no counterpart"
+            );
             return (200, Cow::Borrowed("OK"));
         };
         let refuse_all = |reason: PolicyReason| {
