@@ -2,8 +2,8 @@
 //! path as page mode: an in-dialog MESSAGE carrying an RFC 5438 IMDN, a CPIM message asking
 //! for receipts or `text/html` becomes the stanza a page-mode one would (on the session's
 //! thread), and XMPP chat states, receipts, rich messages and reactions for a SIP user in a
-//! session go inside the dialog, not as page-mode requests beside it. Stand-in peers on
-//! loopback.
+//! session go inside the dialog, not as page-mode requests beside it — as far as the
+//! `accept-types` of the peer's SDP allow. Stand-in peers on loopback.
 
 // Only some of the shared stand-in helpers are used here.
 #[allow(dead_code)]
@@ -22,12 +22,15 @@ use tokio::time::timeout;
 
 const T: Duration = Duration::from_secs(10);
 
-const OFFER: &str = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=session\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=message 5060 sip null\r\na=accept-types:text/plain text/html message/cpim\r\n";
+const OFFER: &str = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=session\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=message 5060 sip null\r\na=accept-types:text/plain text/html message/cpim application/im-iscomposing+xml multipart/alternative\r\n";
 
-fn invite(call_id: &str) -> String {
+/// An offer from a UA that takes plain text only (as SIPp scenarios and basic clients do).
+const PLAIN_OFFER: &str = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=session\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=message 5060 sip null\r\na=accept-types:text/plain\r\n";
+
+fn invite(call_id: &str, offer: &str) -> String {
     format!(
-        "INVITE sip:juliet@xmpp.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK{call_id}inv\r\nMax-Forwards: 70\r\nFrom: <sip:alice@sip.test>;tag=a1\r\nTo: <sip:juliet@xmpp.test>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:5999;transport=tls>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{OFFER}",
-        OFFER.len()
+        "INVITE sip:juliet@xmpp.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK{call_id}inv\r\nMax-Forwards: 70\r\nFrom: <sip:alice@sip.test>;tag=a1\r\nTo: <sip:juliet@xmpp.test>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:5999;transport=tls>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{offer}",
+        offer.len()
     )
 }
 
@@ -52,7 +55,14 @@ async fn open<S>(ua: &mut Text<S>, call_id: &str) -> String
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    ua.send(&invite(call_id)).await;
+    open_with(ua, call_id, OFFER).await
+}
+
+async fn open_with<S>(ua: &mut Text<S>, call_id: &str, offer: &str) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    ua.send(&invite(call_id, offer)).await;
     let ok = timeout(T, read_sip(ua)).await.unwrap();
     assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
     let tag = header_value(&ok, "To")
@@ -325,5 +335,84 @@ async fn a_receipt_riding_on_gone_goes_before_the_bye() {
     let bye = timeout(T, requests.recv()).await.unwrap().unwrap();
     assert!(bye.starts_with("BYE "), "{bye}");
     assert_eq!(header_value(&bye, "Call-ID"), "e3", "{bye}");
+    gw.cancel.cancel();
+}
+
+/// A UA whose SDP takes text/plain only (RFC 4975 `accept-types`): a chat state is not sent
+/// in its dialog (nothing waits for it), a rich message goes as its plain text, and a receipt
+/// it cannot take comes back to the XMPP sender as an error, not as a request the UA must
+/// refuse. CSeq counts only what was sent.
+#[tokio::test]
+async fn a_plain_text_peer_gets_only_what_its_sdp_accepts() {
+    let pki = Pki::new("sessev-plain", &["sip.test", "xmpp.test"]);
+    let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let (sip_hop, mut requests) = sip_proxy(&pki, "sip.test").await;
+    let gw = start(&pki, xmpp_hop, sip_hop, "", "").await;
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    open_with(&mut ua, "e4", PLAIN_OFFER).await;
+    let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
+
+    peer.send("<message type='chat' from='juliet@xmpp.test/balcony' to='alice@sip.test'><composing xmlns='http://jabber.org/protocol/chatstates'/><thread>e4</thread></message>").await;
+    peer.send("<message type='chat' from='juliet@xmpp.test/balcony' to='alice@sip.test' id='h4'><body>very bold</body><html xmlns='http://jabber.org/protocol/xhtml-im'><body xmlns='http://www.w3.org/1999/xhtml'><p>very <b>bold</b></p></body></html><thread>e4</thread></message>").await;
+    let h = timeout(T, requests.recv()).await.unwrap().unwrap();
+    assert_eq!(header_value(&h, "Call-ID"), "e4", "{h}");
+    assert_eq!(header_value(&h, "CSeq"), "1 MESSAGE", "{h}");
+    assert_eq!(
+        header_value(&h, "Content-Type"),
+        "text/plain;charset=UTF-8",
+        "{h}"
+    );
+    assert!(h.ends_with("\r\n\r\nvery bold"), "{h}");
+
+    peer.send("<message type='chat' from='juliet@xmpp.test/balcony' to='alice@sip.test' id='rc4'><received xmlns='urn:xmpp:receipts' id='m-5'/><thread>e4</thread></message>").await;
+    let err = next_matching(&mut stanzas, "error for the receipt", |s| {
+        s.contains("id='rc4'")
+    })
+    .await;
+    assert!(err.contains("type='error'"), "{err}");
+    assert!(err.contains("to='juliet@xmpp.test/balcony'"), "{err}");
+
+    peer.send("<message type='chat' from='juliet@xmpp.test/balcony' to='alice@sip.test' id='p4'><body>plain</body><thread>e4</thread></message>").await;
+    let p = timeout(T, requests.recv()).await.unwrap().unwrap();
+    assert_eq!(header_value(&p, "CSeq"), "2 MESSAGE", "{p}");
+    assert!(p.ends_with("\r\n\r\nplain"), "{p}");
+    gw.cancel.cancel();
+}
+
+/// A session parley opens takes what the SDP answer in the peer's 2xx accepts: a message
+/// asking for a receipt goes as plain text to a UA that takes no CPIM.
+#[tokio::test]
+async fn the_answer_in_the_2xx_decides_what_parleys_session_carries() {
+    let pki = Pki::new("sessev-answer", &["sip.test", "xmpp.test"]);
+    let (xmpp_hop, _stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sip_hop = listener.local_addr().unwrap();
+    let gw = start(&pki, xmpp_hop, sip_hop, "", "im_mode = \"session\"").await;
+    let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
+
+    peer.send("<message type='chat' from='juliet@xmpp.test/balcony' to='bob@sip.test' id='a1'><body>confirm?</body><request xmlns='urn:xmpp:receipts'/><thread>t-a</thread></message>").await;
+    let (tcp, _) = timeout(T, listener.accept()).await.unwrap().unwrap();
+    let tls = pki.server("sip.test").accept(tcp).await.unwrap();
+    let mut proxy = Text::new(tls);
+    let inv = timeout(T, read_sip(&mut proxy)).await.unwrap();
+    assert!(inv.starts_with("INVITE sip:bob@sip.test "), "{inv}");
+    let ok = response_to(&inv, "200 OK").replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{PLAIN_OFFER}",
+            PLAIN_OFFER.len()
+        ),
+    );
+    proxy.send(&ok).await;
+    let ack = timeout(T, read_sip(&mut proxy)).await.unwrap();
+    assert!(ack.starts_with("ACK "), "{ack}");
+    let m = timeout(T, read_sip(&mut proxy)).await.unwrap();
+    assert_eq!(header_value(&m, "CSeq"), "2 MESSAGE", "{m}");
+    assert_eq!(
+        header_value(&m, "Content-Type"),
+        "text/plain;charset=UTF-8",
+        "{m}"
+    );
+    assert!(m.ends_with("\r\n\r\nconfirm?"), "{m}");
     gw.cancel.cancel();
 }

@@ -38,6 +38,8 @@ pub struct SipFinal {
     pub contact: Option<String>,
     /// The Record-Route URIs of a response from the peer, in order.
     pub record_route: Vec<String>,
+    /// The SDP body of a 2xx from the peer (the answer to an INVITE's offer).
+    pub sdp: Option<String>,
 }
 
 impl SipFinal {
@@ -50,6 +52,7 @@ impl SipFinal {
             expires: None,
             contact: None,
             record_route: Vec::new(),
+            sdp: None,
         }
     }
 }
@@ -389,6 +392,18 @@ fn final_of(msg: &SipMessage, code: u16) -> SipFinal {
             .filter_map(Result::ok)
             .map(|r| r.uri.to_owned())
             .collect(),
+        sdp: (200..300)
+            .contains(&code)
+            .then(|| match msg.content_type() {
+                Ok(Some(ct))
+                    if ct.type_.eq_ignore_ascii_case("application")
+                        && ct.subtype.eq_ignore_ascii_case("sdp") =>
+                {
+                    std::str::from_utf8(msg.body()).ok().map(str::to_owned)
+                }
+                _ => None,
+            })
+            .flatten(),
     }
 }
 

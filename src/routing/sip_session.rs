@@ -48,6 +48,7 @@ use crate::sip::encode;
 use crate::sip::sdp;
 use crate::sip::{HeaderName, SipMessage};
 use crate::xmpp::stanza::{ChatState, MessageView};
+use held::{Held, Payload, fit, held_of};
 
 /// XMPP messages held per session while its INVITE is out.
 const MAX_PENDING: usize = 32;
@@ -84,61 +85,9 @@ struct Session {
     /// An XMPP message waiting for the INVITE's 2xx: (from, to, id, body).
     pending: Vec<Held>,
     established: bool,
-}
-
-#[derive(Debug, Clone)]
-struct Held {
-    /// The sender's XEP-0172 nick, for the From display name of the INVITE.
-    nick: Option<String>,
-    from: String,
-    to: String,
-    id: Option<String>,
-    /// What the in-dialog MESSAGE carries.
-    payload: Payload,
-    /// Whether a failure goes back to the XMPP sender as an error stanza (not for chat
-    /// states: nothing waits for one, XEP-0085 §5.3).
-    bounce: bool,
-}
-
-/// The body of an in-dialog MESSAGE and the headers that describe it: the same payload a
-/// page-mode MESSAGE for the event carries (`bridge::sip_out` writes both).
-#[derive(Debug, Clone)]
-struct Payload {
-    content_type: String,
-    /// Subject and Content-Language, when the page-mode request has them.
-    headers: Vec<(&'static str, String)>,
-    body: Bytes,
-}
-
-impl Payload {
-    fn plain(body: &str) -> Payload {
-        Payload {
-            content_type: "text/plain;charset=UTF-8".to_owned(),
-            headers: Vec::new(),
-            body: Bytes::copy_from_slice(body.as_bytes()),
-        }
-    }
-
-    /// The payload of a page-mode request written by `bridge::sip_out`.
-    fn of_request(req: &SipMessage) -> Option<Payload> {
-        let text = |h| {
-            req.header(h)
-                .and_then(|v| std::str::from_utf8(v).ok())
-                .map(str::to_owned)
-        };
-        let headers = [
-            ("Subject", HeaderName::Subject),
-            ("Content-Language", HeaderName::ContentLanguage),
-        ]
-        .into_iter()
-        .filter_map(|(name, h)| Some((name, text(h)?)))
-        .collect();
-        Some(Payload {
-            content_type: text(HeaderName::ContentType)?,
-            headers,
-            body: req.body_bytes(),
-        })
-    }
+    /// The `accept-types` of the peer's SDP: what its in-dialog MESSAGEs may carry (empty:
+    /// anything).
+    peer_types: Vec<String>,
 }
 
 /// The live IM sessions.
@@ -267,11 +216,16 @@ impl Gateway {
             uri: &uri,
             session_id: u64::from(cseq.seq) + 1,
         };
+        let mut peer_types = Vec::new();
         let answer = match std::str::from_utf8(req.body()) {
-            // RFC 3264 §4: an INVITE without an offer gets parley's offer in the 2xx.
+            // RFC 3264 §4: an INVITE without an offer gets parley's offer in the 2xx (the
+            // peer's answer comes in the ACK, and the session takes what parley offered).
             Ok("") => sdp::offer(&local),
             Ok(body) if is_sdp(req) => match sdp::answer(body, &local) {
-                Ok(a) => a,
+                Ok(a) => {
+                    peer_types = held::accept_types_of(body);
+                    a
+                }
                 Err(e) => {
                     debug!(error = %e, "session offer refused");
                     return st(e.status().0, e.status().1).into();
@@ -309,6 +263,7 @@ impl Gateway {
             last_active: Instant::now(),
             pending: Vec::new(),
             established: true,
+            peer_types,
         };
         info!(sip.call_id = %call_id, "IM session accepted");
         self.sessions.insert(call_id.to_owned(), session);
@@ -341,7 +296,8 @@ impl Gateway {
             return st(500, "CSeq Out Of Order").into();
         }
         if !req.body().is_empty() {
-            let ok = std::str::from_utf8(req.body()).ok().is_some_and(|b| {
+            let offer = std::str::from_utf8(req.body()).ok();
+            let ok = offer.is_some_and(|b| {
                 sdp::answer(
                     b,
                     &sdp::Local {
@@ -356,6 +312,7 @@ impl Gateway {
             if !ok {
                 return st(488, "Not Acceptable Here").into();
             }
+            s.peer_types = held::accept_types_of(offer.unwrap_or_default());
         }
         s.remote_cseq = cseq;
         s.last_active = Instant::now();
@@ -623,34 +580,38 @@ impl Gateway {
         peer: &VerifiedDomain,
         local: &str,
         thread: Option<&str>,
-        held: Held,
+        mut held: Held,
         may_open: bool,
     ) -> bool {
         let pair = (bare_jid(&held.from), bare_jid(&held.to));
-        if let Some(call_id) = self.session_of(thread, &pair) {
-            let mut send = None;
-            if let Some(mut s) = self.sessions.by_call_id.get_mut(&call_id) {
-                s.last_active = Instant::now();
-                if s.established {
+        if let Some(call_id) = self.session_of(thread, &pair)
+            && let Some(mut s) = self.sessions.by_call_id.get_mut(&call_id)
+        {
+            s.last_active = Instant::now();
+            if s.established {
+                if fit(&s.peer_types, &mut held) {
                     s.local_cseq += 1;
-                    send = Some((s.clone(), s.local_cseq));
-                } else if !held.bounce {
-                    // A chat state is out of date by the time the session is up (XEP-0085
-                    // §5.3); it takes no place from the messages waiting.
+                    let (session, cseq) = (s.clone(), s.local_cseq);
                     drop(s);
-                    metrics::message(Direction::XmppToSip, EventKind::Typing, Outcome::Dropped);
-                    return true;
-                } else if s.pending.len() < MAX_PENDING {
-                    s.pending.push(held);
-                    return true;
+                    let local = local.to_owned();
+                    self.send_in_session(peer.clone(), local, call_id, session, cseq, held);
                 } else {
                     drop(s);
-                    self.session_bounce(peer, local, &held, 503, "Session Queue Full");
-                    return true;
+                    self.session_bounce(peer, local, &held, 415, "Unsupported Media Type");
                 }
-            }
-            if let Some((s, cseq)) = send {
-                self.send_in_session(peer.clone(), local.to_owned(), call_id, s, cseq, held);
+                return true;
+            } else if !held.bounce {
+                // A chat state is out of date by the time the session is up (XEP-0085
+                // §5.3); it takes no place from the messages waiting.
+                drop(s);
+                metrics::message(Direction::XmppToSip, EventKind::Typing, Outcome::Dropped);
+                return true;
+            } else if s.pending.len() < MAX_PENDING {
+                s.pending.push(held);
+                return true;
+            } else {
+                drop(s);
+                self.session_bounce(peer, local, &held, 503, "Session Queue Full");
                 return true;
             }
         }
@@ -710,18 +671,6 @@ impl Gateway {
     }
 }
 
-/// What a message leaves behind for the session: addresses, id, nick and the payload.
-fn held_of(m: &MessageView<'_>, payload: Payload, bounce: bool) -> Option<Held> {
-    Some(Held {
-        nick: m.nick.as_deref().map(str::to_owned),
-        from: m.from.as_deref()?.to_owned(),
-        to: m.to.as_deref()?.to_owned(),
-        id: m.id.as_deref().map(str::to_owned),
-        payload,
-        bounce,
-    })
-}
-
 fn is_sdp(req: &SipMessage) -> bool {
     matches!(req.content_type(), Ok(Some(ct))
         if ct.type_.eq_ignore_ascii_case("application") && ct.subtype.eq_ignore_ascii_case("sdp"))
@@ -735,6 +684,8 @@ pub(crate) fn record_route_values(req: &SipMessage) -> Vec<String> {
         .collect()
 }
 
+#[path = "sip_session_held.rs"]
+mod held;
 #[path = "sip_session_out.rs"]
 mod out;
 

@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info};
 
-use super::{Held, Session, split_host_port};
+use super::{Held, Session, held, split_host_port};
 use crate::auth::VerifiedDomain;
 use crate::bridge;
 use crate::conn::xmpp_pool::OutStanza;
@@ -178,6 +178,7 @@ impl Gateway {
             last_active: Instant::now(),
             pending: vec![held],
             established: false,
+            peer_types: Vec::new(),
         };
         let Some((xmpp_domain, sip_domain)) = Self::sip_pair(&session) else {
             return;
@@ -254,6 +255,11 @@ impl Gateway {
             }
             // §12.1.2: the UAC's route set is the Record-Route list reversed.
             s.routes = f.record_route.iter().rev().cloned().collect();
+            s.peer_types = f
+                .sdp
+                .as_deref()
+                .map(held::accept_types_of)
+                .unwrap_or_default();
             s.established = true;
             s.last_active = Instant::now();
             let pending = std::mem::take(&mut s.pending);
@@ -280,7 +286,11 @@ impl Gateway {
             .send_stateless(self, &xmpp_domain, &sip_domain, ack);
         info!(sip.call_id = %call_id, "IM session established");
         self.spawn_idle_watch(call_id.to_owned());
-        for held in pending {
+        for mut held in pending {
+            if !held::fit(&s.peer_types, &mut held) {
+                self.session_bounce(peer, local, &held, 415, "Unsupported Media Type");
+                continue;
+            }
             let cseq = {
                 let Some(mut live) = self.sessions.by_call_id.get_mut(call_id) else {
                     return;

@@ -21,6 +21,7 @@ fn session(remote_tag: &str, routes: &[&str]) -> Session {
         last_active: Instant::now(),
         pending: Vec::new(),
         established: true,
+        peer_types: Vec::new(),
     }
 }
 

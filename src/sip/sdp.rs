@@ -180,6 +180,27 @@ pub fn accepted(answer: &str) -> bool {
     media(answer).is_ok_and(|m| m.iter().any(Media::is_sip_message))
 }
 
+/// The `accept-types` of the first enabled `m=message … sip` line of a peer's offer or
+/// answer: the bodies the peer takes in the session (empty: it named none, so anything).
+pub fn peer_accept_types(body: &str) -> Result<Vec<&str>, SdpError> {
+    let lines = media(body)?;
+    let m = lines
+        .into_iter()
+        .find(Media::is_sip_message)
+        .ok_or(SdpError::NoMessageMedia)?;
+    Ok(m.accept_types)
+}
+
+/// Whether a body of `content_type` (parameters allowed) is one the peer's `accept-types`
+/// take; `*` and `type/*` wildcards match (RFC 4975 §9), and an empty list takes anything.
+pub fn takes<S: AsRef<str>>(accept_types: &[S], content_type: &str) -> bool {
+    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    accept_types.is_empty()
+        || accept_types
+            .iter()
+            .any(|t| type_matches(t.as_ref(), media_type))
+}
+
 /// The offered types parley takes, in the offer's order; without `accept-types` the offer
 /// takes anything, so all of parley's. `*` and `type/*` wildcards (RFC 4975 §9) match.
 fn common_types(offered: &[&str]) -> Option<Vec<&'static str>> {
@@ -241,6 +262,26 @@ mod tests {
             "{a}"
         );
         assert!(accepted(&a));
+    }
+
+    #[test]
+    fn the_peers_accept_types_decide_what_it_takes() {
+        let offer = "v=0\r\nm=audio 4000 RTP/AVP 0\r\na=accept-types:text/html\r\n\
+                     m=message 5060 sip null\r\na=accept-types:text/plain message/*\r\n";
+        let types = peer_accept_types(offer).unwrap();
+        assert_eq!(types, ["text/plain", "message/*"]);
+        assert!(takes(&types, "text/plain;charset=UTF-8"));
+        assert!(takes(&types, "message/cpim"));
+        assert!(!takes(&types, "text/html"));
+        assert!(!takes(&types, "application/im-iscomposing+xml"));
+        assert!(!takes(&types, "multipart/alternative;boundary=x"));
+        let none: [&str; 0] = [];
+        assert!(takes(&none, "application/im-iscomposing+xml"));
+        assert!(takes(&["*"], "multipart/alternative;boundary=x"));
+        assert_eq!(
+            peer_accept_types("v=0\r\nm=message 0 sip null\r\n"),
+            Err(SdpError::NoMessageMedia)
+        );
     }
 
     #[test]
