@@ -1,6 +1,7 @@
 //! `sip_extensions` of a SIP `[[domain]]`: the CPIM extension headers its peers understand.
 //! Without it a reaction crosses as readable text only (text/plain); with `react` it crosses
 //! as CPIM with `react.*` headers, while a correction (not declared) keeps its text fallback.
+//! `sip_accept_types`: the bodies its peers take at all (`["text/plain"]`: plain text only).
 //! Stand-in peers on loopback.
 
 // Only some of the shared stand-in helpers are used here.
@@ -24,9 +25,9 @@ const T: Duration = Duration::from_secs(10);
 const REACTION: &str = "<message type='chat' from='juliet@xmpp.test/balcony' to='bob@sip.test' id='x1'><reactions xmlns='urn:xmpp:reactions:0' id='sip-7'><reaction>👍</reaction></reactions></message>";
 const CORRECTION: &str = "<message type='chat' from='juliet@xmpp.test/balcony' to='bob@sip.test' id='x2'><body>at nine</body><replace xmlns='urn:xmpp:message-correct:0' id='x0'/></message>";
 
-/// The reaction and the correction as the SIP proxy receives them, with `domain_line` in
-/// the SIP domain's table.
-async fn relay(tag: &str, domain_line: &str) -> (String, String) {
+/// The requests the SIP proxy receives for `stanzas`, with `domain_line` in the SIP domain's
+/// table: `expect` of them, then the proxy must stay quiet.
+async fn relay_all(tag: &str, domain_line: &str, stanzas: &[&str], expect: usize) -> Vec<String> {
     let pki = Pki::new(tag, &["sip.test", "xmpp.test"]);
     let (xmpp_hop, _stanzas) = xmpp_server(&pki, "xmpp.test").await;
     let (sip_hop, mut requests) = sip_proxy(&pki, "sip.test").await;
@@ -42,12 +43,56 @@ async fn relay(tag: &str, domain_line: &str) -> (String, String) {
     let (_, xmpp, _) = app.local_addrs();
     tokio::spawn(app.run(Duration::from_secs(2)));
     let mut peer = xmpp_initiator(&pki, xmpp[0], "xmpp.test", "sip.test").await;
-    peer.send(REACTION).await;
-    let reaction = timeout(T, requests.recv()).await.unwrap().unwrap();
-    peer.send(CORRECTION).await;
-    let correction = timeout(T, requests.recv()).await.unwrap().unwrap();
+    for s in stanzas {
+        peer.send(s).await;
+    }
+    let mut got = Vec::new();
+    for _ in 0..expect {
+        got.push(timeout(T, requests.recv()).await.unwrap().unwrap());
+    }
+    let more = timeout(Duration::from_millis(300), requests.recv()).await;
+    assert!(more.is_err(), "unexpected request: {more:?}");
     cancel.cancel();
-    (reaction, correction)
+    got
+}
+
+/// The reaction and the correction as the SIP proxy receives them.
+async fn relay(tag: &str, domain_line: &str) -> (String, String) {
+    let mut got = relay_all(tag, domain_line, &[REACTION, CORRECTION], 2).await;
+    let correction = got.pop().unwrap();
+    (got.pop().unwrap(), correction)
+}
+
+/// A domain whose peers take plain text only: a chat state does not cross, a rich message
+/// asking for a receipt crosses as its plain text (no CPIM, no IMDN, no HTML).
+#[tokio::test]
+async fn a_plain_text_domain_gets_plain_text_only() {
+    let composing = "<message type='chat' from='juliet@xmpp.test/balcony' to='bob@sip.test'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>";
+    let rich = "<message type='chat' from='juliet@xmpp.test/balcony' to='bob@sip.test' id='r1'><body>very bold</body><request xmlns='urn:xmpp:receipts'/><html xmlns='http://jabber.org/protocol/xhtml-im'><body xmlns='http://www.w3.org/1999/xhtml'><p>very <b>bold</b></p></body></html></message>";
+    let line = "sip_accept_types = [\"text/plain\"]";
+    let got = relay_all("sipext-plain", line, &[composing, rich], 1).await;
+    let m = &got[0];
+    assert_eq!(
+        sip_header(m, "Content-Type"),
+        Some("text/plain;charset=UTF-8"),
+        "{m}"
+    );
+    assert!(m.ends_with("\r\n\r\nvery bold"), "{m}");
+
+    // The same with the default (a SIMPLE peer): both cross, the message as CPIM + HTML.
+    let got = relay_all("sipext-simple", "", &[composing, rich], 2).await;
+    assert_eq!(
+        sip_header(&got[0], "Content-Type"),
+        Some("application/im-iscomposing+xml"),
+        "{}",
+        got[0]
+    );
+    assert_eq!(
+        sip_header(&got[1], "Content-Type"),
+        Some("message/cpim"),
+        "{}",
+        got[1]
+    );
 }
 
 #[tokio::test]

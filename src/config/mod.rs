@@ -217,6 +217,14 @@ pub struct DomainConfig {
     /// as the readable text fallback only.
     #[serde(default)]
     pub sip_extensions: Vec<String>,
+    /// For a SIP domain: the bodies its peers take in page mode, as media types in the form
+    /// of SDP `accept-types` (RFC 4975 §9, `type/*` and `*` allowed). Absent: a SIMPLE peer
+    /// (text/plain, message/cpim with IMDN, application/im-iscomposing+xml, text/html in
+    /// multipart/alternative). `["text/plain"]`: an RFC 3428 peer that takes plain text only:
+    /// rich messages cross as their plain text, receipt requests and chat states do not cross.
+    /// (A session's peer says what it takes in its SDP instead.)
+    #[serde(default)]
+    pub sip_accept_types: Option<Vec<String>>,
 }
 
 impl DomainConfig {
@@ -228,6 +236,31 @@ impl DomainConfig {
             .iter()
             .filter_map(|n| Extensions::named(n))
             .fold(Extensions::NONE, Extensions::with)
+    }
+
+    /// What this SIP domain's peers take: [`DomainConfig::sip_accept_types`] and
+    /// [`DomainConfig::sip_extensions`] together.
+    pub fn sip_peer_caps(&self) -> crate::bridge::sip_out::SipPeerCaps {
+        use crate::bridge::sip_out::SipPeerCaps;
+        use crate::sip::sdp::takes;
+        let caps = match &self.sip_accept_types {
+            None => SipPeerCaps::SIMPLE,
+            Some(types) => {
+                let cpim = takes(types, "message/cpim");
+                SipPeerCaps {
+                    cpim,
+                    // IMDN travels inside CPIM (RFC 5438 §6).
+                    imdn: cpim,
+                    is_composing: takes(types, "application/im-iscomposing+xml"),
+                    html: takes(types, "multipart/alternative") && takes(types, "text/html"),
+                    ..SipPeerCaps::PLAIN
+                }
+            }
+        };
+        SipPeerCaps {
+            extensions: self.sip_extension_set(),
+            ..caps
+        }
     }
 }
 
@@ -402,6 +435,26 @@ impl Config {
                         "unknown extension {bad:?} (known: \"react\", \"correct\", \"retract\", \"reply\", \"oob\", \"invite\", \"all\")"
                     ),
                 ));
+            }
+            if let Some(types) = &d.sip_accept_types {
+                if d.side != Side::Sip {
+                    return Err(invalid(
+                        key("sip_accept_types"),
+                        "applies only to SIP domains",
+                    ));
+                }
+                if let Some(bad) = types.iter().find(|t| {
+                    let t = t.as_str();
+                    t != "*"
+                        && !t.split_once('/').is_some_and(|(a, b)| {
+                            !a.is_empty() && !b.is_empty() && !t.contains([' ', ';', ','])
+                        })
+                }) {
+                    return Err(invalid(
+                        key("sip_accept_types"),
+                        format!("{bad:?} is not a media type (type/subtype, type/* or *)"),
+                    ));
+                }
             }
             if d.direct_tls && (d.side != Side::Xmpp || d.next_hop.is_none()) {
                 return Err(invalid(

@@ -158,3 +158,47 @@ fn sip_extensions_are_checked_and_read() {
         .to_string();
     assert!(err.starts_with("domain[1].sip_extensions"), "{err}");
 }
+
+#[test]
+fn sip_accept_types_decide_the_sip_peer_caps() {
+    use crate::bridge::sip_out::SipPeerCaps;
+    let with = |line: &str, domain: &str| {
+        Config::parse(&DEFAULT_CONFIG.replace(
+            &format!("[[domain]]\nname = \"{domain}\"\n"),
+            &format!("[[domain]]\nname = \"{domain}\"\n{line}\n"),
+        ))
+        .unwrap()
+    };
+    let caps = |c: &Config| c.domain("sip.localhost").unwrap().sip_peer_caps();
+    // Absent: a SIMPLE peer (the behaviour without the key).
+    assert_eq!(caps(&Config::builtin()), SipPeerCaps::SIMPLE);
+    let plain = with("sip_accept_types = [\"text/plain\"]", "sip.localhost");
+    plain.validate().unwrap();
+    assert_eq!(caps(&plain), SipPeerCaps::PLAIN);
+    let some = with(
+        "sip_accept_types = [\"text/*\", \"message/cpim\"]\nsip_extensions = [\"react\"]",
+        "sip.localhost",
+    );
+    some.validate().unwrap();
+    let c = caps(&some);
+    assert!(c.cpim && c.imdn && !c.is_composing && !c.html);
+    assert!(c.extensions.has("react"));
+    let all = with("sip_accept_types = [\"*\"]", "sip.localhost");
+    assert_eq!(caps(&all), SipPeerCaps::SIMPLE);
+
+    for bad in ["text", "text/plain;charset=UTF-8", "/plain", "text/ plain"] {
+        let err = with(&format!("sip_accept_types = [{bad:?}]"), "sip.localhost")
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("domain[0].sip_accept_types"),
+            "{bad}: {err}"
+        );
+    }
+    let err = with("sip_accept_types = [\"text/plain\"]", "xmpp.localhost")
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("domain[1].sip_accept_types"), "{err}");
+}

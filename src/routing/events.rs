@@ -186,15 +186,10 @@ impl Gateway {
     /// What the SIP peers of `domain` take: SIMPLE (CPIM, IMDN, isComposing, HTML) and the
     /// CPIM extension headers its `sip_extensions` names.
     fn sip_caps(&self, domain: &str) -> sip_out::SipPeerCaps {
-        let extensions = self
-            .config()
+        self.config()
             .domain(domain)
-            .map(|d| d.sip_extension_set())
-            .unwrap_or_default();
-        sip_out::SipPeerCaps {
-            extensions,
-            ..sip_out::SipPeerCaps::default()
-        }
+            .map(|d| d.sip_peer_caps())
+            .unwrap_or_default()
     }
 
     /// A chat state that will not be delivered: counted, audited, logged at debug.
