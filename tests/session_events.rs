@@ -416,3 +416,46 @@ async fn the_answer_in_the_2xx_decides_what_parleys_session_carries() {
     assert!(m.ends_with("\r\n\r\nconfirm?"), "{m}");
     gw.cancel.cancel();
 }
+
+/// An INVITE without an offer gets parley's offer in the 200; the UA's answer comes in the
+/// ACK (RFC 3264 §4), and its `accept-types` decide: text/plain only, so a rich message goes
+/// as its plain text.
+#[tokio::test]
+async fn the_answer_in_the_ack_decides_what_an_offerless_session_carries() {
+    let pki = Pki::new("sessev-ack", &["sip.test", "xmpp.test"]);
+    let (xmpp_hop, _stanzas) = xmpp_server(&pki, "xmpp.test").await;
+    let (sip_hop, mut requests) = sip_proxy(&pki, "sip.test").await;
+    let gw = start(&pki, xmpp_hop, sip_hop, "", "").await;
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    let offerless = invite("e5", "").replace("Content-Type: application/sdp\r\n", "");
+    ua.send(&offerless).await;
+    let ok = timeout(T, read_sip(&mut ua)).await.unwrap();
+    assert!(ok.starts_with("SIP/2.0 200 "), "{ok}");
+    assert!(ok.contains("m=message "), "parley's offer: {ok}");
+    let tag = header_value(&ok, "To")
+        .split(";tag=")
+        .nth(1)
+        .expect("To tag")
+        .to_owned();
+    ua.send(&in_dialog(
+        "ACK",
+        "e5",
+        &tag,
+        1,
+        "application/sdp",
+        PLAIN_OFFER,
+    ))
+    .await;
+    let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
+
+    peer.send("<message type='chat' from='juliet@xmpp.test/balcony' to='alice@sip.test' id='h5'><body>very bold</body><html xmlns='http://jabber.org/protocol/xhtml-im'><body xmlns='http://www.w3.org/1999/xhtml'><p>very <b>bold</b></p></body></html><thread>e5</thread></message>").await;
+    let h = timeout(T, requests.recv()).await.unwrap().unwrap();
+    assert_eq!(header_value(&h, "Call-ID"), "e5", "{h}");
+    assert_eq!(
+        header_value(&h, "Content-Type"),
+        "text/plain;charset=UTF-8",
+        "{h}"
+    );
+    assert!(h.ends_with("\r\n\r\nvery bold"), "{h}");
+    gw.cancel.cancel();
+}

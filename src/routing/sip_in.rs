@@ -78,6 +78,7 @@ impl Gateway {
     ) -> Option<(u16, Bytes)> {
         let method = req.method()?;
         if method == Method::Ack {
+            self.sip_session_ack(peer, &req);
             return None;
         }
         // RFC 3261 §16.3 step 3 / §8.2: a request with no hops left is not forwarded on.

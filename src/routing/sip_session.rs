@@ -219,7 +219,7 @@ impl Gateway {
         let mut peer_types = Vec::new();
         let answer = match std::str::from_utf8(req.body()) {
             // RFC 3264 §4: an INVITE without an offer gets parley's offer in the 2xx (the
-            // peer's answer comes in the ACK, and the session takes what parley offered).
+            // peer's answer comes in the ACK: `sip_session_ack`).
             Ok("") => sdp::offer(&local),
             Ok(body) if is_sdp(req) => match sdp::answer(body, &local) {
                 Ok(a) => {
@@ -348,6 +348,27 @@ impl Gateway {
             self.send_gone(&s);
         }
         st(200, "OK")
+    }
+
+    /// An ACK with the SDP answer to the offer parley put in its 2xx (RFC 3264 §4: the
+    /// INVITE had none): the session takes what the answer's `accept-types` say.
+    pub(crate) fn sip_session_ack(&self, peer: &PeerCerts, req: &SipMessage) {
+        if req.body().is_empty() || !is_sdp(req) {
+            return;
+        }
+        let (Ok(call_id), Ok(from), Ok(body)) =
+            (req.call_id(), req.from(), std::str::from_utf8(req.body()))
+        else {
+            return;
+        };
+        if self.session_peer(peer, call_id).is_none() {
+            return;
+        }
+        if let Some(mut s) = self.sessions.by_call_id.get_mut(call_id)
+            && from.tag == Some(s.remote_tag.as_str())
+        {
+            s.peer_types = held::accept_types_of(body);
+        }
     }
 
     /// The 2xx to the INVITE of dialog `call_id` got no ACK within 64·T1 (Timer L): the
