@@ -56,17 +56,27 @@ impl Turn {
             self.after = None;
         }
     }
+}
 
-    /// Wait for the earlier requests, then run `handler` holding this turn until it ends or
-    /// calls [`pass_turn`].
-    pub(crate) async fn run<F: Future>(mut self, handler: F) -> F::Output {
-        self.wait().await;
-        HELD.scope(Cell::new(Some(self.done)), handler).await
-    }
+/// Wait for the requests before `turn` (if the request has one), then run the handler
+/// `make` returns, holding the turn until it ends or calls [`pass_turn`]. The handler is made
+/// only once it may run, so the future of a waiting request holds it once, not twice.
+pub(crate) async fn run_in_turn<F: Future>(
+    turn: Option<Turn>,
+    make: impl FnOnce() -> F,
+) -> F::Output {
+    let done = match turn {
+        Some(mut turn) => {
+            turn.wait().await;
+            Some(turn.done)
+        }
+        None => None,
+    };
+    HELD.scope(Cell::new(done), make()).await
 }
 
 /// The request the current task handles is queued in order towards the far side: the next
-/// request of its dialog or pair may go on. Does nothing outside [`Turn::run`].
+/// request of its dialog or pair may go on. Does nothing outside [`run_in_turn`].
 pub(crate) fn pass_turn() {
     let _ = HELD.try_with(|held| drop(held.take()));
 }
@@ -179,7 +189,7 @@ mod tests {
             .expect("another sender does not wait");
         let (queued_tx, queued_rx) = oneshot::channel::<()>();
         let (confirm_tx, confirm_rx) = oneshot::channel::<()>();
-        let handler = tokio::spawn(first.run(async move {
+        let handler = tokio::spawn(run_in_turn(Some(first), || async move {
             // Still in hand: the second waits.
             let _ = queued_rx.await;
             pass_turn();

@@ -144,7 +144,7 @@ pub async fn serve(
                     let turn = order.turn(&msg);
                     let (gw, certs, tx) = (gw.clone(), no_certs.clone(), tx.clone());
                     gw.clone().tracker().spawn(async move {
-                        if let Some((code, bytes)) = handle_in_turn(&gw, &certs, msg, turn).await {
+                        if let Some((code, bytes)) = handle_in_turn(&gw, &certs, &msg, turn).await {
                             let _ = tx.send(UdpOut::Response { bytes, code, key, to: from }).await;
                         }
                     });

@@ -74,11 +74,11 @@ impl Gateway {
     pub async fn sip_request(
         self: &Arc<Self>,
         peer: &PeerCerts,
-        req: SipMessage,
+        req: &SipMessage,
     ) -> Option<(u16, Bytes)> {
         let method = req.method()?;
         if method == Method::Ack {
-            self.sip_session_ack(peer, &req);
+            self.sip_session_ack(peer, req);
             return None;
         }
         // RFC 3261 §16.3 step 3 / §8.2: a request with no hops left is not forwarded on.
@@ -91,7 +91,7 @@ impl Gateway {
             metrics::parse_error(Protocol::Sip, metrics::ParseReason::Unsupported);
             Answer::from((420, Cow::Borrowed("Bad Extension")))
         } else {
-            self.sip_dispatch(peer, &req, method).await
+            self.sip_dispatch(peer, req, method).await
         };
         let (code, reason) = answer.status;
         metrics::sip_response_sent(code);
@@ -110,7 +110,7 @@ impl Gateway {
         // RFC 3261 §12.1.1: the 2xx that makes a subscription dialog copies Record-Route, so
         // the watcher's refreshes and unsubscribe take the proxies' path.
         let subscribe_routes = if expires.is_some() && code / 100 == 2 {
-            super::sip_session::record_route_values(&req)
+            super::sip_session::record_route_values(req)
         } else {
             Vec::new()
         };
@@ -130,13 +130,13 @@ impl Gateway {
                 "<sip:{}@{};transport=tls>",
                 s.contact_user, self.sip_sent_by
             );
-            record_routes = super::sip_session::record_route_values(&req);
+            record_routes = super::sip_session::record_route_values(req);
             extra.extend(record_routes.iter().map(|r| ("Record-Route", r.as_str())));
             extra.push(("Contact", &session_contact));
             extra.push(("Content-Type", "application/sdp"));
             body = s.sdp.as_bytes();
         }
-        encode::write_response(&mut out, &req, code, &reason, Some(&tag), &extra, body);
+        encode::write_response(&mut out, req, code, &reason, Some(&tag), &extra, body);
         Some((code, out.freeze()))
     }
 
@@ -147,12 +147,21 @@ impl Gateway {
         method: Method<'_>,
     ) -> Answer {
         match method {
-            Method::Message => match self.session_message_check(req) {
-                Err(status) => status.into(),
-                Ok(Some(r)) if !is_plain(&r) => self.session_rich_message(peer, &r).await.into(),
-                Ok(Some(r)) => self.relay_sip_message(peer, &r).await.into(),
-                Ok(None) => self.relay_sip_message(peer, req).await.into(),
-            },
+            Method::Message => {
+                // Boxed where rare, so the future of every request stays small (it is moved
+                // into a task of its own).
+                let in_session = match self.session_message_check(req) {
+                    Err(status) => return status.into(),
+                    Ok(r) => r.map(Box::new),
+                };
+                match &in_session {
+                    Some(r) if !is_plain(r) => {
+                        Box::pin(self.session_rich_message(peer, r)).await.into()
+                    }
+                    Some(r) => Box::pin(self.relay_sip_message(peer, r)).await.into(),
+                    None => self.relay_sip_message(peer, req).await.into(),
+                }
+            }
             Method::Invite => {
                 let a = self.sip_invite(peer, req);
                 Answer {
@@ -206,7 +215,7 @@ impl Gateway {
             // isComposing, IMDN, CPIM, HTML, multipart: the event path (routing/events.rs).
             Err(BridgeError::UnsupportedMediaType | BridgeError::EmptyBody) => {
                 drop(timer);
-                return self.relay_sip_events(peer, req).await;
+                return Box::pin(self.relay_sip_events(peer, req)).await;
             }
             Err(e) => {
                 metrics::policy_refusal(Protocol::Sip, PolicyReason::Untranslatable);
@@ -261,7 +270,7 @@ impl Gateway {
         drop(timer);
         let result = if self.spool_wanted(sender.as_str(), &remote) {
             let (from, to) = (msg.from.bare(), msg.to.bare());
-            self.spool_sip_message(from, to, out.freeze()).await
+            Box::pin(self.spool_sip_message(from, to, out.freeze())).await
         } else {
             self.forward_to_xmpp(&sender, &remote, id, out.freeze())
                 .await
