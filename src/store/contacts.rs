@@ -130,7 +130,7 @@ impl ContactBook {
 
     /// Whether `by` blocked `of`.
     pub fn blocked(&self, by: &str, of: &str) -> bool {
-        self.blocks.contains_key(&pair_key(by, of))
+        !self.blocks.is_empty() && self.blocks.contains_key(&pair_key(by, of))
     }
 
     /// Keep at most `max` pairs (at least 1).

@@ -165,7 +165,7 @@ pub trait Store: Send + Sync + fmt::Debug {
 
 /// The key of a directed pair.
 fn pair_key(by: &str, of: &str) -> String {
-    format!("{by}\u{0}{of}")
+    crate::model::concat(&[by, "\0", of])
 }
 
 /// Whether a pair key involves `address` on either end.
@@ -176,7 +176,11 @@ fn key_involves(key: &str, address: &str) -> bool {
 /// The bare form parley stores: domain lower case.
 pub fn bare(address: &str) -> String {
     match address.rsplit_once('@') {
-        Some((l, d)) => format!("{l}@{}", d.to_ascii_lowercase()),
+        Some((l, d)) => {
+            let mut out = crate::model::concat(&[l, "@", d]);
+            out[l.len() + 1..].make_ascii_lowercase();
+            out
+        }
         None => address.to_ascii_lowercase(),
     }
 }
