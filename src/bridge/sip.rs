@@ -6,16 +6,16 @@ use bytes::BytesMut;
 
 use super::sip_wire::{Head, finish, header, write_head};
 use super::{BridgeError, address};
-use crate::model::{ChatMessage, ErrorCondition, MessageKind};
+use crate::model::{Address, ChatMessage, ErrorCondition, MessageKind};
 use crate::sip::{HeaderName, SipMessage};
 
 /// A SIP MESSAGE request to the canonical message. The recipient is the Request-URI; the
 /// body must be `text/plain` in UTF-8 (other media types come with the rich-text mapping).
 /// A hashed thread is owned; [`message_from_sip_in`] keeps it on the caller's stack instead.
 pub fn message_from_sip(msg: &SipMessage) -> Result<ChatMessage<'_>, BridgeError> {
-    let (mut m, call_id) = plain_message(msg)?;
-    m.thread = Some(thread_of_call_id(call_id));
-    Ok(m)
+    let p = plain_parts(msg)?;
+    let thread = thread_of_call_id(p.call_id);
+    Ok(p.into_message(thread))
 }
 
 /// [`message_from_sip`] without allocating: a hashed thread is written into `token`, which
@@ -24,13 +24,35 @@ pub fn message_from_sip_in<'a>(
     msg: &'a SipMessage,
     token: &'a mut ThreadToken,
 ) -> Result<ChatMessage<'a>, BridgeError> {
-    let (mut m, call_id) = plain_message(msg)?;
-    m.thread = Some(Cow::Borrowed(thread_in(call_id, token)));
-    Ok(m)
+    let p = plain_parts(msg)?;
+    let thread = Cow::Borrowed(thread_in(p.call_id, token));
+    Ok(p.into_message(thread))
 }
 
-/// The message without its thread, and the Call-ID the thread is made from.
-fn plain_message(msg: &SipMessage) -> Result<(ChatMessage<'_>, &str), BridgeError> {
+/// What a plain MESSAGE carries, as small borrowed values: the message is built once, in
+/// the caller's return slot, rather than built here and moved out.
+struct PlainParts<'a> {
+    from: Address<'a>,
+    to: Address<'a>,
+    body: &'a str,
+    call_id: &'a str,
+    subject: Option<&'a str>,
+    lang: Option<&'a str>,
+}
+
+impl<'a> PlainParts<'a> {
+    fn into_message(self, thread: Cow<'a, str>) -> ChatMessage<'a> {
+        let mut m = ChatMessage::plain(self.from, self.to, Cow::Borrowed(self.body));
+        m.kind = MessageKind::Chat;
+        m.thread = Some(thread);
+        m.subject = self.subject.map(Cow::Borrowed);
+        m.lang = self.lang.map(Cow::Borrowed);
+        m
+    }
+}
+
+/// The parts of a plain message, checked.
+fn plain_parts(msg: &SipMessage) -> Result<PlainParts<'_>, BridgeError> {
     let from = msg.from().map_err(|_| BridgeError::Malformed)?;
     let from = address::from_sip_uri(from.uri)?;
     let to = address::from_sip_uri(msg.request_uri().ok_or(BridgeError::Malformed)?)?;
@@ -59,13 +81,16 @@ fn plain_message(msg: &SipMessage) -> Result<(ChatMessage<'_>, &str), BridgeErro
     let text_header = |name| {
         msg.header(name)
             .and_then(|v| std::str::from_utf8(v).ok())
-            .map(|v| Cow::Borrowed(v.trim()))
+            .map(str::trim)
     };
-    let mut m = ChatMessage::plain(from, to, Cow::Borrowed(body));
-    m.kind = MessageKind::Chat;
-    m.subject = text_header(HeaderName::Subject);
-    m.lang = text_header(HeaderName::ContentLanguage);
-    Ok((m, call_id))
+    Ok(PlainParts {
+        from,
+        to,
+        body,
+        call_id,
+        subject: text_header(HeaderName::Subject),
+        lang: text_header(HeaderName::ContentLanguage),
+    })
 }
 
 /// The XMPP `<thread>` for a SIP Call-ID. A Call-ID is usually `random@host`, and its host
@@ -112,12 +137,15 @@ impl Default for ThreadToken {
 }
 
 impl ThreadToken {
-    /// The token of a Call-ID.
+    /// The token of a Call-ID: SHA-256 (FIPS 180-4) of its bytes, the first 12 bytes in hex.
+    /// A Call-ID of up to 55 bytes (nearly all) is one padded block, hashed with one call of
+    /// the compression function (SHA-NI where the CPU has it); longer ones take the
+    /// streaming hasher.
     pub fn of(call_id: &str) -> Self {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let digest = ring::digest::digest(&ring::digest::SHA256, call_id.as_bytes());
+        let digest = sha256_prefix(call_id.as_bytes());
         let mut hex = [0u8; 24];
-        for (pair, &b) in hex.chunks_exact_mut(2).zip(digest.as_ref()) {
+        for (pair, &b) in hex.chunks_exact_mut(2).zip(&digest) {
             pair[0] = HEX[usize::from(b >> 4)];
             pair[1] = HEX[usize::from(b & 0xf)];
         }
@@ -129,6 +157,44 @@ impl ThreadToken {
         // Only ASCII hex digits are ever stored.
         std::str::from_utf8(&self.hex).unwrap_or_default()
     }
+}
+
+/// The first 12 bytes of the SHA-256 of `data`.
+fn sha256_prefix(data: &[u8]) -> [u8; 12] {
+    /// FIPS 180-4 §5.3.3: the initial hash value of SHA-256.
+    const H0: [u32; 8] = [
+        0x6a09_e667,
+        0xbb67_ae85,
+        0x3c6e_f372,
+        0xa54f_f53a,
+        0x510e_527f,
+        0x9b05_688c,
+        0x1f83_d9ab,
+        0x5be0_cd19,
+    ];
+    let mut out = [0u8; 12];
+    if data.len() <= 55 {
+        // FIPS 180-4 §5.1.1: the message, a 1 bit, zeros, and the length in bits (64-bit
+        // big-endian) fill exactly one 64-byte block.
+        let mut block = [0u8; 64];
+        if let Some(dst) = block.get_mut(..data.len()) {
+            dst.copy_from_slice(data);
+        }
+        if let Some(b) = block.get_mut(data.len()) {
+            *b = 0x80;
+        }
+        block[56..].copy_from_slice(&(data.len() as u64 * 8).to_be_bytes());
+        let mut state = H0;
+        sha2::block_api::compress256(&mut state, &[block]);
+        for (dst, w) in out.chunks_exact_mut(4).zip(state) {
+            dst.copy_from_slice(&w.to_be_bytes());
+        }
+    } else {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(data);
+        out.copy_from_slice(&digest[..12]);
+    }
+    out
 }
 
 impl std::fmt::Debug for ThreadToken {
@@ -357,6 +423,48 @@ mod tests {
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
             "{t}"
         );
+    }
+
+    #[test]
+    fn thread_tokens_keep_their_published_values() {
+        // Threads already handed to XMPP clients must keep matching: values as computed by
+        // the first implementation (ring's SHA-256), pinned.
+        for (call_id, thread) in [
+            (
+                "a84b4c76e66710@pc33.sip.example",
+                "ae275e1416974ac2491820be",
+            ),
+            ("", "e3b0c44298fc1c149afbf4c8"),
+            ("10.0.0.5", "0546412d61ba57f140cbc562"),
+        ] {
+            assert_eq!(ThreadToken::of(call_id).as_str(), thread, "{call_id:?}");
+        }
+    }
+
+    /// The token as first written: ring's streaming SHA-256, whatever the length.
+    fn token_by_ring(call_id: &str) -> String {
+        let digest = ring::digest::digest(&ring::digest::SHA256, call_id.as_bytes());
+        digest.as_ref()[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    proptest::proptest! {
+        // Lengths around the one-block limit (55), the block size and two blocks.
+        #[test]
+        fn thread_tokens_agree_with_ring(s in "[a-z0-9@.é-]{0,140}") {
+            let token = ThreadToken::of(&s);
+            proptest::prop_assert_eq!(token.as_str(), token_by_ring(&s));
+        }
+    }
+
+    #[test]
+    fn thread_tokens_agree_with_ring_at_every_length_to_three_blocks() {
+        for n in 0..=200 {
+            let s = "x".repeat(n);
+            assert_eq!(ThreadToken::of(&s).as_str(), token_by_ring(&s), "{n}");
+        }
     }
 
     #[test]
