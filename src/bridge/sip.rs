@@ -7,6 +7,7 @@ use bytes::BytesMut;
 use super::sip_wire::{Head, finish, header, write_head};
 use super::{BridgeError, address};
 use crate::model::{Address, ChatMessage, ErrorCondition, MessageKind};
+use crate::sip::header::MediaType;
 use crate::sip::{HeaderName, SipMessage};
 
 /// A SIP MESSAGE request to the canonical message. The recipient is the Request-URI; the
@@ -65,10 +66,7 @@ fn plain_parts(msg: &SipMessage) -> Result<PlainParts<'_>, BridgeError> {
             if ct.type_.eq_ignore_ascii_case("text")
                 && ct.subtype.eq_ignore_ascii_case("plain") =>
         {
-            if let Some(cs) = ct.param("charset")
-                && !cs.eq_ignore_ascii_case("utf-8")
-                && !cs.eq_ignore_ascii_case("us-ascii")
-            {
+            if !charset_ok(&ct) {
                 return Err(BridgeError::BadCharset);
             }
         }
@@ -91,6 +89,20 @@ fn plain_parts(msg: &SipMessage) -> Result<PlainParts<'_>, BridgeError> {
         subject: text_header(HeaderName::Subject),
         lang: text_header(HeaderName::ContentLanguage),
     })
+}
+
+/// A text/plain charset parley reads: none (UTF-8 by RFC 3428 §9's default for SIP text),
+/// UTF-8 or its subset US-ASCII. The usual parameter text (none, or exactly
+/// `charset=UTF-8` in any case) is recognised without splitting the parameters.
+fn charset_ok(ct: &MediaType<'_>) -> bool {
+    let p = ct.params;
+    p.is_empty() || p.eq_ignore_ascii_case("charset=utf-8") || charset_ok_by_param(ct)
+}
+
+/// [`charset_ok`] by the parameter parser.
+fn charset_ok_by_param(ct: &MediaType<'_>) -> bool {
+    ct.param("charset")
+        .is_none_or(|cs| cs.eq_ignore_ascii_case("utf-8") || cs.eq_ignore_ascii_case("us-ascii"))
 }
 
 /// The XMPP `<thread>` for a SIP Call-ID. A Call-ID is usually `random@host`, and its host
@@ -138,9 +150,6 @@ impl Default for ThreadToken {
 
 impl ThreadToken {
     /// The token of a Call-ID: SHA-256 (FIPS 180-4) of its bytes, the first 12 bytes in hex.
-    /// A Call-ID of up to 55 bytes (nearly all) is one padded block, hashed with one call of
-    /// the compression function (SHA-NI where the CPU has it); longer ones take the
-    /// streaming hasher.
     pub fn of(call_id: &str) -> Self {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let digest = sha256_prefix(call_id.as_bytes());
@@ -159,8 +168,31 @@ impl ThreadToken {
     }
 }
 
-/// The first 12 bytes of the SHA-256 of `data`.
+/// The first 12 bytes of the SHA-256 of `data`. Where the CPU has the SHA extensions, a
+/// Call-ID of up to 55 bytes (nearly all) is one padded block hashed with one call of the
+/// compression function; otherwise ring's streaming hasher, whose assembly beats a
+/// portable compression function on CPUs without them.
 fn sha256_prefix(data: &[u8]) -> [u8; 12] {
+    if data.len() <= 55 && sha_extensions() {
+        sha256_prefix_one_block(data)
+    } else {
+        sha256_prefix_streaming(data)
+    }
+}
+
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+fn sha_extensions() -> bool {
+    std::arch::is_x86_feature_detected!("sha")
+}
+
+#[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+fn sha_extensions() -> bool {
+    false
+}
+
+/// [`sha256_prefix`] of at most 55 bytes as one block (FIPS 180-4 §5.1.1: the message, a 1
+/// bit, zeros, and the length in bits as a 64-bit big-endian number fill 64 bytes).
+fn sha256_prefix_one_block(data: &[u8]) -> [u8; 12] {
     /// FIPS 180-4 §5.3.3: the initial hash value of SHA-256.
     const H0: [u32; 8] = [
         0x6a09_e667,
@@ -172,28 +204,28 @@ fn sha256_prefix(data: &[u8]) -> [u8; 12] {
         0x1f83_d9ab,
         0x5be0_cd19,
     ];
-    let mut out = [0u8; 12];
-    if data.len() <= 55 {
-        // FIPS 180-4 §5.1.1: the message, a 1 bit, zeros, and the length in bits (64-bit
-        // big-endian) fill exactly one 64-byte block.
-        let mut block = [0u8; 64];
-        if let Some(dst) = block.get_mut(..data.len()) {
-            dst.copy_from_slice(data);
-        }
-        if let Some(b) = block.get_mut(data.len()) {
-            *b = 0x80;
-        }
-        block[56..].copy_from_slice(&(data.len() as u64 * 8).to_be_bytes());
-        let mut state = H0;
-        sha2::block_api::compress256(&mut state, &[block]);
-        for (dst, w) in out.chunks_exact_mut(4).zip(state) {
-            dst.copy_from_slice(&w.to_be_bytes());
-        }
-    } else {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(data);
-        out.copy_from_slice(&digest[..12]);
+    let mut block = [0u8; 64];
+    if let Some(dst) = block.get_mut(..data.len()) {
+        dst.copy_from_slice(data);
     }
+    if let Some(b) = block.get_mut(data.len()) {
+        *b = 0x80;
+    }
+    block[56..].copy_from_slice(&(data.len() as u64 * 8).to_be_bytes());
+    let mut state = H0;
+    sha2::block_api::compress256(&mut state, &[block]);
+    let mut out = [0u8; 12];
+    for (dst, w) in out.chunks_exact_mut(4).zip(state) {
+        dst.copy_from_slice(&w.to_be_bytes());
+    }
+    out
+}
+
+/// [`sha256_prefix`] by ring's streaming SHA-256, for any length.
+fn sha256_prefix_streaming(data: &[u8]) -> [u8; 12] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, data);
+    let mut out = [0u8; 12];
+    out.copy_from_slice(&digest.as_ref()[..12]);
     out
 }
 
@@ -450,12 +482,23 @@ mod tests {
             .collect()
     }
 
+    fn hex(b: [u8; 12]) -> String {
+        b.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     proptest::proptest! {
         // Lengths around the one-block limit (55), the block size and two blocks.
         #[test]
         fn thread_tokens_agree_with_ring(s in "[a-z0-9@.é-]{0,140}") {
             let token = ThreadToken::of(&s);
             proptest::prop_assert_eq!(token.as_str(), token_by_ring(&s));
+        }
+
+        // The one-block path whether or not this CPU would take it.
+        #[test]
+        fn one_block_hashes_agree_with_ring(s in "[a-z0-9@.é-]{0,55}") {
+            proptest::prop_assume!(s.len() <= 55);
+            proptest::prop_assert_eq!(hex(sha256_prefix_one_block(s.as_bytes())), token_by_ring(&s));
         }
     }
 
@@ -464,6 +507,45 @@ mod tests {
         for n in 0..=200 {
             let s = "x".repeat(n);
             assert_eq!(ThreadToken::of(&s).as_str(), token_by_ring(&s), "{n}");
+            if n <= 55 {
+                assert_eq!(
+                    hex(sha256_prefix_one_block(s.as_bytes())),
+                    token_by_ring(&s),
+                    "{n}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn charset_fast_path_agrees_with_the_parameter_parser(
+            params in "(;? ?(charset|CharSet|format|x)(=(utf-8|UTF-8|us-ascii|\"utf-8\"|latin1)?)?){0,3}",
+        ) {
+            let value = format!("text/plain{params}");
+            if let Some(ct) = MediaType::parse(&value) {
+                proptest::prop_assert_eq!(charset_ok(&ct), charset_ok_by_param(&ct), "{}", value);
+            }
+        }
+    }
+
+    #[test]
+    fn charsets_are_read_alike_on_both_paths() {
+        for (value, ok) in [
+            ("text/plain", true),
+            ("text/plain;charset=UTF-8", true),
+            ("text/plain; charset=utf-8", true),
+            ("text/plain;charset=\"utf-8\"", true),
+            ("text/plain;CHARSET=US-ASCII", true),
+            ("text/plain;format=flowed;charset=utf-8", true),
+            ("text/plain;format=flowed", true),
+            ("text/plain;charset=latin1", false),
+            ("text/plain;charset=iso-8859-1", false),
+            ("text/plain;charset=utf-8;charset=latin1", true),
+        ] {
+            let ct = MediaType::parse(value).unwrap();
+            assert_eq!(charset_ok(&ct), ok, "{value}");
+            assert_eq!(charset_ok_by_param(&ct), ok, "{value}");
         }
     }
 
