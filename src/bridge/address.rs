@@ -296,15 +296,15 @@ pub fn write_jid(out: &mut BytesMut, a: &Address<'_>, full: bool) {
         if let Some(written) = out.get_mut(start..) {
             written.make_ascii_lowercase();
         }
-        out.put_u8(b'@');
+        out.extend_from_slice(b"@");
         out.extend_from_slice(domain);
     } else {
         write_local(out, &a.local);
-        out.put_u8(b'@');
+        out.extend_from_slice(b"@");
         escape_into(out, &a.domain, true);
     }
     if let (true, Some(r)) = (full, &a.resource) {
-        out.put_u8(b'/');
+        out.extend_from_slice(b"/");
         escape_into(out, r, true);
     }
 }
