@@ -61,18 +61,14 @@ fn plain_parts(msg: &SipMessage) -> Result<PlainParts<'_>, BridgeError> {
     if body.is_empty() {
         return Err(BridgeError::EmptyBody);
     }
-    match msg.content_type().map_err(|_| BridgeError::Malformed)? {
-        Some(ct)
-            if ct.type_.eq_ignore_ascii_case("text")
-                && ct.subtype.eq_ignore_ascii_case("plain") =>
-        {
-            if !charset_ok(&ct) {
-                return Err(BridgeError::BadCharset);
-            }
+    // RFC 3428 §9: a MESSAGE without Content-Type is text/plain.
+    if let Some(ct) = msg.content_type().map_err(|_| BridgeError::Malformed)? {
+        if !ct.is("text", "plain") {
+            return Err(BridgeError::UnsupportedMediaType);
         }
-        // RFC 3428 §9: a MESSAGE without Content-Type is text/plain.
-        None => {}
-        Some(_) => return Err(BridgeError::UnsupportedMediaType),
+        if !charset_ok(&ct) {
+            return Err(BridgeError::BadCharset);
+        }
     }
     let body = std::str::from_utf8(body).map_err(|_| BridgeError::BadCharset)?;
     let call_id = msg.call_id().map_err(|_| BridgeError::Malformed)?;
