@@ -33,9 +33,14 @@ const MAX_PART: usize = 1023;
 
 /// A SIP URI (as text) to an address. `tel:` and other schemes are refused.
 pub fn from_sip_uri(uri: &str) -> Result<Address<'_>, BridgeError> {
-    if let Some(a) = simple_sip_uri(uri) {
-        return Ok(a);
+    match simple_sip_uri(uri) {
+        Some(a) => Ok(a),
+        None => from_sip_uri_general(uri),
     }
+}
+
+/// [`from_sip_uri`] without its fast path: every URI through the full parser.
+fn from_sip_uri_general(uri: &str) -> Result<Address<'_>, BridgeError> {
     if let Some(rest) = strip_scheme(uri, "im").or_else(|| strip_scheme(uri, "pres")) {
         return from_cpim_uri(rest);
     }
@@ -64,27 +69,72 @@ pub fn from_sip_uri(uri: &str) -> Result<Address<'_>, BridgeError> {
 
 /// The fast path of [`from_sip_uri`]: `sip:user@host` with an unescaped
 /// user part (no escapes), a lower-case host name, no port or parameters. Anything else
-/// takes the full parser.
+/// takes the full parser. One pass over each part: the user part's bytes are checked while
+/// `@` is looked for, the host's labels while its bytes are.
 fn simple_sip_uri(uri: &str) -> Option<Address<'_>> {
     let rest = uri.strip_prefix("sip:")?;
-    let (user, host) = rest.split_once('@')?;
-    let user_ok = !user.is_empty()
-        && user.len() <= MAX_PART
-        && user
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,".contains(&b));
-    // The fast path takes only what the full path takes: [`check_domain`] holds the label
-    // rules (RFC 1035 §2.3.4: 1–63 octets), which a name of plain lower-case bytes can break too.
-    let host_ok = host.bytes().any(|b| b.is_ascii_lowercase())
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-        && check_domain(host).is_ok();
-    (user_ok && host_ok).then_some(Address {
+    let at = rest.bytes().position(|b| !SIMPLE_USER[usize::from(b)])?;
+    if at == 0 || at > MAX_PART || rest.as_bytes().get(at) != Some(&b'@') {
+        return None;
+    }
+    let user = rest.get(..at)?;
+    let host = rest.get(at + 1..)?;
+    plain_host(host.as_bytes()).then_some(Address {
         local: Cow::Borrowed(user),
         domain: Cow::Borrowed(host),
         resource: None,
     })
+}
+
+/// Bytes the fast path takes unescaped in a user part: alphanumerics and
+/// `-_.!~*'()&=+$,` (a subset of RFC 3261 §25.1 `unreserved` / `user-unreserved`).
+const SIMPLE_USER: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric();
+        i += 1;
+    }
+    let extra = b"-_.!~*'()&=+$,";
+    let mut j = 0;
+    while j < extra.len() {
+        t[extra[j] as usize] = true;
+        j += 1;
+    }
+    t
+};
+
+/// A host name the fast path takes: lower-case letters, digits, `-` and `.`, at least one
+/// letter (so no IPv4 address), labels of 1–63 octets neither starting nor ending with `-`
+/// (RFC 1035 §2.3.4), at most [`MAX_PART`] bytes: exactly the names made of those bytes
+/// that [`check_domain`] takes.
+fn plain_host(h: &[u8]) -> bool {
+    if h.len() > MAX_PART {
+        return false;
+    }
+    let mut label = 0usize;
+    let mut prev = b'.';
+    let mut letter = false;
+    for &b in h {
+        match b {
+            b'a'..=b'z' => letter = true,
+            b'0'..=b'9' => {}
+            b'-' if prev != b'.' => {}
+            b'.' if prev != b'.' && prev != b'-' => {
+                label = 0;
+                prev = b;
+                continue;
+            }
+            _ => return false,
+        }
+        label += 1;
+        if label > 63 {
+            return false;
+        }
+        prev = b;
+    }
+    letter && prev != b'.' && prev != b'-'
 }
 
 /// `im:user@domain` / `pres:user@domain` after the scheme (RFC 3860 §3, RFC 3859 §3.1).
@@ -214,7 +264,7 @@ pub fn to_sip_uri(a: &Address<'_>, out: &mut String) {
 }
 
 /// XEP-0106 escape code of a character that needs one.
-fn escape_code(c: char) -> Option<&'static [u8]> {
+const fn escape_code(c: char) -> Option<&'static [u8]> {
     Some(match c {
         ' ' => b"\\20",
         '"' => b"\\22",
@@ -233,23 +283,74 @@ fn escape_code(c: char) -> Option<&'static [u8]> {
 /// XEP-0106-escaped, the resource (when `full`) XML-escaped. No allocation unless the
 /// localpart holds a backslash (XEP-0106 §4.2 needs look-ahead there).
 pub fn write_jid(out: &mut BytesMut, a: &Address<'_>, full: bool) {
-    if a.local.contains('\\') {
-        let folded = lower(&a.local);
+    let local = a.local.as_bytes();
+    let domain = a.domain.as_bytes();
+    if local.iter().all(|&b| PLAIN_LOCAL[usize::from(b)])
+        && domain.iter().all(|&b| PLAIN_DOMAIN[usize::from(b)])
+    {
+        // The usual JID: ASCII localpart with nothing to escape, a domain of name bytes.
+        // Written with one reservation, the localpart lower-cased in place.
+        out.reserve(local.len() + 1 + domain.len());
+        let start = out.len();
+        out.extend_from_slice(local);
+        if let Some(written) = out.get_mut(start..) {
+            written.make_ascii_lowercase();
+        }
+        out.extend_from_slice(b"@");
+        out.extend_from_slice(domain);
+    } else {
+        write_local(out, &a.local);
+        out.extend_from_slice(b"@");
+        escape_into(out, &a.domain, true);
+    }
+    if let (true, Some(r)) = (full, &a.resource) {
+        out.extend_from_slice(b"/");
+        escape_into(out, r, true);
+    }
+}
+
+/// ASCII bytes a localpart carries as they are (up to case): no XEP-0106 escape code and
+/// no backslash.
+const PLAIN_LOCAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 128 {
+        t[i] = escape_code(i as u8 as char).is_none() && i as u8 != b'\\';
+        i += 1;
+    }
+    t
+};
+
+/// Bytes of a domain that XML attribute text carries as they are (the name bytes).
+const PLAIN_DOMAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 128 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
+        i += 1;
+    }
+    t
+};
+
+/// The general localpart writer of [`write_jid`]: case folding, XEP-0106 escapes.
+fn write_local(out: &mut BytesMut, local: &str) {
+    if local.contains('\\') {
+        let folded = lower(local);
         out.put_slice(jid::escape_local(&folded).as_bytes());
-    } else if a
-        .local
+    } else if local
         .bytes()
         .all(|b| b.is_ascii() && escape_code(char::from(b)).is_none())
     {
-        // The usual localpart, ASCII with nothing to escape: copied at once, then lower-cased.
+        // ASCII with nothing to escape: copied at once, then lower-cased.
         let start = out.len();
-        out.put_slice(a.local.as_bytes());
+        out.put_slice(local.as_bytes());
         if let Some(written) = out.get_mut(start..) {
             written.make_ascii_lowercase();
         }
     } else {
         let mut utf8 = [0u8; 4];
-        for c in a.local.chars() {
+        for c in local.chars() {
             if c.is_ascii() {
                 let l = c.to_ascii_lowercase();
                 match escape_code(l) {
@@ -262,12 +363,6 @@ pub fn write_jid(out: &mut BytesMut, a: &Address<'_>, full: bool) {
                 }
             }
         }
-    }
-    out.put_u8(b'@');
-    escape_into(out, &a.domain, true);
-    if let (true, Some(r)) = (full, &a.resource) {
-        out.put_u8(b'/');
-        escape_into(out, r, true);
     }
 }
 

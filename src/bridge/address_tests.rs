@@ -332,3 +332,108 @@ fn domain_check_agrees_on_address_like_names() {
         assert_eq!(super::check_domain(d).is_ok(), domain_ok_by_split(d), "{d}");
     }
 }
+
+/// The fast path of `from_sip_uri` as first written (split at `@`, then the bytes of each
+/// part, then the full domain check).
+fn simple_sip_uri_by_split(uri: &str) -> Option<Address<'_>> {
+    let rest = uri.strip_prefix("sip:")?;
+    let (user, host) = rest.split_once('@')?;
+    let user_ok = !user.is_empty()
+        && user.len() <= MAX_PART
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,".contains(&b));
+    let host_ok = host.bytes().any(|b| b.is_ascii_lowercase())
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && check_domain(host).is_ok();
+    (user_ok && host_ok).then_some(Address {
+        local: Cow::Borrowed(user),
+        domain: Cow::Borrowed(host),
+        resource: None,
+    })
+}
+
+/// `write_jid` without its fast path.
+fn jid_by_general_writer(a: &Address<'_>) -> BytesMut {
+    let mut out = BytesMut::new();
+    write_local(&mut out, &a.local);
+    out.put_u8(b'@');
+    escape_into(&mut out, &a.domain, true);
+    if let Some(r) = &a.resource {
+        out.put_u8(b'/');
+        escape_into(&mut out, r, true);
+    }
+    out
+}
+
+proptest::proptest! {
+    // URIs near the fast path's edges: case, escapes, ports, parameters, labels, IPv4.
+    #[test]
+    fn sip_uri_fast_path_agrees_with_the_split_version_and_the_parser(
+        user in "[a-zA-Z0-9%@:;_.!~*'()&=+$,-]{0,8}",
+        host in "[a-zA-Z0-9.;:_-]{0,14}",
+        scheme in "(sip|sips|SIP|tel):",
+    ) {
+        let uri = format!("{scheme}{user}@{host}");
+        let fast = simple_sip_uri(&uri);
+        proptest::prop_assert_eq!(&fast, &simple_sip_uri_by_split(&uri), "{}", uri);
+        if let Some(a) = fast {
+            proptest::prop_assert_eq!(Ok(a), from_sip_uri_general(&uri), "{}", uri);
+        }
+    }
+
+    #[test]
+    fn plain_host_agrees_with_the_domain_check(h in "[a-z0-9.-]{0,70}") {
+        let by_check = h.bytes().any(|b| b.is_ascii_lowercase()) && check_domain(&h).is_ok();
+        proptest::prop_assert_eq!(plain_host(h.as_bytes()), by_check, "{}", h);
+    }
+
+    #[test]
+    fn jid_fast_path_agrees_with_the_general_writer(
+        local in "[a-zA-Z0-9 \"&'/:<>@\\\\é\t.-]{0,8}",
+        domain in "[a-zA-Z0-9.<&'é\t-]{1,10}",
+        resource in proptest::option::of("[a-zA-Z0-9 /<&'\"é]{0,6}"),
+    ) {
+        let a = Address {
+            local: Cow::Owned(local),
+            domain: Cow::Owned(domain),
+            resource: resource.map(Cow::Owned),
+        };
+        let mut out = BytesMut::new();
+        write_jid(&mut out, &a, true);
+        proptest::prop_assert_eq!(&out[..], &jid_by_general_writer(&a)[..]);
+    }
+}
+
+#[test]
+fn usual_addresses_take_the_fast_paths() {
+    for uri in [
+        "sip:romeo@sip.example",
+        "sip:juliet.capulet-1@xmpp.example",
+        "sip:a@b0-c.d",
+    ] {
+        assert!(simple_sip_uri(uri).is_some(), "{uri}");
+    }
+    for uri in [
+        "sip:Romeo@SIP.example",
+        "sip:romeo@sip.example:5060",
+        "sip:romeo@192.0.2.1",
+        "sip:ro%20meo@sip.example",
+        "sip:romeo@-sip.example",
+        "sip:romeo@sip..example",
+        "sips:romeo@sip.example",
+    ] {
+        assert!(simple_sip_uri(uri).is_none(), "{uri}");
+    }
+}
+
+#[test]
+fn labels_of_63_octets_pass_and_of_64_do_not() {
+    let ok = format!("{}.example", "a".repeat(63));
+    let long = format!("{}.example", "a".repeat(64));
+    assert!(plain_host(ok.as_bytes()));
+    assert!(!plain_host(long.as_bytes()));
+    assert_eq!(check_domain(&long), Err(BridgeError::BadAddress));
+}

@@ -6,16 +6,17 @@ use bytes::BytesMut;
 
 use super::sip_wire::{Head, finish, header, write_head};
 use super::{BridgeError, address};
-use crate::model::{ChatMessage, ErrorCondition, MessageKind};
+use crate::model::{Address, ChatMessage, ErrorCondition, MessageKind};
+use crate::sip::header::MediaType;
 use crate::sip::{HeaderName, SipMessage};
 
 /// A SIP MESSAGE request to the canonical message. The recipient is the Request-URI; the
 /// body must be `text/plain` in UTF-8 (other media types come with the rich-text mapping).
 /// A hashed thread is owned; [`message_from_sip_in`] keeps it on the caller's stack instead.
 pub fn message_from_sip(msg: &SipMessage) -> Result<ChatMessage<'_>, BridgeError> {
-    let (mut m, call_id) = plain_message(msg)?;
-    m.thread = Some(thread_of_call_id(call_id));
-    Ok(m)
+    let p = plain_parts(msg)?;
+    let thread = thread_of_call_id(p.call_id);
+    Ok(p.into_message(thread))
 }
 
 /// [`message_from_sip`] without allocating: a hashed thread is written into `token`, which
@@ -24,13 +25,35 @@ pub fn message_from_sip_in<'a>(
     msg: &'a SipMessage,
     token: &'a mut ThreadToken,
 ) -> Result<ChatMessage<'a>, BridgeError> {
-    let (mut m, call_id) = plain_message(msg)?;
-    m.thread = Some(Cow::Borrowed(thread_in(call_id, token)));
-    Ok(m)
+    let p = plain_parts(msg)?;
+    let thread = Cow::Borrowed(thread_in(p.call_id, token));
+    Ok(p.into_message(thread))
 }
 
-/// The message without its thread, and the Call-ID the thread is made from.
-fn plain_message(msg: &SipMessage) -> Result<(ChatMessage<'_>, &str), BridgeError> {
+/// What a plain MESSAGE carries, as small borrowed values: the message is built once, in
+/// the caller's return slot, rather than built here and moved out.
+struct PlainParts<'a> {
+    from: Address<'a>,
+    to: Address<'a>,
+    body: &'a str,
+    call_id: &'a str,
+    subject: Option<&'a str>,
+    lang: Option<&'a str>,
+}
+
+impl<'a> PlainParts<'a> {
+    fn into_message(self, thread: Cow<'a, str>) -> ChatMessage<'a> {
+        let mut m = ChatMessage::plain(self.from, self.to, Cow::Borrowed(self.body));
+        m.kind = MessageKind::Chat;
+        m.thread = Some(thread);
+        m.subject = self.subject.map(Cow::Borrowed);
+        m.lang = self.lang.map(Cow::Borrowed);
+        m
+    }
+}
+
+/// The parts of a plain message, checked.
+fn plain_parts(msg: &SipMessage) -> Result<PlainParts<'_>, BridgeError> {
     let from = msg.from().map_err(|_| BridgeError::Malformed)?;
     let from = address::from_sip_uri(from.uri)?;
     let to = address::from_sip_uri(msg.request_uri().ok_or(BridgeError::Malformed)?)?;
@@ -38,34 +61,44 @@ fn plain_message(msg: &SipMessage) -> Result<(ChatMessage<'_>, &str), BridgeErro
     if body.is_empty() {
         return Err(BridgeError::EmptyBody);
     }
-    match msg.content_type().map_err(|_| BridgeError::Malformed)? {
-        Some(ct)
-            if ct.type_.eq_ignore_ascii_case("text")
-                && ct.subtype.eq_ignore_ascii_case("plain") =>
-        {
-            if let Some(cs) = ct.param("charset")
-                && !cs.eq_ignore_ascii_case("utf-8")
-                && !cs.eq_ignore_ascii_case("us-ascii")
-            {
-                return Err(BridgeError::BadCharset);
-            }
+    // RFC 3428 §9: a MESSAGE without Content-Type is text/plain.
+    if let Some(ct) = msg.content_type().map_err(|_| BridgeError::Malformed)? {
+        if !ct.is("text", "plain") {
+            return Err(BridgeError::UnsupportedMediaType);
         }
-        // RFC 3428 §9: a MESSAGE without Content-Type is text/plain.
-        None => {}
-        Some(_) => return Err(BridgeError::UnsupportedMediaType),
+        if !charset_ok(&ct) {
+            return Err(BridgeError::BadCharset);
+        }
     }
     let body = std::str::from_utf8(body).map_err(|_| BridgeError::BadCharset)?;
     let call_id = msg.call_id().map_err(|_| BridgeError::Malformed)?;
     let text_header = |name| {
         msg.header(name)
             .and_then(|v| std::str::from_utf8(v).ok())
-            .map(|v| Cow::Borrowed(v.trim()))
+            .map(str::trim)
     };
-    let mut m = ChatMessage::plain(from, to, Cow::Borrowed(body));
-    m.kind = MessageKind::Chat;
-    m.subject = text_header(HeaderName::Subject);
-    m.lang = text_header(HeaderName::ContentLanguage);
-    Ok((m, call_id))
+    Ok(PlainParts {
+        from,
+        to,
+        body,
+        call_id,
+        subject: text_header(HeaderName::Subject),
+        lang: text_header(HeaderName::ContentLanguage),
+    })
+}
+
+/// A text/plain charset parley reads: none (UTF-8 by RFC 3428 §9's default for SIP text),
+/// UTF-8 or its subset US-ASCII. The usual parameter text (none, or exactly
+/// `charset=UTF-8` in any case) is recognised without splitting the parameters.
+fn charset_ok(ct: &MediaType<'_>) -> bool {
+    let p = ct.params;
+    p.is_empty() || p.eq_ignore_ascii_case("charset=utf-8") || charset_ok_by_param(ct)
+}
+
+/// [`charset_ok`] by the parameter parser.
+fn charset_ok_by_param(ct: &MediaType<'_>) -> bool {
+    ct.param("charset")
+        .is_none_or(|cs| cs.eq_ignore_ascii_case("utf-8") || cs.eq_ignore_ascii_case("us-ascii"))
 }
 
 /// The XMPP `<thread>` for a SIP Call-ID. A Call-ID is usually `random@host`, and its host
@@ -112,12 +145,12 @@ impl Default for ThreadToken {
 }
 
 impl ThreadToken {
-    /// The token of a Call-ID.
+    /// The token of a Call-ID: SHA-256 (FIPS 180-4) of its bytes, the first 12 bytes in hex.
     pub fn of(call_id: &str) -> Self {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let digest = ring::digest::digest(&ring::digest::SHA256, call_id.as_bytes());
+        let digest = sha256_prefix(call_id.as_bytes());
         let mut hex = [0u8; 24];
-        for (pair, &b) in hex.chunks_exact_mut(2).zip(digest.as_ref()) {
+        for (pair, &b) in hex.chunks_exact_mut(2).zip(&digest) {
             pair[0] = HEX[usize::from(b >> 4)];
             pair[1] = HEX[usize::from(b & 0xf)];
         }
@@ -129,6 +162,67 @@ impl ThreadToken {
         // Only ASCII hex digits are ever stored.
         std::str::from_utf8(&self.hex).unwrap_or_default()
     }
+}
+
+/// The first 12 bytes of the SHA-256 of `data`. Where the CPU has the SHA extensions, a
+/// Call-ID of up to 55 bytes (nearly all) is one padded block hashed with one call of the
+/// compression function; otherwise ring's streaming hasher, whose assembly beats a
+/// portable compression function on CPUs without them.
+fn sha256_prefix(data: &[u8]) -> [u8; 12] {
+    if data.len() <= 55 && sha_extensions() {
+        sha256_prefix_one_block(data)
+    } else {
+        sha256_prefix_streaming(data)
+    }
+}
+
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+fn sha_extensions() -> bool {
+    std::arch::is_x86_feature_detected!("sha")
+}
+
+#[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+fn sha_extensions() -> bool {
+    false
+}
+
+/// [`sha256_prefix`] of at most 55 bytes as one block (FIPS 180-4 §5.1.1: the message, a 1
+/// bit, zeros, and the length in bits as a 64-bit big-endian number fill 64 bytes).
+fn sha256_prefix_one_block(data: &[u8]) -> [u8; 12] {
+    /// FIPS 180-4 §5.3.3: the initial hash value of SHA-256.
+    const H0: [u32; 8] = [
+        0x6a09_e667,
+        0xbb67_ae85,
+        0x3c6e_f372,
+        0xa54f_f53a,
+        0x510e_527f,
+        0x9b05_688c,
+        0x1f83_d9ab,
+        0x5be0_cd19,
+    ];
+    let mut block = [0u8; 64];
+    if let Some(dst) = block.get_mut(..data.len()) {
+        dst.copy_from_slice(data);
+    }
+    if let Some(b) = block.get_mut(data.len()) {
+        *b = 0x80;
+    }
+    block[56..].copy_from_slice(&(data.len() as u64 * 8).to_be_bytes());
+    let mut state = H0;
+    sha2::block_api::compress256(&mut state, &[block]);
+    let mut out = [0u8; 12];
+    for (dst, w) in out.chunks_exact_mut(4).zip(state) {
+        dst.copy_from_slice(&w.to_be_bytes());
+    }
+    out
+}
+
+/// [`sha256_prefix`] by ring's streaming SHA-256, for any length.
+fn sha256_prefix_streaming(data: &[u8]) -> [u8; 12] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, data);
+    let mut out = [0u8; 12];
+    out.copy_from_slice(&digest.as_ref()[..12]);
+    out
 }
 
 impl std::fmt::Debug for ThreadToken {
@@ -357,6 +451,98 @@ mod tests {
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
             "{t}"
         );
+    }
+
+    #[test]
+    fn thread_tokens_keep_their_published_values() {
+        // Threads already handed to XMPP clients must keep matching: values as computed by
+        // the first implementation (ring's SHA-256), pinned.
+        for (call_id, thread) in [
+            (
+                "a84b4c76e66710@pc33.sip.example",
+                "ae275e1416974ac2491820be",
+            ),
+            ("", "e3b0c44298fc1c149afbf4c8"),
+            ("10.0.0.5", "0546412d61ba57f140cbc562"),
+        ] {
+            assert_eq!(ThreadToken::of(call_id).as_str(), thread, "{call_id:?}");
+        }
+    }
+
+    /// The token as first written: ring's streaming SHA-256, whatever the length.
+    fn token_by_ring(call_id: &str) -> String {
+        let digest = ring::digest::digest(&ring::digest::SHA256, call_id.as_bytes());
+        digest.as_ref()[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    fn hex(b: [u8; 12]) -> String {
+        b.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    proptest::proptest! {
+        // Lengths around the one-block limit (55), the block size and two blocks.
+        #[test]
+        fn thread_tokens_agree_with_ring(s in "[a-z0-9@.é-]{0,140}") {
+            let token = ThreadToken::of(&s);
+            proptest::prop_assert_eq!(token.as_str(), token_by_ring(&s));
+        }
+
+        // The one-block path whether or not this CPU would take it.
+        #[test]
+        fn one_block_hashes_agree_with_ring(s in "[a-z0-9@.é-]{0,55}") {
+            proptest::prop_assume!(s.len() <= 55);
+            proptest::prop_assert_eq!(hex(sha256_prefix_one_block(s.as_bytes())), token_by_ring(&s));
+        }
+    }
+
+    #[test]
+    fn thread_tokens_agree_with_ring_at_every_length_to_three_blocks() {
+        for n in 0..=200 {
+            let s = "x".repeat(n);
+            assert_eq!(ThreadToken::of(&s).as_str(), token_by_ring(&s), "{n}");
+            if n <= 55 {
+                assert_eq!(
+                    hex(sha256_prefix_one_block(s.as_bytes())),
+                    token_by_ring(&s),
+                    "{n}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn charset_fast_path_agrees_with_the_parameter_parser(
+            params in "(;? ?(charset|CharSet|format|x)(=(utf-8|UTF-8|us-ascii|\"utf-8\"|latin1)?)?){0,3}",
+        ) {
+            let value = format!("text/plain{params}");
+            if let Some(ct) = MediaType::parse(&value) {
+                proptest::prop_assert_eq!(charset_ok(&ct), charset_ok_by_param(&ct), "{}", value);
+            }
+        }
+    }
+
+    #[test]
+    fn charsets_are_read_alike_on_both_paths() {
+        for (value, ok) in [
+            ("text/plain", true),
+            ("text/plain;charset=UTF-8", true),
+            ("text/plain; charset=utf-8", true),
+            ("text/plain;charset=\"utf-8\"", true),
+            ("text/plain;CHARSET=US-ASCII", true),
+            ("text/plain;format=flowed;charset=utf-8", true),
+            ("text/plain;format=flowed", true),
+            ("text/plain;charset=latin1", false),
+            ("text/plain;charset=iso-8859-1", false),
+            ("text/plain;charset=utf-8;charset=latin1", true),
+        ] {
+            let ct = MediaType::parse(value).unwrap();
+            assert_eq!(charset_ok(&ct), ok, "{value}");
+            assert_eq!(charset_ok_by_param(&ct), ok, "{value}");
+        }
     }
 
     #[test]
