@@ -528,6 +528,8 @@ pub(crate) fn is_absolute_uri(uri: &str) -> bool {
 const SCHEME: u8 = 1;
 /// [`URI_CLASS`] flag: a byte allowed after the scheme (no white space, control, `<` or `>`).
 const REST: u8 = 2;
+/// [`URI_CLASS`] flag: a host name or IPv4 byte of [`split_host_port`] (letters, digits, `-._`).
+const HOST: u8 = 4;
 
 /// Byte classes for [`is_absolute_uri`], one lookup per byte.
 const URI_CLASS: [u8; 256] = {
@@ -540,6 +542,9 @@ const URI_CLASS: [u8; 256] = {
         }
         if b > b' ' && b != 0x7f && b != b'<' && b != b'>' {
             t[i] |= REST;
+        }
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') {
+            t[i] |= HOST;
         }
         i += 1;
     }
@@ -676,16 +681,20 @@ pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
         }
         (host, s.get(end..)?)
     } else {
-        let end = s.bytes().position(|b| b == b':').unwrap_or(s.len());
-        let host = s.get(..end)?;
-        if host.is_empty()
-            || !host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+        // One pass: the host runs to the first byte that is not a host byte, which must be
+        // the port's colon or the end.
+        let b = s.as_bytes();
+        let mut end = 0;
+        while b
+            .get(end)
+            .is_some_and(|&c| URI_CLASS[usize::from(c)] & HOST != 0)
         {
+            end += 1;
+        }
+        if end == 0 || !matches!(b.get(end), None | Some(b':')) {
             return None;
         }
-        (host, s.get(end..)?)
+        (s.get(..end)?, s.get(end..)?)
     };
     let port = match port.strip_prefix(':') {
         None if port.is_empty() => None,
