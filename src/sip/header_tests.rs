@@ -261,7 +261,33 @@ fn host_port_by_split(s: &str) -> Option<(&str, Option<u16>)> {
     Some((host, port))
 }
 
+/// `angle_uri` as first written (up to the first `>`, white space or `<`), then the full
+/// absolute-URI check.
+fn angle_uri_by_stop(s: &str) -> Option<(&str, &str)> {
+    let inner = s.strip_prefix('<')?;
+    let gt = inner
+        .bytes()
+        .position(|b| b == b'>' || scan::is_lws(b) || b == b'<')
+        .filter(|&i| inner.as_bytes().get(i) == Some(&b'>'))?;
+    let uri = inner.get(..gt)?;
+    if uri.is_empty() || !is_absolute_uri(uri) {
+        return None;
+    }
+    Some((uri, inner.get(gt + 1..)?))
+}
+
 proptest::proptest! {
+    #[test]
+    fn media_type_plain_path_agrees(s in "[a-z+/;= \t\"]{0,20}") {
+        proptest::prop_assert_eq!(MediaType::parse(&s), MediaType::parse_general(&s));
+    }
+
+    #[test]
+    fn angle_uri_one_pass_agrees(s in "<?[a-z0-9:@;<> \t\u{1}\u{7f}\u{e9}]{0,16}>?[;a]{0,2}") {
+        let fused = angle_uri(&s).filter(|(u, _)| has_scheme(u));
+        proptest::prop_assert_eq!(fused, angle_uri_by_stop(&s));
+    }
+
     #[test]
     fn host_port_one_pass_agrees(s in "[a-z0-9._:;@ \\-\u{e9}]{0,16}") {
         proptest::prop_assert_eq!(split_host_port(&s), host_port_by_split(&s));

@@ -496,14 +496,31 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    /// First value of a header, raw (folding intact).
-    fn header(&self, name: HeaderName) -> Option<&'a [u8]> {
+    /// Where the first value of a header lies (folding intact).
+    fn value_span(&self, name: HeaderName) -> Option<Span> {
         let entry = match self.core.get(name as usize) {
             Some(&pos) => self.index.get(usize::from(pos).checked_sub(1)?),
             None => self.index.iter().find(|e| e.name == name),
         }?;
-        self.raw
-            .get(entry.value_start as usize..entry.value_end as usize)
+        Some(Span {
+            start: entry.value_start,
+            end: entry.value_end,
+        })
+    }
+
+    /// First value of a header, raw (folding intact).
+    fn header(&self, name: HeaderName) -> Option<&'a [u8]> {
+        let s = self.value_span(name)?;
+        self.raw.get(s.start as usize..s.end as usize)
+    }
+
+    /// The text at `s` (a header value's span), `e` when it is not UTF-8.
+    fn str_at(&self, s: Span, e: SipError) -> Result<&'a str, SipError> {
+        let range = s.start as usize..s.end as usize;
+        match self.text {
+            Some(t) => t.get(range).ok_or(e),
+            None => utf8(self.raw.get(range).ok_or(e)?, e),
+        }
     }
 
     /// `part` (a slice of the message) as text, `e` when it is not UTF-8.
@@ -527,13 +544,10 @@ impl<'a> Fields<'a> {
 
     /// First value of a header with where it lies; an error when absent or not UTF-8.
     fn required(&self, name: HeaderName) -> Result<(Span, &'a str), SipError> {
-        let v = self
-            .header(name)
+        let s = self
+            .value_span(name)
             .ok_or(SipError::MissingHeader(HeaderKind::from(name)))?;
-        Ok((
-            span_in(self.raw, v),
-            self.str(v, SipError::BadHeader(HeaderKind::from(name)))?,
-        ))
+        Ok((s, self.str_at(s, SipError::BadHeader(HeaderKind::from(name)))?))
     }
 
     fn name_addr(&self, name: HeaderName) -> Result<(Span, NameAddrAt), SipError> {

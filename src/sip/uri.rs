@@ -36,7 +36,7 @@ pub struct SipUri<'a> {
 }
 
 /// Bytes never allowed in a SIP URI: controls, space, non-ASCII and the RFC 3986 "unwise" set.
-fn uri_byte_ok(b: u8) -> bool {
+const fn uri_byte_ok(b: u8) -> bool {
     b > b' '
         && b < 0x7f
         && !matches!(
@@ -45,8 +45,54 @@ fn uri_byte_ok(b: u8) -> bool {
         )
 }
 
+/// [`uri_byte_ok`] as a table, one lookup per byte.
+const URI_OK: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = uri_byte_ok(i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// One pass over the text after a sip/sips scheme: `None` unless every byte is allowed and
+/// every `%` starts a two-hex-digit escape; otherwise where the
+/// first `@` is, and the first `?` of the host part (after that `@`, or anywhere without one).
+fn scan_after_scheme(b: &[u8]) -> Option<(Option<usize>, Option<usize>)> {
+    let (mut at, mut q_any, mut q_after_at) = (None, None, None);
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if !URI_OK[usize::from(c)] {
+            return None;
+        }
+        match c {
+            b'%' => {
+                let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                    && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+                if !ok {
+                    return None;
+                }
+                i += 3;
+                continue;
+            }
+            b'@' if at.is_none() => at = Some(i),
+            b'?' => {
+                q_any = q_any.or(Some(i));
+                if at.is_some() {
+                    q_after_at = q_after_at.or(Some(i));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Some((at, if at.is_some() { q_after_at } else { q_any }))
+}
+
 /// Every byte is allowed ([`uri_byte_ok`]) and every `%` starts a two-hex-digit escape: one
-/// pass over the URI.
+/// pass over the URI. The reference that [`scan_after_scheme`] is tested against.
+#[cfg(test)]
 fn bytes_and_escapes_ok(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = 0;
@@ -81,12 +127,16 @@ impl<'a> SipUri<'a> {
         } else {
             return Err(SipError::BadUri);
         };
-        if rest.is_empty() || !bytes_and_escapes_ok(rest) {
+        if rest.is_empty() {
             return Err(SipError::BadUri);
         }
+        let (at, question) = scan_after_scheme(rest.as_bytes()).ok_or(SipError::BadUri)?;
         // The first `@` ends the userinfo: it cannot appear unescaped in params or headers.
-        let (userinfo, hostpart) = match scan::split_at_byte(rest, b'@') {
-            Some((u, h)) => (Some(u), h),
+        let (userinfo, hostpart) = match at {
+            Some(a) => (
+                Some(rest.get(..a).ok_or(SipError::BadUri)?),
+                rest.get(a + 1..).ok_or(SipError::BadUri)?,
+            ),
             None => (None, rest),
         };
         let (user, password) = match userinfo {
@@ -99,8 +149,12 @@ impl<'a> SipUri<'a> {
         if user == Some("") {
             return Err(SipError::BadUri);
         }
-        let (before_headers, headers, has_headers) = match scan::split_at_byte(hostpart, b'?') {
-            Some((b, h)) => (b, h, true),
+        let (before_headers, headers, has_headers) = match question {
+            Some(q) => {
+                let from = at.map_or(0, |a| a + 1);
+                let part = |r: std::ops::Range<usize>| rest.get(r).ok_or(SipError::BadUri);
+                (part(from..q)?, part(q + 1..rest.len())?, true)
+            }
             None => (hostpart, "", false),
         };
         let (hostport, params) = match scan::split_at_byte(before_headers, b';') {
