@@ -113,6 +113,38 @@ impl Index {
         }
     }
 
+    /// Push a field found by the scan, its offsets `[name_start, name_end, value_start,
+    /// value_end]` as positions: stored compact when the largest fits in 16 bits, without
+    /// going through the 32-bit [`Entry`] (an offset past 32 bits is [`SipError::HeadTooLarge`]).
+    #[inline]
+    fn push_field(&mut self, name: HeaderName, at: [usize; 4]) -> Result<(), SipError> {
+        let [name_start, name_end, value_start, value_end] = at;
+        let top = name_start.max(name_end).max(value_start).max(value_end);
+        if let Index::Inline { len, items } = self
+            && top <= usize::from(u16::MAX)
+            && let Some(slot) = items.get_mut(usize::from(*len))
+        {
+            // Every offset is at most `top`, so none is truncated.
+            *slot = Compact {
+                name,
+                name_start: name_start as u16,
+                name_end: name_end as u16,
+                value_start: value_start as u16,
+                value_end: value_end as u16,
+            };
+            *len += 1;
+            return Ok(());
+        }
+        self.push(Entry {
+            name,
+            name_start: u32_of(name_start)?,
+            name_end: u32_of(name_end)?,
+            value_start: u32_of(value_start)?,
+            value_end: u32_of(value_end)?,
+        });
+        Ok(())
+    }
+
     /// Number of fields.
     pub(crate) fn len(&self) -> usize {
         match self {
@@ -125,7 +157,9 @@ impl Index {
     #[inline]
     pub(crate) fn get(&self, i: usize) -> Option<Entry> {
         match self {
-            Index::Inline { len, items } if i < usize::from(*len) => items.get(i).map(|c| c.entry()),
+            Index::Inline { len, items } if i < usize::from(*len) => {
+                items.get(i).map(|c| c.entry())
+            }
             Index::Inline { .. } => None,
             Index::Heap(v) => v.get(i).copied(),
         }
@@ -344,13 +378,8 @@ pub(crate) fn scan(buf: &[u8], limits: &SipLimits) -> Result<Option<Head>, SipEr
                     .get_or_insert(SipError::DuplicateHeader(HeaderKind::from(name)));
             }
         }
-        head.index.push(Entry {
-            name,
-            name_start: u32_of(start)?,
-            name_end: u32_of(name_end)?,
-            value_start: u32_of(value_start)?,
-            value_end: u32_of(value_end)?,
-        });
+        head.index
+            .push_field(name, [start, name_end, value_start, value_end])?;
     }
 }
 
@@ -427,9 +456,13 @@ mod tests {
                 })
                 .collect();
             let mut index = Index::new();
+            let mut by_field = Index::new();
             for &e in &entries {
                 index.push(e);
+                let at = [e.name_start, e.name_end, e.value_start, e.value_end].map(|o| o as usize);
+                by_field.push_field(e.name, at).unwrap();
             }
+            proptest::prop_assert_eq!(by_field.iter().collect::<Vec<_>>(), entries.clone());
             proptest::prop_assert_eq!(index.len(), entries.len());
             proptest::prop_assert_eq!(index.iter().collect::<Vec<_>>(), entries.clone());
             for (i, e) in entries.iter().enumerate() {

@@ -4,6 +4,9 @@
 //! table ([`TABLE`]); typed views borrow from the message bytes.
 
 use super::scan::{self, Params};
+use super::uri::{REST, URI_CLASS, has_scheme};
+// Kept reachable here, where callers outside the codec import them from.
+pub(crate) use super::uri::{is_absolute_uri, split_host_port};
 
 /// A header name, compact forms folded into their long form. `Other` keeps unknown names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -323,15 +326,30 @@ impl Folded {
 }
 
 /// Up to eight bytes as a little-endian word, zero-filled: a whole word is one load, a
-/// shorter tail is assembled in registers (no call to copy it).
+/// shorter tail two overlapping loads of four (or two) bytes, whose shared bytes are equal so
+/// OR-ing them is exact (no per-byte loop, no call to copy).
 fn load_le(chunk: &[u8]) -> u64 {
     if let Ok(w) = <[u8; 8]>::try_from(chunk) {
         return u64::from_le_bytes(w);
     }
-    chunk
-        .iter()
-        .rev()
-        .fold(0u64, |w, &b| (w << 8) | u64::from(b))
+    let n = chunk.len();
+    let four = |at: usize| {
+        chunk
+            .get(at..at + 4)
+            .and_then(|s| <[u8; 4]>::try_from(s).ok())
+            .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
+    };
+    let two = |at: usize| {
+        chunk
+            .get(at..at + 2)
+            .and_then(|s| <[u8; 2]>::try_from(s).ok())
+            .map_or(0, |w| u64::from(u16::from_le_bytes(w)))
+    };
+    match n {
+        4..=7 => four(0) | (four(n - 4) << (8 * (n - 4))),
+        2..=3 => two(0) | (two(n - 2) << (8 * (n - 2))),
+        _ => chunk.first().map_or(0, |&b| u64::from(b)),
+    }
 }
 
 /// [`TABLE`]'s long names prepared for [`Folded::matches`], in table order.
@@ -448,7 +466,12 @@ impl<'a> NameAddr<'a> {
                 return None;
             }
             let (uri, after) = angle_uri(v.get(lt..)?)?;
-            (if dn.is_empty() { None } else { Some(dn) }, uri, after, true)
+            (
+                if dn.is_empty() { None } else { Some(dn) },
+                uri,
+                after,
+                true,
+            )
         } else {
             let end = bytes.iter().position(|&b| b == b';').unwrap_or(v.len());
             let uri = scan::trim(v.get(..end)?);
@@ -517,63 +540,6 @@ fn angle_uri(s: &str) -> Option<(&str, &str)> {
     }
     Some((inner.get(..gt)?, inner.get(gt + 1..)?))
 }
-
-/// [`is_absolute_uri`] for a URI whose bytes are known to be allowed ones (from
-/// [`angle_uri`]): a valid scheme, a colon, and something after it.
-fn has_scheme(uri: &str) -> bool {
-    let b = uri.as_bytes();
-    let Some(colon) = b.iter().position(|&c| c == b':') else {
-        return false;
-    };
-    b.first().is_some_and(u8::is_ascii_alphabetic)
-        && b.get(..colon)
-            .is_some_and(|s| s.iter().all(|&c| URI_CLASS[usize::from(c)] & SCHEME != 0))
-        && colon + 1 < b.len()
-}
-
-/// `scheme ":" …` with a valid scheme and no white space (RFC 3986 §3.1).
-pub(crate) fn is_absolute_uri(uri: &str) -> bool {
-    let b = uri.as_bytes();
-    let Some(colon) = b.iter().position(|&c| c == b':') else {
-        return false;
-    };
-    let (Some(scheme), Some(rest)) = (b.get(..colon), b.get(colon + 1..)) else {
-        return false;
-    };
-    scheme.first().is_some_and(u8::is_ascii_alphabetic)
-        && scheme
-            .iter()
-            .all(|&c| URI_CLASS[usize::from(c)] & SCHEME != 0)
-        && !rest.is_empty()
-        && rest.iter().all(|&c| URI_CLASS[usize::from(c)] & REST != 0)
-}
-
-/// [`URI_CLASS`] flag: a scheme byte after the first (RFC 3986 §3.1).
-const SCHEME: u8 = 1;
-/// [`URI_CLASS`] flag: a byte allowed after the scheme (no white space, control, `<` or `>`).
-const REST: u8 = 2;
-/// [`URI_CLASS`] flag: a host name or IPv4 byte of [`split_host_port`] (letters, digits, `-._`).
-const HOST: u8 = 4;
-
-/// Byte classes for [`is_absolute_uri`], one lookup per byte.
-const URI_CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.') {
-            t[i] |= SCHEME;
-        }
-        if b > b' ' && b != 0x7f && b != b'<' && b != b'>' {
-            t[i] |= REST;
-        }
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') {
-            t[i] |= HOST;
-        }
-        i += 1;
-    }
-    t
-};
 
 /// CSeq: sequence number and method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -691,43 +657,6 @@ impl<'a> Via<'a> {
     pub fn param(&self, name: &str) -> Option<&'a str> {
         scan::param(self.params, name)
     }
-}
-
-/// `host[:port]` with an IPv6 reference in brackets; host chars checked loosely.
-pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = if s.starts_with('[') {
-        let end = s.bytes().position(|b| b == b']')? + 1;
-        let host = s.get(..end)?;
-        if !host
-            .get(1..end - 1)?
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
-            return None;
-        }
-        (host, s.get(end..)?)
-    } else {
-        // One pass: the host runs to the first byte that is not a host byte, which must be
-        // the port's colon or the end.
-        let b = s.as_bytes();
-        let mut end = 0;
-        while b
-            .get(end)
-            .is_some_and(|&c| URI_CLASS[usize::from(c)] & HOST != 0)
-        {
-            end += 1;
-        }
-        if end == 0 || !matches!(b.get(end), None | Some(b':')) {
-            return None;
-        }
-        (s.get(..end)?, s.get(end..)?)
-    };
-    let port = match port.strip_prefix(':') {
-        None if port.is_empty() => None,
-        None => return None,
-        Some(p) => Some(u16::try_from(scan::parse_bounded(p, 65535)?).ok()?),
-    };
-    Some((host, port))
 }
 
 /// A media type with its parameters (Content-Type, Accept entries).

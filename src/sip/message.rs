@@ -547,7 +547,10 @@ impl<'a> Fields<'a> {
         let s = self
             .value_span(name)
             .ok_or(SipError::MissingHeader(HeaderKind::from(name)))?;
-        Ok((s, self.str_at(s, SipError::BadHeader(HeaderKind::from(name)))?))
+        Ok((
+            s,
+            self.str_at(s, SipError::BadHeader(HeaderKind::from(name)))?,
+        ))
     }
 
     fn name_addr(&self, name: HeaderName) -> Result<(Span, NameAddrAt), SipError> {

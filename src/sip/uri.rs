@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 
 use super::SipError;
-use super::header::{is_absolute_uri, split_host_port};
 use super::scan;
 
 /// URI scheme.
@@ -313,6 +312,102 @@ impl<'a> Uri<'a> {
             Err(e) => Err(e),
         }
     }
+}
+
+// URI byte classes shared with the header views (name-addr, Via sent-by).
+
+/// [`is_absolute_uri`] for a URI whose bytes are known to be allowed ones (from
+/// [`angle_uri`]): a valid scheme, a colon, and something after it.
+pub(crate) fn has_scheme(uri: &str) -> bool {
+    let b = uri.as_bytes();
+    let Some(colon) = b.iter().position(|&c| c == b':') else {
+        return false;
+    };
+    b.first().is_some_and(u8::is_ascii_alphabetic)
+        && b.get(..colon)
+            .is_some_and(|s| s.iter().all(|&c| URI_CLASS[usize::from(c)] & SCHEME != 0))
+        && colon + 1 < b.len()
+}
+
+/// `scheme ":" …` with a valid scheme and no white space (RFC 3986 §3.1).
+pub(crate) fn is_absolute_uri(uri: &str) -> bool {
+    let b = uri.as_bytes();
+    let Some(colon) = b.iter().position(|&c| c == b':') else {
+        return false;
+    };
+    let (Some(scheme), Some(rest)) = (b.get(..colon), b.get(colon + 1..)) else {
+        return false;
+    };
+    scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&c| URI_CLASS[usize::from(c)] & SCHEME != 0)
+        && !rest.is_empty()
+        && rest.iter().all(|&c| URI_CLASS[usize::from(c)] & REST != 0)
+}
+
+/// [`URI_CLASS`] flag: a scheme byte after the first (RFC 3986 §3.1).
+pub(crate) const SCHEME: u8 = 1;
+/// [`URI_CLASS`] flag: a byte allowed after the scheme (no white space, control, `<` or `>`).
+pub(crate) const REST: u8 = 2;
+/// [`URI_CLASS`] flag: a host name or IPv4 byte of [`split_host_port`] (letters, digits, `-._`).
+pub(crate) const HOST: u8 = 4;
+
+/// Byte classes for [`is_absolute_uri`], one lookup per byte.
+pub(crate) const URI_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.') {
+            t[i] |= SCHEME;
+        }
+        if b > b' ' && b != 0x7f && b != b'<' && b != b'>' {
+            t[i] |= REST;
+        }
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') {
+            t[i] |= HOST;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// `host[:port]` with an IPv6 reference in brackets; host chars checked loosely.
+pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = if s.starts_with('[') {
+        let end = s.bytes().position(|b| b == b']')? + 1;
+        let host = s.get(..end)?;
+        if !host
+            .get(1..end - 1)?
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return None;
+        }
+        (host, s.get(end..)?)
+    } else {
+        // One pass: the host runs to the first byte that is not a host byte, which must be
+        // the port's colon or the end.
+        let b = s.as_bytes();
+        let mut end = 0;
+        while b
+            .get(end)
+            .is_some_and(|&c| URI_CLASS[usize::from(c)] & HOST != 0)
+        {
+            end += 1;
+        }
+        if end == 0 || !matches!(b.get(end), None | Some(b':')) {
+            return None;
+        }
+        (s.get(..end)?, s.get(end..)?)
+    };
+    let port = match port.strip_prefix(':') {
+        None if port.is_empty() => None,
+        None => return None,
+        Some(p) => Some(u16::try_from(scan::parse_bounded(p, 65535)?).ok()?),
+    };
+    Some((host, port))
 }
 
 #[cfg(test)]
