@@ -326,30 +326,15 @@ impl Folded {
 }
 
 /// Up to eight bytes as a little-endian word, zero-filled: a whole word is one load, a
-/// shorter tail two overlapping loads of four (or two) bytes, whose shared bytes are equal so
-/// OR-ing them is exact (no per-byte loop, no call to copy).
+/// shorter tail is assembled in registers (no call to copy it).
 fn load_le(chunk: &[u8]) -> u64 {
     if let Ok(w) = <[u8; 8]>::try_from(chunk) {
         return u64::from_le_bytes(w);
     }
-    let n = chunk.len();
-    let four = |at: usize| {
-        chunk
-            .get(at..at + 4)
-            .and_then(|s| <[u8; 4]>::try_from(s).ok())
-            .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
-    };
-    let two = |at: usize| {
-        chunk
-            .get(at..at + 2)
-            .and_then(|s| <[u8; 2]>::try_from(s).ok())
-            .map_or(0, |w| u64::from(u16::from_le_bytes(w)))
-    };
-    match n {
-        4..=7 => four(0) | (four(n - 4) << (8 * (n - 4))),
-        2..=3 => two(0) | (two(n - 2) << (8 * (n - 2))),
-        _ => chunk.first().map_or(0, |&b| u64::from(b)),
-    }
+    chunk
+        .iter()
+        .rev()
+        .fold(0u64, |w, &b| (w << 8) | u64::from(b))
 }
 
 /// [`TABLE`]'s long names prepared for [`Folded::matches`], in table order.

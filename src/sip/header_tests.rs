@@ -278,12 +278,6 @@ fn angle_uri_by_stop(s: &str) -> Option<(&str, &str)> {
 
 proptest::proptest! {
     #[test]
-    fn load_le_agrees_with_a_byte_fold(chunk in proptest::collection::vec(proptest::num::u8::ANY, 0..=8)) {
-        let by_bytes = chunk.iter().rev().fold(0u64, |w, &b| (w << 8) | u64::from(b));
-        proptest::prop_assert_eq!(load_le(&chunk), by_bytes);
-    }
-
-    #[test]
     fn media_type_plain_path_agrees(s in "[a-z+/;= \t\"]{0,20}") {
         proptest::prop_assert_eq!(MediaType::parse(&s), MediaType::parse_general(&s));
     }
