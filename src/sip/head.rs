@@ -22,7 +22,7 @@ pub(crate) const CORE_SLOTS: usize = 8;
 
 /// Offsets of one header field: name `[name_start, name_end)`, value `[value_start,
 /// value_end)` trimmed of LWS, folding inside kept.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Entry {
     pub name: HeaderName,
     pub name_start: u32,
@@ -31,7 +31,40 @@ pub(crate) struct Entry {
     pub value_end: u32,
 }
 
-const EMPTY: Entry = Entry {
+/// An [`Entry`] whose offsets fit in 16 bits (every head under 64 KiB): ten bytes instead of
+/// twenty, so the inline index, which moves with the head and the message, stays small.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Compact {
+    name: HeaderName,
+    name_start: u16,
+    name_end: u16,
+    value_start: u16,
+    value_end: u16,
+}
+
+impl Compact {
+    fn of(e: Entry) -> Option<Compact> {
+        Some(Compact {
+            name: e.name,
+            name_start: u16::try_from(e.name_start).ok()?,
+            name_end: u16::try_from(e.name_end).ok()?,
+            value_start: u16::try_from(e.value_start).ok()?,
+            value_end: u16::try_from(e.value_end).ok()?,
+        })
+    }
+
+    fn entry(self) -> Entry {
+        Entry {
+            name: self.name,
+            name_start: u32::from(self.name_start),
+            name_end: u32::from(self.name_end),
+            value_start: u32::from(self.value_start),
+            value_end: u32::from(self.value_end),
+        }
+    }
+}
+
+const EMPTY: Compact = Compact {
     name: HeaderName::Other,
     name_start: 0,
     name_end: 0,
@@ -39,13 +72,15 @@ const EMPTY: Entry = Entry {
     value_end: 0,
 };
 
+/// The header fields of a head in order: up to [`INLINE_HEADERS`] fields of a head under
+/// 64 KiB inline, as [`Compact`] entries; more fields, or a larger head, spill to a `Vec`.
 // The inline variant is large on purpose: it is what keeps parsing free of heap allocations.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub(crate) enum Index {
     Inline {
         len: u8,
-        items: [Entry; INLINE_HEADERS],
+        items: [Compact; INLINE_HEADERS],
     },
     Heap(Vec<Entry>),
 }
@@ -63,12 +98,13 @@ impl Index {
     fn push(&mut self, e: Entry) {
         match self {
             Index::Inline { len, items } => {
-                if let Some(slot) = items.get_mut(usize::from(*len)) {
-                    *slot = e;
+                if let (Some(slot), Some(c)) = (items.get_mut(usize::from(*len)), Compact::of(e)) {
+                    *slot = c;
                     *len += 1;
                 } else {
+                    let kept = items.get(..usize::from(*len)).unwrap_or_default();
                     let mut v = Vec::with_capacity(INLINE_HEADERS * 2);
-                    v.extend_from_slice(items);
+                    v.extend(kept.iter().map(|c| c.entry()));
                     v.push(e);
                     *self = Index::Heap(v);
                 }
@@ -77,11 +113,61 @@ impl Index {
         }
     }
 
-    pub(crate) fn as_slice(&self) -> &[Entry] {
-        match self {
-            Index::Inline { len, items } => items.get(..usize::from(*len)).unwrap_or_default(),
-            Index::Heap(v) => v,
+    /// Push a field found by the scan, its offsets `[name_start, name_end, value_start,
+    /// value_end]` as positions: stored compact when the largest fits in 16 bits, without
+    /// going through the 32-bit [`Entry`] (an offset past 32 bits is [`SipError::HeadTooLarge`]).
+    #[inline]
+    fn push_field(&mut self, name: HeaderName, at: [usize; 4]) -> Result<(), SipError> {
+        let [name_start, name_end, value_start, value_end] = at;
+        let top = name_start.max(name_end).max(value_start).max(value_end);
+        if let Index::Inline { len, items } = self
+            && top <= usize::from(u16::MAX)
+            && let Some(slot) = items.get_mut(usize::from(*len))
+        {
+            // Every offset is at most `top`, so none is truncated.
+            *slot = Compact {
+                name,
+                name_start: name_start as u16,
+                name_end: name_end as u16,
+                value_start: value_start as u16,
+                value_end: value_end as u16,
+            };
+            *len += 1;
+            return Ok(());
         }
+        self.push(Entry {
+            name,
+            name_start: u32_of(name_start)?,
+            name_end: u32_of(name_end)?,
+            value_start: u32_of(value_start)?,
+            value_end: u32_of(value_end)?,
+        });
+        Ok(())
+    }
+
+    /// Number of fields.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Index::Inline { len, .. } => usize::from(*len),
+            Index::Heap(v) => v.len(),
+        }
+    }
+
+    /// The field at position `i`.
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> Option<Entry> {
+        match self {
+            Index::Inline { len, items } if i < usize::from(*len) => {
+                items.get(i).map(|c| c.entry())
+            }
+            Index::Inline { .. } => None,
+            Index::Heap(v) => v.get(i).copied(),
+        }
+    }
+
+    /// Every field in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = Entry> + '_ {
+        (0..self.len()).filter_map(move |i| self.get(i))
     }
 }
 
@@ -292,13 +378,8 @@ pub(crate) fn scan(buf: &[u8], limits: &SipLimits) -> Result<Option<Head>, SipEr
                     .get_or_insert(SipError::DuplicateHeader(HeaderKind::from(name)));
             }
         }
-        head.index.push(Entry {
-            name,
-            name_start: u32_of(start)?,
-            name_end: u32_of(name_end)?,
-            value_start: u32_of(value_start)?,
-            value_end: u32_of(value_end)?,
-        });
+        head.index
+            .push_field(name, [start, name_end, value_start, value_end])?;
     }
 }
 
@@ -314,7 +395,6 @@ mod tests {
         let h = scan(buf, &lim()).unwrap().unwrap();
         let s = |a: u32, b: u32| String::from_utf8_lossy(&buf[a as usize..b as usize]).into_owned();
         h.index
-            .as_slice()
             .iter()
             .map(|e| (s(e.name_start, e.name_end), s(e.value_start, e.value_end)))
             .collect()
@@ -334,7 +414,7 @@ mod tests {
         let buf = b"X\r\nno colon\r\nContent-Length: 3\r\n\r\nabc";
         let h = scan(buf, &lim()).unwrap().unwrap();
         assert_eq!(h.error, Some(SipError::BadHeader(HeaderKind::Other)));
-        assert_eq!(h.index.as_slice().len(), 0);
+        assert_eq!(h.index.len(), 0);
         assert_eq!(h.content_length, None);
         assert_eq!(h.body_start as usize, buf.len() - 3);
         let buf = b"X\r\nbad name: 1\r\n\r\n";
@@ -354,6 +434,42 @@ mod tests {
         assert!(h.bad_content_length);
         let h = scan(b"X\r\nl: -1\r\n\r\n", &lim()).unwrap().unwrap();
         assert!(h.bad_content_length);
+    }
+
+    proptest::proptest! {
+        /// The index gives back every pushed field in order, whether the fields sit inline
+        /// (compact offsets) or spilled to the heap (past [`INLINE_HEADERS`] fields, or an
+        /// offset past 16 bits).
+        #[test]
+        fn index_keeps_every_field(
+            fields in proptest::collection::vec((0u32..70_000, 0u32..70_000, 0u8..3), 0..40),
+        ) {
+            let names = [HeaderName::Via, HeaderName::To, HeaderName::Other];
+            let entries: Vec<Entry> = fields
+                .iter()
+                .map(|&(a, b, n)| Entry {
+                    name: names[usize::from(n)],
+                    name_start: a,
+                    name_end: a.saturating_add(3),
+                    value_start: b,
+                    value_end: b.saturating_add(7),
+                })
+                .collect();
+            let mut index = Index::new();
+            let mut by_field = Index::new();
+            for &e in &entries {
+                index.push(e);
+                let at = [e.name_start, e.name_end, e.value_start, e.value_end].map(|o| o as usize);
+                by_field.push_field(e.name, at).unwrap();
+            }
+            proptest::prop_assert_eq!(by_field.iter().collect::<Vec<_>>(), entries.clone());
+            proptest::prop_assert_eq!(index.len(), entries.len());
+            proptest::prop_assert_eq!(index.iter().collect::<Vec<_>>(), entries.clone());
+            for (i, e) in entries.iter().enumerate() {
+                proptest::prop_assert_eq!(index.get(i), Some(*e));
+            }
+            proptest::prop_assert_eq!(index.get(entries.len()), None);
+        }
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! table ([`TABLE`]); typed views borrow from the message bytes.
 
 use super::scan::{self, Params};
+use super::uri::{REST, URI_CLASS, has_scheme};
+// Kept reachable here, where callers outside the codec import them from.
+pub(crate) use super::uri::{is_absolute_uri, split_host_port};
 
 /// A header name, compact forms folded into their long form. `Other` keeps unknown names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -431,12 +434,13 @@ impl<'a> NameAddr<'a> {
     pub fn parse(value: &'a str) -> Option<NameAddr<'a>> {
         let v = scan::trim(value);
         let bytes = v.as_bytes();
-        let (display_name, uri, after) = if bytes.first() == Some(&b'"') {
+        // A URI taken from `<…>` has had its bytes checked by [`angle_uri`] already.
+        let (display_name, uri, after, bytes_checked) = if bytes.first() == Some(&b'"') {
             let end = scan::quoted_end(bytes)?;
             let inner = v.get(1..end - 1)?;
             let rest = scan::trim_start(v.get(end..)?);
             let (uri, after) = angle_uri(rest)?;
-            (Some(inner), uri, after)
+            (Some(inner), uri, after, true)
         } else if let Some(lt) = bytes.iter().position(|&b| b == b'<') {
             let dn = scan::trim(v.get(..lt)?);
             // Words of tokens separated by white space.
@@ -447,7 +451,12 @@ impl<'a> NameAddr<'a> {
                 return None;
             }
             let (uri, after) = angle_uri(v.get(lt..)?)?;
-            (if dn.is_empty() { None } else { Some(dn) }, uri, after)
+            (
+                if dn.is_empty() { None } else { Some(dn) },
+                uri,
+                after,
+                true,
+            )
         } else {
             let end = bytes.iter().position(|&b| b == b';').unwrap_or(v.len());
             let uri = scan::trim(v.get(..end)?);
@@ -457,9 +466,14 @@ impl<'a> NameAddr<'a> {
             {
                 return None;
             }
-            (None, uri, v.get(end..)?)
+            (None, uri, v.get(end..)?, false)
         };
-        if !is_absolute_uri(uri) {
+        let absolute = if bytes_checked {
+            has_scheme(uri)
+        } else {
+            is_absolute_uri(uri)
+        };
+        if !absolute {
             return None;
         }
         let after = scan::trim_start(after);
@@ -492,59 +506,25 @@ impl<'a> NameAddr<'a> {
     }
 }
 
-/// `<uri>` at the start of `s` (LAQUOT/RAQUOT allow no white space inside): the URI and the rest.
+/// `<uri>` at the start of `s` (LAQUOT/RAQUOT allow no white space inside): the URI and the
+/// rest. One pass up to the `>`, which must be the first byte that an absolute URI may not
+/// hold (white space, a control, `<` or `>`): every byte of the URI is then one that
+/// [`is_absolute_uri`] allows, and [`has_scheme`] completes that check.
 fn angle_uri(s: &str) -> Option<(&str, &str)> {
     let inner = s.strip_prefix('<')?;
-    // One pass: up to the first `>`, refusing white space and `<` on the way.
-    let gt = inner
-        .bytes()
-        .position(|b| b == b'>' || scan::is_lws(b) || b == b'<')
-        .filter(|&i| inner.as_bytes().get(i) == Some(&b'>'))?;
-    let uri = inner.get(..gt)?;
-    if uri.is_empty() {
+    let b = inner.as_bytes();
+    let mut gt = 0;
+    while b
+        .get(gt)
+        .is_some_and(|&c| URI_CLASS[usize::from(c)] & REST != 0)
+    {
+        gt += 1;
+    }
+    if b.get(gt) != Some(&b'>') || gt == 0 {
         return None;
     }
-    Some((uri, inner.get(gt + 1..)?))
+    Some((inner.get(..gt)?, inner.get(gt + 1..)?))
 }
-
-/// `scheme ":" …` with a valid scheme and no white space (RFC 3986 §3.1).
-pub(crate) fn is_absolute_uri(uri: &str) -> bool {
-    let b = uri.as_bytes();
-    let Some(colon) = b.iter().position(|&c| c == b':') else {
-        return false;
-    };
-    let (Some(scheme), Some(rest)) = (b.get(..colon), b.get(colon + 1..)) else {
-        return false;
-    };
-    scheme.first().is_some_and(u8::is_ascii_alphabetic)
-        && scheme
-            .iter()
-            .all(|&c| URI_CLASS[usize::from(c)] & SCHEME != 0)
-        && !rest.is_empty()
-        && rest.iter().all(|&c| URI_CLASS[usize::from(c)] & REST != 0)
-}
-
-/// [`URI_CLASS`] flag: a scheme byte after the first (RFC 3986 §3.1).
-const SCHEME: u8 = 1;
-/// [`URI_CLASS`] flag: a byte allowed after the scheme (no white space, control, `<` or `>`).
-const REST: u8 = 2;
-
-/// Byte classes for [`is_absolute_uri`], one lookup per byte.
-const URI_CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.') {
-            t[i] |= SCHEME;
-        }
-        if b > b' ' && b != 0x7f && b != b'<' && b != b'>' {
-            t[i] |= REST;
-        }
-        i += 1;
-    }
-    t
-};
 
 /// CSeq: sequence number and method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -637,20 +617,22 @@ impl<'a> Via<'a> {
         }
         for p in Params::new(params) {
             let (name, val) = p.ok()?;
+            // Names of other lengths cannot match: one length test skips the comparisons.
             let lower = |n: &str| name.eq_ignore_ascii_case(n);
-            if lower("branch") {
-                via.branch = Some(val?);
-            } else if lower("received") {
-                via.received = Some(val?);
-            } else if lower("maddr") {
-                via.maddr = Some(val?);
-            } else if lower("ttl") {
-                via.ttl = Some(u8::try_from(scan::parse_bounded(val?, 255)?).ok()?);
-            } else if lower("rport") {
-                via.rport = Some(match val {
-                    None => None,
-                    Some(p) => Some(u16::try_from(scan::parse_bounded(p, 65535)?).ok()?),
-                });
+            match name.len() {
+                6 if lower("branch") => via.branch = Some(val?),
+                8 if lower("received") => via.received = Some(val?),
+                5 if lower("maddr") => via.maddr = Some(val?),
+                3 if lower("ttl") => {
+                    via.ttl = Some(u8::try_from(scan::parse_bounded(val?, 255)?).ok()?);
+                }
+                5 if lower("rport") => {
+                    via.rport = Some(match val {
+                        None => None,
+                        Some(p) => Some(u16::try_from(scan::parse_bounded(p, 65535)?).ok()?),
+                    });
+                }
+                _ => {}
             }
         }
         Some(via)
@@ -660,39 +642,6 @@ impl<'a> Via<'a> {
     pub fn param(&self, name: &str) -> Option<&'a str> {
         scan::param(self.params, name)
     }
-}
-
-/// `host[:port]` with an IPv6 reference in brackets; host chars checked loosely.
-pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = if s.starts_with('[') {
-        let end = s.bytes().position(|b| b == b']')? + 1;
-        let host = s.get(..end)?;
-        if !host
-            .get(1..end - 1)?
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
-            return None;
-        }
-        (host, s.get(end..)?)
-    } else {
-        let end = s.bytes().position(|b| b == b':').unwrap_or(s.len());
-        let host = s.get(..end)?;
-        if host.is_empty()
-            || !host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-        {
-            return None;
-        }
-        (host, s.get(end..)?)
-    };
-    let port = match port.strip_prefix(':') {
-        None if port.is_empty() => None,
-        None => return None,
-        Some(p) => Some(u16::try_from(scan::parse_bounded(p, 65535)?).ok()?),
-    };
-    Some((host, port))
 }
 
 /// A media type with its parameters (Content-Type, Accept entries).
@@ -709,6 +658,48 @@ pub struct MediaType<'a> {
 impl<'a> MediaType<'a> {
     /// Parse `type "/" subtype *(";" param)` (RFC 3261 §20.15), LWS allowed around `/` and `;`.
     pub fn parse(value: &'a str) -> Option<MediaType<'a>> {
+        match Self::parse_plain(value) {
+            Some(answer) => answer,
+            None => Self::parse_general(value),
+        }
+    }
+
+    /// The usual shape, `token "/" token [";" params]` with no white space before the
+    /// parameters, in one pass: the answer [`MediaType::parse_general`] gives, or `None` for
+    /// any other shape (which the general path decides).
+    fn parse_plain(value: &'a str) -> Option<Option<MediaType<'a>>> {
+        let b = value.as_bytes();
+        let mut slash = 0;
+        while b.get(slash).is_some_and(|&c| scan::is_token_byte(c)) {
+            slash += 1;
+        }
+        if slash == 0 || b.get(slash) != Some(&b'/') {
+            return None;
+        }
+        let mut end = slash + 1;
+        while b.get(end).is_some_and(|&c| scan::is_token_byte(c)) {
+            end += 1;
+        }
+        if end == slash + 1 {
+            return None;
+        }
+        let params = match b.get(end) {
+            None => "",
+            Some(b';') => scan::trim(value.get(end + 1..)?),
+            Some(_) => return None,
+        };
+        if b.get(end).is_some() && (params.is_empty() || !scan::params_valid(params)) {
+            return Some(None);
+        }
+        Some(Some(MediaType {
+            type_: value.get(..slash)?,
+            subtype: value.get(slash + 1..end)?,
+            params,
+        }))
+    }
+
+    /// [`MediaType::parse`] by the grammar's parts: split at `/` and `;`, trim, check each.
+    fn parse_general(value: &'a str) -> Option<MediaType<'a>> {
         let v = scan::trim(value);
         let (ty, rest) = scan::split_at_byte(v, b'/')?;
         let (sub, params, has_params) = match scan::split_at_byte(rest, b';') {

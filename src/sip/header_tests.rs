@@ -240,7 +240,59 @@ fn absolute_by_split(uri: &str) -> bool {
             .all(|b| b > b' ' && b != 0x7f && b != b'<' && b != b'>')
 }
 
+/// `split_host_port` as first written (find the colon, then check the host byte by byte).
+fn host_port_by_split(s: &str) -> Option<(&str, Option<u16>)> {
+    if s.starts_with('[') {
+        return split_host_port(s);
+    }
+    let end = s.bytes().position(|b| b == b':').unwrap_or(s.len());
+    let host = s.get(..end)?;
+    if host.is_empty()
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+    {
+        return None;
+    }
+    let port = match s.get(end..)?.strip_prefix(':') {
+        None => None,
+        Some(p) => Some(u16::try_from(scan::parse_bounded(p, 65535)?).ok()?),
+    };
+    Some((host, port))
+}
+
+/// `angle_uri` as first written (up to the first `>`, white space or `<`), then the full
+/// absolute-URI check.
+fn angle_uri_by_stop(s: &str) -> Option<(&str, &str)> {
+    let inner = s.strip_prefix('<')?;
+    let gt = inner
+        .bytes()
+        .position(|b| b == b'>' || scan::is_lws(b) || b == b'<')
+        .filter(|&i| inner.as_bytes().get(i) == Some(&b'>'))?;
+    let uri = inner.get(..gt)?;
+    if uri.is_empty() || !is_absolute_uri(uri) {
+        return None;
+    }
+    Some((uri, inner.get(gt + 1..)?))
+}
+
 proptest::proptest! {
+    #[test]
+    fn media_type_plain_path_agrees(s in "[a-z+/;= \t\"]{0,20}") {
+        proptest::prop_assert_eq!(MediaType::parse(&s), MediaType::parse_general(&s));
+    }
+
+    #[test]
+    fn angle_uri_one_pass_agrees(s in "<?[a-z0-9:@;<> \t\u{1}\u{7f}\u{e9}]{0,16}>?[;a]{0,2}") {
+        let fused = angle_uri(&s).filter(|(u, _)| has_scheme(u));
+        proptest::prop_assert_eq!(fused, angle_uri_by_stop(&s));
+    }
+
+    #[test]
+    fn host_port_one_pass_agrees(s in "[a-z0-9._:;@ \\-\u{e9}]{0,16}") {
+        proptest::prop_assert_eq!(split_host_port(&s), host_port_by_split(&s));
+    }
+
     #[test]
     fn absolute_uri_table_agrees(s in "[a-zA-Z0-9+.:<> \t\u{7f}\u{1}é@;-]{0,16}") {
         proptest::prop_assert_eq!(is_absolute_uri(&s), absolute_by_split(&s));

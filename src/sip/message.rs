@@ -10,6 +10,7 @@ use std::str::from_utf8;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
+use bytestring::ByteString;
 
 use super::cached::{CSeqAt, MediaTypeAt, NameAddrAt, Span, ViaAt};
 use super::error::HeaderKind;
@@ -118,6 +119,9 @@ enum Start {
 #[derive(Debug, Clone)]
 pub struct SipMessage {
     raw: Bytes,
+    /// The head (start line, headers, empty line) as text when it is all UTF-8 (checked once at
+    /// parse): start-line parts and header values are sliced from it without another check.
+    text: Option<ByteString>,
     start: Start,
     index: Index,
     /// Position in `index` + 1 of the first occurrence of each core header (0 = absent), by
@@ -189,9 +193,11 @@ impl SipMessage {
     fn build(raw: Bytes, head: Head, limits: &SipLimits) -> Result<SipMessage, SipError> {
         // The whole head checked as UTF-8 once (the usual case, ASCII, at word speed): the
         // start line and core header values are then sliced from it, not checked one by one.
-        let text = raw
-            .get(..head.body_start as usize)
-            .and_then(|h| from_utf8(h).ok());
+        let head_len = head.body_start as usize;
+        let head_text = (head_len <= raw.len())
+            .then(|| ByteString::try_from(raw.slice(..head_len)).ok())
+            .flatten();
+        let text = head_text.as_deref();
         let line = raw.get(..head.line_end as usize).unwrap_or_default();
         let start = parse_start_line(line, text.and_then(|t| t.get(..line.len())), limits)?;
         if let Some(e) = head.error {
@@ -215,12 +221,13 @@ impl SipMessage {
         };
         let typed = Fields {
             raw: &raw,
-            entries: head.index.as_slice(),
+            index: &head.index,
             core: &head.core,
             text,
         }
         .type_core(method)?;
         Ok(SipMessage {
+            text: head_text,
             start,
             index: head.index,
             core: head.core,
@@ -237,9 +244,9 @@ impl SipMessage {
     fn fields(&self) -> Fields<'_> {
         Fields {
             raw: &self.raw,
-            entries: self.index.as_slice(),
+            index: &self.index,
             core: &self.core,
-            text: None,
+            text: self.text.as_deref(),
         }
     }
 
@@ -259,10 +266,12 @@ impl SipMessage {
     }
 
     fn str_at(&self, s: u32, e: u32) -> &str {
-        self.raw
-            .get(s as usize..e as usize)
-            .and_then(|b| from_utf8(b).ok())
-            .unwrap_or_default()
+        let range = s as usize..e as usize;
+        match &self.text {
+            Some(t) => t.get(range),
+            None => self.raw.get(range).and_then(|b| from_utf8(b).ok()),
+        }
+        .unwrap_or_default()
     }
 
     /// The method of a request; `None` for a response.
@@ -312,10 +321,10 @@ impl SipMessage {
 
     /// Every header field in order.
     pub fn headers(&self) -> impl Iterator<Item = HeaderField<'_>> + '_ {
-        self.index.as_slice().iter().map(|e| self.field(e))
+        self.index.iter().map(|e| self.field(e))
     }
 
-    fn field(&self, e: &Entry) -> HeaderField<'_> {
+    fn field(&self, e: Entry) -> HeaderField<'_> {
         let get = |s: u32, t: u32| self.raw.get(s as usize..t as usize).unwrap_or_default();
         HeaderField {
             name: e.name,
@@ -326,7 +335,7 @@ impl SipMessage {
 
     /// Number of header fields.
     pub fn header_count(&self) -> usize {
-        self.index.as_slice().len()
+        self.index.len()
     }
 
     /// First value of a header, raw (folding intact).
@@ -359,9 +368,7 @@ impl SipMessage {
 
     /// First value of a header as text, `err` when it is not UTF-8.
     pub(crate) fn header_str(&self, name: HeaderName) -> Result<Option<&str>, SipError> {
-        self.header(name)
-            .map(|v| utf8(v, SipError::BadHeader(HeaderKind::from(name))))
-            .transpose()
+        self.fields().header_str(name)
     }
 
     /// Top Via (typed once, at parse).
@@ -458,10 +465,10 @@ impl SipMessage {
     pub(crate) fn header_lines(
         &self,
     ) -> (impl Iterator<Item = (usize, usize, HeaderName)> + '_, usize) {
-        let entries = self.index.as_slice();
+        let index = &self.index;
         let fields_end = self.fields_end as usize;
-        let lines = entries.iter().enumerate().map(move |(i, e)| {
-            let next = entries
+        let lines = index.iter().enumerate().map(move |(i, e)| {
+            let next = index
                 .get(i + 1)
                 .map_or(fields_end, |n| n.name_start as usize);
             (e.name_start as usize, next, e.name)
@@ -483,20 +490,37 @@ fn span_in(raw: &[u8], part: &[u8]) -> Span {
 /// (checked once: header values are then sliced from it instead of each being checked).
 struct Fields<'a> {
     raw: &'a [u8],
-    entries: &'a [Entry],
+    index: &'a Index,
     core: &'a [u16; CORE_SLOTS],
     text: Option<&'a str>,
 }
 
 impl<'a> Fields<'a> {
+    /// Where the first value of a header lies (folding intact).
+    fn value_span(&self, name: HeaderName) -> Option<Span> {
+        let entry = match self.core.get(name as usize) {
+            Some(&pos) => self.index.get(usize::from(pos).checked_sub(1)?),
+            None => self.index.iter().find(|e| e.name == name),
+        }?;
+        Some(Span {
+            start: entry.value_start,
+            end: entry.value_end,
+        })
+    }
+
     /// First value of a header, raw (folding intact).
     fn header(&self, name: HeaderName) -> Option<&'a [u8]> {
-        let entry = match self.core.get(name as usize) {
-            Some(&pos) => self.entries.get(usize::from(pos).checked_sub(1)?),
-            None => self.entries.iter().find(|e| e.name == name),
-        }?;
-        self.raw
-            .get(entry.value_start as usize..entry.value_end as usize)
+        let s = self.value_span(name)?;
+        self.raw.get(s.start as usize..s.end as usize)
+    }
+
+    /// The text at `s` (a header value's span), `e` when it is not UTF-8.
+    fn str_at(&self, s: Span, e: SipError) -> Result<&'a str, SipError> {
+        let range = s.start as usize..s.end as usize;
+        match self.text {
+            Some(t) => t.get(range).ok_or(e),
+            None => utf8(self.raw.get(range).ok_or(e)?, e),
+        }
     }
 
     /// `part` (a slice of the message) as text, `e` when it is not UTF-8.
@@ -520,12 +544,12 @@ impl<'a> Fields<'a> {
 
     /// First value of a header with where it lies; an error when absent or not UTF-8.
     fn required(&self, name: HeaderName) -> Result<(Span, &'a str), SipError> {
-        let v = self
-            .header(name)
+        let s = self
+            .value_span(name)
             .ok_or(SipError::MissingHeader(HeaderKind::from(name)))?;
         Ok((
-            span_in(self.raw, v),
-            self.str(v, SipError::BadHeader(HeaderKind::from(name)))?,
+            s,
+            self.str_at(s, SipError::BadHeader(HeaderKind::from(name)))?,
         ))
     }
 

@@ -244,10 +244,19 @@ fn skip_lws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// A parameter value byte outside quotes (token, or `:`, `[`, `]` for IPv6 `received`/`maddr`).
+/// A parameter value byte outside quotes (token, or `:`, `[`, `]` for IPv6 `received`/`maddr`),
+/// one table lookup per byte.
 fn is_value_byte(b: u8) -> bool {
-    is_token_byte(b) || matches!(b, b':' | b'[' | b']')
+    VALUE[usize::from(b)]
 }
+
+const VALUE: [bool; 256] = {
+    let mut t = TOKEN;
+    t[b':' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t
+};
 
 /// The usual parameter, `LWS token LWS [ "=" LWS (value | quoted-string) LWS ]` followed by
 /// `;` or the end, read in one pass: the parameter and the text after its `;`. `None` for any
@@ -442,6 +451,14 @@ mod tests {
             let b = s.as_bytes();
             proptest::prop_assert_eq!(find_top_level_byte(b, b','), find_top_level(b, |c| c == b','));
             proptest::prop_assert_eq!(find_top_level_byte(b, b';'), find_top_level(b, |c| c == b';'));
+        }
+    }
+
+    #[test]
+    fn value_table_is_token_or_ipv6_punctuation() {
+        for b in 0..=255u8 {
+            let expected = is_token_byte(b) || matches!(b, b':' | b'[' | b']');
+            assert_eq!(is_value_byte(b), expected, "{b:#x}");
         }
     }
 

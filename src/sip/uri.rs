@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 
 use super::SipError;
-use super::header::{is_absolute_uri, split_host_port};
 use super::scan;
 
 /// URI scheme.
@@ -36,7 +35,7 @@ pub struct SipUri<'a> {
 }
 
 /// Bytes never allowed in a SIP URI: controls, space, non-ASCII and the RFC 3986 "unwise" set.
-fn uri_byte_ok(b: u8) -> bool {
+const fn uri_byte_ok(b: u8) -> bool {
     b > b' '
         && b < 0x7f
         && !matches!(
@@ -45,8 +44,54 @@ fn uri_byte_ok(b: u8) -> bool {
         )
 }
 
+/// [`uri_byte_ok`] as a table, one lookup per byte.
+const URI_OK: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = uri_byte_ok(i as u8);
+        i += 1;
+    }
+    t
+};
+
+/// One pass over the text after a sip/sips scheme: `None` unless every byte is allowed and
+/// every `%` starts a two-hex-digit escape; otherwise where the
+/// first `@` is, and the first `?` of the host part (after that `@`, or anywhere without one).
+fn scan_after_scheme(b: &[u8]) -> Option<(Option<usize>, Option<usize>)> {
+    let (mut at, mut q_any, mut q_after_at) = (None, None, None);
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        if !URI_OK[usize::from(c)] {
+            return None;
+        }
+        match c {
+            b'%' => {
+                let ok = b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                    && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+                if !ok {
+                    return None;
+                }
+                i += 3;
+                continue;
+            }
+            b'@' if at.is_none() => at = Some(i),
+            b'?' => {
+                q_any = q_any.or(Some(i));
+                if at.is_some() {
+                    q_after_at = q_after_at.or(Some(i));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Some((at, if at.is_some() { q_after_at } else { q_any }))
+}
+
 /// Every byte is allowed ([`uri_byte_ok`]) and every `%` starts a two-hex-digit escape: one
-/// pass over the URI.
+/// pass over the URI. The reference that [`scan_after_scheme`] is tested against.
+#[cfg(test)]
 fn bytes_and_escapes_ok(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = 0;
@@ -81,12 +126,16 @@ impl<'a> SipUri<'a> {
         } else {
             return Err(SipError::BadUri);
         };
-        if rest.is_empty() || !bytes_and_escapes_ok(rest) {
+        if rest.is_empty() {
             return Err(SipError::BadUri);
         }
+        let (at, question) = scan_after_scheme(rest.as_bytes()).ok_or(SipError::BadUri)?;
         // The first `@` ends the userinfo: it cannot appear unescaped in params or headers.
-        let (userinfo, hostpart) = match scan::split_at_byte(rest, b'@') {
-            Some((u, h)) => (Some(u), h),
+        let (userinfo, hostpart) = match at {
+            Some(a) => (
+                Some(rest.get(..a).ok_or(SipError::BadUri)?),
+                rest.get(a + 1..).ok_or(SipError::BadUri)?,
+            ),
             None => (None, rest),
         };
         let (user, password) = match userinfo {
@@ -99,8 +148,12 @@ impl<'a> SipUri<'a> {
         if user == Some("") {
             return Err(SipError::BadUri);
         }
-        let (before_headers, headers, has_headers) = match scan::split_at_byte(hostpart, b'?') {
-            Some((b, h)) => (b, h, true),
+        let (before_headers, headers, has_headers) = match question {
+            Some(q) => {
+                let from = at.map_or(0, |a| a + 1);
+                let part = |r: std::ops::Range<usize>| rest.get(r).ok_or(SipError::BadUri);
+                (part(from..q)?, part(q + 1..rest.len())?, true)
+            }
             None => (hostpart, "", false),
         };
         let (hostport, params) = match scan::split_at_byte(before_headers, b';') {
@@ -259,6 +312,102 @@ impl<'a> Uri<'a> {
             Err(e) => Err(e),
         }
     }
+}
+
+// URI byte classes shared with the header views (name-addr, Via sent-by).
+
+/// [`is_absolute_uri`] for a URI whose bytes are known to be allowed ones (from
+/// [`angle_uri`]): a valid scheme, a colon, and something after it.
+pub(crate) fn has_scheme(uri: &str) -> bool {
+    let b = uri.as_bytes();
+    let Some(colon) = b.iter().position(|&c| c == b':') else {
+        return false;
+    };
+    b.first().is_some_and(u8::is_ascii_alphabetic)
+        && b.get(..colon)
+            .is_some_and(|s| s.iter().all(|&c| URI_CLASS[usize::from(c)] & SCHEME != 0))
+        && colon + 1 < b.len()
+}
+
+/// `scheme ":" …` with a valid scheme and no white space (RFC 3986 §3.1).
+pub(crate) fn is_absolute_uri(uri: &str) -> bool {
+    let b = uri.as_bytes();
+    let Some(colon) = b.iter().position(|&c| c == b':') else {
+        return false;
+    };
+    let (Some(scheme), Some(rest)) = (b.get(..colon), b.get(colon + 1..)) else {
+        return false;
+    };
+    scheme.first().is_some_and(u8::is_ascii_alphabetic)
+        && scheme
+            .iter()
+            .all(|&c| URI_CLASS[usize::from(c)] & SCHEME != 0)
+        && !rest.is_empty()
+        && rest.iter().all(|&c| URI_CLASS[usize::from(c)] & REST != 0)
+}
+
+/// [`URI_CLASS`] flag: a scheme byte after the first (RFC 3986 §3.1).
+pub(crate) const SCHEME: u8 = 1;
+/// [`URI_CLASS`] flag: a byte allowed after the scheme (no white space, control, `<` or `>`).
+pub(crate) const REST: u8 = 2;
+/// [`URI_CLASS`] flag: a host name or IPv4 byte of [`split_host_port`] (letters, digits, `-._`).
+pub(crate) const HOST: u8 = 4;
+
+/// Byte classes for [`is_absolute_uri`], one lookup per byte.
+pub(crate) const URI_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.') {
+            t[i] |= SCHEME;
+        }
+        if b > b' ' && b != 0x7f && b != b'<' && b != b'>' {
+            t[i] |= REST;
+        }
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') {
+            t[i] |= HOST;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// `host[:port]` with an IPv6 reference in brackets; host chars checked loosely.
+pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = if s.starts_with('[') {
+        let end = s.bytes().position(|b| b == b']')? + 1;
+        let host = s.get(..end)?;
+        if !host
+            .get(1..end - 1)?
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return None;
+        }
+        (host, s.get(end..)?)
+    } else {
+        // One pass: the host runs to the first byte that is not a host byte, which must be
+        // the port's colon or the end.
+        let b = s.as_bytes();
+        let mut end = 0;
+        while b
+            .get(end)
+            .is_some_and(|&c| URI_CLASS[usize::from(c)] & HOST != 0)
+        {
+            end += 1;
+        }
+        if end == 0 || !matches!(b.get(end), None | Some(b':')) {
+            return None;
+        }
+        (s.get(..end)?, s.get(end..)?)
+    };
+    let port = match port.strip_prefix(':') {
+        None if port.is_empty() => None,
+        None => return None,
+        Some(p) => Some(u16::try_from(scan::parse_bounded(p, 65535)?).ok()?),
+    };
+    Some((host, port))
 }
 
 #[cfg(test)]

@@ -106,3 +106,22 @@ fn tel_and_absolute() {
     assert!(matches!(Uri::parse("sip:a@b"), Ok(Uri::Sip(_))));
     assert!(Uri::parse("sip:a@ b").is_err());
 }
+
+/// `scan_after_scheme` by its parts as first written: the byte and escape check, then a
+/// search for `@`, then one for `?` in what follows it.
+fn after_scheme_by_parts(s: &str) -> Option<(Option<usize>, Option<usize>)> {
+    if !bytes_and_escapes_ok(s) {
+        return None;
+    }
+    let at = s.find('@');
+    let from = at.map_or(0, |a| a + 1);
+    let q = s[from..].find('?').map(|q| q + from);
+    Some((at, q))
+}
+
+proptest::proptest! {
+    #[test]
+    fn one_pass_after_scheme_agrees(s in "[a-f0-9@?%:;= <\u{e9}]{0,16}") {
+        proptest::prop_assert_eq!(scan_after_scheme(s.as_bytes()), after_scheme_by_parts(&s));
+    }
+}
