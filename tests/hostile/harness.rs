@@ -505,8 +505,18 @@ where
             break;
         }
         let seen = wire::read_until(io, Duration::from_secs(1), done).await;
-        if seen.closed || !seen.text.is_empty() {
+        if seen.closed || done(&seen.text) {
             return seen;
+        }
+        if !seen.text.is_empty() {
+            // The answer began late in this byte's second: the rest of it, and the close
+            // after it, get the full wait (a loaded machine may take longer than what was
+            // left of the second).
+            let rest = wire::read_until(io, WAIT, |t: &str| done(&(seen.text.clone() + t))).await;
+            return wire::Seen {
+                text: seen.text + &rest.text,
+                closed: rest.closed,
+            };
         }
     }
     wire::read_until(io, WAIT, done).await
