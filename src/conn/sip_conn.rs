@@ -394,15 +394,7 @@ fn final_of(msg: &SipMessage, code: u16) -> SipFinal {
             .collect(),
         sdp: (200..300)
             .contains(&code)
-            .then(|| match msg.content_type() {
-                Ok(Some(ct))
-                    if ct.type_.eq_ignore_ascii_case("application")
-                        && ct.subtype.eq_ignore_ascii_case("sdp") =>
-                {
-                    std::str::from_utf8(msg.body()).ok().map(str::to_owned)
-                }
-                _ => None,
-            })
+            .then(|| crate::sip::sdp::body_of(msg).map(str::to_owned))
             .flatten(),
     }
 }

@@ -217,11 +217,11 @@ impl Gateway {
             session_id: u64::from(cseq.seq) + 1,
         };
         let mut peer_types = Vec::new();
-        let answer = match std::str::from_utf8(req.body()) {
+        let answer = match sdp::body_of(req) {
             // RFC 3264 §4: an INVITE without an offer gets parley's offer in the 2xx (the
             // peer's answer comes in the ACK: `sip_session_ack`).
-            Ok("") => sdp::offer(&local),
-            Ok(body) if is_sdp(req) => match sdp::answer(body, &local) {
+            _ if req.body().is_empty() => sdp::offer(&local),
+            Some(body) => match sdp::answer(body, &local) {
                 Ok(a) => {
                     peer_types = held::accept_types_of(body);
                     a
@@ -353,11 +353,7 @@ impl Gateway {
     /// An ACK with the SDP answer to the offer parley put in its 2xx (RFC 3264 §4: the
     /// INVITE had none): the session takes what the answer's `accept-types` say.
     pub(crate) fn sip_session_ack(&self, peer: &PeerCerts, req: &SipMessage) {
-        if req.body().is_empty() || !is_sdp(req) {
-            return;
-        }
-        let (Ok(call_id), Ok(from), Ok(body)) =
-            (req.call_id(), req.from(), std::str::from_utf8(req.body()))
+        let (Some(body), Ok(call_id), Ok(from)) = (sdp::body_of(req), req.call_id(), req.from())
         else {
             return;
         };
@@ -690,11 +686,6 @@ impl Gateway {
         }
         of_pair
     }
-}
-
-fn is_sdp(req: &SipMessage) -> bool {
-    matches!(req.content_type(), Ok(Some(ct))
-        if ct.type_.eq_ignore_ascii_case("application") && ct.subtype.eq_ignore_ascii_case("sdp"))
 }
 
 /// Record-Route values of a request, as written (copied into the 2xx, §12.1.1).

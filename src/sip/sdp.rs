@@ -180,6 +180,17 @@ pub fn accepted(answer: &str) -> bool {
     media(answer).is_ok_and(|m| m.iter().any(Media::is_sip_message))
 }
 
+/// The body of `msg` when it is a session description: `application/sdp`, not empty, UTF-8.
+pub fn body_of(msg: &crate::sip::SipMessage) -> Option<&str> {
+    let is_sdp = matches!(msg.content_type(), Ok(Some(ct))
+        if ct.type_.eq_ignore_ascii_case("application") && ct.subtype.eq_ignore_ascii_case("sdp"));
+    let body = msg.body();
+    if !is_sdp || body.is_empty() {
+        return None;
+    }
+    std::str::from_utf8(body).ok()
+}
+
 /// The `accept-types` of the first enabled `m=message … sip` line of a peer's offer or
 /// answer: the bodies the peer takes in the session (empty: it named none, so anything).
 pub fn peer_accept_types(body: &str) -> Result<Vec<&str>, SdpError> {
