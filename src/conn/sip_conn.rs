@@ -84,6 +84,8 @@ pub enum SipOut {
 pub type PeerCerts = Arc<Vec<CertificateDer<'static>>>;
 
 const READ_CHUNK: usize = 16 * 1024;
+/// The read buffer of a connection that has carried nothing yet.
+const IDLE_CHUNK: usize = 2 * 1024;
 const MAX_BATCH: usize = 256;
 
 /// One client transaction and where its final response goes.
@@ -416,8 +418,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let cancel = gw.shutdown_token();
-    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
-    let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
+    // Small until used: an idle connection holds little memory; a busy one grows by READ_CHUNK.
+    let mut rbuf = BytesMut::with_capacity(IDLE_CHUNK);
+    let mut wbuf = BytesMut::new();
     let mut transactions = Transactions::new(Reliability::Reliable, gw.sip_timers());
     let mut dispatch = Dispatch {
         peer: &peer,
@@ -435,6 +438,11 @@ where
     let mut next = backlog.pop_front();
     let result = loop {
         if let Some(item) = next.take() {
+            if rx.is_empty() {
+                // Let the handlers that are ready run first: answers settled together (one
+                // delivery confirmation covers many) then leave in one write, not one each.
+                tokio::task::yield_now().await;
+            }
             queue_batch(item, &mut backlog, rx, &mut wbuf, &mut transactions);
             if let Err(e) = io.write_all(&wbuf).await {
                 break Err(e.into());
