@@ -63,6 +63,10 @@ impl std::error::Error for AuthError {}
 
 /// Check that the (already chain-verified) end-entity certificate names `domain` in a DNS
 /// subjectAltName, wildcards per RFC 6125.
+///
+/// The answer is a pure function of the certificate's bytes and the domain, and a peer sends
+/// many requests over one connection: the last few answers on each thread are remembered, so
+/// the certificate is parsed once per peer and domain, not once per request.
 pub fn verify_certificate_for(
     peer_chain: Option<&[CertificateDer<'_>]>,
     domain: &str,
@@ -70,6 +74,41 @@ pub fn verify_certificate_for(
     let end_entity = peer_chain
         .and_then(|c| c.first())
         .ok_or(AuthError::NoCertificate)?;
+    let der: &[u8] = end_entity.as_ref();
+    let known = RECENT.with_borrow(|recent| {
+        recent
+            .iter()
+            .find(|(d, c, _)| d.eq_ignore_ascii_case(domain) && c.as_slice() == der)
+            .map(|(_, _, answer)| answer.clone())
+    });
+    if let Some(answer) = known {
+        return answer;
+    }
+    let answer = check_certificate_for(end_entity, domain);
+    RECENT.with_borrow_mut(|recent| {
+        if recent.len() == RECENT_ANSWERS {
+            recent.pop_back();
+        }
+        recent.push_front((domain.into(), der.to_vec(), answer.clone()));
+    });
+    answer
+}
+
+/// How many answers of [`verify_certificate_for`] each thread remembers.
+const RECENT_ANSWERS: usize = 8;
+
+/// A domain, a certificate's DER bytes, and what [`check_certificate_for`] said.
+type Answer = (Box<str>, Vec<u8>, Result<VerifiedDomain, AuthError>);
+
+thread_local! {
+    static RECENT: std::cell::RefCell<std::collections::VecDeque<Answer>> =
+        const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+}
+
+fn check_certificate_for(
+    end_entity: &CertificateDer<'_>,
+    domain: &str,
+) -> Result<VerifiedDomain, AuthError> {
     let cert =
         webpki::EndEntityCert::try_from(end_entity).map_err(|_| AuthError::BadCertificate)?;
     let lower = domain.to_ascii_lowercase();
@@ -181,6 +220,38 @@ mod tests {
         assert_eq!(
             verify_certificate_for(None, "sip.example"),
             Err(AuthError::NoCertificate)
+        );
+    }
+
+    #[test]
+    fn a_remembered_answer_is_only_given_for_the_same_certificate_and_domain() {
+        let good = [cert_for(&["sip.example"])];
+        let other = [cert_for(&["other.example"])];
+        for _ in 0..2 {
+            assert!(verify_certificate_for(Some(&good), "sip.example").is_ok());
+            assert_eq!(
+                verify_certificate_for(Some(&other), "sip.example"),
+                Err(AuthError::NameMismatch)
+            );
+            assert_eq!(
+                verify_certificate_for(Some(&good), "other.example"),
+                Err(AuthError::NameMismatch)
+            );
+            assert_eq!(
+                verify_certificate_for(Some(&good), "Sip.Example")
+                    .unwrap()
+                    .as_str(),
+                "sip.example"
+            );
+        }
+        // More certificates than are remembered: the first is checked again, same answer.
+        for n in 0..RECENT_ANSWERS {
+            let c = [cert_for(&[&format!("n{n}.example")])];
+            assert!(verify_certificate_for(Some(&c), &format!("n{n}.example")).is_ok());
+        }
+        assert_eq!(
+            verify_certificate_for(Some(&other), "sip.example"),
+            Err(AuthError::NameMismatch)
         );
     }
 
