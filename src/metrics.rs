@@ -436,10 +436,15 @@ pub fn auth(p: Protocol, method: AuthMethod, ok: bool) {
 
 /// Current depth of an outbound queue.
 pub fn queue_depth(p: Protocol, peer: &str, depth: usize) {
-    with(|m| {
-        gauge!(QUEUE_MESSAGES, "protocol" => p.as_str(), "peer" => m.peer_label(peer))
-            .set(depth as f64);
-    });
+    queue_gauge(p, peer).set(depth as f64);
+}
+
+/// The queue gauge of a peer, for a queue that sets it on every change.
+pub fn queue_gauge(p: Protocol, peer: &str) -> metrics::Gauge {
+    match METRICS.get() {
+        Some(m) => gauge!(QUEUE_MESSAGES, "protocol" => p.as_str(), "peer" => m.peer_label(peer)),
+        None => metrics::Gauge::noop(),
+    }
 }
 
 /// Spool size: messages, bytes, age of the oldest.

@@ -85,19 +85,20 @@ struct Pair {
 /// Unsettled stanzas of one pair, mirrored in the per-peer queue gauge.
 #[derive(Debug)]
 struct Depth {
-    remote: String,
+    /// The peer's gauge, looked up once: setting it is then a store, not a registry lookup.
+    gauge: ::metrics::Gauge,
     n: AtomicUsize,
 }
 
 impl Depth {
     fn add(&self) {
         let n = self.n.fetch_add(1, Ordering::Relaxed) + 1;
-        metrics::queue_depth(Protocol::Xmpp, &self.remote, n);
+        self.gauge.set(n as f64);
     }
 
     fn sub(&self) {
         let n = self.n.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
-        metrics::queue_depth(Protocol::Xmpp, &self.remote, n);
+        self.gauge.set(n as f64);
     }
 
     /// Tell the sender how its stanza ended; it leaves the queue.
@@ -125,7 +126,7 @@ impl XmppPool {
             .or_insert_with(|| {
                 let (tx, rx) = mpsc::channel(gw.config().xmpp.queue_depth);
                 let depth = Arc::new(Depth {
-                    remote: remote.to_owned(),
+                    gauge: metrics::queue_gauge(Protocol::Xmpp, remote),
                     n: AtomicUsize::new(0),
                 });
                 let span = info_span!("s2s_out", local.domain = %local, peer.domain = %remote);

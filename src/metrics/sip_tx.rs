@@ -1,7 +1,7 @@
 //! SIP transaction metrics (RFC 3261 §17): transactions ended, UDP retransmissions, and
 //! INVITE finals that never got their ACK.
 
-use ::metrics::{Unit, counter, describe_counter};
+use ::metrics::{Counter, Unit, counter, describe_counter};
 
 use super::with;
 
@@ -33,28 +33,37 @@ pub(super) fn describe_sip_transactions() {
     );
 }
 
-/// A bounded label for a SIP method (anything unknown is `other`).
-fn sip_method_label(method: &str) -> &'static str {
-    const KNOWN: [&str; 14] = [
-        "INVITE",
-        "ACK",
-        "BYE",
-        "CANCEL",
-        "MESSAGE",
-        "SUBSCRIBE",
-        "NOTIFY",
-        "OPTIONS",
-        "PUBLISH",
-        "INFO",
-        "REFER",
-        "UPDATE",
-        "PRACK",
-        "REGISTER",
-    ];
+/// The methods with a label of their own; anything else is `other`.
+const KNOWN: [&str; 14] = [
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "MESSAGE",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "OPTIONS",
+    "PUBLISH",
+    "INFO",
+    "REFER",
+    "UPDATE",
+    "PRACK",
+    "REGISTER",
+];
+const OUTCOMES: [&str; 7] = ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx", "timeout"];
+/// Role × method (the known ones, then `other`) × outcome.
+const SERIES: usize = 2 * (KNOWN.len() + 1) * OUTCOMES.len();
+
+/// The transaction counters, each registered on first use (a lookup in the recorder's
+/// registry per transaction would cost more than the transaction's other metrics together).
+static TRANSACTIONS: [std::sync::OnceLock<Counter>; SERIES] =
+    [const { std::sync::OnceLock::new() }; SERIES];
+
+/// The index of a method in [`KNOWN`], or `KNOWN.len()` for `other`.
+fn sip_method_index(method: &str) -> usize {
     (KNOWN.iter())
-        .find(|m| m.eq_ignore_ascii_case(method))
-        .copied()
-        .unwrap_or("other")
+        .position(|m| m.eq_ignore_ascii_case(method))
+        .unwrap_or(KNOWN.len())
 }
 
 /// A SIP transaction ended: `client` (a final response, or `None` for Timer B/F) or
@@ -62,19 +71,24 @@ fn sip_method_label(method: &str) -> &'static str {
 pub fn sip_transaction(client: bool, method: &str, code: Option<u16>) {
     with(|_| {
         let outcome = match code {
-            Some(100..=199) => "1xx",
-            Some(200..=299) => "2xx",
-            Some(300..=399) => "3xx",
-            Some(400..=499) => "4xx",
-            Some(500..=599) => "5xx",
-            Some(_) => "6xx",
-            None => "timeout",
+            Some(100..=199) => 0,
+            Some(200..=299) => 1,
+            Some(300..=399) => 2,
+            Some(400..=499) => 3,
+            Some(500..=599) => 4,
+            Some(_) => 5,
+            None => 6,
         };
-        counter!(SIP_TRANSACTIONS_TOTAL,
-            "role" => if client { "client" } else { "server" },
-            "method" => sip_method_label(method),
-            "outcome" => outcome)
-        .increment(1);
+        let m = sip_method_index(method);
+        let i = ((client as usize) * (KNOWN.len() + 1) + m) * OUTCOMES.len() + outcome;
+        TRANSACTIONS[i]
+            .get_or_init(|| {
+                counter!(SIP_TRANSACTIONS_TOTAL,
+                    "role" => if client { "client" } else { "server" },
+                    "method" => KNOWN.get(m).copied().unwrap_or("other"),
+                    "outcome" => OUTCOMES[outcome])
+            })
+            .increment(1);
     });
 }
 
