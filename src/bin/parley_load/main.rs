@@ -547,7 +547,7 @@ async fn steps(
         let sent = run.sent.load(std::sync::atomic::Ordering::Relaxed);
         let deadline = Instant::now() + drain;
         while Instant::now() < deadline
-            && (run.delivered() < sent || sender.in_flight(load.window) > 0)
+            && (run.settled() < sent || sender.in_flight(load.window) > 0)
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -186,6 +186,16 @@ impl Run {
         self.delivered.load(Relaxed)
     }
 
+    /// Messages whose fate is known: delivered, bounced, or refused with an error response
+    /// (those will not be delivered, so the drain need not wait for them).
+    pub fn settled(&self) -> u64 {
+        let refused: u64 = [0, 3, 4, 5, 6]
+            .iter()
+            .map(|&c| self.responses[c].load(Relaxed))
+            .sum();
+        self.delivered() + self.bounced.load(Relaxed) + refused
+    }
+
     /// Response count of class `c` (1..=6), 0 for unreadable.
     pub fn response(&self, status: Option<u16>) {
         let class = status
