@@ -438,12 +438,7 @@ where
     let mut next = backlog.pop_front();
     let result = loop {
         if let Some(item) = next.take() {
-            if rx.is_empty() {
-                // Let the handlers that are ready run first: answers settled together (one
-                // delivery confirmation covers many) then leave in one write, not one each.
-                tokio::task::yield_now().await;
-            }
-            queue_batch(item, &mut backlog, rx, &mut wbuf, &mut transactions);
+            take_batch(item, &mut backlog, rx, &mut wbuf, &mut transactions).await;
             if let Err(e) = io.write_all(&wbuf).await {
                 break Err(e.into());
             }
@@ -526,6 +521,22 @@ pub(crate) async fn sleep_until_opt(deadline: Option<Instant>) {
 /// Queue `first` and what waits behind it (the backlog, then the channel) for one write: at
 /// most [`MAX_BATCH`] items, so a flood of answers cannot starve reading. Nothing is taken
 /// from the queues that is not written: the rest waits for the next round.
+/// Queue `first` and what else is ready for one write. When nothing else waits yet, the
+/// handlers that are ready run first: answers settled together (one delivery confirmation
+/// covers many) then leave in one write, not one each.
+async fn take_batch(
+    first: SipOut,
+    backlog: &mut std::collections::VecDeque<SipOut>,
+    rx: &mut mpsc::Receiver<SipOut>,
+    wbuf: &mut BytesMut,
+    transactions: &mut Transactions,
+) -> usize {
+    if rx.is_empty() {
+        tokio::task::yield_now().await;
+    }
+    queue_batch(first, backlog, rx, wbuf, transactions)
+}
+
 fn queue_batch(
     first: SipOut,
     backlog: &mut std::collections::VecDeque<SipOut>,
@@ -697,58 +708,5 @@ fn on_parse_error(e: SipError, raw: &[u8], wbuf: &mut BytesMut) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn answer(n: usize) -> SipOut {
-        SipOut::Response {
-            bytes: Bytes::from(format!("answer {n};")),
-            code: 202,
-            key: None,
-        }
-    }
-
-    /// Each request runs in a task of its own, and spawning it moves its future: that future
-    /// must stay small (the rare paths of the handler are boxed). It was 19 KiB.
-    #[test]
-    fn the_future_of_a_request_stays_small() {
-        fn future_size<A, B, C, D, F>(_: impl FnOnce(A, B, C, D) -> F) -> usize {
-            std::mem::size_of::<F>()
-        }
-        type Gw = &'static Arc<Gateway>;
-        type Msg = &'static SipMessage;
-        let size = future_size::<Gw, &PeerCerts, Msg, Option<Turn>, _>(handle_in_turn);
-        assert!(size <= 4096, "{size} bytes");
-    }
-
-    /// More answers waiting than one write takes: each is written exactly once, in order,
-    /// over several rounds (none taken from the channel and left unwritten).
-    #[tokio::test]
-    async fn a_flood_of_answers_is_written_whole_across_batches() {
-        let total = MAX_BATCH * 2 + 7;
-        let (tx, mut rx) = mpsc::channel(total);
-        for n in 1..total {
-            tx.try_send(answer(n)).unwrap();
-        }
-        let mut backlog = std::collections::VecDeque::new();
-        let mut transactions = Transactions::new(Reliability::Reliable, Timers::default());
-        let mut written = BytesMut::new();
-        let mut rounds = Vec::new();
-        let mut next = Some(answer(0));
-        while let Some(first) = next.take() {
-            let mut wbuf = BytesMut::new();
-            rounds.push(queue_batch(
-                first,
-                &mut backlog,
-                &mut rx,
-                &mut wbuf,
-                &mut transactions,
-            ));
-            written.extend_from_slice(&wbuf);
-            next = rx.try_recv().ok();
-        }
-        let expected: String = (0..total).map(|n| format!("answer {n};")).collect();
-        assert_eq!(std::str::from_utf8(&written).unwrap(), expected);
-        assert_eq!(rounds, [MAX_BATCH, MAX_BATCH, 7]);
-    }
-}
+#[path = "sip_conn_tests.rs"]
+mod tests;
