@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use common::peers::*;
 use common::pki::Pki;
-use common::session_gw::start;
+use common::session_gw::{header_value, in_dialog, invite, start};
 use tokio::time::timeout;
 
 const T: Duration = Duration::from_secs(10);
@@ -26,29 +26,6 @@ const OFFER: &str = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=session\r\nc=IN IP4 12
 
 /// An offer from a UA that takes plain text only (as SIPp scenarios and basic clients do).
 const PLAIN_OFFER: &str = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=session\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=message 5060 sip null\r\na=accept-types:text/plain\r\n";
-
-fn invite(call_id: &str, offer: &str) -> String {
-    format!(
-        "INVITE sip:juliet@xmpp.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK{call_id}inv\r\nMax-Forwards: 70\r\nFrom: <sip:alice@sip.test>;tag=a1\r\nTo: <sip:juliet@xmpp.test>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:5999;transport=tls>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{offer}",
-        offer.len()
-    )
-}
-
-fn in_dialog(method: &str, call_id: &str, tag: &str, cseq: u32, ctype: &str, body: &str) -> String {
-    let ct = if ctype.is_empty() {
-        String::new()
-    } else {
-        format!("Content-Type: {ctype}\r\n")
-    };
-    format!(
-        "{method} sip:juliet@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK{call_id}{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:alice@sip.test>;tag=a1\r\nTo: <sip:juliet@xmpp.test>;tag={tag}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n{ct}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-}
-
-fn header_value<'a>(msg: &'a str, name: &str) -> &'a str {
-    sip_header(msg, name).unwrap_or_default()
-}
 
 /// Open a session from the SIP UA (INVITE, 200, ACK); the gateway's To tag.
 async fn open<S>(ua: &mut Text<S>, call_id: &str) -> String

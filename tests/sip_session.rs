@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::peers::*;
 use common::pki::Pki;
-use common::session_gw::start;
+use common::session_gw::{self, header_value, in_dialog, start};
 use tokio::time::timeout;
 
 const T: Duration = Duration::from_secs(10);
@@ -26,30 +26,13 @@ fn pki(tag: &str) -> Pki {
 
 const OFFER: &str = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=session\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=message 5060 sip null\r\na=accept-types:text/plain text/html application/ms-imdn+xml\r\n";
 
+/// The INVITE of a UA behind a record-routing proxy.
 fn invite(call_id: &str, body: &str) -> String {
-    format!(
-        "INVITE sip:juliet@xmpp.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK{call_id}inv\r\nRecord-Route: <sip:proxy.sip.test;lr>\r\nMax-Forwards: 70\r\nFrom: <sip:alice@sip.test>;tag=a1\r\nTo: <sip:juliet@xmpp.test>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:5999;transport=tls>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
+    session_gw::invite(call_id, body).replacen(
+        "Max-Forwards",
+        "Record-Route: <sip:proxy.sip.test;lr>\r\nMax-Forwards",
+        1,
     )
-}
-
-fn in_dialog(method: &str, call_id: &str, tag: &str, cseq: u32, ctype: &str, body: &str) -> String {
-    let ct = if body.is_empty() {
-        String::new()
-    } else {
-        format!("Content-Type: {ctype}\r\n")
-    };
-    format!(
-        "{method} sip:juliet@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK{call_id}{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:alice@sip.test>;tag=a1\r\nTo: <sip:juliet@xmpp.test>;tag={tag}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n{ct}Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-}
-
-fn header_value<'a>(msg: &'a str, name: &str) -> &'a str {
-    msg.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
-        .map(str::trim)
-        .unwrap_or_default()
 }
 
 /// A SIP UA opens a session: 200 with the SDP answer, in-dialog MESSAGE → XMPP on the

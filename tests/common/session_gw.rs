@@ -67,3 +67,37 @@ key_file = "{d}/xmpp.test.key"
         cancel,
     }
 }
+
+/// An INVITE from `alice@sip.test` to `juliet@xmpp.test` over TLS with `offer` as its SDP.
+pub fn invite(call_id: &str, offer: &str) -> String {
+    format!(
+        "INVITE sip:juliet@xmpp.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK{call_id}inv\r\nMax-Forwards: 70\r\nFrom: <sip:alice@sip.test>;tag=a1\r\nTo: <sip:juliet@xmpp.test>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:5999;transport=tls>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{offer}",
+        offer.len()
+    )
+}
+
+/// A request of alice's inside the dialog with To tag `tag` (no Content-Type when `ctype`
+/// is empty).
+pub fn in_dialog(
+    method: &str,
+    call_id: &str,
+    tag: &str,
+    cseq: u32,
+    ctype: &str,
+    body: &str,
+) -> String {
+    let ct = if ctype.is_empty() {
+        String::new()
+    } else {
+        format!("Content-Type: {ctype}\r\n")
+    };
+    format!(
+        "{method} sip:juliet@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bK{call_id}{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:alice@sip.test>;tag=a1\r\nTo: <sip:juliet@xmpp.test>;tag={tag}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n{ct}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The value of header `name` in a SIP message given as text, or "".
+pub fn header_value<'a>(msg: &'a str, name: &str) -> &'a str {
+    super::peers::sip_header(msg, name).unwrap_or_default()
+}
