@@ -545,6 +545,10 @@ impl Gateway {
         m: &MessageView<'_>,
     ) -> bool {
         let Some(body) = &m.body else { return false };
+        // Most messages: no session anywhere and none to open; nothing to copy or look up.
+        if self.sessions.by_call_id.is_empty() && !self.session_mode(local) {
+            return false;
+        }
         let Some(held) = held_of(m, Payload::plain(body), true) else {
             return false;
         };
@@ -569,6 +573,9 @@ impl Gateway {
         let (Some(from), Some(to)) = (m.from.as_deref(), m.to.as_deref()) else {
             return false;
         };
+        if self.sessions.by_call_id.is_empty() && !(opens && self.session_mode(local)) {
+            return false;
+        }
         let pair = (bare_jid(from), bare_jid(to));
         let live = self.session_of(m.thread.as_deref(), &pair).is_some();
         if !(live || (opens && self.session_mode(local))) {
