@@ -27,7 +27,7 @@ use crate::config::Side;
 use crate::metrics;
 use crate::model::ChatMessage;
 use crate::policy::{Decision, PolicyInput, PolicyState, Refusal};
-use crate::store::{ContactBook, StoreError, Sweep, bare};
+use crate::store::{ContactBook, StoreError, Sweep, bare, into_bare};
 
 /// How often an accepted pair's last activity is written again, at most (less when
 /// `retire_after` is short).
@@ -61,7 +61,7 @@ impl Gateway {
     /// Decide whether `msg`, from a user on `from_side`, may cross; when it may, record its
     /// effects. The caller answers a refusal on the sender's protocol and audits it.
     pub(crate) fn police(&self, msg: &ChatMessage<'_>, from_side: Side) -> Result<(), Refusal> {
-        let (from, to) = (bare(&msg.from.bare()), bare(&msg.to.bare()));
+        let (from, to) = (into_bare(msg.from.bare()), into_bare(msg.to.bare()));
         let bytes = msg.body.len() + msg.rich.as_ref().map_or(0, |r| r.len());
         match self.decide(&from, &to, &msg.from.domain, from_side, bytes) {
             Decision::Refuse(r) => Err(r),
@@ -77,7 +77,7 @@ impl Gateway {
                         .touch(&to, &from, now, self.activity_granularity());
                 }
                 // Writing to someone accepts their replies (and refreshes the pair's activity).
-                self.note_accepted(&from, &to);
+                (self.contacts).accept(&from, &to, now, self.activity_granularity());
                 let evicted = self.contacts.count_evicted();
                 if evicted > 0 {
                     metrics::contacts_retired("evicted", evicted);
@@ -108,11 +108,18 @@ impl Gateway {
         let mono_ms = self.mono_ms();
         let policy = self.policy();
         // Entry locks: domain before sender, always, so two messages cannot deadlock.
-        let mut domain = self
-            .domain_buckets
-            .entry(from_domain.to_ascii_lowercase())
-            .or_default();
-        let mut sender = self.sender_buckets.entry(from.to_owned()).or_default();
+        // A key is only copied for a bucket's first event.
+        let lower = !from_domain.bytes().any(|b| b.is_ascii_uppercase());
+        let mut domain = match lower.then(|| self.domain_buckets.get_mut(from_domain)) {
+            Some(Some(bucket)) => bucket,
+            _ => (self.domain_buckets)
+                .entry(from_domain.to_ascii_lowercase())
+                .or_default(),
+        };
+        let mut sender = match self.sender_buckets.get_mut(from) {
+            Some(bucket) => bucket,
+            None => self.sender_buckets.entry(from.to_owned()).or_default(),
+        };
         let state = PolicyState {
             pair: state_pair,
             domain_bucket: *domain,

@@ -175,14 +175,14 @@ fn key_involves(key: &str, address: &str) -> bool {
 
 /// The bare form parley stores: domain lower case.
 pub fn bare(address: &str) -> String {
-    match address.rsplit_once('@') {
-        Some((l, d)) => {
-            let mut out = crate::model::concat(&[l, "@", d]);
-            out[l.len() + 1..].make_ascii_lowercase();
-            out
-        }
-        None => address.to_ascii_lowercase(),
-    }
+    into_bare(address.to_owned())
+}
+
+/// [`bare`] of an address the caller owns already, made in place.
+pub fn into_bare(mut address: String) -> String {
+    let domain = address.rfind('@').map_or(0, |at| at + 1);
+    address[domain..].make_ascii_lowercase();
+    address
 }
 
 mod contacts;
