@@ -11,6 +11,7 @@ use super::SipError;
 use super::error::HeaderKind;
 use super::framing::SipLimits;
 use super::header::HeaderName;
+use super::names::classify;
 use super::scan::{find_newline, is_lws, is_token_byte};
 
 /// Header fields indexed without a heap allocation; more spill to a `Vec`.
@@ -64,8 +65,9 @@ impl Compact {
     }
 }
 
+// All zero bytes (Via is discriminant 0), so a new index is cleared, not copied from a constant.
 const EMPTY: Compact = Compact {
-    name: HeaderName::Other,
+    name: HeaderName::Via,
     name_start: 0,
     name_end: 0,
     value_start: 0,
@@ -351,7 +353,8 @@ pub(crate) fn scan(buf: &[u8], limits: &SipLimits) -> Result<Option<Head>, SipEr
         while value_end > value_start && win.get(value_end - 1).is_some_and(|&b| is_lws(b)) {
             value_end -= 1;
         }
-        let name = HeaderName::from_bytes(win.get(start..name_end).unwrap_or_default());
+        // Typed where it lies: the words past the name are loaded with it and masked off.
+        let name = classify(win, start, name_end - start);
         count += 1;
         if name == HeaderName::ContentLength {
             let n = digits(win.get(value_start..value_end).unwrap_or_default());

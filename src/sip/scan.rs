@@ -246,7 +246,7 @@ fn skip_lws(b: &[u8], mut i: usize) -> usize {
 
 /// A parameter value byte outside quotes (token, or `:`, `[`, `]` for IPv6 `received`/`maddr`),
 /// one table lookup per byte.
-fn is_value_byte(b: u8) -> bool {
+pub(crate) fn is_value_byte(b: u8) -> bool {
     VALUE[usize::from(b)]
 }
 
@@ -295,6 +295,52 @@ fn plain_param(rest: &str) -> Option<(Param<'_>, Option<&str>)> {
         None => Some(((name, value), None)),
         Some(b';') => Some(((name, value), Some(rest.get(i + 1..)?))),
         Some(_) => None,
+    }
+}
+
+/// Parameters written tightly, `token [ "=" value ] *( ";" token [ "=" value ] )` with no white
+/// space and no quoted value, each handed to `f` in one pass. `None` for any other shape, or
+/// when `f` returns `None`: callers then take [`Params`], which gives the same parameters for
+/// every text this accepts.
+#[inline]
+pub(crate) fn tight_params<'a>(
+    text: &'a str,
+    mut f: impl FnMut(&'a str, Option<&'a str>) -> Option<()>,
+) -> Option<()> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    loop {
+        let name_start = i;
+        i += b
+            .get(i..)?
+            .iter()
+            .position(|&c| !is_token_byte(c))
+            .unwrap_or(b.len() - i);
+        if i == name_start {
+            return None;
+        }
+        let name = text.get(name_start..i)?;
+        let value = if b.get(i) == Some(&b'=') {
+            let start = i + 1;
+            i = start;
+            i += b
+                .get(i..)?
+                .iter()
+                .position(|&c| !is_value_byte(c))
+                .unwrap_or(b.len() - i);
+            if i == start {
+                return None;
+            }
+            Some(text.get(start..i)?)
+        } else {
+            None
+        };
+        f(name, value)?;
+        match b.get(i) {
+            None => return Some(()),
+            Some(b';') => i += 1,
+            Some(_) => return None,
+        }
     }
 }
 
@@ -429,12 +475,29 @@ mod tests {
                 "{c:?}"
             );
         }
+        // The tight path answers for the usual shape, with the same parameters.
+        let mut seen = Vec::new();
+        let tight = tight_params(cases[0], |n, v| {
+            seen.push(Ok((n, v)));
+            Some(())
+        });
+        assert!(tight.is_some());
+        assert_eq!(seen, general_params(cases[0]));
+        assert!(tight_params(cases[1], |_, _| Some(())).is_none());
     }
 
     proptest::proptest! {
         #[test]
         fn plain_param_agrees_on_any_text(s in "[a-z0-9 =;\"<>\\\\:,\\[\\]\t\r\n]{0,24}") {
             proptest::prop_assert_eq!(Params::new(&s).collect::<Vec<_>>(), general_params(&s));
+        }
+
+        #[test]
+        fn tight_params_agree_with_the_general_path(s in "[a-z0-9 =;\"\\[:\t]{0,24}") {
+            let mut seen = Vec::new();
+            if tight_params(&s, |n, v| { seen.push(Ok((n, v))); Some(()) }).is_some() {
+                proptest::prop_assert_eq!(seen, general_params(&s));
+            }
         }
 
         #[test]
