@@ -118,7 +118,7 @@ impl Index {
     /// Push a field found by the scan, its offsets `[name_start, name_end, value_start,
     /// value_end]` as positions: stored compact when the largest fits in 16 bits, without
     /// going through the 32-bit [`Entry`] (an offset past 32 bits is [`SipError::HeadTooLarge`]).
-    #[inline]
+    #[inline(always)]
     fn push_field(&mut self, name: HeaderName, at: [usize; 4]) -> Result<(), SipError> {
         let [name_start, name_end, value_start, value_end] = at;
         let top = name_start.max(name_end).max(value_start).max(value_end);
@@ -267,6 +267,7 @@ fn line_start(win: &[u8], pos: usize) -> LineStart {
 /// Scan a head at the front of `buf`. `Ok(None)` when the empty line has not arrived yet;
 /// `Err` only for [`SipError::HeadTooLarge`] and [`SipError::BadContentLength`]-free limits
 /// that lose the framing (the caller decides about Content-Length).
+#[inline(always)]
 pub(crate) fn scan(buf: &[u8], limits: &SipLimits) -> Result<Option<Head>, SipError> {
     // Only the first max_head_bytes can hold the head: bytes past it are never looked at.
     let win = buf.get(..limits.max_head_bytes).unwrap_or(buf);
