@@ -48,6 +48,8 @@ struct Folded {
     len: usize,
     lower: [u64; FOLD_WORDS],
     mask: [u64; FOLD_WORDS],
+    /// 0xff at the name's bytes: what a word loaded from the message keeps.
+    keep: [u64; FOLD_WORDS],
 }
 
 impl Folded {
@@ -58,6 +60,7 @@ impl Folded {
         );
         let mut lower = [0u64; FOLD_WORDS];
         let mut mask = [0u64; FOLD_WORDS];
+        let mut keep = [0u64; FOLD_WORDS];
         let mut i = 0;
         while i < long.len() {
             let b = long[i];
@@ -65,55 +68,56 @@ impl Folded {
             let letter = if b.is_ascii_alphabetic() { 0x20u64 } else { 0 };
             lower[i / 8] |= ((b as u64) | letter) << shift;
             mask[i / 8] |= letter << shift;
+            keep[i / 8] |= 0xff << shift;
             i += 1;
         }
         Folded {
             len: long.len(),
             lower,
             mask,
+            keep,
         }
     }
 
-    /// The `len` bytes at `start` of `buf` equal the long name up to ASCII case.
-    #[inline]
-    fn matches(&self, buf: &[u8], start: usize, len: usize) -> bool {
-        if self.len != len {
-            return false;
-        }
-        let mut at = start;
-        let mut left = len;
-        for (lower, mask) in self.lower.iter().zip(&self.mask) {
-            if left == 0 {
-                break;
-            }
-            let n = left.min(8);
-            if (word(buf, at, n) | mask) != *lower {
-                return false;
-            }
-            at += 8;
-            left -= n;
-        }
-        true
+    /// The `len` bytes at `start` of `buf` equal the long name up to ASCII case, given `w0`,
+    /// the [`word`] at `start`.
+    #[inline(always)]
+    fn matches(&self, buf: &[u8], start: usize, len: usize, w0: u64) -> bool {
+        let same = |w: u64, k: usize| match (self.keep.get(k), self.mask.get(k), self.lower.get(k))
+        {
+            (Some(keep), Some(mask), Some(lower)) => ((w & keep) | mask) == *lower,
+            _ => false,
+        };
+        // Unrolled over the (at most four) words: constant indexes into the word arrays.
+        self.len == len
+            && same(w0, 0)
+            && (len <= 8 || same(word(buf, start + 8), 1))
+            && (len <= 16 || same(word(buf, start + 16), 2))
+            && (len <= 24 || same(word(buf, start + 24), 3))
     }
 }
 
-/// The `n` (1 to 8) bytes at `at` of `buf` as a little-endian word, zero above them: one load
-/// when eight bytes are there, else assembled from what there is.
-#[inline]
-fn word(buf: &[u8], at: usize, n: usize) -> u64 {
-    let w = match buf.get(at..at + 8) {
+/// The eight bytes at `at` of `buf` as a little-endian word: one load when they are there,
+/// else what there is, zero-filled.
+#[inline(always)]
+fn word(buf: &[u8], at: usize) -> u64 {
+    match buf.get(at..at + 8) {
         Some(c) => <[u8; 8]>::try_from(c).map_or(0, u64::from_le_bytes),
-        None => buf
-            .get(at..)
-            .unwrap_or_default()
-            .iter()
-            .take(8)
-            .rev()
-            .fold(0u64, |w, &b| (w << 8) | u64::from(b)),
-    };
-    // n < 8 keeps the low n bytes; n = 8 keeps all (a shift by 0); n = 0 keeps none.
-    let keep = u64::MAX.checked_shr(64 - 8 * n.min(8) as u32).unwrap_or(0);
-    w & keep
+        None => word_at_end(buf, at),
+    }
+}
+
+/// Up to eight bytes from `at` to the end of `buf` as a little-endian word, zero-filled: the
+/// rare name that ends the buffer, kept out of line so the usual load stays a plain branch.
+#[cold]
+#[inline(never)]
+fn word_at_end(buf: &[u8], at: usize) -> u64 {
+    buf.get(at..)
+        .unwrap_or_default()
+        .iter()
+        .take(8)
+        .rev()
+        .fold(0u64, |w, &b| (w << 8) | u64::from(b))
 }
 
 /// [`TABLE`]'s long names prepared for [`Folded::matches`], in table order.
@@ -122,6 +126,7 @@ const FOLDED: [Folded; HeaderName::Other as usize] = {
         len: 0,
         lower: [0; FOLD_WORDS],
         mask: [0; FOLD_WORDS],
+        keep: [0; FOLD_WORDS],
     }; HeaderName::Other as usize];
     let mut i = 0;
     while i < TABLE.len() {
@@ -165,12 +170,14 @@ pub(crate) fn classify(buf: &[u8], start: usize, len: usize) -> HeaderName {
     let Some(rows) = BY_BUCKET.get(bucket(len, first, last)) else {
         return HeaderName::Other;
     };
+    // The first word is loaded once for both candidates.
+    let w0 = word(buf, start);
     for &r in rows {
         let Some(row) = usize::from(r).checked_sub(1) else {
             break;
         };
         if let (Some(f), Some(info)) = (FOLDED.get(row), TABLE.get(row))
-            && f.matches(buf, start, len)
+            && f.matches(buf, start, len, w0)
         {
             return info.name;
         }
