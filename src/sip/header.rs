@@ -445,6 +445,30 @@ pub struct CSeq<'a> {
 impl<'a> CSeq<'a> {
     /// Parse `1*DIGIT LWS Method`; the number must be below 2^31 (RFC 3261 §8.1.1.5).
     pub fn parse(value: &'a str) -> Option<CSeq<'a>> {
+        Self::parse_tight(value).or_else(|| Self::parse_general(value))
+    }
+
+    /// The usual shape, `1*10DIGIT SP token`, in one pass: `None` for any other shape, which
+    /// [`CSeq::parse_general`] decides; wherever this answers, that gives the same answer.
+    fn parse_tight(value: &'a str) -> Option<CSeq<'a>> {
+        let b = value.as_bytes();
+        let n = b.iter().position(|c| !c.is_ascii_digit())?;
+        if n == 0 || n > 10 || b.get(n) != Some(&b' ') {
+            return None;
+        }
+        let method = value.get(n + 1..)?;
+        if !scan::is_token(method) {
+            return None;
+        }
+        let seq = scan::parse_bounded(value.get(..n)?, (1 << 31) - 1)?;
+        Some(CSeq {
+            seq: u32::try_from(seq).ok()?,
+            method,
+        })
+    }
+
+    /// [`CSeq::parse`] by the grammar's parts, for every shape.
+    fn parse_general(value: &'a str) -> Option<CSeq<'a>> {
         let (num, method) = scan::split_ws(scan::trim(value));
         let seq = scan::parse_bounded(num, (1 << 31) - 1)?;
         if !scan::is_token(method) {

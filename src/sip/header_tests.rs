@@ -356,3 +356,23 @@ proptest::proptest! {
         proptest::prop_assert_eq!(NameAddr::parse(&s), NameAddr::parse_general(&s));
     }
 }
+
+#[test]
+fn cseq_tight_path_takes_the_usual_shape() {
+    for v in ["20 MESSAGE", "1 SUBSCRIBE", "2147483647 INVITE"] {
+        assert!(CSeq::parse_tight(v).is_some(), "{v}");
+        assert_eq!(CSeq::parse_tight(v), CSeq::parse_general(v), "{v}");
+    }
+    assert_eq!(CSeq::parse_tight("2147483648 INVITE"), None);
+    assert_eq!(CSeq::parse_tight("1  INVITE"), None);
+}
+
+proptest::proptest! {
+    #[test]
+    fn cseq_tight_path_agrees(s in "[ \t]?[0-9]{0,12}[ \t]{0,2}[A-Z@\" ]{0,6}[ ]?") {
+        if let Some(t) = CSeq::parse_tight(&s) {
+            proptest::prop_assert_eq!(Some(t), CSeq::parse_general(&s));
+        }
+        proptest::prop_assert_eq!(CSeq::parse(&s), CSeq::parse_general(&s));
+    }
+}

@@ -374,9 +374,10 @@ pub(crate) fn param<'a>(params: &'a str, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.map(unquote).unwrap_or(""))
 }
 
-/// True when every parameter is well formed.
+/// True when every parameter is well formed: at once for tightly written ones
+/// ([`tight_params`]), else by [`Params`].
 pub(crate) fn params_valid(params: &str) -> bool {
-    Params::new(params).all(|p| p.is_ok())
+    tight_params(params, |_, _| Some(())).is_some() || Params::new(params).all(|p| p.is_ok())
 }
 
 /// Parse 1*DIGIT (with no sign or space) into a u64, `None` on overflow or a non-digit.
