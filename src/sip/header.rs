@@ -514,7 +514,7 @@ impl<'a> Via<'a> {
     /// space, no IPv6 reference and no quoted parameter value, in one pass: `None` for any
     /// other shape, which [`Via::parse_general`] decides; wherever this answers, that gives the
     /// same answer.
-    fn parse_tight(v: &'a str) -> Option<Via<'a>> {
+    pub(crate) fn parse_tight(v: &'a str) -> Option<Via<'a>> {
         let b = v.as_bytes();
         if !b.get(..8)?.eq_ignore_ascii_case(b"SIP/2.0/") {
             return None;

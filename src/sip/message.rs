@@ -581,14 +581,22 @@ impl<'a> Fields<'a> {
         let vias = self
             .header(HeaderName::Via)
             .ok_or(SipError::MissingHeader(HeaderKind::Via))?;
-        let top = CommaSplit::new(vias).next().ok_or(bad)?;
-        let top_span = span_in(self.raw, top);
-        let top = self.str(top, bad)?;
-        let via = (top_span, ViaAt::of(top, &Via::parse(top).ok_or(bad)?));
+        let whole = self.str(vias, bad).ok();
+        let via = match whole.and_then(|v| Some((v, Via::parse_tight(v)?))) {
+            // A value the one-pass path reads whole holds no comma, quote or `<`: it is one
+            // via-parm, the one CommaSplit would give.
+            Some((v, parsed)) => (span_in(self.raw, vias), ViaAt::of(v, &parsed)),
+            None => {
+                let top = CommaSplit::new(vias).next().ok_or(bad)?;
+                let top_span = span_in(self.raw, top);
+                let top = self.str(top, bad)?;
+                (top_span, ViaAt::of(top, &Via::parse(top).ok_or(bad)?))
+            }
+        };
         let from = self.name_addr(HeaderName::From)?;
         let to = self.name_addr(HeaderName::To)?;
         let (call_id, v) = self.required(HeaderName::CallId)?;
-        if v.is_empty() || v.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        if v.is_empty() || scan::has_space_or_control(v.as_bytes()) {
             return Err(SipError::BadHeader(HeaderKind::CallId));
         }
         let (span, v) = self.required(HeaderName::CSeq)?;

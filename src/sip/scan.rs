@@ -131,6 +131,25 @@ pub(crate) fn find_newline(s: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// True when `s` holds a byte at or below SP, or DEL (what a Call-ID may not hold), eight
+/// bytes at a time (SWAR): a byte below 0x21 borrows through its high bit, DEL is found as a
+/// zero byte of `x ^ 0x7f…`; a borrow only runs on from a byte that is itself a hit.
+pub(crate) fn has_space_or_control(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = s.chunks_exact(8);
+    for chunk in &mut words {
+        let x = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
+        let low = x.wrapping_sub(ONES * 0x21) & !x & HIGH;
+        let y = x ^ (ONES * 0x7f);
+        let del = y.wrapping_sub(ONES) & !y & HIGH;
+        if low | del != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| b <= b' ' || b == 0x7f)
+}
+
 /// Index of the first byte matching `pred` outside quoted strings and `<…>`, if any.
 pub(crate) fn find_top_level(s: &[u8], pred: impl Fn(u8) -> bool) -> Option<usize> {
     let mut i = 0;
@@ -508,6 +527,14 @@ mod tests {
         ) {
             let expected = s.get(from..).and_then(|r| r.iter().position(|&b| b == b'\n')).map(|i| i + from);
             proptest::prop_assert_eq!(find_newline(&s, from), expected);
+        }
+
+        #[test]
+        fn space_or_control_agrees_with_a_byte_test(
+            s in proptest::collection::vec(proptest::sample::select(vec![b'a', b' ', 0x20, 0x21, 0x1f, 0x00, 0x7f, 0x7e, 0x80, 0xa1, 0xff, b'\t']), 0..40),
+        ) {
+            let expected = s.iter().any(|&b| b <= b' ' || b == 0x7f);
+            proptest::prop_assert_eq!(has_space_or_control(&s), expected);
         }
 
         #[test]
