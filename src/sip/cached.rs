@@ -34,6 +34,7 @@ impl Piece {
         }
     }
 
+    #[inline]
     fn get(self, value: &str) -> &str {
         let at = self.at as usize;
         value.get(at..at + self.len as usize).unwrap_or_default()
@@ -73,6 +74,7 @@ impl ViaAt {
         }
     }
 
+    #[inline]
     pub(crate) fn view<'a>(&self, value: &'a str) -> Via<'a> {
         Via {
             transport: self.transport.get(value),
@@ -107,6 +109,7 @@ impl NameAddrAt {
         }
     }
 
+    #[inline]
     pub(crate) fn view<'a>(&self, value: &'a str) -> NameAddr<'a> {
         NameAddr {
             display_name: self.display_name.map(|p| p.get(value)),
@@ -132,6 +135,7 @@ impl CSeqAt {
         }
     }
 
+    #[inline]
     pub(crate) fn view<'a>(&self, value: &'a str) -> CSeq<'a> {
         CSeq {
             seq: self.seq,
@@ -157,6 +161,7 @@ impl MediaTypeAt {
         }
     }
 
+    #[inline]
     pub(crate) fn view<'a>(&self, value: &'a str) -> MediaType<'a> {
         MediaType {
             type_: self.type_.get(value),
@@ -183,6 +188,7 @@ impl EventAt {
         }
     }
 
+    #[inline]
     pub(crate) fn view<'a>(&self, value: &'a str) -> Event<'a> {
         Event {
             package: self.package.get(value),
@@ -222,6 +228,7 @@ impl SubStateAt {
         }
     }
 
+    #[inline]
     pub(crate) fn view<'a>(&self, value: &'a str) -> SubscriptionState<'a> {
         SubscriptionState {
             state: match self.state {

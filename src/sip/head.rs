@@ -11,6 +11,7 @@ use super::SipError;
 use super::error::HeaderKind;
 use super::framing::SipLimits;
 use super::header::HeaderName;
+use super::names::classify;
 use super::scan::{find_newline, is_lws, is_token_byte};
 
 /// Header fields indexed without a heap allocation; more spill to a `Vec`.
@@ -64,8 +65,9 @@ impl Compact {
     }
 }
 
+// All zero bytes (Via is discriminant 0), so a new index is cleared, not copied from a constant.
 const EMPTY: Compact = Compact {
-    name: HeaderName::Other,
+    name: HeaderName::Via,
     name_start: 0,
     name_end: 0,
     value_start: 0,
@@ -116,7 +118,7 @@ impl Index {
     /// Push a field found by the scan, its offsets `[name_start, name_end, value_start,
     /// value_end]` as positions: stored compact when the largest fits in 16 bits, without
     /// going through the 32-bit [`Entry`] (an offset past 32 bits is [`SipError::HeadTooLarge`]).
-    #[inline]
+    #[inline(always)]
     fn push_field(&mut self, name: HeaderName, at: [usize; 4]) -> Result<(), SipError> {
         let [name_start, name_end, value_start, value_end] = at;
         let top = name_start.max(name_end).max(value_start).max(value_end);
@@ -265,6 +267,7 @@ fn line_start(win: &[u8], pos: usize) -> LineStart {
 /// Scan a head at the front of `buf`. `Ok(None)` when the empty line has not arrived yet;
 /// `Err` only for [`SipError::HeadTooLarge`] and [`SipError::BadContentLength`]-free limits
 /// that lose the framing (the caller decides about Content-Length).
+#[inline(always)]
 pub(crate) fn scan(buf: &[u8], limits: &SipLimits) -> Result<Option<Head>, SipError> {
     // Only the first max_head_bytes can hold the head: bytes past it are never looked at.
     let win = buf.get(..limits.max_head_bytes).unwrap_or(buf);
@@ -351,7 +354,8 @@ pub(crate) fn scan(buf: &[u8], limits: &SipLimits) -> Result<Option<Head>, SipEr
         while value_end > value_start && win.get(value_end - 1).is_some_and(|&b| is_lws(b)) {
             value_end -= 1;
         }
-        let name = HeaderName::from_bytes(win.get(start..name_end).unwrap_or_default());
+        // Typed where it lies: the words past the name are loaded with it and masked off.
+        let name = classify(win, start, name_end - start);
         count += 1;
         if name == HeaderName::ContentLength {
             let n = digits(win.get(value_start..value_end).unwrap_or_default());

@@ -4,7 +4,7 @@
 //! table ([`TABLE`]); typed views borrow from the message bytes.
 
 use super::scan::{self, Params};
-use super::uri::{REST, URI_CLASS, has_scheme};
+use super::uri::{HOST, REST, URI_CLASS, has_scheme};
 // Kept reachable here, where callers outside the codec import them from.
 pub(crate) use super::uri::{is_absolute_uri, split_host_port};
 
@@ -249,152 +249,12 @@ pub const TABLE: &[HeaderInfo] = &[
     ),
 ];
 
-/// Slots of [`BY_SHAPE`]: a power of two, four times the table so probes stay short.
-const SHAPE_SLOTS: usize = 256;
-
-/// The shape of a long name: its length, first and last letter (case folded). Only two rows of
-/// the table share a shape, so a lookup compares against one or two candidates.
-const fn shape(len: usize, first: u8, last: u8) -> usize {
-    (len.wrapping_mul(31) ^ ((first | 0x20) as usize).wrapping_mul(7) ^ (last | 0x20) as usize)
-        & (SHAPE_SLOTS - 1)
-}
-
-/// Open-addressed table: shape → table row + 1 (0 = empty slot), linear probing.
-const BY_SHAPE: [u8; SHAPE_SLOTS] = {
-    assert!(TABLE.len() == H::Other as usize && TABLE.len() < 255);
-    let mut slots = [0u8; SHAPE_SLOTS];
-    let mut i = 0;
-    while i < TABLE.len() {
-        assert!(TABLE[i].name as usize == i, "TABLE must follow enum order");
-        let long = TABLE[i].long.as_bytes();
-        let mut h = shape(long.len(), long[0], long[long.len() - 1]);
-        while slots[h] != 0 {
-            h = (h + 1) & (SHAPE_SLOTS - 1);
-        }
-        slots[h] = i as u8 + 1;
-        i += 1;
-    }
-    slots
-};
-
-/// Longest long name in [`TABLE`], in 8-byte words.
-const FOLD_WORDS: usize = 4;
-
-/// A long name prepared for a case-insensitive compare eight bytes at a time (SWAR): the
-/// name in lower case, and a mask with 0x20 at its letters. `(wire | mask) == lower` holds
-/// exactly when the wire bytes equal the name up to ASCII case: at a letter, OR-ing 0x20
-/// folds only the two cases of that letter onto it; elsewhere the bytes must be equal.
-#[derive(Clone, Copy)]
-struct Folded {
-    lower: [u64; FOLD_WORDS],
-    mask: [u64; FOLD_WORDS],
-}
-
-impl Folded {
-    const fn of(long: &[u8]) -> Folded {
-        assert!(
-            long.len() <= FOLD_WORDS * 8,
-            "FOLD_WORDS too small for a long name"
-        );
-        let mut lower = [0u64; FOLD_WORDS];
-        let mut mask = [0u64; FOLD_WORDS];
-        let mut i = 0;
-        while i < long.len() {
-            let b = long[i];
-            let shift = (i % 8) * 8;
-            let letter = if b.is_ascii_alphabetic() { 0x20u64 } else { 0 };
-            lower[i / 8] |= ((b as u64) | letter) << shift;
-            mask[i / 8] |= letter << shift;
-            i += 1;
-        }
-        Folded { lower, mask }
-    }
-
-    /// `name` (of the long name's length) equals the long name up to ASCII case.
-    fn matches(&self, name: &[u8]) -> bool {
-        let mut words = name.chunks(8);
-        for (lower, mask) in self.lower.iter().zip(&self.mask) {
-            let Some(chunk) = words.next() else {
-                return true;
-            };
-            if (load_le(chunk) | mask) != *lower {
-                return false;
-            }
-        }
-        words.next().is_none()
-    }
-}
-
-/// Up to eight bytes as a little-endian word, zero-filled: a whole word is one load, a
-/// shorter tail is assembled in registers (no call to copy it).
-fn load_le(chunk: &[u8]) -> u64 {
-    if let Ok(w) = <[u8; 8]>::try_from(chunk) {
-        return u64::from_le_bytes(w);
-    }
-    chunk
-        .iter()
-        .rev()
-        .fold(0u64, |w, &b| (w << 8) | u64::from(b))
-}
-
-/// [`TABLE`]'s long names prepared for [`Folded::matches`], in table order.
-const FOLDED: [Folded; H::Other as usize] = {
-    let mut out = [Folded {
-        lower: [0; FOLD_WORDS],
-        mask: [0; FOLD_WORDS],
-    }; H::Other as usize];
-    let mut i = 0;
-    while i < TABLE.len() {
-        out[i] = Folded::of(TABLE[i].long.as_bytes());
-        i += 1;
-    }
-    out
-};
-
-/// Compact letter → header.
-const COMPACT: [Option<HeaderName>; 26] = {
-    let mut out = [None; 26];
-    let mut i = 0;
-    while i < TABLE.len() {
-        if let Some(c) = TABLE[i].compact {
-            assert!(out[(c - b'a') as usize].is_none(), "duplicate compact form");
-            out[(c - b'a') as usize] = Some(TABLE[i].name);
-        }
-        i += 1;
-    }
-    out
-};
-
 impl HeaderName {
     /// Map a header name as written on the wire (any case, compact or long): a compact
-    /// letter by table, a long name by its shape (length, first and last letter), then one
-    /// case-insensitive comparison per candidate.
+    /// letter by table, a long name by its length, first and last letter, then one
+    /// case-insensitive comparison per candidate ([`super::names`]).
     pub fn from_bytes(name: &[u8]) -> HeaderName {
-        let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
-            return H::Other;
-        };
-        if name.len() == 1 {
-            return COMPACT
-                .get(usize::from(first.to_ascii_lowercase().wrapping_sub(b'a')))
-                .copied()
-                .flatten()
-                .unwrap_or(H::Other);
-        }
-        let mut h = shape(name.len(), first, last);
-        // At most a few probes: the table is a quarter full.
-        for _ in 0..SHAPE_SLOTS {
-            let Some(row) = BY_SHAPE.get(h).and_then(|&r| usize::from(r).checked_sub(1)) else {
-                return H::Other;
-            };
-            if let (Some(info), Some(folded)) = (TABLE.get(row), FOLDED.get(row))
-                && info.long.len() == name.len()
-                && folded.matches(name)
-            {
-                return info.name;
-            }
-            h = (h + 1) & (SHAPE_SLOTS - 1);
-        }
-        H::Other
+        super::names::classify(name, 0, name.len())
     }
 
     /// The canonical long form, e.g. `Call-ID`. `Other` has none.
@@ -432,6 +292,53 @@ impl<'a> NameAddr<'a> {
     /// no white space inside `<…>`, unquoted display names are tokens, an addr-spec may not
     /// contain `?` or `,`, every parameter is well formed.
     pub fn parse(value: &'a str) -> Option<NameAddr<'a>> {
+        Self::parse_tight(value).or_else(|| Self::parse_general(value))
+    }
+
+    /// The usual shape, `["quoted" SP*] <uri> [;params]` with no other white space and no
+    /// quoted parameter value, in one pass: `None` for any other shape, which
+    /// [`NameAddr::parse_general`] decides; wherever this answers, that gives the same answer.
+    fn parse_tight(v: &'a str) -> Option<NameAddr<'a>> {
+        let b = v.as_bytes();
+        let (display_name, rest) = match b.first()? {
+            b'"' => {
+                let end = scan::quoted_end(b)?;
+                let after = v.get(end..)?;
+                let spaces = after.bytes().take_while(|&c| c == b' ').count();
+                (Some(v.get(1..end - 1)?), after.get(spaces..)?)
+            }
+            b'<' => (None, v),
+            _ => return None,
+        };
+        let (uri, after) = angle_uri(rest)?;
+        if !has_scheme(uri) {
+            return None;
+        }
+        let mut tag = None;
+        let params = match after.as_bytes().first() {
+            None => "",
+            Some(b';') => {
+                let params = after.get(1..)?;
+                scan::tight_params(params, |name, val| {
+                    if name.eq_ignore_ascii_case("tag") {
+                        tag = Some(val?);
+                    }
+                    Some(())
+                })?;
+                params
+            }
+            Some(_) => return None,
+        };
+        Some(NameAddr {
+            display_name,
+            uri,
+            tag,
+            params,
+        })
+    }
+
+    /// [`NameAddr::parse`] by the grammar's parts, for every shape.
+    fn parse_general(value: &'a str) -> Option<NameAddr<'a>> {
         let v = scan::trim(value);
         let bytes = v.as_bytes();
         // A URI taken from `<…>` has had its bytes checked by [`angle_uri`] already.
@@ -538,6 +445,30 @@ pub struct CSeq<'a> {
 impl<'a> CSeq<'a> {
     /// Parse `1*DIGIT LWS Method`; the number must be below 2^31 (RFC 3261 §8.1.1.5).
     pub fn parse(value: &'a str) -> Option<CSeq<'a>> {
+        Self::parse_tight(value).or_else(|| Self::parse_general(value))
+    }
+
+    /// The usual shape, `1*10DIGIT SP token`, in one pass: `None` for any other shape, which
+    /// [`CSeq::parse_general`] decides; wherever this answers, that gives the same answer.
+    fn parse_tight(value: &'a str) -> Option<CSeq<'a>> {
+        let b = value.as_bytes();
+        let n = b.iter().position(|c| !c.is_ascii_digit())?;
+        if n == 0 || n > 10 || b.get(n) != Some(&b' ') {
+            return None;
+        }
+        let method = value.get(n + 1..)?;
+        if !scan::is_token(method) {
+            return None;
+        }
+        let seq = scan::parse_bounded(value.get(..n)?, (1 << 31) - 1)?;
+        Some(CSeq {
+            seq: u32::try_from(seq).ok()?,
+            method,
+        })
+    }
+
+    /// [`CSeq::parse`] by the grammar's parts, for every shape.
+    fn parse_general(value: &'a str) -> Option<CSeq<'a>> {
         let (num, method) = scan::split_ws(scan::trim(value));
         let seq = scan::parse_bounded(num, (1 << 31) - 1)?;
         if !scan::is_token(method) {
@@ -576,6 +507,96 @@ pub struct Via<'a> {
 impl<'a> Via<'a> {
     /// Parse one via-parm: `SIP / 2.0 / transport sent-by *(; param)` (LWS allowed around `/`).
     pub fn parse(value: &'a str) -> Option<Via<'a>> {
+        Self::parse_tight(value).or_else(|| Self::parse_general(value))
+    }
+
+    /// The usual shape, `SIP/2.0/TRANSPORT host[:port][;params]` with one space, no other white
+    /// space, no IPv6 reference and no quoted parameter value, in one pass: `None` for any
+    /// other shape, which [`Via::parse_general`] decides; wherever this answers, that gives the
+    /// same answer.
+    pub(crate) fn parse_tight(v: &'a str) -> Option<Via<'a>> {
+        let b = v.as_bytes();
+        if !b.get(..8)?.eq_ignore_ascii_case(b"SIP/2.0/") {
+            return None;
+        }
+        let mut i = 8 + b.get(8..)?.iter().position(|&c| !scan::is_token_byte(c))?;
+        let transport = v.get(8..i)?;
+        if transport.is_empty() || b.get(i) != Some(&b' ') {
+            return None;
+        }
+        i += 1;
+        let host_start = i;
+        let tail = b.get(i..)?;
+        i += tail
+            .iter()
+            .position(|&c| URI_CLASS[usize::from(c)] & HOST == 0)
+            .unwrap_or(tail.len());
+        let host = v.get(host_start..i)?;
+        if host.is_empty() {
+            return None;
+        }
+        let mut port = None;
+        if b.get(i) == Some(&b':') {
+            let start = i + 1;
+            let tail = b.get(start..)?;
+            let n = tail
+                .iter()
+                .position(|c| !c.is_ascii_digit())
+                .unwrap_or(tail.len());
+            if n == 0 || n > 5 {
+                return None;
+            }
+            i = start + n;
+            port = Some(u16::try_from(scan::parse_u64(v.get(start..i)?)?).ok()?);
+        }
+        let mut via = Via {
+            transport,
+            host,
+            port,
+            branch: None,
+            received: None,
+            rport: None,
+            maddr: None,
+            ttl: None,
+            params: "",
+        };
+        match b.get(i) {
+            None => {}
+            Some(b';') => {
+                via.params = v.get(i + 1..)?;
+                let params = via.params;
+                scan::tight_params(params, |name, val| via.set_param(name, val))?;
+            }
+            Some(_) => return None,
+        }
+        Some(via)
+    }
+
+    /// Record a parameter that [`Via`] types (the last of a name wins); `None` when its value
+    /// is missing or malformed.
+    fn set_param(&mut self, name: &'a str, val: Option<&'a str>) -> Option<()> {
+        // Names of other lengths cannot match: one length test skips the comparisons.
+        let lower = |n: &str| name.eq_ignore_ascii_case(n);
+        match name.len() {
+            6 if lower("branch") => self.branch = Some(val?),
+            8 if lower("received") => self.received = Some(val?),
+            5 if lower("maddr") => self.maddr = Some(val?),
+            3 if lower("ttl") => {
+                self.ttl = Some(u8::try_from(scan::parse_bounded(val?, 255)?).ok()?);
+            }
+            5 if lower("rport") => {
+                self.rport = Some(match val {
+                    None => None,
+                    Some(p) => Some(u16::try_from(scan::parse_bounded(p, 65535)?).ok()?),
+                });
+            }
+            _ => {}
+        }
+        Some(())
+    }
+
+    /// [`Via::parse`] by the grammar's parts, for every shape.
+    fn parse_general(value: &'a str) -> Option<Via<'a>> {
         let v = scan::trim(value);
         // `SIP/2.0/` as usually written; otherwise with LWS around the slashes.
         let rest = match v.get(..8) {
@@ -617,23 +638,7 @@ impl<'a> Via<'a> {
         }
         for p in Params::new(params) {
             let (name, val) = p.ok()?;
-            // Names of other lengths cannot match: one length test skips the comparisons.
-            let lower = |n: &str| name.eq_ignore_ascii_case(n);
-            match name.len() {
-                6 if lower("branch") => via.branch = Some(val?),
-                8 if lower("received") => via.received = Some(val?),
-                5 if lower("maddr") => via.maddr = Some(val?),
-                3 if lower("ttl") => {
-                    via.ttl = Some(u8::try_from(scan::parse_bounded(val?, 255)?).ok()?);
-                }
-                5 if lower("rport") => {
-                    via.rport = Some(match val {
-                        None => None,
-                        Some(p) => Some(u16::try_from(scan::parse_bounded(p, 65535)?).ok()?),
-                    });
-                }
-                _ => {}
-            }
+            via.set_param(name, val)?;
         }
         Some(via)
     }

@@ -298,3 +298,81 @@ proptest::proptest! {
         proptest::prop_assert_eq!(is_absolute_uri(&s), absolute_by_split(&s));
     }
 }
+
+/// The one-pass paths answer for the usual shapes (so their property tests compare something).
+#[test]
+fn tight_paths_take_the_usual_shapes() {
+    for v in [
+        "SIP/2.0/TLS 198.51.100.7:5061;branch=z9hG4bK4b43c2ff8.1;i=7a1",
+        "SIP/2.0/TLS 10.0.0.12:40211;received=203.0.113.9;rport=40211;branch=z9hG4bKPjhx7Kx6fL",
+        "SIP/2.0/UDP host.example",
+        "sip/2.0/tcp h;rport;ttl=5;maddr=10.0.0.1",
+    ] {
+        let t = Via::parse_tight(v);
+        assert!(t.is_some(), "{v}");
+        assert_eq!(t, Via::parse_general(v), "{v}");
+    }
+    for v in [
+        "\"Alice Liddell\" <sip:alice@sip.example>;tag=Ys1hOqJ7aQ",
+        "<sip:bob@xmpp.example>",
+        "<sip:a@b;lr>;tag=1;expires=60",
+        "\"\"<tel:+1>",
+    ] {
+        let t = NameAddr::parse_tight(v);
+        assert!(t.is_some(), "{v}");
+        assert_eq!(t, NameAddr::parse_general(v), "{v}");
+    }
+    // Shapes left to the general path.
+    for v in [
+        "SIP / 2.0 / UDP h",
+        "SIP/2.0/UDP [::1]:5060",
+        "SIP/2.0/UDP h ;x",
+    ] {
+        assert_eq!(Via::parse_tight(v), None, "{v}");
+    }
+    for v in ["A <sip:a@b>", "<sip:a@b> ;tag=1", "<sip:a@b>;tag=\"q\""] {
+        assert_eq!(NameAddr::parse_tight(v), None, "{v}");
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn via_tight_path_agrees(
+        s in "(SIP/2\\.0/|sip/2\\.0/|SIP/2\\.0 /|SIP/2\\.1/)[A-Za-z]{0,3}[ \t]{0,2}[a-z0-9.:\\[\\] -]{0,10}(;[a-z0-9=;\" :\\[\\]]{0,16})?[ ]?",
+    ) {
+        if let Some(t) = Via::parse_tight(&s) {
+            proptest::prop_assert_eq!(Some(t), Via::parse_general(&s));
+        }
+        proptest::prop_assert_eq!(Via::parse(&s), Via::parse_general(&s));
+    }
+
+    #[test]
+    fn name_addr_tight_path_agrees(
+        s in "(\"[a-z \\\\\"]{0,4}\"[ \t]{0,2})?<?[a-z0-9:@;<> \t]{0,12}>?(;[a-z0-9=;\" ]{0,14})?[ ]?",
+    ) {
+        if let Some(t) = NameAddr::parse_tight(&s) {
+            proptest::prop_assert_eq!(Some(t), NameAddr::parse_general(&s));
+        }
+        proptest::prop_assert_eq!(NameAddr::parse(&s), NameAddr::parse_general(&s));
+    }
+}
+
+#[test]
+fn cseq_tight_path_takes_the_usual_shape() {
+    for v in ["20 MESSAGE", "1 SUBSCRIBE", "2147483647 INVITE"] {
+        assert!(CSeq::parse_tight(v).is_some(), "{v}");
+        assert_eq!(CSeq::parse_tight(v), CSeq::parse_general(v), "{v}");
+    }
+    assert_eq!(CSeq::parse_tight("2147483648 INVITE"), None);
+    assert_eq!(CSeq::parse_tight("1  INVITE"), None);
+}
+
+proptest::proptest! {
+    #[test]
+    fn cseq_tight_path_agrees(s in "[ \t]?[0-9]{0,12}[ \t]{0,2}[A-Z@\" ]{0,6}[ ]?") {
+        if let Some(t) = CSeq::parse_tight(&s) {
+            proptest::prop_assert_eq!(Some(t), CSeq::parse_general(&s));
+        }
+        proptest::prop_assert_eq!(CSeq::parse(&s), CSeq::parse_general(&s));
+    }
+}

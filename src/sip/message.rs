@@ -176,21 +176,27 @@ impl SipMessage {
             return Err(SipError::Truncated);
         };
         head.len = u32_of(raw.len())?;
-        Self::build(raw, head, limits)
+        Self::build(raw, &mut head, limits)
     }
 
     /// Parse a message framed by [`super::framing::next_frame`] or
     /// [`super::framing::frame_datagram_head`], taking over the head they scanned: `raw` is
     /// the framed message (the first [`Head::len`] bytes of the buffer that was framed), and
     /// `limits` the limits it was framed with. A `raw` of another length is scanned afresh.
-    pub fn from_head(raw: Bytes, head: Head, limits: &SipLimits) -> Result<SipMessage, SipError> {
+    pub fn from_head(
+        raw: Bytes,
+        mut head: Head,
+        limits: &SipLimits,
+    ) -> Result<SipMessage, SipError> {
         if head.len() != raw.len() {
             return Self::parse(raw, limits);
         }
-        Self::build(raw, head, limits)
+        Self::build(raw, &mut head, limits)
     }
 
-    fn build(raw: Bytes, head: Head, limits: &SipLimits) -> Result<SipMessage, SipError> {
+    /// The message over `raw` from its scanned head (borrowed: the index moves out of it into
+    /// the message, the rest is read in place).
+    fn build(raw: Bytes, head: &mut Head, limits: &SipLimits) -> Result<SipMessage, SipError> {
         // The whole head checked as UTF-8 once (the usual case, ASCII, at word speed): the
         // start line and core header values are then sliced from it, not checked one by one.
         let head_len = head.body_start as usize;
@@ -229,7 +235,7 @@ impl SipMessage {
         Ok(SipMessage {
             text: head_text,
             start,
-            index: head.index,
+            index: std::mem::replace(&mut head.index, Index::Heap(Vec::new())),
             core: head.core,
             body_start: head.body_start,
             fields_end: head.fields_end,
@@ -256,6 +262,7 @@ impl SipMessage {
     }
 
     /// The text of a span (header values typed at parse time are UTF-8).
+    #[inline]
     pub(crate) fn span_str(&self, s: Span) -> &str {
         self.str_at(s.start, s.end)
     }
@@ -265,6 +272,7 @@ impl SipMessage {
         &self.raw
     }
 
+    #[inline]
     fn str_at(&self, s: u32, e: u32) -> &str {
         let range = s as usize..e as usize;
         match &self.text {
@@ -372,6 +380,7 @@ impl SipMessage {
     }
 
     /// Top Via (typed once, at parse).
+    #[inline]
     pub fn via(&self) -> Result<Via<'_>, SipError> {
         let (span, at) = &self.typed.via;
         Ok(at.view(self.span_str(*span)))
@@ -385,34 +394,40 @@ impl SipMessage {
     }
 
     /// From (typed once, at parse).
+    #[inline]
     pub fn from(&self) -> Result<NameAddr<'_>, SipError> {
         let (span, at) = &self.typed.from;
         Ok(at.view(self.span_str(*span)))
     }
 
     /// To (typed once, at parse).
+    #[inline]
     pub fn to(&self) -> Result<NameAddr<'_>, SipError> {
         let (span, at) = &self.typed.to;
         Ok(at.view(self.span_str(*span)))
     }
 
     /// Call-ID (checked at parse).
+    #[inline]
     pub fn call_id(&self) -> Result<&str, SipError> {
         Ok(self.span_str(self.typed.call_id))
     }
 
     /// CSeq (typed once, at parse).
+    #[inline]
     pub fn cseq(&self) -> Result<CSeq<'_>, SipError> {
         let (span, at) = &self.typed.cseq;
         Ok(at.view(self.span_str(*span)))
     }
 
     /// Max-Forwards, if present (typed once, at parse).
+    #[inline]
     pub fn max_forwards(&self) -> Result<Option<u32>, SipError> {
         Ok(self.typed.max_forwards)
     }
 
     /// Content-Type, if present (typed once, at parse).
+    #[inline]
     pub fn content_type(&self) -> Result<Option<MediaType<'_>>, SipError> {
         Ok(self
             .typed
@@ -566,14 +581,22 @@ impl<'a> Fields<'a> {
         let vias = self
             .header(HeaderName::Via)
             .ok_or(SipError::MissingHeader(HeaderKind::Via))?;
-        let top = CommaSplit::new(vias).next().ok_or(bad)?;
-        let top_span = span_in(self.raw, top);
-        let top = self.str(top, bad)?;
-        let via = (top_span, ViaAt::of(top, &Via::parse(top).ok_or(bad)?));
+        let whole = self.str(vias, bad).ok();
+        let via = match whole.and_then(|v| Some((v, Via::parse_tight(v)?))) {
+            // A value the one-pass path reads whole holds no comma, quote or `<`: it is one
+            // via-parm, the one CommaSplit would give.
+            Some((v, parsed)) => (span_in(self.raw, vias), ViaAt::of(v, &parsed)),
+            None => {
+                let top = CommaSplit::new(vias).next().ok_or(bad)?;
+                let top_span = span_in(self.raw, top);
+                let top = self.str(top, bad)?;
+                (top_span, ViaAt::of(top, &Via::parse(top).ok_or(bad)?))
+            }
+        };
         let from = self.name_addr(HeaderName::From)?;
         let to = self.name_addr(HeaderName::To)?;
         let (call_id, v) = self.required(HeaderName::CallId)?;
-        if v.is_empty() || v.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        if v.is_empty() || scan::has_space_or_control(v.as_bytes()) {
             return Err(SipError::BadHeader(HeaderKind::CallId));
         }
         let (span, v) = self.required(HeaderName::CSeq)?;

@@ -248,3 +248,28 @@ fn size_of_message_is_bounded() {
         std::mem::size_of::<SipMessage>()
     );
 }
+
+/// The top Via of a comma-separated list is its first value, whether the list is written
+/// tightly or with white space (the one-pass Via path must not take the whole list).
+#[test]
+fn top_via_of_a_list() {
+    for list in [
+        "SIP/2.0/UDP a.example;branch=z9hG4bK1,SIP/2.0/UDP b.example",
+        "SIP/2.0/UDP a.example;branch=z9hG4bK1 , SIP/2.0/UDP b.example",
+        "SIP/2.0/UDP a.example:5060,SIP/2.0/UDP b.example",
+    ] {
+        let raw = format!(
+            "OPTIONS sip:a@b SIP/2.0\r\nVia: {list}\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c@h\r\nCSeq: 1 OPTIONS\r\n\r\n"
+        );
+        let m = parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.via().unwrap().host, "a.example", "{list}");
+        assert_eq!(m.vias().count(), 2, "{list}");
+    }
+    let one = "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TLS h:5061;branch=z9hG4bK1;rport\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c@h\r\nCSeq: 1 OPTIONS\r\n\r\n";
+    let m = parse(one.as_bytes()).unwrap();
+    let via = m.via().unwrap();
+    assert_eq!(
+        (via.host, via.port, via.branch, via.rport),
+        ("h", Some(5061), Some("z9hG4bK1"), Some(None))
+    );
+}

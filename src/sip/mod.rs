@@ -20,6 +20,7 @@ mod head;
 pub mod header;
 pub mod invite;
 pub mod message;
+mod names;
 pub mod reject;
 mod scan;
 pub mod sdp;

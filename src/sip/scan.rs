@@ -131,6 +131,25 @@ pub(crate) fn find_newline(s: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// True when `s` holds a byte at or below SP, or DEL (what a Call-ID may not hold), eight
+/// bytes at a time (SWAR): a byte below 0x21 borrows through its high bit, DEL is found as a
+/// zero byte of `x ^ 0x7f…`; a borrow only runs on from a byte that is itself a hit.
+pub(crate) fn has_space_or_control(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = s.chunks_exact(8);
+    for chunk in &mut words {
+        let x = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
+        let low = x.wrapping_sub(ONES * 0x21) & !x & HIGH;
+        let y = x ^ (ONES * 0x7f);
+        let del = y.wrapping_sub(ONES) & !y & HIGH;
+        if low | del != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| b <= b' ' || b == 0x7f)
+}
+
 /// Index of the first byte matching `pred` outside quoted strings and `<…>`, if any.
 pub(crate) fn find_top_level(s: &[u8], pred: impl Fn(u8) -> bool) -> Option<usize> {
     let mut i = 0;
@@ -246,7 +265,7 @@ fn skip_lws(b: &[u8], mut i: usize) -> usize {
 
 /// A parameter value byte outside quotes (token, or `:`, `[`, `]` for IPv6 `received`/`maddr`),
 /// one table lookup per byte.
-fn is_value_byte(b: u8) -> bool {
+pub(crate) fn is_value_byte(b: u8) -> bool {
     VALUE[usize::from(b)]
 }
 
@@ -298,6 +317,52 @@ fn plain_param(rest: &str) -> Option<(Param<'_>, Option<&str>)> {
     }
 }
 
+/// Parameters written tightly, `token [ "=" value ] *( ";" token [ "=" value ] )` with no white
+/// space and no quoted value, each handed to `f` in one pass. `None` for any other shape, or
+/// when `f` returns `None`: callers then take [`Params`], which gives the same parameters for
+/// every text this accepts.
+#[inline]
+pub(crate) fn tight_params<'a>(
+    text: &'a str,
+    mut f: impl FnMut(&'a str, Option<&'a str>) -> Option<()>,
+) -> Option<()> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    loop {
+        let name_start = i;
+        i += b
+            .get(i..)?
+            .iter()
+            .position(|&c| !is_token_byte(c))
+            .unwrap_or(b.len() - i);
+        if i == name_start {
+            return None;
+        }
+        let name = text.get(name_start..i)?;
+        let value = if b.get(i) == Some(&b'=') {
+            let start = i + 1;
+            i = start;
+            i += b
+                .get(i..)?
+                .iter()
+                .position(|&c| !is_value_byte(c))
+                .unwrap_or(b.len() - i);
+            if i == start {
+                return None;
+            }
+            Some(text.get(start..i)?)
+        } else {
+            None
+        };
+        f(name, value)?;
+        match b.get(i) {
+            None => return Some(()),
+            Some(b';') => i += 1,
+            Some(_) => return None,
+        }
+    }
+}
+
 fn parse_param(item: &str) -> Result<Param<'_>, ()> {
     let (name, value) = match split_at_byte(item, b'=') {
         Some((n, v)) => (trim(n), Some(trim(v))),
@@ -328,9 +393,10 @@ pub(crate) fn param<'a>(params: &'a str, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.map(unquote).unwrap_or(""))
 }
 
-/// True when every parameter is well formed.
+/// True when every parameter is well formed: at once for tightly written ones
+/// ([`tight_params`]), else by [`Params`].
 pub(crate) fn params_valid(params: &str) -> bool {
-    Params::new(params).all(|p| p.is_ok())
+    tight_params(params, |_, _| Some(())).is_some() || Params::new(params).all(|p| p.is_ok())
 }
 
 /// Parse 1*DIGIT (with no sign or space) into a u64, `None` on overflow or a non-digit.
@@ -429,6 +495,15 @@ mod tests {
                 "{c:?}"
             );
         }
+        // The tight path answers for the usual shape, with the same parameters.
+        let mut seen = Vec::new();
+        let tight = tight_params(cases[0], |n, v| {
+            seen.push(Ok((n, v)));
+            Some(())
+        });
+        assert!(tight.is_some());
+        assert_eq!(seen, general_params(cases[0]));
+        assert!(tight_params(cases[1], |_, _| Some(())).is_none());
     }
 
     proptest::proptest! {
@@ -438,12 +513,28 @@ mod tests {
         }
 
         #[test]
+        fn tight_params_agree_with_the_general_path(s in "[a-z0-9 =;\"\\[:\t]{0,24}") {
+            let mut seen = Vec::new();
+            if tight_params(&s, |n, v| { seen.push(Ok((n, v))); Some(()) }).is_some() {
+                proptest::prop_assert_eq!(seen, general_params(&s));
+            }
+        }
+
+        #[test]
         fn find_newline_agrees_with_a_byte_search(
             s in proptest::collection::vec(proptest::sample::select(vec![b'a', b'\n', b'\r', 0x8a, 0x0b]), 0..40),
             from in 0usize..40,
         ) {
             let expected = s.get(from..).and_then(|r| r.iter().position(|&b| b == b'\n')).map(|i| i + from);
             proptest::prop_assert_eq!(find_newline(&s, from), expected);
+        }
+
+        #[test]
+        fn space_or_control_agrees_with_a_byte_test(
+            s in proptest::collection::vec(proptest::sample::select(vec![b'a', b' ', 0x20, 0x21, 0x1f, 0x00, 0x7f, 0x7e, 0x80, 0xa1, 0xff, b'\t']), 0..40),
+        ) {
+            let expected = s.iter().any(|&b| b <= b' ' || b == 0x7f);
+            proptest::prop_assert_eq!(has_space_or_control(&s), expected);
         }
 
         #[test]

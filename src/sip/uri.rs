@@ -116,6 +116,78 @@ fn bytes_and_escapes_ok(s: &str) -> bool {
 impl<'a> SipUri<'a> {
     /// Parse a sip:/sips: URI. Other schemes give [`SipError::UnsupportedUriScheme`].
     pub fn parse(text: &'a str) -> Result<SipUri<'a>, SipError> {
+        match Self::parse_tight(text) {
+            Some(uri) => Ok(uri),
+            None => Self::parse_general(text),
+        }
+    }
+
+    /// The usual shape, `sip[s]:[user@]host[:port][;param…]` with a plain user, a host name or
+    /// IPv4 address, no escapes, no password and no headers, in one pass: `None` for any other
+    /// shape, which [`SipUri::parse_general`] decides; wherever this answers, that gives the
+    /// same answer.
+    fn parse_tight(text: &'a str) -> Option<SipUri<'a>> {
+        let b = text.as_bytes();
+        let (scheme, from) = if b.get(..4)?.eq_ignore_ascii_case(b"sip:") {
+            (Scheme::Sip, 4)
+        } else if b.get(..5)?.eq_ignore_ascii_case(b"sips:") {
+            (Scheme::Sips, 5)
+        } else {
+            return None;
+        };
+        let class_run = |at: usize, class: u8| {
+            b.get(at..).map_or(0, |t| {
+                t.iter()
+                    .position(|&c| URI_CLASS[usize::from(c)] & class == 0)
+                    .unwrap_or(t.len())
+            })
+        };
+        let user_end = from + class_run(from, USER);
+        let (user, host_start) = match b.get(user_end) {
+            Some(b'@') if user_end > from => (Some(text.get(from..user_end)?), user_end + 1),
+            _ => (None, from),
+        };
+        let mut i = host_start + class_run(host_start, HOST);
+        let host = text.get(host_start..i)?;
+        if host.is_empty() {
+            return None;
+        }
+        let mut port = None;
+        if b.get(i) == Some(&b':') {
+            let digits = class_run(i + 1, DIGIT);
+            if digits == 0 || digits > 5 {
+                return None;
+            }
+            port = Some(u16::try_from(scan::parse_u64(text.get(i + 1..i + 1 + digits)?)?).ok()?);
+            i += 1 + digits;
+        }
+        let params = match b.get(i) {
+            None => "",
+            Some(b';') => {
+                let params = text.get(i + 1..)?;
+                // Each parameter non-empty and not starting with `=`; nothing but parameters.
+                let ok = params.len() == class_run(i + 1, PARAM)
+                    && params.split(';').all(|p| param_ok(p.as_bytes()));
+                if !ok {
+                    return None;
+                }
+                params
+            }
+            Some(_) => return None,
+        };
+        Some(SipUri {
+            scheme,
+            user,
+            host,
+            port,
+            params,
+            password: None,
+            headers: "",
+        })
+    }
+
+    /// [`SipUri::parse`] by the grammar's parts, for every shape.
+    fn parse_general(text: &'a str) -> Result<SipUri<'a>, SipError> {
         let (scheme, rest) = scan::split_at_byte(text, b':').ok_or(SipError::BadUri)?;
         let scheme = if scheme.eq_ignore_ascii_case("sip") {
             Scheme::Sip
@@ -353,6 +425,14 @@ pub(crate) const REST: u8 = 2;
 /// [`URI_CLASS`] flag: a host name or IPv4 byte of [`split_host_port`] (letters, digits, `-._`).
 pub(crate) const HOST: u8 = 4;
 
+/// [`URI_CLASS`] flag: a user byte of [`SipUri::parse_tight`] (unreserved and `&=+$,/`; no
+/// escape, `:`, `;`, `?` or `@`).
+const USER: u8 = 8;
+/// [`URI_CLASS`] flag: a decimal digit.
+const DIGIT: u8 = 16;
+/// [`URI_CLASS`] flag: a parameter byte of [`SipUri::parse_tight`] (unreserved, `=` and `;`).
+const PARAM: u8 = 32;
+
 /// Byte classes for [`is_absolute_uri`], one lookup per byte.
 pub(crate) const URI_CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -367,6 +447,20 @@ pub(crate) const URI_CLASS: [u8; 256] = {
         }
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') {
             t[i] |= HOST;
+        }
+        let unreserved = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+            );
+        if unreserved || matches!(b, b'&' | b'=' | b'+' | b'$' | b',' | b'/') {
+            t[i] |= USER;
+        }
+        if b.is_ascii_digit() {
+            t[i] |= DIGIT;
+        }
+        if unreserved || matches!(b, b'=' | b';') {
+            t[i] |= PARAM;
         }
         i += 1;
     }

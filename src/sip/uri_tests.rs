@@ -125,3 +125,41 @@ proptest::proptest! {
         proptest::prop_assert_eq!(scan_after_scheme(s.as_bytes()), after_scheme_by_parts(&s));
     }
 }
+
+#[test]
+fn tight_path_takes_the_usual_shapes() {
+    for u in [
+        "sip:bob@xmpp.example",
+        "sip:gw@xmpp.example:5061;transport=tls",
+        "SIPS:host.example;lr",
+        "sip:198.51.100.7:5061;transport=tls;lr;r2=on",
+        "sip:+1-555_x.y!z@h",
+    ] {
+        let t = SipUri::parse_tight(u);
+        assert!(t.is_some(), "{u}");
+        assert_eq!(t.ok_or(SipError::BadUri), SipUri::parse_general(u), "{u}");
+    }
+    for u in [
+        "sip:a:pw@h",
+        "sip:a%41@h",
+        "sip:h?x=1",
+        "sip:[::1]",
+        "sip:h;",
+        "sip:h;=x",
+        "sip:@h",
+        "sip:h:99999",
+        "tel:+1",
+    ] {
+        assert_eq!(SipUri::parse_tight(u), None, "{u}");
+    }
+}
+
+proptest::proptest! {
+    #[test]
+    fn tight_path_agrees(s in "(sip:|SIPS:|sips:|si:|tel:)[a-z0-9@:;=?%.!&,+\\[\\]-]{0,18}") {
+        if let Some(t) = SipUri::parse_tight(&s) {
+            proptest::prop_assert_eq!(Ok(t), SipUri::parse_general(&s));
+        }
+        proptest::prop_assert_eq!(SipUri::parse(&s), SipUri::parse_general(&s));
+    }
+}
