@@ -243,21 +243,7 @@ async fn sip_events_reach_the_xmpp_user_and_receipts_come_back_with_the_senders_
     assert!(payload.contains("<delivered/>"), "{payload}");
 
     // IMDN from SIP about an XMPP message: <received/> and <displayed/> with its id.
-    ua.send(&sip_msg(
-        "alice@sip.test",
-        "juliet@xmpp.test",
-        "call-1",
-        "message/cpim",
-        &imdn(
-            "alice@sip.test",
-            "juliet@xmpp.test",
-            "n1",
-            "x%209",
-            "delivery",
-            "delivered",
-        ),
-    ))
-    .await;
+    ua.send(&alice_imdn("n1", "delivery", "delivered")).await;
     assert_eq!(status(&mut ua).await, "SIP/2.0 202 Accepted");
     let s = lab.stanza().await;
     let id = attr(&s, "id").unwrap().to_owned();
@@ -267,21 +253,7 @@ async fn sip_events_reach_the_xmpp_user_and_receipts_come_back_with_the_senders_
             "<message from='alice@sip.test' to='juliet@xmpp.test' id='{id}' type='chat'><received xmlns='{RECEIPTS}' id='x 9'/><thread>call-1</thread></message>"
         )
     );
-    ua.send(&sip_msg(
-        "alice@sip.test",
-        "juliet@xmpp.test",
-        "call-1",
-        "message/cpim",
-        &imdn(
-            "alice@sip.test",
-            "juliet@xmpp.test",
-            "n2",
-            "x%209",
-            "display",
-            "displayed",
-        ),
-    ))
-    .await;
+    ua.send(&alice_imdn("n2", "display", "displayed")).await;
     assert_eq!(status(&mut ua).await, "SIP/2.0 202 Accepted");
     let s = lab.stanza().await;
     assert!(
@@ -293,21 +265,7 @@ async fn sip_events_reach_the_xmpp_user_and_receipts_come_back_with_the_senders_
     // parley answers it itself and counts it; nothing reaches XMPP (the next stanza the XMPP
     // side sees is the reaction below).
     for (own_id, status_) in [("n3", "processed"), ("n4", "stored")] {
-        ua.send(&sip_msg(
-            "alice@sip.test",
-            "juliet@xmpp.test",
-            "call-1",
-            "message/cpim",
-            &imdn(
-                "alice@sip.test",
-                "juliet@xmpp.test",
-                own_id,
-                "x%209",
-                "processing",
-                status_,
-            ),
-        ))
-        .await;
+        ua.send(&alice_imdn(own_id, "processing", status_)).await;
         assert_eq!(status(&mut ua).await, "SIP/2.0 200 OK");
     }
     assert_eq!(
@@ -708,4 +666,23 @@ async fn peers_down_drop_and_count_chat_states_and_spool_or_bounce_receipts() {
             .iter()
             .all(|l| l["type"] == "typing" && l["reason"] == "peer_unreachable")
     );
+}
+
+/// Alice's IMDN (CPIM, on call-1) about Juliet's message `x 9`.
+fn alice_imdn(own_id: &str, kind: &str, status: &str) -> String {
+    let body = imdn(
+        "alice@sip.test",
+        "juliet@xmpp.test",
+        own_id,
+        "x%209",
+        kind,
+        status,
+    );
+    sip_msg(
+        "alice@sip.test",
+        "juliet@xmpp.test",
+        "call-1",
+        "message/cpim",
+        &body,
+    )
 }
