@@ -505,6 +505,21 @@ pub struct Via<'a> {
 }
 
 impl<'a> Via<'a> {
+    /// A Via with its sent-by and raw parameters, none of them typed yet.
+    fn sent_by(transport: &'a str, host: &'a str, port: Option<u16>, params: &'a str) -> Self {
+        Via {
+            transport,
+            host,
+            port,
+            branch: None,
+            received: None,
+            rport: None,
+            maddr: None,
+            ttl: None,
+            params,
+        }
+    }
+
     /// Parse one via-parm: `SIP / 2.0 / transport sent-by *(; param)` (LWS allowed around `/`).
     pub fn parse(value: &'a str) -> Option<Via<'a>> {
         Self::parse_tight(value).or_else(|| Self::parse_general(value))
@@ -549,17 +564,7 @@ impl<'a> Via<'a> {
             i = start + n;
             port = Some(u16::try_from(scan::parse_u64(v.get(start..i)?)?).ok()?);
         }
-        let mut via = Via {
-            transport,
-            host,
-            port,
-            branch: None,
-            received: None,
-            rport: None,
-            maddr: None,
-            ttl: None,
-            params: "",
-        };
+        let mut via = Via::sent_by(transport, host, port, "");
         match b.get(i) {
             None => {}
             Some(b';') => {
@@ -622,17 +627,7 @@ impl<'a> Via<'a> {
             None => (scan::trim(rest), "", false),
         };
         let (host, port) = split_host_port(sent_by)?;
-        let mut via = Via {
-            transport,
-            host,
-            port,
-            branch: None,
-            received: None,
-            rport: None,
-            maddr: None,
-            ttl: None,
-            params: scan::trim(params),
-        };
+        let mut via = Via::sent_by(transport, host, port, scan::trim(params));
         if has_params && via.params.is_empty() {
             return None;
         }
