@@ -186,6 +186,9 @@ pub struct Head {
     pub(crate) index: Index,
     /// Position in `index` + 1 of the first occurrence of each core header (0 = absent).
     pub(crate) core: [u16; CORE_SLOTS],
+    /// Bit `n` set when a field named by [`HeaderName`] discriminant `n` is indexed: a lookup
+    /// of an absent header answers without walking the index.
+    pub(crate) seen: u64,
     /// The agreed Content-Length, if any field declared one.
     pub(crate) content_length: Option<u64>,
     /// A Content-Length that is not 1*DIGIT, or two that disagree.
@@ -211,6 +214,13 @@ impl Head {
     pub fn is_empty(&self) -> bool {
         false
     }
+}
+
+/// The bit of `name` in [`Head::seen`].
+#[inline]
+pub(crate) fn seen_bit(name: HeaderName) -> u64 {
+    // Fewer than 64 names: the mask only keeps the shift defined.
+    1u64 << (name as u32 & 63)
 }
 
 fn u32_of(n: usize) -> Result<u32, SipError> {
@@ -287,6 +297,7 @@ pub(crate) fn scan(buf: &[u8], limits: &SipLimits) -> Result<Option<Head>, SipEr
         body_start: 0,
         index: Index::new(),
         core: [0; CORE_SLOTS],
+        seen: 0,
         content_length: None,
         bad_content_length: false,
         error: None,
@@ -384,6 +395,7 @@ pub(crate) fn scan(buf: &[u8], limits: &SipLimits) -> Result<Option<Head>, SipEr
         }
         head.index
             .push_field(name, [start, name_end, value_start, value_end])?;
+        head.seen |= seen_bit(name);
     }
 }
 

@@ -15,7 +15,7 @@ use bytestring::ByteString;
 use super::cached::{CSeqAt, MediaTypeAt, NameAddrAt, Span, ViaAt};
 use super::error::HeaderKind;
 pub use super::head::INLINE_HEADERS;
-use super::head::{CORE_SLOTS, Entry, Head, Index, scan};
+use super::head::{CORE_SLOTS, Entry, Head, Index, scan, seen_bit};
 use super::header::{CSeq, HeaderName, MediaType, NameAddr, Via};
 use super::scan::{self, CommaSplit};
 use super::typed::Tier2;
@@ -127,6 +127,8 @@ pub struct SipMessage {
     /// Position in `index` + 1 of the first occurrence of each core header (0 = absent), by
     /// [`HeaderName`] discriminant.
     core: [u16; CORE_SLOTS],
+    /// Which header names occur ([`super::head::Head::seen`]).
+    seen: u64,
     body_start: u32,
     /// End of the last header line (its terminator included): where the empty line starts.
     fields_end: u32,
@@ -229,6 +231,7 @@ impl SipMessage {
             raw: &raw,
             index: &head.index,
             core: &head.core,
+            seen: head.seen,
             text,
         }
         .type_core(method)?;
@@ -237,6 +240,7 @@ impl SipMessage {
             start,
             index: std::mem::replace(&mut head.index, Index::Heap(Vec::new())),
             core: head.core,
+            seen: head.seen,
             body_start: head.body_start,
             fields_end: head.fields_end,
             raw,
@@ -252,6 +256,7 @@ impl SipMessage {
             raw: &self.raw,
             index: &self.index,
             core: &self.core,
+            seen: self.seen,
             text: self.text.as_deref(),
         }
     }
@@ -507,6 +512,7 @@ struct Fields<'a> {
     raw: &'a [u8],
     index: &'a Index,
     core: &'a [u16; CORE_SLOTS],
+    seen: u64,
     text: Option<&'a str>,
 }
 
@@ -515,6 +521,7 @@ impl<'a> Fields<'a> {
     fn value_span(&self, name: HeaderName) -> Option<Span> {
         let entry = match self.core.get(name as usize) {
             Some(&pos) => self.index.get(usize::from(pos).checked_sub(1)?),
+            None if self.seen & seen_bit(name) == 0 => None,
             None => self.index.iter().find(|e| e.name == name),
         }?;
         Some(Span {
