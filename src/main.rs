@@ -15,6 +15,12 @@ use parley::admin::control::{self, Request};
 use parley::app::App;
 use parley::config::{Config, LogFormat};
 
+/// jemalloc: under load (many short-lived messages, buffers and tasks, often freed on another
+/// thread than the one that made them) it costs less CPU per message than glibc's malloc,
+/// within the idle-connection memory budget (figures in `benches/compare/README.md`).
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Exit status for an invalid config (sysexits EX_USAGE).
 const EXIT_CONFIG: u8 = 64;
 /// Exit status when the daemon cannot start (sysexits EX_OSERR).

@@ -21,6 +21,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use report::{Criteria, Report};
 use stats::{ProcSample, Registry};
 
+/// The daemon's allocator: the generator and sinks share the cores with the gateway under
+/// test, so they should cost as little as it does.
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Longest send phase of one run (or step).
 const MAX_DURATION_S: f64 = 60.0;
 /// Most connections one invocation opens.
