@@ -195,17 +195,28 @@ pub fn write_xmpp_message(
     id: &str,
 ) {
     let id = m.id.as_deref().unwrap_or(id);
+    // The fast writer covers the RFC 6121 children and the nick parley's external marking
+    // adds to every message from SIP.
     let plain = m.rich.is_none()
         && m.alt_bodies.is_empty()
-        && m.nick.is_none()
         && !m.receipts.any()
         && m.stamp.is_none()
         && m.reply.is_none()
         && replaces.is_none();
     if plain {
         write_message(out, m, id);
-        return;
+    } else {
+        write_with_extensions(out, m, replaces, id);
     }
+}
+
+/// [`write_xmpp_message`] by the general extension writer.
+pub(super) fn write_with_extensions(
+    out: &mut BytesMut,
+    m: &ChatMessage<'_>,
+    replaces: Option<&str>,
+    id: &str,
+) {
     let mut raw_parts: Vec<String> = Vec::new();
     for (lang, body) in &m.alt_bodies {
         let mut b = BytesMut::new();
