@@ -17,8 +17,8 @@ use parley::bridge::sip::RequestContext;
 use parley::bridge::sip_out::{SipOut, SipPeerCaps, write_sip_event};
 use parley::bridge::xmpp_out::write_xmpp_event;
 use parley::bridge::{sip, sip_in, xmpp, xmpp_in};
-use parley::sip::framing::{Frame, next_frame};
-use parley::sip::{SipLimits, SipMessage};
+use parley::sip::framing::next_item;
+use parley::sip::{Head, SipError, SipLimits, SipMessage};
 use parley::xmpp::StreamHeader;
 use parley::xmpp::stanza::{Element, parse_element};
 use rsip::prelude::*;
@@ -53,24 +53,29 @@ const OUT: SipOut<'static> = SipOut {
     boundary: "b",
 };
 
-fn parse_sip(buf: &Bytes, limits: &SipLimits) -> Option<SipMessage> {
-    let Ok(Some(Frame::Message(head))) = next_frame(buf, limits) else {
-        return None;
+/// Frame and parse one message into `head`, which the caller keeps from message to message
+/// as a connection does.
+fn parse_sip(buf: &Bytes, limits: &SipLimits, head: &mut Head) -> Result<SipMessage, SipError> {
+    let Some(item) = next_item(buf, limits, head)? else {
+        return Err(SipError::Truncated);
     };
-    SipMessage::from_head(buf.slice(..head.len()), head, limits).ok()
+    SipMessage::from_scanned(buf.slice(..item.len()), head, limits)
 }
 
-/// Plain SIP MESSAGE → XMPP `<message/>` (the fast path).
-fn sip_to_xmpp(buf: &Bytes, limits: &SipLimits, out: &mut BytesMut) -> usize {
+/// Plain SIP MESSAGE → XMPP `<message/>` (the fast path). Results are borrowed where they
+/// lie: a parsed message is a few hundred bytes, not worth a move.
+fn sip_to_xmpp(buf: &Bytes, limits: &SipLimits, head: &mut Head, out: &mut BytesMut) -> usize {
     out.clear();
-    let Some(msg) = parse_sip(buf, limits) else {
+    let parsed = parse_sip(buf, limits, head);
+    let Ok(msg) = &parsed else {
         return 0;
     };
     let mut token = sip::ThreadToken::default();
-    let Ok(m) = sip::message_from_sip_in(&msg, &mut token) else {
+    let translated = sip::message_from_sip_in(msg, &mut token);
+    let Ok(m) = &translated else {
         return 0;
     };
-    xmpp::write_message(out, &m, "gw-1");
+    xmpp::write_message(out, m, "gw-1");
     out.len()
 }
 
@@ -88,12 +93,18 @@ fn xmpp_to_sip(buf: &Bytes, header: &StreamHeader, out: &mut BytesMut) -> usize 
 }
 
 /// PIDF NOTIFY → `<presence/>` stanzas (event path).
-fn notify_to_presence(buf: &Bytes, limits: &SipLimits, out: &mut BytesMut) -> usize {
+fn notify_to_presence(
+    buf: &Bytes,
+    limits: &SipLimits,
+    head: &mut Head,
+    out: &mut BytesMut,
+) -> usize {
     out.clear();
-    let Some(msg) = parse_sip(buf, limits) else {
+    let parsed = parse_sip(buf, limits, head);
+    let Ok(msg) = &parsed else {
         return 0;
     };
-    let Ok(events) = sip_in::events_from_sip(&msg) else {
+    let Ok(events) = sip_in::events_from_sip(msg) else {
         return 0;
     };
     for e in &events {
@@ -191,17 +202,18 @@ fn main() {
     let presence = presence.slice(..presence.trim_ascii_end().len());
 
     let mut out = BytesMut::with_capacity(8192);
+    let mut head = Head::default();
     let mut vout = Vec::with_capacity(8192);
-    assert!(sip_to_xmpp(&plain_sip, &limits, &mut out) > 0);
+    assert!(sip_to_xmpp(&plain_sip, &limits, &mut head, &mut out) > 0);
     assert!(xmpp_to_sip(&chat_xml, &header, &mut out) > 0);
-    assert!(notify_to_presence(&notify, &limits, &mut out) > 0);
+    assert!(notify_to_presence(&notify, &limits, &mut head, &mut out) > 0);
     assert!(presence_to_notify(&presence, &header, &mut out) > 0);
     assert!(rsip_minidom(&plain_sip, &mut vout) > 0);
 
     let rows = [
         (
             "plain SIP MESSAGE -> XMPP message",
-            measure(|| sip_to_xmpp(&plain_sip, &limits, &mut out)),
+            measure(|| sip_to_xmpp(&plain_sip, &limits, &mut head, &mut out)),
         ),
         (
             "XMPP chat message -> SIP MESSAGE",
@@ -209,7 +221,7 @@ fn main() {
         ),
         (
             "PIDF NOTIFY -> presence",
-            measure(|| notify_to_presence(&notify, &limits, &mut out)),
+            measure(|| notify_to_presence(&notify, &limits, &mut head, &mut out)),
         ),
         (
             "presence -> PIDF NOTIFY",
@@ -235,13 +247,13 @@ fn main() {
     let mut g = c.benchmark_group("bridge_translate");
     g.throughput(Throughput::Elements(1));
     g.bench_function("sip_message_to_xmpp", |b| {
-        b.iter(|| sip_to_xmpp(black_box(&plain_sip), &limits, &mut out))
+        b.iter(|| sip_to_xmpp(black_box(&plain_sip), &limits, &mut head, &mut out))
     });
     g.bench_function("xmpp_chat_to_sip_message", |b| {
         b.iter(|| xmpp_to_sip(black_box(&chat_xml), &header, &mut out))
     });
     g.bench_function("pidf_notify_to_presence", |b| {
-        b.iter(|| notify_to_presence(black_box(&notify), &limits, &mut out))
+        b.iter(|| notify_to_presence(black_box(&notify), &limits, &mut head, &mut out))
     });
     g.bench_function("presence_to_pidf_notify", |b| {
         b.iter(|| presence_to_notify(black_box(&presence), &header, &mut out))

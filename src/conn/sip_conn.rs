@@ -18,10 +18,10 @@ use super::ConnError;
 use super::dialog_order::{DialogOrder, Turn, run_in_turn};
 use crate::metrics::{self, Protocol};
 use crate::routing::Gateway;
-use crate::sip::framing::{self, Frame};
+use crate::sip::framing::{self, StreamItem};
 use crate::sip::invite::table::{self as invite_table, InviteTable, Outgoing};
 use crate::sip::transaction::{Client, ClientAction, Reliability, Server, Timers, TransactionKey};
-use crate::sip::{SipError, SipMessage, reject};
+use crate::sip::{Head, SipError, SipMessage, reject};
 
 /// A final response to a request parley sent (or one parley made up for a local failure).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -587,8 +587,9 @@ fn process(
     counted: &mut metrics::ConnectionGuard,
 ) -> Result<(), ConnError> {
     let limits = &dispatch.gw.sip_limits();
+    let mut head = Head::default();
     loop {
-        let item = match framing::next_frame(rbuf, limits) {
+        let item = match framing::next_item(rbuf, limits, &mut head) {
             Ok(Some(item)) => item,
             Ok(None) => return Ok(()),
             Err(e) => {
@@ -601,35 +602,37 @@ fn process(
         };
         let bytes = rbuf.split_to(item.len()).freeze();
         match item {
-            Frame::Ping => wbuf.extend_from_slice(b"\r\n"),
-            Frame::Pong => {}
-            Frame::Message(head) => match SipMessage::from_head(bytes.clone(), head, limits) {
-                Ok(msg) if msg.status().is_some() => {
-                    if let Some((ack, _)) = transactions.on_response(&msg) {
-                        wbuf.extend_from_slice(&ack);
-                    }
-                }
-                Ok(msg) => {
-                    if !counted.is_named() {
-                        counted.claim(&claimed_domain(&msg));
-                    }
-                    if !dispatch.peer.is_empty() {
-                        lend_alias(&msg, dispatch.peer, dispatch.gw, dispatch.tx);
-                    }
-                    let key = TransactionKey::of(&msg);
-                    match transactions.on_request(&msg, key.as_ref(), None) {
-                        RequestFate::New => {}
-                        RequestFate::NewWith(bytes) => wbuf.extend_from_slice(&bytes),
-                        RequestFate::Absorb => continue,
-                        RequestFate::Repeat(bytes) => {
-                            wbuf.extend_from_slice(&bytes);
-                            continue;
+            StreamItem::Ping => wbuf.extend_from_slice(b"\r\n"),
+            StreamItem::Pong => {}
+            StreamItem::Message { .. } => {
+                match SipMessage::from_scanned(bytes.clone(), &mut head, limits) {
+                    Ok(msg) if msg.status().is_some() => {
+                        if let Some((ack, _)) = transactions.on_response(&msg) {
+                            wbuf.extend_from_slice(&ack);
                         }
                     }
-                    dispatch.request(msg, key);
+                    Ok(msg) => {
+                        if !counted.is_named() {
+                            counted.claim(&claimed_domain(&msg));
+                        }
+                        if !dispatch.peer.is_empty() {
+                            lend_alias(&msg, dispatch.peer, dispatch.gw, dispatch.tx);
+                        }
+                        let key = TransactionKey::of(&msg);
+                        match transactions.on_request(&msg, key.as_ref(), None) {
+                            RequestFate::New => {}
+                            RequestFate::NewWith(bytes) => wbuf.extend_from_slice(&bytes),
+                            RequestFate::Absorb => continue,
+                            RequestFate::Repeat(bytes) => {
+                                wbuf.extend_from_slice(&bytes);
+                                continue;
+                            }
+                        }
+                        dispatch.request(msg, key);
+                    }
+                    Err(e) => on_parse_error(e, &bytes, wbuf),
                 }
-                Err(e) => on_parse_error(e, &bytes, wbuf),
-            },
+            }
         }
     }
 }

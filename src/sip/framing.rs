@@ -4,7 +4,7 @@
 //! `Ok(Some(..))` complete, `Ok(None)` need more bytes, `Err(..)` the stream is invalid.
 
 use super::SipError;
-use super::head::{Head, scan};
+use super::head::{Head, scan, scan_into};
 
 /// Bounds applied while framing and parsing. Each has its own error variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,17 +109,34 @@ pub fn frame_stream(buf: &[u8], limits: &SipLimits) -> Result<Option<StreamItem>
 
 /// [`frame_stream`], keeping the scanned head of a message for [`super::SipMessage::from_head`].
 pub fn next_frame(buf: &[u8], limits: &SipLimits) -> Result<Option<Frame>, SipError> {
+    let mut head = Head::default();
+    Ok(next_item(buf, limits, &mut head)?.map(|item| match item {
+        StreamItem::Message { .. } => Frame::Message(head),
+        StreamItem::Ping => Frame::Ping,
+        StreamItem::Pong => Frame::Pong,
+    }))
+}
+
+/// [`frame_stream`], scanning a message's head into `head` for
+/// [`super::SipMessage::from_scanned`]. A connection keeps one `head` for all its messages,
+/// so the scan fills it in place and it is never copied.
+#[inline]
+pub fn next_item(
+    buf: &[u8],
+    limits: &SipLimits,
+    head: &mut Head,
+) -> Result<Option<StreamItem>, SipError> {
     match buf {
         [] | [b'\r'] | [b'\r', b'\n', b'\r'] => return Ok(None),
-        [b'\r', b'\n', b'\r', b'\n', ..] => return Ok(Some(Frame::Ping)),
-        [b'\r', b'\n', ..] => return Ok(Some(Frame::Pong)),
+        [b'\r', b'\n', b'\r', b'\n', ..] => return Ok(Some(StreamItem::Ping)),
+        [b'\r', b'\n', ..] => return Ok(Some(StreamItem::Pong)),
         [b'\n', ..] => return Err(SipError::BadStartLine),
         _ => {}
     }
-    let Some(mut head) = scan(buf, limits)? else {
+    if !scan_into(buf, limits, head)? {
         return Ok(None);
-    };
-    let body_len = declared_length(&head)?.ok_or(SipError::BadContentLength)?;
+    }
+    let body_len = declared_length(head)?.ok_or(SipError::BadContentLength)?;
     if body_len > limits.max_body_bytes {
         return Err(SipError::BodyTooLarge);
     }
@@ -128,7 +145,7 @@ pub fn next_frame(buf: &[u8], limits: &SipLimits) -> Result<Option<Frame>, SipEr
         return Ok(None);
     }
     head.len = u32::try_from(len).map_err(|_| SipError::BodyTooLarge)?;
-    Ok(Some(Frame::Message(head)))
+    Ok(Some(StreamItem::Message { len }))
 }
 
 /// Frame one datagram: the length of the message in it (bytes after the declared body are

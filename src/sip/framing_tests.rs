@@ -112,3 +112,32 @@ fn limits() {
     let huge = b"MESSAGE sip:a@b SIP/2.0\r\nl: 99999999999999999999999\r\n\r\n";
     assert_eq!(frame_stream(huge, &lim()), Err(SipError::BadContentLength));
 }
+
+/// One head kept across a stream, as a connection keeps it: each message parses as it does
+/// alone, whether the one before it spilled its index to the heap, failed, or was plain.
+#[test]
+fn a_reused_head_parses_each_message_as_a_fresh_one() {
+    use crate::sip::SipMessage;
+    let many: String = (0..40).map(|i| format!("X-H{i}: {i}\r\n")).collect();
+    let spilled = String::from_utf8_lossy(MSG).replacen("\r\n", &format!("\r\n{many}"), 1);
+    let duplicate = String::from_utf8_lossy(MSG).replacen("\r\n", "\r\nCall-ID: again\r\n", 1);
+    let mut stream = Vec::new();
+    for m in [MSG, spilled.as_bytes(), MSG, duplicate.as_bytes(), MSG] {
+        stream.extend_from_slice(m);
+    }
+    let mut buf = bytes::Bytes::from(stream);
+    let mut head = Head::default();
+    let mut seen = 0;
+    while let Some(item) = next_item(&buf, &lim(), &mut head).unwrap() {
+        let raw = buf.split_to(item.len());
+        let reused = SipMessage::from_scanned(raw.clone(), &mut head, &lim());
+        let fresh = SipMessage::parse(raw, &lim());
+        assert_eq!(reused.is_ok(), fresh.is_ok(), "message {seen}");
+        if let (Ok(a), Ok(b)) = (reused, fresh) {
+            assert!(a.headers().eq(b.headers()), "message {seen}");
+            assert_eq!((a.call_id(), a.body()), (b.call_id(), b.body()));
+        }
+        seen += 1;
+    }
+    assert_eq!((seen, buf.len()), (5, 0));
+}

@@ -147,6 +147,36 @@ impl Index {
         Ok(())
     }
 
+    /// The fields, leaving this index empty (inline) for the next scan: an inline index is
+    /// copied once, a spilled one hands its `Vec` over.
+    #[inline(always)]
+    pub(crate) fn take(&mut self) -> Index {
+        match self {
+            Index::Inline { len, items } => {
+                let taken = Index::Inline {
+                    len: *len,
+                    items: *items,
+                };
+                *len = 0;
+                taken
+            }
+            Index::Heap(v) => {
+                let v = std::mem::take(v);
+                *self = Index::new();
+                Index::Heap(v)
+            }
+        }
+    }
+
+    /// Forget every field (a spilled index keeps its `Vec` for reuse).
+    #[inline]
+    fn clear(&mut self) {
+        match self {
+            Index::Inline { len, .. } => *len = 0,
+            Index::Heap(v) => v.clear(),
+        }
+    }
+
     /// Number of fields.
     pub(crate) fn len(&self) -> usize {
         match self {
@@ -197,6 +227,23 @@ pub struct Head {
     pub(crate) error: Option<SipError>,
     /// Total message length once framed (head + body), set by the framer.
     pub(crate) len: u32,
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Head {
+            line_end: 0,
+            fields_end: 0,
+            body_start: 0,
+            index: Index::new(),
+            core: [0; CORE_SLOTS],
+            seen: 0,
+            content_length: None,
+            bad_content_length: false,
+            error: None,
+            len: 0,
+        }
+    }
 }
 
 impl Head {
@@ -277,32 +324,38 @@ fn line_start(win: &[u8], pos: usize) -> LineStart {
 /// Scan a head at the front of `buf`. `Ok(None)` when the empty line has not arrived yet;
 /// `Err` only for [`SipError::HeadTooLarge`] and [`SipError::BadContentLength`]-free limits
 /// that lose the framing (the caller decides about Content-Length).
-#[inline(always)]
 pub(crate) fn scan(buf: &[u8], limits: &SipLimits) -> Result<Option<Head>, SipError> {
+    let mut head = Head::default();
+    Ok(scan_into(buf, limits, &mut head)?.then_some(head))
+}
+
+/// [`scan`] into `head`, which a caller keeps from message to message (a head is a few
+/// hundred bytes; filled in place it is never copied). `Ok(false)` when the empty line has
+/// not arrived yet; `head` then holds nothing meaningful.
+#[inline(always)]
+pub(crate) fn scan_into(buf: &[u8], limits: &SipLimits, head: &mut Head) -> Result<bool, SipError> {
     // Only the first max_head_bytes can hold the head: bytes past it are never looked at.
     let win = buf.get(..limits.max_head_bytes).unwrap_or(buf);
     let too_large_or_incomplete = || {
         if buf.len() > limits.max_head_bytes {
             Err(SipError::HeadTooLarge)
         } else {
-            Ok(None)
+            Ok(false)
         }
     };
     let Some(nl) = find_newline(win, 0) else {
         return too_large_or_incomplete();
     };
-    let mut head = Head {
-        line_end: u32_of(content_end(win, 0, nl))?,
-        fields_end: 0,
-        body_start: 0,
-        index: Index::new(),
-        core: [0; CORE_SLOTS],
-        seen: 0,
-        content_length: None,
-        bad_content_length: false,
-        error: None,
-        len: 0,
-    };
+    head.line_end = u32_of(content_end(win, 0, nl))?;
+    head.fields_end = 0;
+    head.body_start = 0;
+    head.index.clear();
+    head.core = [0; CORE_SLOTS];
+    head.seen = 0;
+    head.content_length = None;
+    head.bad_content_length = false;
+    head.error = None;
+    head.len = 0;
     let mut pos = nl + 1;
     let mut count = 0usize;
     // After a malformed line no more fields are indexed (RFC 3261 gives no way to resync);
@@ -313,7 +366,7 @@ pub(crate) fn scan(buf: &[u8], limits: &SipLimits) -> Result<Option<Head>, SipEr
             LineStart::Empty(fields_end, body_start) => {
                 head.fields_end = u32_of(fields_end)?;
                 head.body_start = u32_of(body_start)?;
-                return Ok(Some(head));
+                return Ok(true);
             }
             LineStart::Incomplete => return too_large_or_incomplete(),
             LineStart::Field => {}

@@ -196,6 +196,22 @@ impl SipMessage {
         Self::build(raw, &mut head, limits)
     }
 
+    /// Parse a message framed by [`super::framing::next_item`] into `head`: `raw` is the
+    /// framed message, `limits` the limits it was framed with. The index is copied out of
+    /// `head`, which is then ready for the next scan; a `raw` of another length is scanned
+    /// afresh.
+    #[inline]
+    pub fn from_scanned(
+        raw: Bytes,
+        head: &mut Head,
+        limits: &SipLimits,
+    ) -> Result<SipMessage, SipError> {
+        if head.len() != raw.len() {
+            return Self::parse(raw, limits);
+        }
+        Self::build(raw, head, limits)
+    }
+
     /// The message over `raw` from its scanned head (borrowed: the index moves out of it into
     /// the message, the rest is read in place).
     fn build(raw: Bytes, head: &mut Head, limits: &SipLimits) -> Result<SipMessage, SipError> {
@@ -238,7 +254,7 @@ impl SipMessage {
         Ok(SipMessage {
             text: head_text,
             start,
-            index: std::mem::replace(&mut head.index, Index::Heap(Vec::new())),
+            index: head.index.take(),
             core: head.core,
             seen: head.seen,
             body_start: head.body_start,
