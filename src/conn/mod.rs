@@ -5,6 +5,7 @@ pub mod backlog;
 pub mod dialback;
 pub(crate) mod dialog_order;
 pub mod error;
+pub mod pair_key;
 pub mod s2s_in;
 pub mod s2s_out;
 pub mod sip_conn;

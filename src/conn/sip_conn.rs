@@ -649,11 +649,13 @@ impl Dispatch<'_> {
     fn request(&mut self, msg: SipMessage, key: Option<TransactionKey>) {
         let turn = self.order.turn(&msg);
         let (gw, peer, tx) = (self.gw.clone(), self.peer.clone(), self.tx.clone());
-        self.gw.tracker().spawn(async move {
+        // Boxed: the handler's future is a few kilobytes, and spawning moves a future by
+        // value several times before it lands in its task; a box moves as a pointer.
+        self.gw.tracker().spawn(Box::pin(async move {
             if let Some((code, bytes)) = handle_in_turn(&gw, &peer, &msg, turn).await {
                 let _ = tx.send(SipOut::Response { bytes, code, key }).await;
             }
-        });
+        }));
     }
 }
 

@@ -30,6 +30,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::ConnError;
 use super::backlog::{Backlog, Backoff};
+use super::pair_key::{StrPair, pair};
 use super::s2s_out;
 use crate::metrics::{self, Protocol, S2sFailure};
 use crate::model::ErrorCondition;
@@ -119,10 +120,26 @@ impl XmppPool {
         remote: &str,
         stanza: OutStanza,
     ) -> Result<(), QueueError> {
-        let key = (local.to_owned(), remote.to_owned());
-        let pair = self
+        let existing = self
             .queues
-            .entry(key)
+            .get(&pair(local, remote) as &dyn StrPair)
+            .map(|p| p.clone());
+        let pair = existing.unwrap_or_else(|| self.start_pair(gw, local, remote));
+        pair.depth.add();
+        pair.tx.try_send(stanza).map_err(|e| {
+            pair.depth.sub();
+            match e {
+                mpsc::error::TrySendError::Full(_) => QueueError::Full,
+                mpsc::error::TrySendError::Closed(_) => QueueError::Closed,
+            }
+        })
+    }
+
+    /// The queue of a pair that had none (or another sender's, should one have raced here),
+    /// its task started.
+    fn start_pair(&self, gw: &Arc<Gateway>, local: &str, remote: &str) -> Pair {
+        self.queues
+            .entry((local.to_owned(), remote.to_owned()))
             .or_insert_with(|| {
                 let (tx, rx) = mpsc::channel(gw.config().xmpp.queue_depth);
                 let depth = Arc::new(Depth {
@@ -142,22 +159,13 @@ impl XmppPool {
                 );
                 Pair { tx, depth }
             })
-            .clone();
-        pair.depth.add();
-        pair.tx.try_send(stanza).map_err(|e| {
-            pair.depth.sub();
-            match e {
-                mpsc::error::TrySendError::Full(_) => QueueError::Full,
-                mpsc::error::TrySendError::Closed(_) => QueueError::Closed,
-            }
-        })
+            .clone()
     }
 
     /// Whether the last connection attempt from `local` to `remote` failed and no stream
     /// has been established since.
     pub fn is_down(&self, local: &str, remote: &str) -> bool {
-        self.down
-            .contains_key(&(local.to_owned(), remote.to_owned()))
+        self.down.contains_key(&pair(local, remote) as &dyn StrPair)
     }
 
     fn set_down(&self, local: &str, remote: &str, down: bool) {

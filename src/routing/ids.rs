@@ -19,7 +19,8 @@ pub const ID_MAP_CAPACITY: usize = 65_536;
 /// Generator of ids such as stanza ids, SIP tags and branches.
 #[derive(Debug)]
 pub struct IdGenerator {
-    prefix: u64,
+    /// The prefix as its 16 hex digits and the dash, written once.
+    prefix: [u8; 17],
     counter: AtomicU64,
 }
 
@@ -33,17 +34,43 @@ impl IdGenerator {
                 .map(|d| d.as_nanos())
                 .unwrap_or(0),
         );
+        let mut prefix = [b'-'; 17];
+        let digits = h
+            .finish()
+            .to_be_bytes()
+            .map(|b| [hex_digit(b >> 4), hex_digit(b & 0xf)]);
+        for (slot, d) in prefix.iter_mut().zip(digits.as_flattened()) {
+            *slot = *d;
+        }
         IdGenerator {
-            prefix: h.finish(),
+            prefix,
             counter: AtomicU64::new(1),
         }
     }
 
-    /// The next id: 16 hex digits of prefix, a dash, the counter in hex.
+    /// The next id: 16 hex digits of prefix, a dash, the counter in hex (lower case, no
+    /// leading zeros). Written by hand: every message takes one or two, and `format!` cost
+    /// several times as much.
     pub fn next(&self) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        format!("{:016x}-{n:x}", self.prefix)
+        let digits = (64 - n.leading_zeros()).div_ceil(4).max(1) as usize;
+        let mut id = [0u8; 33];
+        let (prefix, counter) = id.split_at_mut(self.prefix.len());
+        prefix.copy_from_slice(&self.prefix);
+        for (i, slot) in counter.iter_mut().take(digits).enumerate() {
+            *slot = hex_digit((n >> (4 * (digits - 1 - i))) as u8);
+        }
+        let len = self.prefix.len() + digits;
+        // Hex digits and a dash only: always UTF-8.
+        std::str::from_utf8(id.get(..len).unwrap_or_default())
+            .unwrap_or_default()
+            .to_owned()
     }
+}
+
+/// The lower-case hex digit of a nibble.
+fn hex_digit(nibble: u8) -> u8 {
+    b"0123456789abcdef"[usize::from(nibble & 0xf)]
 }
 
 impl Default for IdGenerator {
@@ -149,6 +176,24 @@ fn carried(far_id: &str) -> Option<&str> {
 mod tests {
     use super::MessageIds;
     use crate::model::ReceiptRequest;
+    use std::sync::atomic::Ordering;
+
+    /// Ids are `format!("{prefix:016x}-{counter:x}")`, for counters of every digit count.
+    #[test]
+    fn ids_are_the_prefix_and_the_counter_in_hex() {
+        let ids = super::IdGenerator::new();
+        let first = ids.next();
+        let (prefix, counter) = first.split_once('-').unwrap();
+        assert_eq!((prefix.len(), counter), (16, "1"));
+        let prefix = u64::from_str_radix(prefix, 16).unwrap();
+        for n in (0..64)
+            .map(|s| 1u64 << s)
+            .chain([0, 9, 10, 15, 16, 255, u64::MAX])
+        {
+            ids.counter.store(n, Ordering::Relaxed);
+            assert_eq!(ids.next(), format!("{prefix:016x}-{n:x}"));
+        }
+    }
 
     #[test]
     fn a_sender_id_crosses_inside_the_stanza_id_and_comes_back() {

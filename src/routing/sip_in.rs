@@ -98,7 +98,6 @@ impl Gateway {
         let mut out = BytesMut::with_capacity(512);
         let tag = answer.to_tag.unwrap_or_else(|| self.new_id());
         let expires = answer.expires.map(|e| e.to_string());
-        let contact = format!("<sip:{};transport=tls>", self.sip_sent_by);
         let unsupported = unsupported.join(", ");
         let mut extra = vec![("Allow", ALLOW)];
         if code == 420 {
@@ -114,7 +113,9 @@ impl Gateway {
         } else {
             Vec::new()
         };
+        let contact;
         if let Some(e) = &expires {
+            contact = format!("<sip:{};transport=tls>", self.sip_sent_by);
             extra.push(("Expires", e));
             extra.extend(
                 subscribe_routes

@@ -42,6 +42,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use super::Gateway;
 use crate::bridge;
 use crate::conn::backlog::Backoff;
+use crate::conn::pair_key::{StrPair, pair};
 use crate::conn::sip_conn::SipFinal;
 use crate::conn::xmpp_pool::OutStanza;
 use crate::metrics;
@@ -236,7 +237,7 @@ impl Spool {
 
     fn pending(&self, local: &str, remote: &str) -> usize {
         self.pairs
-            .get(&(local.to_owned(), remote.to_owned()))
+            .get(&pair(local, remote) as &dyn StrPair)
             .map_or(0, |q| q.len())
     }
 
