@@ -121,6 +121,11 @@ pub(crate) struct Transactions {
     invites: InviteTable<oneshot::Sender<SipFinal>>,
     /// Call-IDs of dialogs whose 2xx got no ACK (Timer L), for the user to end with BYE.
     unacked: Vec<String>,
+    /// No client or server transaction has a timer before this; `None` when none has one.
+    /// A bound, not exact (a transaction that has ended may have set it): lowered as
+    /// transactions start or change state, made exact when timers fire. The connection's
+    /// loop asks for it on every turn, which must not walk thousands of transactions.
+    next_timer: Option<Instant>,
 }
 
 impl Transactions {
@@ -133,7 +138,16 @@ impl Transactions {
             servers: HashMap::new(),
             invites: InviteTable::new(reliability, timers),
             unacked: Vec::new(),
+            next_timer: None,
         }
+    }
+
+    /// A transaction's timer is now set for `at`.
+    fn timer_at(&mut self, at: Option<Instant>) {
+        self.next_timer = match (self.next_timer, at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
     }
 
     /// A request was sent (to `dest` over a datagram transport).
@@ -148,6 +162,7 @@ impl Transactions {
             return self.invites.sent(branch, bytes, respond, dest);
         }
         let state = Client::start(self.reliability, self.timers, Instant::now());
+        self.timer_at(Some(state.deadline()));
         let entry = ClientEntry {
             state,
             respond: Some(respond),
@@ -189,6 +204,7 @@ impl Transactions {
             let _ = respond.send(final_of(msg, code));
         }
         if let Some(state) = next {
+            self.timer_at(Some(state.deadline()));
             entry.state = state;
             self.clients.insert(branch.to_owned(), entry);
         }
@@ -251,6 +267,7 @@ impl Transactions {
             }
             None => {
                 let s = Server::start(self.reliability, self.timers);
+                self.timer_at(s.deadline());
                 self.servers.insert(key.clone(), s);
                 RequestFate::New
             }
@@ -274,6 +291,7 @@ impl Transactions {
             };
             let (next, out) = s.on_response(code, bytes, Instant::now());
             if let Some(next) = next {
+                self.timer_at(next.deadline());
                 self.servers.insert(key.clone(), next);
             }
             out
@@ -284,11 +302,19 @@ impl Transactions {
         out
     }
 
-    /// The earliest timer of any transaction.
+    /// When to call [`Self::on_timers`]: at or before the earliest timer of any transaction.
     pub(crate) fn deadline(&self) -> Option<Instant> {
+        [self.next_timer, self.invites.deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The earliest timer of the client and server transactions, by walking them all.
+    fn earliest_timer(&self) -> Option<Instant> {
         let c = self.clients.values().map(|e| e.state.deadline()).min();
         let s = self.servers.values().filter_map(Server::deadline).min();
-        [c, s, self.invites.deadline()].into_iter().flatten().min()
+        [c, s].into_iter().flatten().min()
     }
 
     /// Fire every due timer; returns what to send (retransmissions over UDP, a delayed 100
@@ -342,6 +368,7 @@ impl Transactions {
                 self.servers.insert(key, next);
             }
         }
+        self.next_timer = self.earliest_timer();
         // Over a stream nothing is retransmitted: what goes out is a delayed 100 Trying.
         if self.reliability == Reliability::Unreliable {
             metrics::sip_retransmissions("sent", resend.len() as u64);
@@ -367,6 +394,7 @@ impl Transactions {
             }
         }
         self.servers.clear();
+        self.next_timer = None;
         for respond in self.invites.drain_waiting() {
             let _ = respond.send(SipFinal::local(code, reason));
         }

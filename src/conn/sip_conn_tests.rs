@@ -101,3 +101,55 @@ async fn a_flood_of_answers_is_written_whole_across_batches() {
     assert_eq!(std::str::from_utf8(&written).unwrap(), expected);
     assert_eq!(rounds, [MAX_BATCH, MAX_BATCH, 7]);
 }
+
+fn ok_for(branch: &str) -> SipMessage {
+    SipMessage::parse(
+        Bytes::from(format!(
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/TLS gw.test;branch={branch}\r\n\
+             From: <sip:a@sip.test>;tag=1\r\nTo: <sip:b@xmpp.test>;tag=2\r\n\
+             Call-ID: c-{branch}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n"
+        )),
+        &crate::sip::SipLimits::default(),
+    )
+    .unwrap()
+}
+
+/// The connection's loop sleeps until [`Transactions::deadline`]: never after the earliest
+/// timer of a live transaction, and exact again once timers have fired, without walking
+/// every transaction on each turn.
+#[tokio::test(start_paused = true)]
+async fn the_deadline_bounds_the_earliest_timer_and_is_exact_after_timers_fire() {
+    let mut t = Transactions::new(Reliability::Reliable, Timers::default());
+    assert_eq!(t.deadline(), None);
+    let mut waiting = Vec::new();
+    for branch in ["z9hG4bKa", "z9hG4bKb", "z9hG4bKc"] {
+        let (respond, rx) = oneshot::channel();
+        waiting.push(rx);
+        t.sent(
+            branch.into(),
+            Bytes::from_static(b"MESSAGE sip:b@xmpp.test SIP/2.0\r\n"),
+            respond,
+            None,
+        );
+        tokio::time::advance(std::time::Duration::from_secs(1)).await;
+    }
+    let first = t.deadline().expect("three transactions wait");
+    assert_eq!(Some(first), t.earliest_timer());
+    // The first is answered: the bound stays (early), the exact timer moves on.
+    assert!(t.on_response(&ok_for("z9hG4bKa")).is_none());
+    let second = t.earliest_timer().expect("two wait");
+    assert!(second > first && t.deadline() == Some(first));
+    // Waking at the stale bound fires nothing and makes the deadline exact.
+    tokio::time::sleep_until(first).await;
+    assert!(t.on_timers(Instant::now()).is_empty());
+    assert_eq!(t.deadline(), Some(second));
+    assert_eq!(waiting[1].try_recv().ok(), None, "nothing timed out early");
+    // At the second deadline its transaction times out (408) and the third's is next.
+    tokio::time::sleep_until(second).await;
+    t.on_timers(Instant::now());
+    assert_eq!(waiting[1].try_recv().map(|f| f.code).ok(), Some(408));
+    assert_eq!(t.deadline(), t.earliest_timer());
+    assert!(t.deadline().is_some_and(|d| d > second));
+    t.fail_all(503, "gone");
+    assert_eq!(t.deadline(), None);
+}
