@@ -124,10 +124,10 @@ impl XmppPool {
             .queues
             .get(&pair(local, remote) as &dyn StrPair)
             .map(|p| p.clone());
-        let pair = existing.unwrap_or_else(|| self.start_pair(gw, local, remote));
-        pair.depth.add();
-        pair.tx.try_send(stanza).map_err(|e| {
-            pair.depth.sub();
+        let queue = existing.unwrap_or_else(|| self.start_pair(gw, local, remote));
+        queue.depth.add();
+        queue.tx.try_send(stanza).map_err(|e| {
+            queue.depth.sub();
             match e {
                 mpsc::error::TrySendError::Full(_) => QueueError::Full,
                 mpsc::error::TrySendError::Closed(_) => QueueError::Closed,

@@ -190,10 +190,7 @@ impl SipMessage {
         mut head: Head,
         limits: &SipLimits,
     ) -> Result<SipMessage, SipError> {
-        if head.len() != raw.len() {
-            return Self::parse(raw, limits);
-        }
-        Self::build(raw, &mut head, limits)
+        Self::from_scanned(raw, &mut head, limits)
     }
 
     /// Parse a message framed by [`super::framing::next_item`] into `head`: `raw` is the
