@@ -648,8 +648,24 @@ pub const CONNECTIONS_REFUSED_TOTAL: &str = "parley_connections_refused_total";
 /// Inbound s2s streams closed during negotiation for exceeding a pre-auth bound, by reason
 /// (`deadline`, `bytes`, `elements`).
 pub const NEGOTIATION_LIMIT_TOTAL: &str = "parley_negotiation_limit_total";
+/// Times an inbound stream waited for room in an outbound queue before reading on, by the
+/// protocol of the queue (a peer that could not keep up slowed its senders down).
+pub const BACKPRESSURE_TOTAL: &str = "parley_backpressure_total";
+/// Error replies (bounces) that could not be queued towards their sender, by protocol: the
+/// sender's own peer could not take them.
+pub const REPLIES_UNSENT_TOTAL: &str = "parley_replies_unsent_total";
 
 fn describe_hardening() {
+    describe_counter!(
+        BACKPRESSURE_TOTAL,
+        Unit::Count,
+        "Times an inbound stream waited for room in a full outbound queue before reading on."
+    );
+    describe_counter!(
+        REPLIES_UNSENT_TOTAL,
+        Unit::Count,
+        "Error replies that could not be queued towards their sender."
+    );
     describe_counter!(
         FEDERATION_RESENT_TOTAL,
         Unit::Count,
@@ -682,4 +698,14 @@ pub fn connection_refused(p: Protocol, bound: &'static str) {
 /// An inbound s2s negotiation exceeded a pre-auth bound (`deadline`, `bytes`, `elements`).
 pub fn negotiation_limit(reason: &'static str) {
     with(|_| counter!(NEGOTIATION_LIMIT_TOTAL, "reason" => reason).increment(1));
+}
+
+/// An inbound stream waits for room in a full outbound `p` queue.
+pub fn backpressure(p: Protocol) {
+    with(|_| counter!(BACKPRESSURE_TOTAL, "protocol" => p.as_str()).increment(1));
+}
+
+/// An error reply towards a `p` sender could not be queued.
+pub fn reply_unsent(p: Protocol) {
+    with(|_| counter!(REPLIES_UNSENT_TOTAL, "protocol" => p.as_str()).increment(1));
 }

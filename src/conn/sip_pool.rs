@@ -7,6 +7,10 @@
 //! MESSAGE is answered 503 at the first failure when the spool runs: the spool commits it
 //! durably and retries it, where the pool would only hold it in memory.
 //!
+//! Each pair's queue is bounded. Requests relayed from an inbound XMPP stream wait for room
+//! in it ([`SipPool::request_waiting`]), so a SIP peer that cannot keep up slows the XMPP
+//! peer down through TCP; other requests are answered 503 at once when it is full.
+//!
 //! The servers are the static `next_hop`, else RFC 3263 DNS ([`crate::transport::sip_resolve`]).
 //! A domain configured with `transport = "tcp"` gets a plain TCP connection; with
 //! `transport = "udp"` requests go on parley's UDP socket (retransmitted by Timer E), those
@@ -34,6 +38,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::ConnError;
 use super::backlog::{Backlog, Backoff};
+use super::pair_key::{StrPair, pair};
 use super::sip_conn::{self, SipFinal, SipOut};
 use super::sip_udp::UdpOut;
 use crate::auth;
@@ -92,13 +97,19 @@ impl SipPool {
     /// Queue `item` on the alias connection from `local` to `remote`, if one lives; the item
     /// back when none takes it.
     fn via_alias(&self, local: &str, remote: &str, item: SipOut) -> Result<(), SipOut> {
-        let key = (local.to_ascii_lowercase(), remote.to_ascii_lowercase());
-        let Some(alias) = self.aliases.get(&key).map(|a| a.clone()) else {
+        let Some(alias) = self.alias(local, remote) else {
             return Err(item);
         };
         alias.try_send(item).map_err(|e| match e {
             mpsc::error::TrySendError::Full(i) | mpsc::error::TrySendError::Closed(i) => i,
         })
+    }
+
+    /// The live alias connection from `local` to `remote`, if any.
+    fn alias(&self, local: &str, remote: &str) -> Option<mpsc::Sender<SipOut>> {
+        let (local, remote) = (lowercase(local), lowercase(remote));
+        let alias = self.aliases.get(&pair(&local, &remote) as &dyn StrPair)?;
+        Some(alias.clone())
     }
 
     /// Write a message from `local` to `remote` that opens no transaction (an ACK for a 2xx,
@@ -145,6 +156,9 @@ impl SipPool {
     }
 
     fn queue(&self, gw: &Arc<Gateway>, local: &str, remote: &str) -> mpsc::Sender<SipOut> {
+        if let Some(tx) = self.queues.get(&pair(local, remote) as &dyn StrPair) {
+            return tx.clone();
+        }
         let key = (local.to_owned(), remote.to_owned());
         self.queues
             .entry(key)
@@ -167,7 +181,8 @@ impl SipPool {
     }
 
     /// Send a request from `local` to `remote`; the returned receiver gets its final response
-    /// (a local 408/502/503 when the peer cannot be reached).
+    /// (a local 408/502/503 when the peer cannot be reached, 503 at once when its queue is
+    /// full).
     pub fn request(
         &self,
         gw: &Arc<Gateway>,
@@ -176,46 +191,104 @@ impl SipPool {
         bytes: Bytes,
         branch: String,
     ) -> oneshot::Receiver<SipFinal> {
-        match transport_of(gw, remote) {
-            SipTransportMode::Udp => return self.request_via_udp(gw, remote, bytes, branch),
-            SipTransportMode::Tcp => {
-                let bytes = retransport_via(&bytes, "TCP", None);
-                return self.request_on_stream(gw, local, remote, bytes, branch);
+        match self.route(gw, local, remote, bytes, branch) {
+            Routed::Taken(rx) => rx,
+            Routed::Queue(tx, item, rx) => {
+                if let Err(e) = tx.try_send(item) {
+                    refuse_unqueued(e);
+                }
+                rx
             }
-            SipTransportMode::Tls => {}
         }
-        let bytes = offer_alias_via(&bytes);
-        self.request_on_stream(gw, local, remote, bytes, branch)
     }
 
-    fn request_on_stream(
+    /// [`SipPool::request`], but when the peer's queue is full the caller waits, at most
+    /// `max`, for room instead of hearing 503 at once. An inbound stream relaying to SIP
+    /// awaits this before it reads on, so a SIP peer that cannot keep up slows its senders
+    /// down (TCP backpressure) in the order they sent.
+    pub async fn request_waiting(
         &self,
         gw: &Arc<Gateway>,
         local: &str,
         remote: &str,
         bytes: Bytes,
         branch: String,
+        max: Duration,
     ) -> oneshot::Receiver<SipFinal> {
+        let (tx, item, rx) = match self.route(gw, local, remote, bytes, branch) {
+            Routed::Taken(rx) => return rx,
+            Routed::Queue(tx, item, rx) => (tx, item, rx),
+        };
+        let item = match tx.try_send(item) {
+            Ok(()) => return rx,
+            Err(mpsc::error::TrySendError::Full(item)) => item,
+            Err(e) => {
+                refuse_unqueued(e);
+                return rx;
+            }
+        };
+        metrics::backpressure(Protocol::Sip);
+        if let Err(e) = tx.send_timeout(item, max).await {
+            let (mpsc::error::SendTimeoutError::Timeout(item)
+            | mpsc::error::SendTimeoutError::Closed(item)) = e;
+            refuse_unqueued(mpsc::error::TrySendError::Full(item));
+        }
+        rx
+    }
+
+    /// Where a request goes: taken already (UDP, or an alias connection), or to be queued on
+    /// the pair's channel.
+    fn route(
+        &self,
+        gw: &Arc<Gateway>,
+        local: &str,
+        remote: &str,
+        bytes: Bytes,
+        branch: String,
+    ) -> Routed {
+        let bytes = match transport_of(gw, remote) {
+            SipTransportMode::Udp => {
+                return Routed::Taken(self.request_via_udp(gw, remote, bytes, branch));
+            }
+            SipTransportMode::Tcp => retransport_via(&bytes, "TCP", None),
+            SipTransportMode::Tls => offer_alias_via(&bytes),
+        };
         let (respond, rx) = oneshot::channel();
         let item = SipOut::Request {
             bytes,
             branch,
             respond,
         };
-        let Err(item) = self.via_alias(local, remote, item) else {
-            return rx;
-        };
-        let tx = self.queue(gw, local, remote);
-        if let Err(e) = tx.try_send(item) {
-            let (reason, item) = match e {
-                mpsc::error::TrySendError::Full(i) => ("Queue Full", i),
-                mpsc::error::TrySendError::Closed(i) => ("Shutting Down", i),
-            };
-            if let SipOut::Request { respond, .. } = item {
-                let _ = respond.send(SipFinal::local(503, reason));
-            }
+        match self.via_alias(local, remote, item) {
+            Ok(()) => Routed::Taken(rx),
+            Err(item) => Routed::Queue(self.queue(gw, local, remote), item, rx),
         }
-        rx
+    }
+}
+
+/// A request and where it goes (see [`SipPool::route`]).
+enum Routed {
+    Taken(oneshot::Receiver<SipFinal>),
+    Queue(mpsc::Sender<SipOut>, SipOut, oneshot::Receiver<SipFinal>),
+}
+
+/// Answer a request its queue did not take: 503, locally.
+fn refuse_unqueued(e: mpsc::error::TrySendError<SipOut>) {
+    let (reason, item) = match e {
+        mpsc::error::TrySendError::Full(i) => ("Queue Full", i),
+        mpsc::error::TrySendError::Closed(i) => ("Shutting Down", i),
+    };
+    if let SipOut::Request { respond, .. } = item {
+        let _ = respond.send(SipFinal::local(503, reason));
+    }
+}
+
+/// `s` in lower case, borrowed when it is already.
+fn lowercase(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        s.to_ascii_lowercase().into()
+    } else {
+        s.into()
     }
 }
 

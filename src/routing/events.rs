@@ -385,7 +385,7 @@ impl Gateway {
     /// reactions, corrections, retractions, replies, file links, invitations): its events,
     /// checked and relayed to SIP. The stream already checked the sender's domain against the
     /// peer (`peer`) and the recipient's against `local`.
-    pub(super) fn relay_xmpp_events(
+    pub(super) async fn relay_xmpp_events(
         self: &Arc<Self>,
         peer: &VerifiedDomain,
         local: &str,
@@ -411,18 +411,18 @@ impl Gateway {
             debug!("message with nothing to relay (no body, receipt or chat state)");
         }
         for e in events {
-            self.relay_xmpp_event(peer, local, m, e);
+            self.relay_xmpp_event(peer, local, m, e).await;
         }
     }
 
-    fn relay_xmpp_event(
+    async fn relay_xmpp_event(
         self: &Arc<Self>,
         peer: &VerifiedDomain,
         local: &str,
         m: &MessageView<'_>,
         mut e: Event<'_>,
     ) {
-        let _timer = metrics::translate_timer(Direction::XmppToSip);
+        let timer = metrics::translate_timer(Direction::XmppToSip);
         let class = class(&e);
         let record = AuditRecord::event(Direction::XmppToSip, &e);
         if class == Class::Other {
@@ -511,7 +511,9 @@ impl Gateway {
             return;
         }
         let pair = (e.from().bare(), e.to().bare());
-        self.deliver_to_sip(peer, local, m, record, request, branch, pair);
+        drop(timer);
+        self.deliver_to_sip(peer, local, m, record, request, branch, pair)
+            .await;
     }
 
     /// A chat state to SIP: not spooled; dropped when earlier messages of the pair wait in the

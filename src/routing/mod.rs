@@ -7,6 +7,7 @@ mod counted;
 mod durable;
 mod events;
 mod ids;
+mod log_gate;
 mod police;
 mod presence;
 mod presence_durable;

@@ -485,14 +485,8 @@ impl Gateway {
             &err,
         );
         // The reply goes from the recipient's (SIP) domain to the sender's (XMPP) one.
-        let stanza = OutStanza {
-            bytes: out.freeze(),
-            ack: None,
-        };
         let (local, remote) = (domain(&leg.recipient), domain(&leg.sender));
-        if let Err(e) = self.xmpp_out.send(self, &local, &remote, stanza) {
-            warn!(error = ?e, "could not queue an XMPP error reply");
-        }
+        self.queue_xmpp_reply(&local, &remote, out.freeze());
     }
 
     /// Keep an entry in memory and make sure its pair's retry task runs.

@@ -3,10 +3,12 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tracing::{Instrument, debug, info, warn};
 
+use super::log_gate::LogGate;
 use super::{Gateway, xmpp_iq};
 use crate::audit::{self, AuditRecord};
 use crate::auth::VerifiedDomain;
@@ -18,6 +20,11 @@ use crate::xmpp::jid::Jid;
 use crate::xmpp::stanza::IqView;
 use crate::xmpp::stanza::{Element, MessageType, MessageView};
 use crate::xmpp::{MarkedElement, StreamCondition, StreamHeader};
+
+/// How long an inbound stream waits for room in a SIP peer's full queue before the message
+/// is answered 503 locally (and spooled, or refused when the spool is full too). It holds up
+/// the whole stream, so it stays well under the peer's transaction timeout.
+const SIP_ROOM_WAIT: Duration = Duration::from_secs(2);
 
 /// What the connection does after the router handled an element.
 #[derive(Debug)]
@@ -130,14 +137,14 @@ impl Gateway {
         // receipts asked for, rich text, reactions, corrections, …) the event path
         // (routing/events.rs), through the same checks.
         if needs_event_path(&m) {
-            self.relay_xmpp_events(peer, local, &m);
+            self.relay_xmpp_events(peer, local, &m).await;
             return Ok(Inbound::Done);
         }
         match bridge::xmpp::message_from_xmpp(&m) {
             Ok(msg) => match self.police(&msg, crate::config::Side::Xmpp) {
                 Ok(()) => {
                     if !self.xmpp_to_session(peer, local, &m) {
-                        self.relay_to_sip(peer, local, &m, &msg)
+                        self.relay_to_sip(peer, local, &m, &msg).await
                     }
                 }
                 Err(r) => {
@@ -153,7 +160,7 @@ impl Gateway {
             },
             // Chat states and receipts without a body (the event path; `gone` may end an IM
             // session there, after the receipts the stanza also carries).
-            Err(BridgeError::EmptyBody) => self.relay_xmpp_events(peer, local, &m),
+            Err(BridgeError::EmptyBody) => self.relay_xmpp_events(peer, local, &m).await,
             Err(e) => {
                 metrics::policy_refusal(Protocol::Xmpp, PolicyReason::Untranslatable);
                 self.bounce_to_xmpp(
@@ -227,14 +234,14 @@ impl Gateway {
         }
     }
 
-    fn relay_to_sip(
+    async fn relay_to_sip(
         self: &Arc<Self>,
         peer: &VerifiedDomain,
         local: &str,
         m: &MessageView<'_>,
         msg: &crate::model::ChatMessage<'_>,
     ) {
-        let _timer = metrics::translate_timer(Direction::XmppToSip);
+        let timer = metrics::translate_timer(Direction::XmppToSip);
         let id = self.new_id();
         let record = AuditRecord::im(Direction::XmppToSip, msg).session(&id);
         let branch = format!("z9hG4bK{id}");
@@ -271,14 +278,17 @@ impl Gateway {
         bridge::sip_out::write_plain_message(&mut out, msg, &ctx);
         let request = out.freeze();
         let bare = (msg.from.bare(), msg.to.bare());
-        self.deliver_to_sip(peer, local, m, record, request, branch, bare);
+        drop(timer);
+        self.deliver_to_sip(peer, local, m, record, request, branch, bare)
+            .await;
     }
 
     /// Send a translated MESSAGE (a message, or an event delivered like one) to the SIP peer:
     /// spooled when earlier ones of the pair wait or the peer cannot be reached, an XMPP error
-    /// to the sender when the SIP side answers ≥ 300.
+    /// to the sender when the SIP side answers ≥ 300. While the peer's queue is full this
+    /// waits (the inbound stream reads no further): see [`SIP_ROOM_WAIT`].
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn deliver_to_sip(
+    pub(super) async fn deliver_to_sip(
         self: &Arc<Self>,
         peer: &VerifiedDomain,
         local: &str,
@@ -306,7 +316,15 @@ impl Gateway {
         }
         let final_rx = self
             .sip_out
-            .request(self, peer.as_str(), local, request.clone(), branch);
+            .request_waiting(
+                self,
+                peer.as_str(),
+                local,
+                request.clone(),
+                branch,
+                SIP_ROOM_WAIT,
+            )
+            .await;
         let (gw, peer, local) = (self.clone(), peer.clone(), local.to_owned());
         self.tracker.spawn(
             async move {
@@ -401,16 +419,22 @@ impl ErrorReply {
         metrics::error_sent(Protocol::Xmpp, err.condition);
         let mut out = BytesMut::with_capacity(256);
         bridge::xmpp::write_message_error(&mut out, &self.from, &self.to, self.id.as_deref(), &err);
-        if let Err(e) = gw.xmpp_out.send(
-            gw,
-            local,
-            peer.as_str(),
-            OutStanza {
-                bytes: out.freeze(),
-                ack: None,
-            },
-        ) {
-            warn!(error = ?e, "could not queue an XMPP error reply");
+        gw.queue_xmpp_reply(local, peer.as_str(), out.freeze());
+    }
+}
+
+impl Gateway {
+    /// Queue an error stanza from `local` towards an XMPP sender's domain `remote`. One the
+    /// sender's peer cannot take now (its queue is full) is counted, and logged at most once
+    /// a second: under overload this happens once per message.
+    pub(super) fn queue_xmpp_reply(self: &Arc<Self>, local: &str, remote: &str, bytes: Bytes) {
+        static UNSENT: LogGate = LogGate::new();
+        let stanza = OutStanza { bytes, ack: None };
+        if let Err(e) = self.xmpp_out.send(self, local, remote, stanza) {
+            metrics::reply_unsent(Protocol::Xmpp);
+            if let Some(held_back) = UNSENT.pass(super::spool::unix_now()) {
+                warn!(error = ?e, held_back, "could not queue an XMPP error reply");
+            }
         }
     }
 }

@@ -1,0 +1,160 @@
+//! Backpressure from a slow SIP peer to the XMPP peer sending to it, through the real daemon.
+//! A SIP peer that stops reading for a while fills its outbound queue in parley; the inbound
+//! s2s stream relaying to it then reads no further until the queue has room, so the XMPP
+//! server writing into it is slowed down by TCP. Nothing is refused, nothing goes to the
+//! durable spool (which is for peers that cannot be reached, and costs a store write per
+//! message), and every message arrives, in order.
+
+#[allow(dead_code)]
+mod common {
+    pub mod daemon;
+    pub mod peers;
+    pub mod pki;
+}
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::daemon::Daemon;
+use common::peers::*;
+use common::pki::Pki;
+use tokio::net::TcpSocket;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::timeout;
+
+/// More messages than parley's per-peer SIP queue (4,096) and the socket buffers between
+/// parley and a peer that does not read can hold.
+const MESSAGES: usize = 20_000;
+
+/// A SIP peer for `domain` whose connection is not read until `resume` is notified, then
+/// read to the end, every request answered 200. Its receive buffer is kept small so that
+/// parley's queue, not the kernel, holds what waits. Request bodies go on the channel.
+async fn stalling_sip_peer(
+    pki: &Pki,
+    domain: &'static str,
+    resume: Arc<Notify>,
+) -> (SocketAddr, mpsc::Receiver<String>) {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(16).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = pki.server(domain);
+    let (tx, rx) = mpsc::channel(MESSAGES);
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (acceptor, tx, resume) = (acceptor.clone(), tx.clone(), resume.clone());
+            tokio::spawn(async move {
+                let tls = acceptor.accept(tcp).await.unwrap();
+                resume.notified().await;
+                let mut s = Text::new(tls);
+                loop {
+                    let req = read_sip(&mut s).await;
+                    s.send(&response_to(&req, "200 OK")).await;
+                    let body = req.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+                    if tx.send(body.to_owned()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, rx)
+}
+
+async fn daemon(pki: &Pki, sip_hop: SocketAddr, xmpp_hop: SocketAddr) -> Daemon {
+    let d = pki.dir.display();
+    let domains = pki.domains_toml(xmpp_hop, sip_hop);
+    let config = format!(
+        r#"
+state_dir = "{d}/state"
+[tls]
+ca_file = "{d}/ca.crt"
+[metrics]
+listen = "127.0.0.1:0"
+[audit]
+output = "off"
+[sip]
+listen_tls = ["127.0.0.1:0"]
+[xmpp]
+listen = ["127.0.0.1:0"]
+[policy.consent]
+enable = false
+[policy.limits]
+domain_rate = 0
+sender_rate = 0
+{domains}
+"#
+    );
+    let file = pki.dir.join("parley.toml");
+    std::fs::write(&file, config).unwrap();
+    Daemon::start(&file).await
+}
+
+#[tokio::test]
+async fn a_stalled_sip_peer_slows_the_xmpp_sender_down_instead_of_filling_the_spool() {
+    let pki = Pki::new("backpressure", &["sip.test", "xmpp.test"]);
+    let resume = Arc::new(Notify::new());
+    let (sip_hop, mut received) = stalling_sip_peer(&pki, "sip.test", resume.clone()).await;
+    // Error replies would go to the XMPP side's server: there should be none.
+    let (xmpp_hop, mut bounced) = xmpp_server(&pki, "xmpp.test").await;
+    let parley = daemon(&pki, sip_hop, xmpp_hop).await;
+    let mut xmpp = xmpp_initiator(&pki, parley.xmpp, "xmpp.test", "sip.test").await;
+
+    // Written in batches as fast as parley reads them, while the SIP peer does not read.
+    let writer = tokio::spawn(async move {
+        let mut batch = String::new();
+        for i in 0..MESSAGES {
+            batch.push_str(&format!(
+                "<message from='juliet@xmpp.test/r' to='romeo@sip.test' type='chat' id='m{i}'><body>m{i}</body></message>"
+            ));
+            if batch.len() > 32 * 1024 || i + 1 == MESSAGES {
+                xmpp.send(&batch).await;
+                batch.clear();
+            }
+        }
+        xmpp
+    });
+    // The peer resumes as soon as parley holds the stream back: well within the 2 s an
+    // inbound stream waits for room before a message goes on (to the spool).
+    let waited = || async {
+        parley
+            .sample("parley_backpressure_total", &[("protocol", "sip")])
+            .await
+    };
+    timeout(Duration::from_secs(60), async {
+        while waited().await < 1.0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("parley holds the XMPP stream back once the SIP queue is full");
+    resume.notify_one();
+    let _xmpp = timeout(Duration::from_secs(60), writer)
+        .await
+        .expect("parley reads the whole burst once the SIP peer reads again")
+        .unwrap();
+    for i in 0..MESSAGES {
+        let body = timeout(Duration::from_secs(30), received.recv())
+            .await
+            .unwrap_or_else(|_| panic!("message {i} of {MESSAGES} delivered within 30 s"))
+            .unwrap();
+        assert_eq!(body, format!("m{i}"), "delivered in order");
+    }
+
+    let metrics = parley.metrics().await;
+    let sample = |name, labels: &[(&str, &str)]| common::daemon::sample(&metrics, name, labels);
+    assert_eq!(
+        sample("parley_spool_events_total", &[("event", "spooled")]),
+        0.0,
+        "nothing went to the spool"
+    );
+    assert_eq!(
+        sample("parley_errors_sent_total", &[]),
+        0.0,
+        "nothing refused"
+    );
+    assert!(bounced.try_recv().is_err(), "no stanza back to the sender");
+}
