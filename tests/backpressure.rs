@@ -1,9 +1,16 @@
-//! Backpressure from a slow SIP peer to the XMPP peer sending to it, through the real daemon.
-//! A SIP peer that stops reading for a while fills its outbound queue in parley; the inbound
-//! s2s stream relaying to it then reads no further until the queue has room, so the XMPP
-//! server writing into it is slowed down by TCP. Nothing is refused, nothing goes to the
-//! durable spool (which is for peers that cannot be reached, and costs a store write per
-//! message), and every message arrives, in order.
+//! Backpressure through the real daemon, in both directions.
+//!
+//! * A SIP peer that stops reading for a while fills its outbound queue in parley; the
+//!   inbound s2s stream relaying to it then reads no further until the queue has room, so the
+//!   XMPP server writing into it is slowed down by TCP. Nothing is refused, nothing goes to
+//!   the durable spool (which is for peers that cannot be reached, and costs a store write
+//!   per message), and every message arrives, in order.
+//! * An XMPP peer that stops reading fills its outbound queue; SIP MESSAGEs towards it then
+//!   wait for room instead of being answered 503 at once: every one is delivered, in order,
+//!   and answered 2xx.
+//!
+//! The wait for room (`connections.queue_wait_ms`) is 8 s here, so that a loaded test machine
+//! resumes the stalled peer in time.
 
 #[allow(dead_code)]
 mod common {
@@ -19,6 +26,7 @@ use std::time::Duration;
 use common::daemon::Daemon;
 use common::peers::*;
 use common::pki::Pki;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::timeout;
@@ -64,7 +72,7 @@ async fn stalling_sip_peer(
     (addr, rx)
 }
 
-async fn daemon(pki: &Pki, sip_hop: SocketAddr, xmpp_hop: SocketAddr) -> Daemon {
+async fn daemon(pki: &Pki, sip_hop: SocketAddr, xmpp_hop: SocketAddr, xmpp: &str) -> Daemon {
     let d = pki.dir.display();
     let domains = pki.domains_toml(xmpp_hop, sip_hop);
     let config = format!(
@@ -80,6 +88,9 @@ output = "off"
 listen_tls = ["127.0.0.1:0"]
 [xmpp]
 listen = ["127.0.0.1:0"]
+{xmpp}
+[connections]
+queue_wait_ms = 8000
 [policy.consent]
 enable = false
 [policy.limits]
@@ -100,7 +111,7 @@ async fn a_stalled_sip_peer_slows_the_xmpp_sender_down_instead_of_filling_the_sp
     let (sip_hop, mut received) = stalling_sip_peer(&pki, "sip.test", resume.clone()).await;
     // Error replies would go to the XMPP side's server: there should be none.
     let (xmpp_hop, mut bounced) = xmpp_server(&pki, "xmpp.test").await;
-    let parley = daemon(&pki, sip_hop, xmpp_hop).await;
+    let parley = daemon(&pki, sip_hop, xmpp_hop, "").await;
     let mut xmpp = xmpp_initiator(&pki, parley.xmpp, "xmpp.test", "sip.test").await;
 
     // Written in batches as fast as parley reads them, while the SIP peer does not read.
@@ -117,7 +128,7 @@ async fn a_stalled_sip_peer_slows_the_xmpp_sender_down_instead_of_filling_the_sp
         }
         xmpp
     });
-    // The peer resumes as soon as parley holds the stream back: well within the 2 s an
+    // The peer resumes as soon as parley holds the stream back: well within the 8 s an
     // inbound stream waits for room before a message goes on (to the spool).
     let waited = || async {
         parley
@@ -157,4 +168,85 @@ async fn a_stalled_sip_peer_slows_the_xmpp_sender_down_instead_of_filling_the_sp
         "nothing refused"
     );
     assert!(bounced.try_recv().is_err(), "no stanza back to the sender");
+}
+
+/// The status codes of the next `n` SIP responses read from `rd`.
+async fn status_codes(mut rd: impl tokio::io::AsyncRead + Unpin, n: usize) -> Vec<u16> {
+    let (mut buf, mut codes) = (Vec::new(), Vec::with_capacity(n));
+    let mut chunk = [0u8; 16 * 1024];
+    while codes.len() < n {
+        let got = rd.read(&mut chunk).await.unwrap();
+        assert!(got > 0, "parley closed the SIP connection");
+        buf.extend_from_slice(&chunk[..got]);
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            let body = sip_header(&head, "Content-Length").map_or(0, |v| v.trim().parse().unwrap());
+            if buf.len() < end + 4 + body {
+                break;
+            }
+            codes.push(head[8..11].parse().unwrap());
+            buf.drain(..end + 4 + body);
+        }
+    }
+    codes
+}
+
+#[tokio::test]
+async fn sip_messages_wait_for_a_stalled_xmpp_peer_instead_of_being_refused() {
+    const N: usize = 3_000;
+    let pki = Pki::new("backpressure-s2x", &["sip.test", "xmpp.test"]);
+    // The server stops reading once 64 stanzas wait unread on its channel.
+    let (xmpp_hop, mut received) = xmpp_server_small_buffer(&pki, "xmpp.test").await;
+    let unused: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let parley = daemon(&pki, unused, xmpp_hop, "queue_depth = 16").await;
+    let ua = sip_client(&pki, parley.sip, "sip.test", "xmpp.test").await;
+    let (rd, mut wr) = tokio::io::split(ua.into_inner());
+    let writer = tokio::spawn(async move {
+        let mut batch = String::new();
+        for i in 0..N {
+            let call_id = format!("c{i}@host");
+            batch.push_str(&sip_message(
+                "alice@sip.test",
+                "juliet@xmpp.test",
+                &call_id,
+                &format!("m{i}"),
+            ));
+            if batch.len() > 32 * 1024 || i + 1 == N {
+                wr.write_all(batch.as_bytes()).await.unwrap();
+                batch.clear();
+            }
+        }
+        wr
+    });
+    let reader = tokio::spawn(status_codes(rd, N));
+    timeout(Duration::from_secs(60), async {
+        while parley
+            .sample("parley_backpressure_total", &[("protocol", "xmpp")])
+            .await
+            < 1.0
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("SIP MESSAGEs wait once the XMPP queue is full");
+    let mut bodies = Vec::with_capacity(N);
+    while bodies.len() < N {
+        let element = timeout(Duration::from_secs(30), received.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{} of {N} stanzas delivered within 30 s", bodies.len()))
+            .unwrap();
+        if let Some((_, rest)) = element.split_once("<body>") {
+            bodies.push(rest.split_once("</body>").unwrap().0.to_owned());
+        }
+    }
+    let expected: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
+    assert!(bodies == expected, "every message delivered once, in order");
+    let codes = timeout(Duration::from_secs(30), reader)
+        .await
+        .unwrap()
+        .unwrap();
+    let refused: Vec<_> = codes.iter().filter(|c| !(200..300).contains(*c)).collect();
+    assert!(refused.is_empty(), "all answered 2xx; refused: {refused:?}");
+    drop(writer.await.unwrap());
 }

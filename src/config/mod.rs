@@ -585,6 +585,11 @@ impl Config {
         self.state_dir.clone().unwrap_or_else(default_state_dir)
     }
 
+    /// How long a message waits for room in a full outbound queue.
+    pub fn queue_wait(&self) -> Duration {
+        self.connections.queue_wait(self.sip.transaction_timeout_ms)
+    }
+
     /// Drain deadline.
     pub fn drain_timeout(&self) -> Duration {
         Duration::from_millis(self.shutdown.drain_timeout_ms)

@@ -202,3 +202,14 @@ fn sip_accept_types_decide_the_sip_peer_caps() {
         .to_string();
     assert!(err.starts_with("domain[1].sip_accept_types"), "{err}");
 }
+
+#[test]
+fn the_wait_for_queue_room_stays_under_a_quarter_of_the_transaction_timeout() {
+    let wait = |text: &str| Config::parse(text).unwrap().queue_wait().as_millis();
+    assert_eq!(wait(""), 2_000, "the default");
+    assert_eq!(wait("[connections]\nqueue_wait_ms = 5000\n"), 5_000);
+    assert_eq!(
+        wait("[connections]\nqueue_wait_ms = 5000\n[sip]\ntransaction_timeout_ms = 8000\n"),
+        2_000
+    );
+}

@@ -54,7 +54,8 @@ pub struct OutStanza {
 /// Why a stanza was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueError {
-    /// The peer's queue is full (backpressure: answer 503 / resource-constraint).
+    /// The peer's queue is full (and stayed full for as long as the sender could wait):
+    /// answer 503 / resource-constraint.
     Full,
     /// The gateway is shutting down.
     Closed,
@@ -120,11 +121,7 @@ impl XmppPool {
         remote: &str,
         stanza: OutStanza,
     ) -> Result<(), QueueError> {
-        let existing = self
-            .queues
-            .get(&pair(local, remote) as &dyn StrPair)
-            .map(|p| p.clone());
-        let queue = existing.unwrap_or_else(|| self.start_pair(gw, local, remote));
+        let queue = self.pair_queue(gw, local, remote);
         queue.depth.add();
         queue.tx.try_send(stanza).map_err(|e| {
             queue.depth.sub();
@@ -133,6 +130,45 @@ impl XmppPool {
                 mpsc::error::TrySendError::Closed(_) => QueueError::Closed,
             }
         })
+    }
+
+    /// [`XmppPool::send`], but when the pair's queue is full the caller waits, at most `max`,
+    /// for room (in turn with other waiters) before it hears `Full`.
+    pub async fn send_waiting(
+        &self,
+        gw: &Arc<Gateway>,
+        local: &str,
+        remote: &str,
+        stanza: OutStanza,
+        max: Duration,
+    ) -> Result<(), QueueError> {
+        let queue = self.pair_queue(gw, local, remote);
+        queue.depth.add();
+        let stanza = match queue.tx.try_send(stanza) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Full(s)) => s,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                queue.depth.sub();
+                return Err(QueueError::Closed);
+            }
+        };
+        metrics::backpressure(Protocol::Xmpp);
+        queue.tx.send_timeout(stanza, max).await.map_err(|e| {
+            queue.depth.sub();
+            match e {
+                mpsc::error::SendTimeoutError::Timeout(_) => QueueError::Full,
+                mpsc::error::SendTimeoutError::Closed(_) => QueueError::Closed,
+            }
+        })
+    }
+
+    /// The queue of a pair, its task started if it had none.
+    fn pair_queue(&self, gw: &Arc<Gateway>, local: &str, remote: &str) -> Pair {
+        let existing = self
+            .queues
+            .get(&pair(local, remote) as &dyn StrPair)
+            .map(|p| p.clone());
+        existing.unwrap_or_else(|| self.start_pair(gw, local, remote))
     }
 
     /// The queue of a pair that had none (or another sender's, should one have raced here),

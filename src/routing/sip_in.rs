@@ -292,15 +292,15 @@ impl Gateway {
         let (bounce_tx, bounce_rx) = oneshot::channel();
         self.bounces.insert(id.clone(), bounce_tx);
         let (ack_tx, ack_rx) = oneshot::channel();
-        let queued = self.xmpp_out.send(
-            self,
-            sender.as_str(),
-            remote,
-            OutStanza {
-                bytes,
-                ack: Some(ack_tx),
-            },
-        );
+        let stanza = OutStanza {
+            bytes,
+            ack: Some(ack_tx),
+        };
+        // A burst is absorbed as latency; a peer that stays behind is reported to the sender.
+        let wait = self.config().queue_wait();
+        let queued = (self.xmpp_out)
+            .send_waiting(self, sender.as_str(), remote, stanza, wait)
+            .await;
         let result = match queued {
             Err(QueueError::Full) => (503, Cow::Borrowed("Queue Full")),
             Err(QueueError::Closed) => (503, Cow::Borrowed("Shutting Down")),

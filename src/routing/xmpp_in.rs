@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tracing::{Instrument, debug, info, warn};
@@ -20,11 +19,6 @@ use crate::xmpp::jid::Jid;
 use crate::xmpp::stanza::IqView;
 use crate::xmpp::stanza::{Element, MessageType, MessageView};
 use crate::xmpp::{MarkedElement, StreamCondition, StreamHeader};
-
-/// How long an inbound stream waits for room in a SIP peer's full queue before the message
-/// is answered 503 locally (and spooled, or refused when the spool is full too). It holds up
-/// the whole stream, so it stays well under the peer's transaction timeout.
-const SIP_ROOM_WAIT: Duration = Duration::from_secs(2);
 
 /// What the connection does after the router handled an element.
 #[derive(Debug)]
@@ -286,7 +280,7 @@ impl Gateway {
     /// Send a translated MESSAGE (a message, or an event delivered like one) to the SIP peer:
     /// spooled when earlier ones of the pair wait or the peer cannot be reached, an XMPP error
     /// to the sender when the SIP side answers ≥ 300. While the peer's queue is full this
-    /// waits (the inbound stream reads no further): see [`SIP_ROOM_WAIT`].
+    /// waits, at most `connections.queue_wait_ms` (the inbound stream reads no further).
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn deliver_to_sip(
         self: &Arc<Self>,
@@ -322,7 +316,7 @@ impl Gateway {
                 local,
                 request.clone(),
                 branch,
-                SIP_ROOM_WAIT,
+                self.config().queue_wait(),
             )
             .await;
         let (gw, peer, local) = (self.clone(), peer.clone(), local.to_owned());

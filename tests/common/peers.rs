@@ -167,6 +167,18 @@ pub async fn xmpp_server_at(
     serve_xmpp(pki, domain, at, false, true).await
 }
 
+/// [`xmpp_server`] with a 4 KiB receive buffer: a test that leaves its channel unread stalls
+/// the server after a few stanzas, and what parley sends waits in parley, not in the kernel.
+pub async fn xmpp_server_small_buffer(
+    pki: &Pki,
+    domain: &'static str,
+) -> (SocketAddr, mpsc::Receiver<String>) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    serve_xmpp_on(pki, domain, socket.listen(16).unwrap(), false, true).await
+}
+
 async fn serve_xmpp(
     pki: &Pki,
     domain: &'static str,
@@ -175,6 +187,16 @@ async fn serve_xmpp(
     answer_pings: bool,
 ) -> (SocketAddr, mpsc::Receiver<String>) {
     let listener = TcpListener::bind(at).await.unwrap();
+    serve_xmpp_on(pki, domain, listener, direct_tls, answer_pings).await
+}
+
+async fn serve_xmpp_on(
+    pki: &Pki,
+    domain: &'static str,
+    listener: TcpListener,
+    direct_tls: bool,
+    answer_pings: bool,
+) -> (SocketAddr, mpsc::Receiver<String>) {
     let addr = listener.local_addr().unwrap();
     let acceptor = pki.server(domain);
     let (tx, rx) = mpsc::channel(64);
