@@ -9,6 +9,10 @@
 //!   wait for room instead of being answered 503 at once: every one is delivered, in order,
 //!   and answered 2xx.
 //!
+//! * A SIP peer that answers each request before it reads the next, with answers larger than
+//!   the requests, never deadlocks with parley: parley reads the answers while its own
+//!   writes wait for the peer.
+//!
 //! The wait for room (`connections.queue_wait_ms`) is 8 s here, so that a loaded test machine
 //! resumes the stalled peer in time.
 
@@ -198,7 +202,9 @@ async fn sip_messages_wait_for_a_stalled_xmpp_peer_instead_of_being_refused() {
     // The server stops reading once 64 stanzas wait unread on its channel.
     let (xmpp_hop, mut received) = xmpp_server_small_buffer(&pki, "xmpp.test").await;
     let unused: SocketAddr = "127.0.0.1:9".parse().unwrap();
-    let parley = daemon(&pki, unused, xmpp_hop, "queue_depth = 16").await;
+    // A stall as long as a ping's timeout would make parley re-send on a new stream.
+    let xmpp = "queue_depth = 16\nping_timeout_ms = 60000";
+    let parley = daemon(&pki, unused, xmpp_hop, xmpp).await;
     let ua = sip_client(&pki, parley.sip, "sip.test", "xmpp.test").await;
     let (rd, mut wr) = tokio::io::split(ua.into_inner());
     let writer = tokio::spawn(async move {
@@ -241,12 +247,101 @@ async fn sip_messages_wait_for_a_stalled_xmpp_peer_instead_of_being_refused() {
         }
     }
     let expected: Vec<String> = (0..N).map(|i| format!("m{i}")).collect();
-    assert!(bodies == expected, "every message delivered once, in order");
+    let first_wrong = bodies.iter().zip(&expected).position(|(a, b)| a != b);
+    assert!(
+        first_wrong.is_none(),
+        "every message delivered once, in order; first difference at {first_wrong:?}: {:?}",
+        first_wrong.map(|i| &bodies[i.saturating_sub(2)..(i + 3).min(N)])
+    );
     let codes = timeout(Duration::from_secs(30), reader)
         .await
         .unwrap()
         .unwrap();
     let refused: Vec<_> = codes.iter().filter(|c| !(200..300).contains(*c)).collect();
     assert!(refused.is_empty(), "all answered 2xx; refused: {refused:?}");
+    drop(writer.await.unwrap());
+}
+
+/// Padding in each answer of [`answer_first_sip_peer`]: a batch of parley's requests draws
+/// more answers than parley's receive window and the peer's 4 KiB send buffer hold.
+const PADDING: usize = 1024;
+
+/// A SIP peer for `domain` that, once `resume` is notified, reads one request at a time and
+/// answers it 200 with [`PADDING`] bytes of padding before it reads the next (its answers
+/// outgrow parley's requests, and its writes block whenever parley does not read); request
+/// bodies go on the channel.
+async fn answer_first_sip_peer(
+    pki: &Pki,
+    domain: &'static str,
+    resume: Arc<Notify>,
+) -> (SocketAddr, mpsc::Receiver<String>) {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.set_send_buffer_size(4096).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(16).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = pki.server(domain);
+    let (tx, rx) = mpsc::channel(MESSAGES);
+    let padding = format!("X-Padding: {}\r\n", "p".repeat(PADDING));
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut s = Text::new(acceptor.accept(tcp).await.unwrap());
+        resume.notified().await;
+        loop {
+            let req = read_sip(&mut s).await;
+            let answer = response_to(&req, "200 OK").replacen("\r\n", &format!("\r\n{padding}"), 1);
+            s.send(&answer).await;
+            let body = req.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+            if tx.send(body.to_owned()).await.is_err() {
+                return;
+            }
+        }
+    });
+    (addr, rx)
+}
+
+#[tokio::test]
+async fn a_sip_peer_that_answers_before_reading_on_never_deadlocks_with_parley() {
+    let pki = Pki::new("backpressure-duplex", &["sip.test", "xmpp.test"]);
+    let resume = Arc::new(Notify::new());
+    let (sip_hop, mut received) = answer_first_sip_peer(&pki, "sip.test", resume.clone()).await;
+    let unused: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let parley = daemon(&pki, sip_hop, unused, "").await;
+    let mut xmpp = xmpp_initiator(&pki, parley.xmpp, "xmpp.test", "sip.test").await;
+    let writer = tokio::spawn(async move {
+        let mut batch = String::new();
+        for i in 0..MESSAGES {
+            batch.push_str(&format!(
+                "<message from='juliet@xmpp.test/r' to='romeo@sip.test' type='chat' id='d{i}'><body>d{i}</body></message>"
+            ));
+            if batch.len() > 32 * 1024 || i + 1 == MESSAGES {
+                xmpp.send(&batch).await;
+                batch.clear();
+            }
+        }
+        xmpp
+    });
+    // The peer starts once parley's queue towards it is full: parley then writes full
+    // batches, each drawing more answers than the two small buffers hold.
+    timeout(Duration::from_secs(60), async {
+        while parley
+            .sample("parley_backpressure_total", &[("protocol", "sip")])
+            .await
+            < 1.0
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the SIP queue fills while the peer waits");
+    resume.notify_one();
+    for i in 0..MESSAGES {
+        let body = timeout(Duration::from_secs(30), received.recv())
+            .await
+            .unwrap_or_else(|_| panic!("message {i} of {MESSAGES} delivered within 30 s"))
+            .unwrap();
+        assert_eq!(body, format!("d{i}"), "delivered in order");
+    }
     drop(writer.await.unwrap());
 }

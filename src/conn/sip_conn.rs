@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
@@ -87,6 +87,10 @@ const READ_CHUNK: usize = 16 * 1024;
 /// The read buffer of a connection that has carried nothing yet.
 const IDLE_CHUNK: usize = 2 * 1024;
 const MAX_BATCH: usize = 256;
+/// Queued bytes not yet written above which nothing more is taken from the queue.
+const WRITE_HIGH: usize = 256 * 1024;
+/// Answers not yet written above which a connection reads no more requests.
+const UNWRITTEN_MAX: usize = 1024 * 1024;
 
 /// One client transaction and where its final response goes.
 struct ClientEntry {
@@ -429,12 +433,19 @@ fn final_of(msg: &SipMessage, code: u16) -> SipFinal {
     }
 }
 
-/// Run the connection until it ends. `first` is written before anything else (the requests
-/// that waited for an outbound connection, in order). Pending client transactions are answered 503 when the
-/// connection ends. `counted` is the connection in `parley_connections`; one not yet named
-/// (no certificate) takes the domain its first request's From claims.
+/// Run the connection until it ends. `first` is written before anything else queued (the
+/// requests that waited for an outbound connection, in order). Pending client transactions
+/// are answered 503 when the connection ends. `counted` is the connection in
+/// `parley_connections`; one not yet named (no certificate) takes the domain its first
+/// request's From claims.
+///
+/// Reading and writing go on at once: a write the peer is slow to take never stops parley
+/// from reading its answers (a peer that reads only after its own writes went out would
+/// otherwise deadlock with parley once both socket buffers are full). What is taken from the
+/// queue waits in [`WRITE_HIGH`] bytes at most; reading stops while [`UNWRITTEN_MAX`] bytes of
+/// answers wait for a peer that does not read them.
 pub async fn drive<S>(
-    mut io: S,
+    io: S,
     peer: PeerCerts,
     gw: Arc<Gateway>,
     rx: &mut mpsc::Receiver<SipOut>,
@@ -446,9 +457,12 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let cancel = gw.shutdown_token();
+    let (mut rd, mut wr) = tokio::io::split(io);
     // Small until used: an idle connection holds little memory; a busy one grows by READ_CHUNK.
     let mut rbuf = BytesMut::with_capacity(IDLE_CHUNK);
     let mut wbuf = BytesMut::new();
+    // Written bytes the TLS layer may still hold: flushed once `wbuf` is empty.
+    let mut unflushed = false;
     let mut transactions = Transactions::new(Reliability::Reliable, gw.sip_timers());
     let mut dispatch = Dispatch {
         peer: &peer,
@@ -467,35 +481,35 @@ where
     let result = loop {
         if let Some(item) = next.take() {
             take_batch(item, &mut backlog, rx, &mut wbuf, &mut transactions).await;
-            if let Err(e) = io.write_all(&wbuf).await {
-                break Err(e.into());
-            }
-            wbuf.clear();
-            // What waited for the connection goes out before anything is read.
-            next = backlog.pop_front();
-            if next.is_some() {
-                continue;
-            }
+        }
+        // What waited for the connection is queued before anything newer.
+        if wbuf.len() < WRITE_HIGH
+            && let Some(item) = backlog.pop_front()
+        {
+            next = Some(item);
+            continue;
         }
         let earliest = transactions.deadline();
         tokio::select! {
-            item = rx.recv() => match item {
+            pushed = push(&mut wr, &wbuf), if !wbuf.is_empty() || unflushed => match pushed {
+                Ok(0) => unflushed = false,
+                Ok(n) => {
+                    wbuf.advance(n);
+                    unflushed = true;
+                }
+                Err(e) => break Err(e.into()),
+            },
+            item = rx.recv(), if wbuf.len() < WRITE_HIGH && backlog.is_empty() => match item {
                 Some(item) => next = Some(item),
                 None => break Ok(()),
             },
-            read = io.read_buf(&mut rbuf) => match read {
+            read = rd.read_buf(&mut rbuf), if wbuf.len() < UNWRITTEN_MAX => match read {
                 Ok(0) => break Err(ConnError::Closed),
                 Ok(_) => {
                     let before = rbuf.len();
                     if let Err(e) = process(&mut rbuf, &mut wbuf, &mut dispatch, &mut transactions, &mut counted) {
-                        let _ = io.write_all(&wbuf).await;
+                        let _ = write_out(&mut wr, &wbuf).await;
                         break Err(e);
-                    }
-                    if !wbuf.is_empty() {
-                        if let Err(e) = io.write_all(&wbuf).await {
-                            break Err(e.into());
-                        }
-                        wbuf.clear();
                     }
                     if rbuf.len() < before {
                         active = Instant::now();
@@ -515,18 +529,12 @@ where
                 for call_id in transactions.take_unacked() {
                     gw.sip_session_unacked(&call_id);
                 }
-                if !wbuf.is_empty() {
-                    if let Err(e) = io.write_all(&wbuf).await {
-                        break Err(e.into());
-                    }
-                    wbuf.clear();
-                }
             },
             () = sleep_until_opt(idle.map(|d| active + d)), if !transactions.awaiting_finals() => {
                 if !rbuf.is_empty() {
                     on_parse_error(SipError::Truncated, &rbuf, &mut wbuf);
-                    let _ = io.write_all(&wbuf).await;
                 }
+                let _ = write_out(&mut wr, &wbuf).await;
                 metrics::idle_closed(Protocol::Sip);
                 break Err(ConnError::Idle);
             },
@@ -535,8 +543,26 @@ where
     };
     transactions.fail_all(503, "Connection Lost");
     gw.sip_out_pool().withdraw_alias(&tx);
-    let _ = io.shutdown().await;
+    let _ = wr.shutdown().await;
     result
+}
+
+/// Write some of `wbuf` (how much), or flush when it is empty (0).
+async fn push<W: AsyncWrite + Unpin>(wr: &mut W, wbuf: &[u8]) -> std::io::Result<usize> {
+    if wbuf.is_empty() {
+        wr.flush().await?;
+        return Ok(0);
+    }
+    match wr.write(wbuf).await? {
+        0 => Err(std::io::ErrorKind::WriteZero.into()),
+        n => Ok(n),
+    }
+}
+
+/// Write the rest of `wbuf` out and flush it, on the way out of [`drive`].
+async fn write_out<W: AsyncWrite + Unpin>(wr: &mut W, wbuf: &[u8]) -> std::io::Result<()> {
+    wr.write_all(wbuf).await?;
+    wr.flush().await
 }
 
 pub(crate) async fn sleep_until_opt(deadline: Option<Instant>) {
