@@ -91,6 +91,10 @@ const MAX_BATCH: usize = 256;
 const WRITE_HIGH: usize = 256 * 1024;
 /// Answers not yet written above which a connection reads no more requests.
 const UNWRITTEN_MAX: usize = 1024 * 1024;
+/// Requests of one connection handled at once: beyond, it reads no more until some are
+/// answered, so a peer that pipelines without bound is slowed down by TCP instead of growing
+/// parley's tasks and tables (and the time each message takes with them).
+const IN_HAND_MAX: usize = 256;
 
 /// One client transaction and where its final response goes.
 struct ClientEntry {
@@ -306,6 +310,12 @@ impl Transactions {
         out
     }
 
+    /// Non-INVITE requests on a stream that wait for their final answer (over a stream a
+    /// server transaction ends with it). INVITEs, few and long-lived, are not counted.
+    pub(crate) fn in_hand(&self) -> usize {
+        self.servers.len()
+    }
+
     /// When to call [`Self::on_timers`]: at or before the earliest timer of any transaction.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         [self.next_timer, self.invites.deadline()]
@@ -503,7 +513,7 @@ where
                 Some(item) => next = Some(item),
                 None => break Ok(()),
             },
-            read = rd.read_buf(&mut rbuf), if wbuf.len() < UNWRITTEN_MAX => match read {
+            read = rd.read_buf(&mut rbuf), if wbuf.len() < UNWRITTEN_MAX && transactions.in_hand() < IN_HAND_MAX => match read {
                 Ok(0) => break Err(ConnError::Closed),
                 Ok(_) => {
                     let before = rbuf.len();

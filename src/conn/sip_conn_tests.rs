@@ -153,3 +153,50 @@ async fn the_deadline_bounds_the_earliest_timer_and_is_exact_after_timers_fire()
     t.fail_all(503, "gone");
     assert_eq!(t.deadline(), None);
 }
+
+fn message_request(branch: &str) -> SipMessage {
+    SipMessage::parse(
+        Bytes::from(format!(
+            "MESSAGE sip:b@xmpp.test SIP/2.0\r\nVia: SIP/2.0/TLS ua.test;branch={branch}\r\n\
+             From: <sip:a@sip.test>;tag=1\r\nTo: <sip:b@xmpp.test>\r\n\
+             Call-ID: c-{branch}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n"
+        )),
+        &crate::sip::SipLimits::default(),
+    )
+    .unwrap()
+}
+
+/// A stream connection reads no more requests once [`IN_HAND_MAX`] wait for their answer: the
+/// count rises with each new request (not with a retransmission) and falls with each final
+/// answer (not with a provisional one).
+#[test]
+fn requests_in_hand_are_those_without_a_final_answer() {
+    let mut t = Transactions::new(Reliability::Reliable, Timers::default());
+    let keys: Vec<TransactionKey> = (0..IN_HAND_MAX)
+        .map(|n| TransactionKey::of(&message_request(&format!("z9hG4bK{n}"))).unwrap())
+        .collect();
+    for (n, key) in keys.iter().enumerate() {
+        let msg = message_request(&format!("z9hG4bK{n}"));
+        assert!(matches!(
+            t.on_request(&msg, Some(key), None),
+            RequestFate::New
+        ));
+        assert!(matches!(
+            t.on_request(&msg, Some(key), None),
+            RequestFate::Absorb
+        ));
+    }
+    assert_eq!(t.in_hand(), IN_HAND_MAX);
+    let answer = Bytes::from_static(b"SIP/2.0 100 Trying\r\n\r\n");
+    assert!(t.on_local_response(Some(&keys[0]), 100, answer).is_some());
+    assert_eq!(
+        t.in_hand(),
+        IN_HAND_MAX,
+        "a provisional answer leaves it in hand"
+    );
+    for key in &keys[..10] {
+        let ok = Bytes::from_static(b"SIP/2.0 200 OK\r\n\r\n");
+        assert!(t.on_local_response(Some(key), 200, ok).is_some());
+    }
+    assert_eq!(t.in_hand(), IN_HAND_MAX - 10);
+}
