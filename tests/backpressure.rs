@@ -8,7 +8,6 @@
 //! * An XMPP peer that stops reading fills its outbound queue; SIP MESSAGEs towards it then
 //!   wait for room instead of being answered 503 at once: every one is delivered, in order,
 //!   and answered 2xx.
-//!
 //! * A SIP peer that answers each request before it reads the next, with answers larger than
 //!   the requests, never deadlocks with parley: parley reads the answers while its own
 //!   writes wait for the peer.
@@ -39,32 +38,42 @@ use tokio::time::timeout;
 /// parley and a peer that does not read can hold.
 const MESSAGES: usize = 20_000;
 
-/// A SIP peer for `domain` whose connection is not read until `resume` is notified, then
-/// read to the end, every request answered 200. Its receive buffer is kept small so that
+/// A SIP peer for `domain` that reads nothing until `resume` is notified, then answers each
+/// request 200, with `padding` bytes of padding, before it reads the next (so, with padding,
+/// its writes block whenever parley does not read). Its socket buffers are small so that
 /// parley's queue, not the kernel, holds what waits. Request bodies go on the channel.
-async fn stalling_sip_peer(
+async fn sip_peer(
     pki: &Pki,
     domain: &'static str,
     resume: Arc<Notify>,
+    padding: usize,
 ) -> (SocketAddr, mpsc::Receiver<String>) {
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
+    socket.set_send_buffer_size(4096).unwrap();
     socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let listener = socket.listen(16).unwrap();
     let addr = listener.local_addr().unwrap();
     let acceptor = pki.server(domain);
     let (tx, rx) = mpsc::channel(MESSAGES);
+    let padding = match padding {
+        0 => String::new(),
+        n => format!("X-Padding: {}\r\n", "p".repeat(n)),
+    };
     tokio::spawn(async move {
         loop {
             let (tcp, _) = listener.accept().await.unwrap();
             let (acceptor, tx, resume) = (acceptor.clone(), tx.clone(), resume.clone());
+            let padding = padding.clone();
             tokio::spawn(async move {
                 let tls = acceptor.accept(tcp).await.unwrap();
                 resume.notified().await;
                 let mut s = Text::new(tls);
                 loop {
                     let req = read_sip(&mut s).await;
-                    s.send(&response_to(&req, "200 OK")).await;
+                    let answer = response_to(&req, "200 OK");
+                    s.send(&answer.replacen("\r\n", &format!("\r\n{padding}"), 1))
+                        .await;
                     let body = req.split_once("\r\n\r\n").map_or("", |(_, b)| b);
                     if tx.send(body.to_owned()).await.is_err() {
                         return;
@@ -74,6 +83,53 @@ async fn stalling_sip_peer(
         }
     });
     (addr, rx)
+}
+
+/// Write [`MESSAGES`] chat messages with bodies `{tag}0`, `{tag}1`, … on `xmpp`, in batches,
+/// as fast as parley reads them; the stream back when all are written.
+fn send_burst<S>(mut xmpp: Text<S>, tag: &'static str) -> tokio::task::JoinHandle<Text<S>>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut batch = String::new();
+        for i in 0..MESSAGES {
+            batch.push_str(&format!(
+                "<message from='juliet@xmpp.test/r' to='romeo@sip.test' type='chat' id='{tag}{i}'><body>{tag}{i}</body></message>"
+            ));
+            if batch.len() > 32 * 1024 || i + 1 == MESSAGES {
+                xmpp.send(&batch).await;
+                batch.clear();
+            }
+        }
+        xmpp
+    })
+}
+
+/// Wait until parley has held a stream back for the full `protocol` queue at least once.
+async fn until_backpressure(parley: &Daemon, protocol: &str) {
+    timeout(Duration::from_secs(60), async {
+        while parley
+            .sample("parley_backpressure_total", &[("protocol", protocol)])
+            .await
+            < 1.0
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("parley waits for room once the {protocol} queue is full"));
+}
+
+/// Every one of the [`MESSAGES`] bodies `{tag}n` arrives on `received`, in order.
+async fn expect_in_order(received: &mut mpsc::Receiver<String>, tag: &str) {
+    for i in 0..MESSAGES {
+        let body = timeout(Duration::from_secs(30), received.recv())
+            .await
+            .unwrap_or_else(|_| panic!("message {i} of {MESSAGES} delivered within 30 s"))
+            .unwrap();
+        assert_eq!(body, format!("{tag}{i}"), "delivered in order");
+    }
 }
 
 async fn daemon(pki: &Pki, sip_hop: SocketAddr, xmpp_hop: SocketAddr, xmpp: &str) -> Daemon {
@@ -112,52 +168,21 @@ sender_rate = 0
 async fn a_stalled_sip_peer_slows_the_xmpp_sender_down_instead_of_filling_the_spool() {
     let pki = Pki::new("backpressure", &["sip.test", "xmpp.test"]);
     let resume = Arc::new(Notify::new());
-    let (sip_hop, mut received) = stalling_sip_peer(&pki, "sip.test", resume.clone()).await;
+    let (sip_hop, mut received) = sip_peer(&pki, "sip.test", resume.clone(), 0).await;
     // Error replies would go to the XMPP side's server: there should be none.
     let (xmpp_hop, mut bounced) = xmpp_server(&pki, "xmpp.test").await;
     let parley = daemon(&pki, sip_hop, xmpp_hop, "").await;
-    let mut xmpp = xmpp_initiator(&pki, parley.xmpp, "xmpp.test", "sip.test").await;
-
-    // Written in batches as fast as parley reads them, while the SIP peer does not read.
-    let writer = tokio::spawn(async move {
-        let mut batch = String::new();
-        for i in 0..MESSAGES {
-            batch.push_str(&format!(
-                "<message from='juliet@xmpp.test/r' to='romeo@sip.test' type='chat' id='m{i}'><body>m{i}</body></message>"
-            ));
-            if batch.len() > 32 * 1024 || i + 1 == MESSAGES {
-                xmpp.send(&batch).await;
-                batch.clear();
-            }
-        }
-        xmpp
-    });
+    let xmpp = xmpp_initiator(&pki, parley.xmpp, "xmpp.test", "sip.test").await;
+    let writer = send_burst(xmpp, "m");
     // The peer resumes as soon as parley holds the stream back: well within the 8 s an
     // inbound stream waits for room before a message goes on (to the spool).
-    let waited = || async {
-        parley
-            .sample("parley_backpressure_total", &[("protocol", "sip")])
-            .await
-    };
-    timeout(Duration::from_secs(60), async {
-        while waited().await < 1.0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("parley holds the XMPP stream back once the SIP queue is full");
+    until_backpressure(&parley, "sip").await;
     resume.notify_one();
     let _xmpp = timeout(Duration::from_secs(60), writer)
         .await
         .expect("parley reads the whole burst once the SIP peer reads again")
         .unwrap();
-    for i in 0..MESSAGES {
-        let body = timeout(Duration::from_secs(30), received.recv())
-            .await
-            .unwrap_or_else(|_| panic!("message {i} of {MESSAGES} delivered within 30 s"))
-            .unwrap();
-        assert_eq!(body, format!("m{i}"), "delivered in order");
-    }
+    expect_in_order(&mut received, "m").await;
 
     let metrics = parley.metrics().await;
     let sample = |name, labels: &[(&str, &str)]| common::daemon::sample(&metrics, name, labels);
@@ -225,17 +250,7 @@ async fn sip_messages_wait_for_a_stalled_xmpp_peer_instead_of_being_refused() {
         wr
     });
     let reader = tokio::spawn(status_codes(rd, N));
-    timeout(Duration::from_secs(60), async {
-        while parley
-            .sample("parley_backpressure_total", &[("protocol", "xmpp")])
-            .await
-            < 1.0
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("SIP MESSAGEs wait once the XMPP queue is full");
+    until_backpressure(&parley, "xmpp").await;
     let mut bodies = Vec::with_capacity(N);
     while bodies.len() < N {
         let element = timeout(Duration::from_secs(30), received.recv())
@@ -262,86 +277,23 @@ async fn sip_messages_wait_for_a_stalled_xmpp_peer_instead_of_being_refused() {
     drop(writer.await.unwrap());
 }
 
-/// Padding in each answer of [`answer_first_sip_peer`]: a batch of parley's requests draws
+/// Padding in each answer of the peer in the next test: a batch of parley's requests draws
 /// more answers than parley's receive window and the peer's 4 KiB send buffer hold.
 const PADDING: usize = 1024;
-
-/// A SIP peer for `domain` that, once `resume` is notified, reads one request at a time and
-/// answers it 200 with [`PADDING`] bytes of padding before it reads the next (its answers
-/// outgrow parley's requests, and its writes block whenever parley does not read); request
-/// bodies go on the channel.
-async fn answer_first_sip_peer(
-    pki: &Pki,
-    domain: &'static str,
-    resume: Arc<Notify>,
-) -> (SocketAddr, mpsc::Receiver<String>) {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket.set_send_buffer_size(4096).unwrap();
-    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let listener = socket.listen(16).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let acceptor = pki.server(domain);
-    let (tx, rx) = mpsc::channel(MESSAGES);
-    let padding = format!("X-Padding: {}\r\n", "p".repeat(PADDING));
-    tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        let mut s = Text::new(acceptor.accept(tcp).await.unwrap());
-        resume.notified().await;
-        loop {
-            let req = read_sip(&mut s).await;
-            let answer = response_to(&req, "200 OK").replacen("\r\n", &format!("\r\n{padding}"), 1);
-            s.send(&answer).await;
-            let body = req.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-            if tx.send(body.to_owned()).await.is_err() {
-                return;
-            }
-        }
-    });
-    (addr, rx)
-}
 
 #[tokio::test]
 async fn a_sip_peer_that_answers_before_reading_on_never_deadlocks_with_parley() {
     let pki = Pki::new("backpressure-duplex", &["sip.test", "xmpp.test"]);
     let resume = Arc::new(Notify::new());
-    let (sip_hop, mut received) = answer_first_sip_peer(&pki, "sip.test", resume.clone()).await;
+    let (sip_hop, mut received) = sip_peer(&pki, "sip.test", resume.clone(), PADDING).await;
     let unused: SocketAddr = "127.0.0.1:9".parse().unwrap();
     let parley = daemon(&pki, sip_hop, unused, "").await;
-    let mut xmpp = xmpp_initiator(&pki, parley.xmpp, "xmpp.test", "sip.test").await;
-    let writer = tokio::spawn(async move {
-        let mut batch = String::new();
-        for i in 0..MESSAGES {
-            batch.push_str(&format!(
-                "<message from='juliet@xmpp.test/r' to='romeo@sip.test' type='chat' id='d{i}'><body>d{i}</body></message>"
-            ));
-            if batch.len() > 32 * 1024 || i + 1 == MESSAGES {
-                xmpp.send(&batch).await;
-                batch.clear();
-            }
-        }
-        xmpp
-    });
+    let xmpp = xmpp_initiator(&pki, parley.xmpp, "xmpp.test", "sip.test").await;
+    let writer = send_burst(xmpp, "d");
     // The peer starts once parley's queue towards it is full: parley then writes full
     // batches, each drawing more answers than the two small buffers hold.
-    timeout(Duration::from_secs(60), async {
-        while parley
-            .sample("parley_backpressure_total", &[("protocol", "sip")])
-            .await
-            < 1.0
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("the SIP queue fills while the peer waits");
+    until_backpressure(&parley, "sip").await;
     resume.notify_one();
-    for i in 0..MESSAGES {
-        let body = timeout(Duration::from_secs(30), received.recv())
-            .await
-            .unwrap_or_else(|_| panic!("message {i} of {MESSAGES} delivered within 30 s"))
-            .unwrap();
-        assert_eq!(body, format!("d{i}"), "delivered in order");
-    }
+    expect_in_order(&mut received, "d").await;
     drop(writer.await.unwrap());
 }
