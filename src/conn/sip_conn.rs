@@ -95,6 +95,8 @@ const UNWRITTEN_MAX: usize = 1024 * 1024;
 /// answered, so a peer that pipelines without bound is slowed down by TCP instead of growing
 /// parley's tasks and tables (and the time each message takes with them).
 const IN_HAND_MAX: usize = 256;
+/// How long a connection that ends may take to write out what it still holds.
+const LAST_WRITE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One client transaction and where its final response goes.
 struct ClientEntry {
@@ -518,7 +520,6 @@ where
                 Ok(_) => {
                     let before = rbuf.len();
                     if let Err(e) = process(&mut rbuf, &mut wbuf, &mut dispatch, &mut transactions, &mut counted) {
-                        let _ = write_out(&mut wr, &wbuf).await;
                         break Err(e);
                     }
                     if rbuf.len() < before {
@@ -544,13 +545,17 @@ where
                 if !rbuf.is_empty() {
                     on_parse_error(SipError::Truncated, &rbuf, &mut wbuf);
                 }
-                let _ = write_out(&mut wr, &wbuf).await;
                 metrics::idle_closed(Protocol::Sip);
                 break Err(ConnError::Idle);
             },
             () = cancel.cancelled(), if !transactions.awaiting_finals() => break Err(ConnError::Shutdown),
         }
     };
+    // What is queued still goes out (an error answer, answers settled before a shutdown),
+    // for a short while: the peer may not be reading.
+    if !wbuf.is_empty() || unflushed {
+        let _ = tokio::time::timeout(LAST_WRITE, write_out(&mut wr, &wbuf)).await;
+    }
     transactions.fail_all(503, "Connection Lost");
     gw.sip_out_pool().withdraw_alias(&tx);
     let _ = wr.shutdown().await;
@@ -569,7 +574,7 @@ async fn push<W: AsyncWrite + Unpin>(wr: &mut W, wbuf: &[u8]) -> std::io::Result
     }
 }
 
-/// Write the rest of `wbuf` out and flush it, on the way out of [`drive`].
+/// Write the rest of `wbuf` out and flush it, as [`drive`] ends.
 async fn write_out<W: AsyncWrite + Unpin>(wr: &mut W, wbuf: &[u8]) -> std::io::Result<()> {
     wr.write_all(wbuf).await?;
     wr.flush().await
