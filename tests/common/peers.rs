@@ -186,8 +186,22 @@ async fn serve_xmpp(
     direct_tls: bool,
     answer_pings: bool,
 ) -> (SocketAddr, mpsc::Receiver<String>) {
-    let listener = TcpListener::bind(at).await.unwrap();
-    serve_xmpp_on(pki, domain, listener, direct_tls, answer_pings).await
+    serve_xmpp_on(pki, domain, bind_again(at).await, direct_tls, answer_pings).await
+}
+
+/// A listener on `at`. A port a test let go of (to bring a peer back on it) may meanwhile be
+/// the local end of another test's connection: binding is tried again for up to 5 s.
+async fn bind_again(at: SocketAddr) -> TcpListener {
+    for _ in 0..100 {
+        match TcpListener::bind(at).await {
+            Ok(l) => return l,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && at.port() != 0 => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("bind {at}: {e}"),
+        }
+    }
+    panic!("{at} stayed in use for 5 s")
 }
 
 async fn serve_xmpp_on(
