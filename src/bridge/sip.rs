@@ -92,7 +92,10 @@ fn plain_parts(msg: &SipMessage) -> Result<PlainParts<'_>, BridgeError> {
 /// `charset=UTF-8` in any case) is recognised without splitting the parameters.
 fn charset_ok(ct: &MediaType<'_>) -> bool {
     let p = ct.params;
-    p.is_empty() || p.eq_ignore_ascii_case("charset=utf-8") || charset_ok_by_param(ct)
+    p.is_empty()
+        || p == "charset=UTF-8"
+        || p.eq_ignore_ascii_case("charset=utf-8")
+        || charset_ok_by_param(ct)
 }
 
 /// [`charset_ok`] by the parameter parser.

@@ -320,7 +320,7 @@ impl<'a> NameAddr<'a> {
             Some(b';') => {
                 let params = after.get(1..)?;
                 scan::tight_params(params, |name, val| {
-                    if name.eq_ignore_ascii_case("tag") {
+                    if scan::eq_fold(name, "tag") {
                         tag = Some(val?);
                     }
                     Some(())
@@ -395,7 +395,7 @@ impl<'a> NameAddr<'a> {
         let mut tag = None;
         for p in Params::new(params) {
             let (name, val) = p.ok()?;
-            if name.eq_ignore_ascii_case("tag") {
+            if scan::eq_fold(name, "tag") {
                 tag = Some(scan::unquote(val?));
             }
         }
@@ -531,7 +531,7 @@ impl<'a> Via<'a> {
     /// same answer.
     pub(crate) fn parse_tight(v: &'a str) -> Option<Via<'a>> {
         let b = v.as_bytes();
-        if !b.get(..8)?.eq_ignore_ascii_case(b"SIP/2.0/") {
+        if !scan::eq_fold(v.get(..8)?, "SIP/2.0/") {
             return None;
         }
         let mut i = 8 + b.get(8..)?.iter().position(|&c| !scan::is_token_byte(c))?;
@@ -581,7 +581,7 @@ impl<'a> Via<'a> {
     /// is missing or malformed.
     fn set_param(&mut self, name: &'a str, val: Option<&'a str>) -> Option<()> {
         // Names of other lengths cannot match: one length test skips the comparisons.
-        let lower = |n: &str| name.eq_ignore_ascii_case(n);
+        let lower = |n: &str| scan::eq_fold(name, n);
         match name.len() {
             6 if lower("branch") => self.branch = Some(val?),
             8 if lower("received") => self.received = Some(val?),
@@ -727,7 +727,7 @@ impl<'a> MediaType<'a> {
 
     /// True when type and subtype match (case-insensitively).
     pub fn is(&self, type_: &str, subtype: &str) -> bool {
-        self.type_.eq_ignore_ascii_case(type_) && self.subtype.eq_ignore_ascii_case(subtype)
+        scan::eq_fold(self.type_, type_) && scan::eq_fold(self.subtype, subtype)
     }
 }
 

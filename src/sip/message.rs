@@ -717,15 +717,14 @@ fn parse_start_line(
 
 /// `1*DIGIT "." 1*DIGIT` after `SIP/`: 2.0 is supported, any other well-formed version is 505.
 fn check_version(v: &str) -> Result<(), SipError> {
+    if v == "2.0" {
+        return Ok(());
+    }
     let (major, minor) = scan::split_at_byte(v, b'.').ok_or(SipError::BadStartLine)?;
     if scan::parse_u64(major).is_none() || scan::parse_u64(minor).is_none() {
         return Err(SipError::BadStartLine);
     }
-    if v == "2.0" {
-        Ok(())
-    } else {
-        Err(SipError::BadVersion)
-    }
+    Err(SipError::BadVersion)
 }
 
 #[cfg(test)]

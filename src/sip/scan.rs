@@ -104,6 +104,13 @@ pub(crate) fn find_top_level_byte(s: &[u8], sep: u8) -> Option<usize> {
     find_top_level(s.get(i..)?, |b| b == sep).map(|j| i + j)
 }
 
+/// `a` equal to `b` up to ASCII case. Names and tokens are nearly always written in the case
+/// they are compared with: equal bytes are one comparison, the fold runs only when they differ.
+#[inline]
+pub(crate) fn eq_fold(a: &str, b: &str) -> bool {
+    a == b || a.eq_ignore_ascii_case(b)
+}
+
 /// Index of the first `\n` at or after `from`, eight bytes at a time (SWAR). Header lines are
 /// short, where this beats a vector search's set-up.
 pub(crate) fn find_newline(s: &[u8], from: usize) -> Option<usize> {

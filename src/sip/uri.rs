@@ -128,9 +128,9 @@ impl<'a> SipUri<'a> {
     /// same answer.
     fn parse_tight(text: &'a str) -> Option<SipUri<'a>> {
         let b = text.as_bytes();
-        let (scheme, from) = if b.get(..4)?.eq_ignore_ascii_case(b"sip:") {
+        let (scheme, from) = if scan::eq_fold(text.get(..4)?, "sip:") {
             (Scheme::Sip, 4)
-        } else if b.get(..5)?.eq_ignore_ascii_case(b"sips:") {
+        } else if scan::eq_fold(text.get(..5)?, "sips:") {
             (Scheme::Sips, 5)
         } else {
             return None;
