@@ -37,7 +37,7 @@ struct Gateway {
 
 impl Gateway {
     async fn start(pki: &Pki, xmpp_hop: SocketAddr, sip_hop: SocketAddr) -> Gateway {
-        Gateway::start_with(pki, xmpp_hop, sip_hop, false, "").await
+        Gateway::start_with(pki, xmpp_hop, sip_hop, false, "", 3000).await
     }
 
     /// With `direct_tls`, parley reaches the XMPP peer with TLS from the first byte.
@@ -47,6 +47,7 @@ impl Gateway {
         sip_hop: SocketAddr,
         direct_tls: bool,
         xmpp_domain_extra: &str,
+        delivery_ms: u64,
     ) -> Gateway {
         let d = pki.dir.display();
         let text = format!(
@@ -65,7 +66,7 @@ bounce_window_ms = 1000
 listen = ["127.0.0.1:0"]
 listen_tls = ["127.0.0.1:0"]
 connect_timeout_ms = 2000
-delivery_timeout_ms = 3000
+delivery_timeout_ms = {delivery_ms}
 [[domain]]
 name = "sip.test"
 side = "sip"
@@ -194,7 +195,7 @@ async fn direct_tls_works_both_ways() {
     let pki = pki("direct-tls");
     let (xmpp_hop, mut stanzas) = xmpp_server_direct_tls(&pki, "xmpp.test").await;
     let (sip_hop, mut requests) = sip_proxy(&pki, "sip.test").await;
-    let gw = Gateway::start_with(&pki, xmpp_hop, sip_hop, true, "").await;
+    let gw = Gateway::start_with(&pki, xmpp_hop, sip_hop, true, "", 3000).await;
     // Inbound: XEP-0368 on parley's direct-TLS listener.
     let mut peer = xmpp_initiator_with(&pki, gw.xmpp_tls, "xmpp.test", "sip.test", true).await;
     peer.send("<message from='juliet@xmpp.test/b' to='bob@sip.test' type='chat' id='d1'><body>direct in</body></message>").await;
@@ -319,6 +320,7 @@ async fn allowed_auth_methods_are_per_peer_domain() {
         closed_port().await,
         false,
         r#"auth = ["dialback"]"#,
+        3000,
     )
     .await;
     // A peer with a valid certificate is still offered dialback only.
@@ -467,6 +469,45 @@ async fn xmpp_peer_back_within_the_deadline_gets_the_message() {
     assert!(
         stanza.contains("<body>sent while you were down</body>"),
         "{stanza}"
+    );
+    let resp = read_sip(&mut ua).await;
+    assert!(resp.starts_with("SIP/2.0 202 "), "{resp}");
+    gw.stop().await;
+}
+
+/// The reconnect backoff doubles (0.5, 1, 2, 4, 8 s, up to 25 % more each): from a message
+/// sent at 0 with a 15 s deadline the attempts would come at about 0, 0.5, 1.5, 3.5, 7.5–9.4
+/// and then only at 15.5 s or later. A peer back at 10 s is tried before the deadline all
+/// the same, because no retry waits past halfway to the deadline of what is waiting.
+#[tokio::test]
+async fn xmpp_peer_back_late_in_the_deadline_is_tried_before_it() {
+    let pki = pki("comeback-late");
+    let hop = closed_port().await;
+    let gw = Gateway::start_with(&pki, hop, closed_port().await, false, "", 15_000).await;
+    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    let sent = std::time::Instant::now();
+    ua.send(&sip_message(
+        "alice@sip.test",
+        "juliet@xmpp.test",
+        "c10@host",
+        "sent long before you were back",
+    ))
+    .await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let (_, mut stanzas) = xmpp_server_at(&pki, "xmpp.test", hop).await;
+    let stanza = timeout(Duration::from_secs(8), stanzas.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let arrived = sent.elapsed();
+    assert!(
+        stanza.contains("<body>sent long before you were back</body>"),
+        "{stanza}"
+    );
+    // Before the deadline: not bounced to the spool and sent from there afterwards.
+    assert!(
+        arrived < Duration::from_secs(15),
+        "arrived after {arrived:?}"
     );
     let resp = read_sip(&mut ua).await;
     assert!(resp.starts_with("SIP/2.0 202 "), "{resp}");

@@ -59,6 +59,17 @@ impl<T> Backlog<T> {
         self.items.iter().map(|(_, d)| *d).min()
     }
 
+    /// When to try to connect again, `delay` after `now`: but while items wait, no later than
+    /// halfway to the earliest of their deadlines (and no sooner than `floor`). A long backoff
+    /// would otherwise pass over the last seconds before a deadline, and a peer back in them
+    /// would see its items bounced without one more attempt.
+    pub fn retry_at(&self, now: Instant, delay: Duration, floor: Duration) -> Instant {
+        let cap = self
+            .earliest_deadline()
+            .map_or(delay, |d| (d.saturating_duration_since(now) / 2).max(floor));
+        now + delay.min(cap)
+    }
+
     /// Remove every item whose deadline is at or before `now`, handing each to `expired`.
     pub fn expire(&mut self, now: Instant, mut expired: impl FnMut(T)) {
         let mut kept = VecDeque::with_capacity(self.items.len());
@@ -144,6 +155,29 @@ mod tests {
         }
         b.reset();
         assert!(b.next_delay() < Duration::from_millis(500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_come_before_the_earliest_deadline() {
+        let now = Instant::now();
+        let secs = Duration::from_secs;
+        let floor = Duration::from_millis(500);
+        let mut q = Backlog::new(4);
+        // Nothing waits: the backoff alone.
+        assert_eq!(q.retry_at(now, secs(16), floor), now + secs(16));
+        q.push("a", now + secs(20));
+        q.push("b", now + secs(12));
+        // Halfway to the earliest deadline (12 s away), not the 16 s backoff.
+        assert_eq!(q.retry_at(now, secs(16), floor), now + secs(6));
+        // A shorter backoff stands.
+        assert_eq!(q.retry_at(now, secs(2), floor), now + secs(2));
+        // Close to the deadline the attempts come at the floor, not in a busy loop.
+        let late = now + Duration::from_millis(11_800);
+        assert_eq!(q.retry_at(late, secs(16), floor), late + floor);
+        assert_eq!(
+            q.retry_at(now + secs(13), secs(16), floor),
+            now + secs(13) + floor
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -386,10 +386,12 @@ async fn run(
                     }
                 }
                 backlog = kept;
-                let delay = backoff.next_delay();
-                warn!(error = %e, waiting = backlog.len(), retry_ms = delay.as_millis() as u64, "outbound SIP connect failed; retrying");
+                let now = Instant::now();
+                let retry_at = backlog.retry_at(now, backoff.next_delay(), INITIAL_BACKOFF);
+                let retry_ms = (retry_at - now).as_millis() as u64;
+                warn!(error = %e, waiting = backlog.len(), retry_ms, "outbound SIP connect failed; retrying");
                 let wait = Wait {
-                    retry_at: Instant::now() + delay,
+                    retry_at,
                     lifetime,
                     expired: &local_final,
                     spool,

@@ -354,20 +354,22 @@ async fn run(
                     ConnError::Timeout(_) => ErrorCondition::RemoteServerTimeout,
                     _ => ErrorCondition::RemoteServerNotFound,
                 };
-                let delay = backoff.next_delay();
                 metrics::s2s_failure(&remote, false, failure_reason(&e));
-                warn!(peer.addr = %next_hop, error = %e, waiting = backlog.len(), retry_ms = delay.as_millis() as u64, "outbound s2s connect failed");
                 // A refused certificate or authentication will not fix itself before the
                 // deadline: bounce now rather than make every sender wait for it.
                 if e.is_permanent() {
                     backlog.drain(|s| d.settle(s, Err(condition)));
                 }
+                let now = Instant::now();
+                let retry_at = backlog.retry_at(now, backoff.next_delay(), INITIAL_BACKOFF);
+                let retry_ms = (retry_at - now).as_millis() as u64;
+                warn!(peer.addr = %next_hop, error = %e, waiting = backlog.len(), retry_ms, "outbound s2s connect failed");
                 if !wait_to_retry(
                     &mut backlog,
                     &mut rx,
                     d,
                     &cancel,
-                    Instant::now() + delay,
+                    retry_at,
                     timing,
                     condition,
                 )
