@@ -251,7 +251,8 @@ async fn forget_on_the_running_daemon_drops_spooled_messages_too() {
     assert!(out.contains("bob@sip.test: 4 records erased"), "{out}");
 
     // The peer comes back; a later message of the same pair of domains is delivered, and
-    // nothing of bob's went before it (the spool keeps a pair's order).
+    // nothing of bob's went before it (the spool keeps a pair's order): not even the copies
+    // the spool had handed to the XMPP pool, which was still trying to reconnect.
     let (_, mut stanzas) = xmpp_server_at(&pki, "xmpp.test", xmpp_hop).await;
     assert_eq!(send_as(&mut ua, "carol@sip.test", 3).await, 202);
     let first = timeout(T, stanzas.recv()).await.unwrap().unwrap();

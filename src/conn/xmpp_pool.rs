@@ -19,7 +19,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -42,6 +42,10 @@ use crate::xmpp::stanza::IqType;
 /// How a queued stanza ended: written to the stream, or failed with a condition.
 pub type Ack = oneshot::Sender<Result<(), ErrorCondition>>;
 
+/// Set by the sender to take a queued stanza back (a spooled message whose user was
+/// forgotten): the pool drops it unless it is written already.
+pub type Withdrawal = Arc<AtomicBool>;
+
 /// A stanza queued for a peer.
 #[derive(Debug)]
 pub struct OutStanza {
@@ -49,6 +53,25 @@ pub struct OutStanza {
     pub bytes: Bytes,
     /// Told when the stanza was written or could not be.
     pub ack: Option<Ack>,
+    /// Whether its sender may take it back, and has.
+    pub withdrawn: Option<Withdrawal>,
+}
+
+impl OutStanza {
+    /// A stanza nobody takes back.
+    pub fn new(bytes: Bytes, ack: Option<Ack>) -> OutStanza {
+        OutStanza {
+            bytes,
+            ack,
+            withdrawn: None,
+        }
+    }
+
+    fn is_withdrawn(&self) -> bool {
+        self.withdrawn
+            .as_ref()
+            .is_some_and(|w| w.load(Ordering::Relaxed))
+    }
 }
 
 /// Why a stanza was not queued.
@@ -499,6 +522,10 @@ async fn established(
                 let Some((item, deadline)) = backlog.pop() else {
                     break;
                 };
+                if item.is_withdrawn() {
+                    d.settle(item, Err(ErrorCondition::ServiceUnavailable));
+                    continue;
+                }
                 est.stream.wbuf.extend_from_slice(&item.bytes);
                 batch.push((item, deadline));
             }

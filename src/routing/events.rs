@@ -361,10 +361,7 @@ impl Gateway {
             self,
             sender.as_str(),
             remote,
-            OutStanza {
-                bytes,
-                ack: Some(ack_tx),
-            },
+            OutStanza::new(bytes, Some(ack_tx)),
         );
         if queued.is_err() {
             Self::chat_state_dropped(record, "queue_full");

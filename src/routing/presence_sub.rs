@@ -517,10 +517,7 @@ impl Gateway {
             return;
         }
         let (local, remote) = (e.from().domain.to_string(), e.to().domain.to_string());
-        let stanza = OutStanza {
-            bytes: Bytes::from(out),
-            ack: None,
-        };
+        let stanza = OutStanza::new(Bytes::from(out), None);
         if let Err(err) = self.xmpp_out.send(self, &local, &remote, stanza) {
             warn!(error = ?err, "could not queue a presence stanza");
             audit::refuse(record, PolicyReason::QueueFull);

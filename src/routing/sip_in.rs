@@ -292,10 +292,7 @@ impl Gateway {
         let (bounce_tx, bounce_rx) = oneshot::channel();
         self.bounces.insert(id.clone(), bounce_tx);
         let (ack_tx, ack_rx) = oneshot::channel();
-        let stanza = OutStanza {
-            bytes,
-            ack: Some(ack_tx),
-        };
+        let stanza = OutStanza::new(bytes, Some(ack_tx));
         // A burst is absorbed as latency; a peer that stays behind is reported to the sender.
         let wait = self.config().queue_wait();
         let queued = (self.xmpp_out)

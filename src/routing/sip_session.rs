@@ -478,15 +478,9 @@ impl Gateway {
         bridge::xmpp_out::write_xmpp_chat_state(&mut out, &event, &self.new_id());
         let local = s.sip_user.split('@').nth(1).unwrap_or_default();
         let remote = s.xmpp_user.split('@').nth(1).unwrap_or_default();
-        let _ = self.xmpp_out.send(
-            self,
-            local,
-            remote,
-            OutStanza {
-                bytes: out.freeze(),
-                ack: None,
-            },
-        );
+        let _ = self
+            .xmpp_out
+            .send(self, local, remote, OutStanza::new(out.freeze(), None));
     }
 
     /// End the session when no MESSAGE passed for the configured idle time.

@@ -375,10 +375,7 @@ impl Gateway {
             self,
             local,
             peer.as_str(),
-            OutStanza {
-                bytes: out.freeze(),
-                ack: None,
-            },
+            OutStanza::new(out.freeze(), None),
         );
     }
 }

@@ -44,7 +44,7 @@ use crate::bridge;
 use crate::conn::backlog::Backoff;
 use crate::conn::pair_key::{StrPair, pair};
 use crate::conn::sip_conn::SipFinal;
-use crate::conn::xmpp_pool::OutStanza;
+use crate::conn::xmpp_pool::{OutStanza, Withdrawal};
 use crate::metrics;
 use crate::model::{Address, ChatMessage};
 use crate::model::{DeliveryError, ErrorCondition};
@@ -78,6 +78,9 @@ struct Entry {
     deadline_s: u64,
     queued_s: u64,
     to_sip: Option<ToSip>,
+    /// Set when the entry is forgotten: a copy handed to the XMPP pool and not yet written
+    /// is then dropped there.
+    withdrawn: Withdrawal,
 }
 
 impl Entry {
@@ -90,6 +93,7 @@ impl Entry {
             deadline_s: m.deadline_s,
             queued_s: m.queued_s,
             to_sip: m.to_sip,
+            withdrawn: Withdrawal::default(),
         }
     }
 }
@@ -257,6 +261,7 @@ impl Spool {
                 gone
             };
             for e in &gone {
+                e.withdrawn.store(true, Ordering::Relaxed);
                 self.held.fetch_sub(1, Ordering::Relaxed);
                 self.bytes
                     .fetch_sub(e.bytes.len() as u64, Ordering::Relaxed);
@@ -599,6 +604,10 @@ async fn retry(gw: Arc<Gateway>, local: String, remote: String, q: Arc<PairQueue
                     }
                 },
             };
+            // Forgotten meanwhile: already out of the spool, whatever became of it.
+            if e.withdrawn.load(Ordering::Relaxed) {
+                continue;
+            }
             match result {
                 Attempt::Delivered => delivered += 1,
                 Attempt::Retry => {
@@ -669,6 +678,7 @@ fn attempt(gw: &Arc<Gateway>, local: &str, remote: &str, window: &[Entry]) -> Ve
                 let stanza = OutStanza {
                     bytes: e.bytes.clone(),
                     ack: Some(tx),
+                    withdrawn: Some(e.withdrawn.clone()),
                 };
                 let queued = gw.xmpp_out.send(gw, local, remote, stanza).is_ok();
                 pending.push(queued.then_some(Either::Xmpp(rx)));

@@ -11,6 +11,7 @@ fn entry(id: u64, deadline_s: u64) -> Entry {
         deadline_s,
         queued_s: 1,
         to_sip: None,
+        withdrawn: Withdrawal::default(),
     }
 }
 

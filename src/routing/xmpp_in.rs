@@ -193,10 +193,7 @@ impl Gateway {
             self,
             local,
             peer.as_str(),
-            OutStanza {
-                bytes: out.freeze(),
-                ack: None,
-            },
+            OutStanza::new(out.freeze(), None),
         ) {
             warn!(error = ?e, "could not queue an iq answer");
         }
@@ -423,7 +420,7 @@ impl Gateway {
     /// a second: under overload this happens once per message.
     pub(super) fn queue_xmpp_reply(self: &Arc<Self>, local: &str, remote: &str, bytes: Bytes) {
         static UNSENT: LogGate = LogGate::new();
-        let stanza = OutStanza { bytes, ack: None };
+        let stanza = OutStanza::new(bytes, None);
         if let Err(e) = self.xmpp_out.send(self, local, remote, stanza) {
             metrics::reply_unsent(Protocol::Xmpp);
             if let Some(held_back) = UNSENT.pass(super::spool::unix_now()) {
