@@ -449,30 +449,54 @@ async fn unreachable_xmpp_peer_is_a_sip_error_at_the_delivery_deadline() {
     gw.stop().await;
 }
 
-#[tokio::test]
-async fn xmpp_peer_back_within_the_deadline_gets_the_message() {
-    let pki = pki("comeback");
+/// A SIP MESSAGE with `body` sent to an XMPP peer that is down, and the peer brought back
+/// on the same port `back_after` later, with `[xmpp] delivery_timeout_ms = delivery_ms`.
+/// Returns the stanza the peer got (waited for up to `wait` once it is back), how long after
+/// the send it came, and the SIP final response.
+async fn sent_while_the_peer_was_down(
+    name: &str,
+    delivery_ms: u64,
+    back_after: Duration,
+    wait: Duration,
+    body: &str,
+) -> (String, Duration, String) {
+    let pki = pki(name);
     let hop = closed_port().await;
-    let gw = Gateway::start(&pki, hop, closed_port().await).await;
+    let gw = Gateway::start_with(&pki, hop, closed_port().await, false, "", delivery_ms).await;
     let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
+    let sent = std::time::Instant::now();
     ua.send(&sip_message(
         "alice@sip.test",
         "juliet@xmpp.test",
-        "c9@host",
-        "sent while you were down",
+        &format!("{name}@host"),
+        body,
     ))
     .await;
-    // The first connection attempt fails; the peer comes back on the same port.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(back_after).await;
     let (_, mut stanzas) = xmpp_server_at(&pki, "xmpp.test", hop).await;
-    let stanza = timeout(T, stanzas.recv()).await.unwrap().unwrap();
+    let stanza = timeout(wait, stanzas.recv()).await.unwrap().unwrap();
+    let arrived = sent.elapsed();
+    let resp = read_sip(&mut ua).await;
+    gw.stop().await;
+    (stanza, arrived, resp)
+}
+
+#[tokio::test]
+async fn xmpp_peer_back_within_the_deadline_gets_the_message() {
+    // The first connection attempt fails; the peer comes back on the same port.
+    let (stanza, _, resp) = sent_while_the_peer_was_down(
+        "comeback",
+        3000,
+        Duration::from_millis(300),
+        T,
+        "sent while you were down",
+    )
+    .await;
     assert!(
         stanza.contains("<body>sent while you were down</body>"),
         "{stanza}"
     );
-    let resp = read_sip(&mut ua).await;
     assert!(resp.starts_with("SIP/2.0 202 "), "{resp}");
-    gw.stop().await;
 }
 
 /// The reconnect backoff doubles (0.5, 1, 2, 4, 8 s, up to 25 % more each): from a message
@@ -481,25 +505,14 @@ async fn xmpp_peer_back_within_the_deadline_gets_the_message() {
 /// the same, because no retry waits past halfway to the deadline of what is waiting.
 #[tokio::test]
 async fn xmpp_peer_back_late_in_the_deadline_is_tried_before_it() {
-    let pki = pki("comeback-late");
-    let hop = closed_port().await;
-    let gw = Gateway::start_with(&pki, hop, closed_port().await, false, "", 15_000).await;
-    let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
-    let sent = std::time::Instant::now();
-    ua.send(&sip_message(
-        "alice@sip.test",
-        "juliet@xmpp.test",
-        "c10@host",
+    let (stanza, arrived, resp) = sent_while_the_peer_was_down(
+        "comeback-late",
+        15_000,
+        Duration::from_secs(10),
+        Duration::from_secs(8),
         "sent long before you were back",
-    ))
+    )
     .await;
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    let (_, mut stanzas) = xmpp_server_at(&pki, "xmpp.test", hop).await;
-    let stanza = timeout(Duration::from_secs(8), stanzas.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    let arrived = sent.elapsed();
     assert!(
         stanza.contains("<body>sent long before you were back</body>"),
         "{stanza}"
@@ -509,9 +522,7 @@ async fn xmpp_peer_back_late_in_the_deadline_is_tried_before_it() {
         arrived < Duration::from_secs(15),
         "arrived after {arrived:?}"
     );
-    let resp = read_sip(&mut ua).await;
     assert!(resp.starts_with("SIP/2.0 202 "), "{resp}");
-    gw.stop().await;
 }
 
 #[tokio::test]
