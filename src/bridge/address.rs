@@ -79,7 +79,12 @@ fn simple_sip_uri(uri: &str) -> Option<Address<'_>> {
     }
     let user = rest.get(..at)?;
     let host = rest.get(at + 1..)?;
-    plain_host(host.as_bytes()).then_some(Address {
+    // Not `then_some`: that builds the address on the stack and copies it out, reading back
+    // in wide words what was just written in narrow ones (a store-forwarding stall).
+    if !plain_host(host.as_bytes()) {
+        return None;
+    }
+    Some(Address {
         local: Cow::Borrowed(user),
         domain: Cow::Borrowed(host),
         resource: None,
@@ -285,15 +290,20 @@ const fn escape_code(c: char) -> Option<&'static [u8]> {
 pub fn write_jid(out: &mut BytesMut, a: &Address<'_>, full: bool) {
     let local = a.local.as_bytes();
     let domain = a.domain.as_bytes();
-    if local.iter().all(|&b| PLAIN_LOCAL[usize::from(b)])
-        && domain.iter().all(|&b| PLAIN_DOMAIN[usize::from(b)])
-    {
+    // One branch-free pass over the localpart: are all its bytes plain, is any upper-case.
+    let (all, any) = local.iter().fold((PLAIN, 0), |(all, any), &b| {
+        let class = LOCAL_CLASS[usize::from(b)];
+        (all & class, any | class)
+    });
+    if all & PLAIN != 0 && domain.iter().all(|&b| PLAIN_DOMAIN[usize::from(b)]) {
         // The usual JID: ASCII localpart with nothing to escape, a domain of name bytes.
-        // Written with one reservation, the localpart lower-cased in place.
+        // Written with one reservation, the localpart lower-cased in place if it needs it.
         out.reserve(local.len() + 1 + domain.len());
         let start = out.len();
         out.extend_from_slice(local);
-        if let Some(written) = out.get_mut(start..) {
+        if any & UPPER != 0
+            && let Some(written) = out.get_mut(start..)
+        {
             written.make_ascii_lowercase();
         }
         out.extend_from_slice(b"@");
@@ -309,13 +319,24 @@ pub fn write_jid(out: &mut BytesMut, a: &Address<'_>, full: bool) {
     }
 }
 
-/// ASCII bytes a localpart carries as they are (up to case): no XEP-0106 escape code and
-/// no backslash.
-const PLAIN_LOCAL: [bool; 256] = {
-    let mut t = [false; 256];
+/// [`LOCAL_CLASS`]: an ASCII byte a localpart carries as it is (up to case): no XEP-0106
+/// escape code and no backslash.
+const PLAIN: u8 = 1;
+/// [`LOCAL_CLASS`]: an upper-case ASCII letter.
+const UPPER: u8 = 2;
+
+/// Each byte's [`PLAIN`] and [`UPPER`] bits.
+const LOCAL_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
     let mut i = 0;
     while i < 128 {
-        t[i] = escape_code(i as u8 as char).is_none() && i as u8 != b'\\';
+        let b = i as u8;
+        if escape_code(b as char).is_none() && b != b'\\' {
+            t[i] = PLAIN;
+        }
+        if b.is_ascii_uppercase() {
+            t[i] |= UPPER;
+        }
         i += 1;
     }
     t

@@ -4,6 +4,9 @@
 //! A view such as [`Via`] borrows `&str`s from the message; the message cannot hold borrows of
 //! itself, so it keeps where each part lies inside the header value ([`Piece`]) and rebuilds the
 //! view from the value on access: one UTF-8 check of the value, no parsing, no allocation.
+//!
+//! The `of` constructors of the core headers' offsets are inlined into the parse: returned
+//! through memory, their small fields were read back in wide words (store-forwarding stalls).
 
 use super::header::{CSeq, MediaType, NameAddr, Via};
 use super::typed::{Event, SubState, SubscriptionState};
@@ -60,6 +63,7 @@ pub(crate) struct ViaAt {
 }
 
 impl ViaAt {
+    #[inline]
     pub(crate) fn of(value: &str, v: &Via<'_>) -> ViaAt {
         ViaAt {
             transport: Piece::of(value, v.transport),
@@ -100,6 +104,7 @@ pub(crate) struct NameAddrAt {
 }
 
 impl NameAddrAt {
+    #[inline]
     pub(crate) fn of(value: &str, a: &NameAddr<'_>) -> NameAddrAt {
         NameAddrAt {
             display_name: opt(value, a.display_name),
@@ -128,6 +133,7 @@ pub(crate) struct CSeqAt {
 }
 
 impl CSeqAt {
+    #[inline]
     pub(crate) fn of(value: &str, c: &CSeq<'_>) -> CSeqAt {
         CSeqAt {
             seq: c.seq,
@@ -153,6 +159,7 @@ pub(crate) struct MediaTypeAt {
 }
 
 impl MediaTypeAt {
+    #[inline]
     pub(crate) fn of(value: &str, m: &MediaType<'_>) -> MediaTypeAt {
         MediaTypeAt {
             type_: Piece::of(value, m.type_),

@@ -141,3 +141,47 @@ fn a_reused_head_parses_each_message_as_a_fresh_one() {
     }
     assert_eq!((seen, buf.len()), (5, 0));
 }
+
+/// Field names as the quick path (colon first, then a known name) and the byte-by-byte path
+/// (any other name) see them: spelling kept, SP/HT before the colon allowed, and a line
+/// without a colon or with a name that is no token refused even when a later line has one.
+#[test]
+fn field_names_in_every_spelling() {
+    use crate::sip::header::HeaderName;
+    use crate::sip::{SipError, SipMessage};
+    let with = |fields: &str| {
+        let text = String::from_utf8_lossy(MSG).replacen("\r\n", &format!("\r\n{fields}"), 1);
+        SipMessage::parse(bytes::Bytes::from(text), &lim())
+    };
+    let msg =
+        with("Subject : one\r\nsubject\t:two\r\ns: three\r\nX-Own  :  four\r\nX-Own:five\r\n")
+            .unwrap();
+    let fields: Vec<_> = msg
+        .headers()
+        .filter(|f| matches!(f.name, HeaderName::Subject | HeaderName::Other))
+        .filter(|f| f.raw_name != b"User-Agent" && f.raw_name != b"Record-Route")
+        .map(|f| (f.name, f.raw_name, f.value))
+        .collect();
+    let expected: [(HeaderName, &[u8], &[u8]); 6] = [
+        (HeaderName::Subject, b"Subject", b"one"),
+        (HeaderName::Subject, b"subject", b"two"),
+        (HeaderName::Subject, b"s", b"three"),
+        (HeaderName::Other, b"X-Own", b"four"),
+        (HeaderName::Other, b"X-Own", b"five"),
+        (HeaderName::Subject, b"Subject", b"lunch"),
+    ];
+    assert_eq!(fields, expected);
+    for bad in [
+        "No colon here\r\nSubject: x\r\n",
+        "Subject\r\nSubject: x\r\n",
+        "Sub ject: x\r\n",
+        "Subj\u{e9}ct: x\r\n",
+        ": x\r\n",
+    ] {
+        assert_eq!(
+            with(bad).unwrap_err(),
+            SipError::BadHeader(crate::sip::error::HeaderKind::Other),
+            "{bad:?}"
+        );
+    }
+}

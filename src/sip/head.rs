@@ -12,7 +12,7 @@ use super::error::HeaderKind;
 use super::framing::SipLimits;
 use super::header::HeaderName;
 use super::names::classify;
-use super::scan::{find_newline, is_lws, is_token_byte};
+use super::scan::{find_byte, find_newline, is_lws, is_token_byte};
 
 /// Header fields indexed without a heap allocation; more spill to a `Vec`.
 pub const INLINE_HEADERS: usize = 32;
@@ -274,6 +274,22 @@ fn u32_of(n: usize) -> Result<u32, SipError> {
     u32::try_from(n).map_err(|_| SipError::HeadTooLarge)
 }
 
+/// A field name parley knows, found the quick way: the line's colon by a word-at-a-time
+/// search, the text before it (less SP/HT) classified. A known name is a token, so its bytes
+/// need no check of their own. `(name, name end, colon)`; `None` for any other name (or no
+/// colon), which the caller then scans byte by byte. Classified where it lies: the words
+/// past the name are loaded with it and masked off.
+#[inline]
+fn known_name(win: &[u8], start: usize) -> Option<(HeaderName, usize, usize)> {
+    let colon = find_byte(win, start, b':')?;
+    let mut end = colon;
+    while end > start && matches!(win.get(end - 1), Some(b' ' | b'\t')) {
+        end -= 1;
+    }
+    let name = classify(win, start, end - start);
+    (name != HeaderName::Other).then_some((name, end, colon))
+}
+
 /// Content end of a line whose `\n` is at `nl` (drops one `\r` before it).
 fn content_end(buf: &[u8], from: usize, nl: usize) -> usize {
     if nl > from && buf.get(nl - 1) == Some(&b'\r') {
@@ -380,21 +396,23 @@ pub(crate) fn scan_into(buf: &[u8], limits: &SipLimits, head: &mut Head) -> Resu
         }
         // Name: a token, optional SP/HT, then the colon.
         let start = pos;
-        let mut i = pos;
-        while win.get(i).is_some_and(|&b| is_token_byte(b)) {
-            i += 1;
-        }
-        let name_end = i;
-        while matches!(win.get(i), Some(b' ' | b'\t')) {
-            i += 1;
-        }
-        if name_end == start || win.get(i) != Some(&b':') {
+        let Some((name, name_end, colon)) = known_name(win, start).or_else(|| {
+            let mut i = start;
+            while win.get(i).is_some_and(|&b| is_token_byte(b)) {
+                i += 1;
+            }
+            let name_end = i;
+            while matches!(win.get(i), Some(b' ' | b'\t')) {
+                i += 1;
+            }
+            (name_end != start && win.get(i) == Some(&b':'))
+                .then(|| (classify(win, start, name_end - start), name_end, i))
+        }) else {
             head.error
                 .get_or_insert(SipError::BadHeader(HeaderKind::Other));
             fields_ok = false;
             continue;
-        }
-        let colon = i;
+        };
         // Value: up to the line end, continued over folded lines (next line starts SP/HT).
         let mut line_from = colon + 1;
         let value_end = loop {
@@ -418,8 +436,6 @@ pub(crate) fn scan_into(buf: &[u8], limits: &SipLimits, head: &mut Head) -> Resu
         while value_end > value_start && win.get(value_end - 1).is_some_and(|&b| is_lws(b)) {
             value_end -= 1;
         }
-        // Typed where it lies: the words past the name are loaded with it and masked off.
-        let name = classify(win, start, name_end - start);
         count += 1;
         if name == HeaderName::ContentLength {
             let n = digits(win.get(value_start..value_end).unwrap_or_default());
