@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, IsCa, KeyPair,
+    SanType,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -21,12 +24,15 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 type Res<T> = Result<T, String>;
 
 impl Pki {
-    /// Write a fresh CA and a certificate for each domain (DNS and `sip:` URI SANs).
+    /// Write a fresh CA and a certificate for each domain (DNS and `sip:` URI SANs). Each
+    /// certificate names its own subject: with rcgen's one default name for all, OpenSSL
+    /// peers (Kamailio's `tls` module) take a leaf for self-signed and refuse it.
     pub fn generate(dir: &Path, domains: &[&str]) -> Res<Pki> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         let e = |e: rcgen::Error| e.to_string();
         let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(e)?;
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name = common_name("parley-load test CA");
         let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(e)?).map_err(e)?;
         let write = |name: String, text: String| {
             std::fs::write(dir.join(&name), text).map_err(|e| format!("{name}: {e}"))
@@ -36,6 +42,7 @@ impl Pki {
             let mut p = CertificateParams::new(vec![d.to_string()]).map_err(e)?;
             let uri = format!("sip:{d}").try_into().map_err(e)?;
             p.subject_alt_names.push(SanType::URI(uri));
+            p.distinguished_name = common_name(d);
             let key = KeyPair::generate().map_err(e)?;
             let cert = p.signed_by(&key, &ca).map_err(e)?;
             write(format!("{d}.crt"), cert.pem())?;
@@ -185,4 +192,10 @@ key_file = "{d}/xmpp.test.key"
         sip_sink = plan.sip_sink,
         xmpp_sink = plan.xmpp_sink,
     )
+}
+
+fn common_name(cn: &str) -> DistinguishedName {
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, cn);
+    name
 }
