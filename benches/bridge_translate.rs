@@ -132,7 +132,7 @@ fn presence_to_notify(buf: &Bytes, header: &StreamHeader, out: &mut BytesMut) ->
 }
 
 /// The comparison: rsip parses the MESSAGE, minidom builds and serialises the stanza parley
-/// sends for it (checked in `main`): the thread is the Call-ID's SHA-256 token, with an
+/// sends for it (checked in `main`): the thread is the Call-ID or its SHA-256 token, with an
 /// XEP-0359 origin-id.
 fn rsip_minidom(buf: &Bytes, out: &mut Vec<u8>) -> usize {
     out.clear();
@@ -160,12 +160,22 @@ fn rsip_minidom(buf: &Bytes, out: &mut Vec<u8>) -> usize {
         .call_id_header()
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
-    let digest = ring::digest::digest(&ring::digest::SHA256, call_id.as_bytes());
-    let mut thread = String::with_capacity(24);
-    for b in &digest.as_ref()[..12] {
-        thread.push(char::from(HEX[usize::from(b >> 4)]));
-        thread.push(char::from(HEX[usize::from(b & 15)]));
-    }
+    // Parley's rule: a Call-ID of letters, digits and `-` crosses as it is, any other is hashed.
+    let thread = if !call_id.is_empty()
+        && call_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        call_id
+    } else {
+        let digest = ring::digest::digest(&ring::digest::SHA256, call_id.as_bytes());
+        let mut hex = String::with_capacity(24);
+        for b in &digest.as_ref()[..12] {
+            hex.push(char::from(HEX[usize::from(b >> 4)]));
+            hex.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        hex
+    };
     let body = String::from_utf8_lossy(&req.body).into_owned();
     let ns = "jabber:server";
     let attr = |name: &str| minidom::rxml::NcName::try_from(name).unwrap();
