@@ -202,12 +202,6 @@ async fn consent_counters_committed_before_a_kill_9_hold_after_the_restart() {
     let _ = std::fs::remove_dir_all(&pki.dir);
 }
 
-/// A port nothing listens on (yet).
-async fn free_port() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap()
-}
-
 async fn send_as(
     ua: &mut Text<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
     from: &str,
@@ -228,7 +222,7 @@ async fn send_as(
 #[tokio::test]
 async fn forget_on_the_running_daemon_drops_spooled_messages_too() {
     let pki = Pki::new("admin-cli-spool", &["sip.test", "xmpp.test"]);
-    let xmpp_hop = free_port().await;
+    let xmpp_hop = port_for_later();
     let (sip_hop, _requests) = sip_proxy(&pki, "sip.test").await;
     let file = pki.dir.join("parley.toml");
     let text = config_text(&pki, xmpp_hop, sip_hop, 10)

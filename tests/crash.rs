@@ -54,12 +54,6 @@ sender_rate = 0
     )
 }
 
-/// A port nothing listens on (yet).
-async fn free_port() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap()
-}
-
 /// Final responses by Call-ID, read from the SIP connection until it closes.
 type Finals = Arc<Mutex<HashMap<String, u16>>>;
 
@@ -170,7 +164,7 @@ async fn warm_up(wr: &mut (impl AsyncWriteExt + Unpin), finals: &Finals) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_a_burst_loses_no_accepted_message() {
     let pki = Pki::new("crash-burst", &["sip.test", "xmpp.test"]);
-    let xmpp_hop = free_port().await;
+    let xmpp_hop = port_for_later();
     let (sip_hop, bounces) = sip_proxy(&pki, "sip.test").await;
     let bounces = count_bounces(bounces);
     let file = pki.dir.join("parley.toml");
@@ -295,7 +289,7 @@ async fn kill_9_during_a_burst_loses_no_accepted_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_whose_deadline_passed_while_parley_was_down_are_bounced_at_restart() {
     let pki = Pki::new("crash-deadline", &["sip.test", "xmpp.test"]);
-    let xmpp_hop = free_port().await;
+    let xmpp_hop = port_for_later();
     let (sip_hop, bounces) = sip_proxy(&pki, "sip.test").await;
     let bounces = count_bounces(bounces);
     let file = pki.dir.join("parley.toml");
@@ -355,7 +349,7 @@ async fn messages_whose_deadline_passed_while_parley_was_down_are_bounced_at_res
 /// A SIP proxy for sip.test on a given address, answering every request 200; requests go on
 /// the channel.
 async fn sip_proxy_at(pki: &Pki, at: SocketAddr) -> tokio::sync::mpsc::Receiver<String> {
-    let listener = tokio::net::TcpListener::bind(at).await.unwrap();
+    let listener = bind_again(at).await;
     let acceptor = pki.server("sip.test");
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
@@ -381,7 +375,7 @@ async fn sip_proxy_at(pki: &Pki, at: SocketAddr) -> tokio::sync::mpsc::Receiver<
 async fn xmpp_messages_spooled_for_a_down_sip_peer_survive_kill_9() {
     const N: usize = 200;
     let pki = Pki::new("crash-reverse", &["sip.test", "xmpp.test"]);
-    let sip_hop = free_port().await;
+    let sip_hop = port_for_later();
     let (xmpp_hop, errors) = xmpp_server(&pki, "xmpp.test").await;
     let errors = count_bounces(errors);
     let file = pki.dir.join("parley.toml");
@@ -442,7 +436,7 @@ async fn xmpp_messages_spooled_for_a_down_sip_peer_survive_kill_9() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parley_subscribes_again_after_kill_9_for_its_xmpp_watchers() {
     let pki = Pki::new("crash-subs", &["sip.test", "xmpp.test"]);
-    let sip_hop = free_port().await;
+    let sip_hop = port_for_later();
     let (xmpp_hop, _stanzas) = xmpp_server(&pki, "xmpp.test").await;
     let file = pki.dir.join("parley.toml");
     std::fs::write(&file, config_text(&pki, xmpp_hop, sip_hop, 600_000)).unwrap();
@@ -520,7 +514,7 @@ async fn parley_subscribes_again_after_kill_9_for_its_xmpp_watchers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_spool_refuses_with_503_and_keeps_what_it_accepted() {
     let pki = Pki::new("crash-full", &["sip.test", "xmpp.test"]);
-    let xmpp_hop = free_port().await;
+    let xmpp_hop = port_for_later();
     let (sip_hop, _bounces) = sip_proxy(&pki, "sip.test").await;
     let file = pki.dir.join("parley.toml");
     let text = config_text(&pki, xmpp_hop, sip_hop, 600_000)

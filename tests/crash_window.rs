@@ -28,7 +28,7 @@ use common::peers::*;
 use common::pki::Pki;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
@@ -165,7 +165,7 @@ async fn peer(pki: &Pki, at: SocketAddr, answer: Arc<AtomicBool>) -> mpsc::Recei
             "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='{DOMAIN}' to='sip.test' version='1.0' id='{id}'>"
         )
     };
-    let listener = TcpListener::bind(at).await.unwrap();
+    let listener = bind_again(at).await;
     let acceptor = pki.server(DOMAIN);
     // Bounded by what the test sends (a few thousand stanzas and pings at most).
     let (tx, rx) = mpsc::channel(BURST * 8);
@@ -255,10 +255,7 @@ async fn crash_window(kill: Kill) {
         Kill::WhileConfirming => "crash-window-live",
     };
     let pki = Pki::new(name, &["sip.test", "xmpp.test"]);
-    let xmpp_hop = {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        l.local_addr().unwrap()
-    };
+    let xmpp_hop = port_for_later();
     let (sip_hop, mut bounces) = sip_proxy(&pki, "sip.test").await;
     let file = pki.dir.join("parley.toml");
     std::fs::write(&file, config_text(&pki, xmpp_hop, sip_hop)).unwrap();

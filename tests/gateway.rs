@@ -461,7 +461,7 @@ async fn sent_while_the_peer_was_down(
     body: &str,
 ) -> (String, Duration, String) {
     let pki = pki(name);
-    let hop = closed_port().await;
+    let hop = port_for_later();
     let gw = Gateway::start_with(&pki, hop, closed_port().await, false, "", delivery_ms).await;
     let mut ua = sip_client(&pki, gw.sip, "sip.test", "xmpp.test").await;
     let sent = std::time::Instant::now();

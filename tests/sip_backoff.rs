@@ -70,16 +70,10 @@ delivery_timeout_ms = 3000
     }
 }
 
-/// A loopback address nothing listens on (connections to it are refused).
-fn refused_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
-
 /// A TLS SIP proxy for `domain` on `at`, answering every request 200; requests go on the
 /// channel.
 async fn sip_proxy_at(pki: &Pki, domain: &'static str, at: SocketAddr) -> mpsc::Receiver<String> {
-    let listener = TcpListener::bind(at).await.unwrap();
+    let listener = bind_again(at).await;
     let acceptor = pki.server(domain);
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
@@ -118,7 +112,7 @@ fn chat(id: &str, body: &str) -> String {
 async fn message_waits_for_a_restarting_sip_peer_and_is_delivered() {
     let pki = Pki::new("backoff-late", &["sip.test", "xmpp.test"]);
     let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
-    let sip_hop = refused_addr();
+    let sip_hop = port_for_later();
     let gw = start(&pki, xmpp_hop, sip_hop, 32_000).await;
     let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
     peer.send(&chat("b1", "are you back?")).await;
@@ -151,7 +145,7 @@ async fn message_waits_for_a_restarting_sip_peer_and_is_delivered() {
 async fn subscribe_waits_for_a_restarting_sip_peer() {
     let pki = Pki::new("backoff-sub", &["sip.test", "xmpp.test"]);
     let (xmpp_hop, mut stanzas) = xmpp_server(&pki, "xmpp.test").await;
-    let sip_hop = refused_addr();
+    let sip_hop = port_for_later();
     let gw = start(&pki, xmpp_hop, sip_hop, 32_000).await;
     let mut peer = xmpp_initiator(&pki, gw.xmpp, "xmpp.test", "sip.test").await;
     peer.send("<presence type='subscribe' from='juliet@xmpp.test' to='bob@sip.test'/>")

@@ -189,9 +189,40 @@ async fn serve_xmpp(
     serve_xmpp_on(pki, domain, bind_again(at).await, direct_tls, answer_pings).await
 }
 
+/// A loopback address nothing listens on, for a peer a test brings up later. A port let go of
+/// after binding port 0 lies in the kernel's ephemeral range, where any connection of a test
+/// running alongside may take it as its local end for as long as it lives; this one lies
+/// below that range (`net.ipv4.ip_local_port_range`), where only an explicit bind can. The
+/// pick is spread by process and by call, and checked free when made.
+pub fn port_for_later() -> SocketAddr {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    let first = 10_000;
+    if low <= first + 1_000 {
+        // No room below the range: a port-0 pick, as before.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        return l.local_addr().unwrap();
+    }
+    let span = low - first;
+    let seed = std::process::id().wrapping_mul(7_919);
+    for _ in 0..span {
+        let n = CALLS.fetch_add(1, Ordering::Relaxed);
+        let port = first + seed.wrapping_add(n.wrapping_mul(101)) % span;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port as u16));
+        if std::net::TcpListener::bind(addr).is_ok() {
+            return addr;
+        }
+    }
+    panic!("no free loopback port below {low}")
+}
+
 /// A listener on `at`. A port a test let go of (to bring a peer back on it) may meanwhile be
 /// the local end of another test's connection: binding is tried again for up to 5 s.
-async fn bind_again(at: SocketAddr) -> TcpListener {
+pub async fn bind_again(at: SocketAddr) -> TcpListener {
     for _ in 0..100 {
         match TcpListener::bind(at).await {
             Ok(l) => return l,
