@@ -274,20 +274,27 @@ fn u32_of(n: usize) -> Result<u32, SipError> {
     u32::try_from(n).map_err(|_| SipError::HeadTooLarge)
 }
 
-/// A field name parley knows, found the quick way: the line's colon by a word-at-a-time
-/// search, the text before it (less SP/HT) classified. A known name is a token, so its bytes
-/// need no check of their own. `(name, name end, colon)`; `None` for any other name (or no
-/// colon), which the caller then scans byte by byte. Classified where it lies: the words
-/// past the name are loaded with it and masked off.
+/// Where a field's name ends and its colon lies, with the name typed: `(name, name end,
+/// colon)`; `None` unless the line starts with a token, optional SP/HT and a colon.
+///
+/// The line's first colon is found by a word-at-a-time search, and the text before it (less
+/// SP/HT) classified where it lies (the words past the name are loaded with it and masked
+/// off). A known name is a token, so its bytes need no check of their own; any other name's
+/// bytes are checked. When the colon does not follow a token and SP/HT (it lies on a later
+/// line, say), a byte before it fails that check.
 #[inline]
-fn known_name(win: &[u8], start: usize) -> Option<(HeaderName, usize, usize)> {
+fn field_name(win: &[u8], start: usize) -> Option<(HeaderName, usize, usize)> {
     let colon = find_byte(win, start, b':')?;
     let mut end = colon;
     while end > start && matches!(win.get(end - 1), Some(b' ' | b'\t')) {
         end -= 1;
     }
     let name = classify(win, start, end - start);
-    (name != HeaderName::Other).then_some((name, end, colon))
+    if name != HeaderName::Other {
+        return Some((name, end, colon));
+    }
+    let other = win.get(start..end)?;
+    (!other.is_empty() && other.iter().all(|&b| is_token_byte(b))).then_some((name, end, colon))
 }
 
 /// Content end of a line whose `\n` is at `nl` (drops one `\r` before it).
@@ -396,18 +403,7 @@ pub(crate) fn scan_into(buf: &[u8], limits: &SipLimits, head: &mut Head) -> Resu
         }
         // Name: a token, optional SP/HT, then the colon.
         let start = pos;
-        let Some((name, name_end, colon)) = known_name(win, start).or_else(|| {
-            let mut i = start;
-            while win.get(i).is_some_and(|&b| is_token_byte(b)) {
-                i += 1;
-            }
-            let name_end = i;
-            while matches!(win.get(i), Some(b' ' | b'\t')) {
-                i += 1;
-            }
-            (name_end != start && win.get(i) == Some(&b':'))
-                .then(|| (classify(win, start, name_end - start), name_end, i))
-        }) else {
+        let Some((name, name_end, colon)) = field_name(win, start) else {
             head.error
                 .get_or_insert(SipError::BadHeader(HeaderKind::Other));
             fields_ok = false;
