@@ -12,8 +12,8 @@
 #   COMPARE_PARLEY_STEP        parley's rates START:STOP:FACTOR          (4000:512000:2)
 #   COMPARE_KAMAILIO_STEP      Kamailio's rates                          (1000:128000:2)
 #   COMPARE_CONNS / COMPARE_WINDOW   SIP connections and window each     (16 / 4096)
-#     parley answers 202 after its 500 ms bounce window: in flight = rate x 0.5 s, so
-#     16 x 4096 carries up to ~130,000/s
+#     parley answers 202 once the sink answers the ping written after the stanza: in flight
+#     = rate x that round trip (a few ms), far below 16 x 4096
 #   COMPARE_KAMAILIO_CHILDREN  Kamailio's TCP worker processes           (4)
 #   COMPARE_MAX_P99_MS         p99 above which a step is not sustained  (100)
 #   COMPARE_IDLE_CONNS         idle TLS connections held open to parley  (10000)

@@ -587,9 +587,6 @@ pub(crate) async fn sleep_until_opt(deadline: Option<Instant>) {
     }
 }
 
-/// Queue `first` and what waits behind it (the backlog, then the channel) for one write: at
-/// most [`MAX_BATCH`] items, so a flood of answers cannot starve reading. Nothing is taken
-/// from the queues that is not written: the rest waits for the next round.
 /// Queue `first` and what else is ready for one write. When nothing else waits yet, the
 /// handlers that are ready run first: answers settled together (one delivery confirmation
 /// covers many) then leave in one write, not one each.
@@ -606,6 +603,9 @@ async fn take_batch(
     queue_batch(first, backlog, rx, wbuf, transactions)
 }
 
+/// Queue `first` and what waits behind it (the backlog, then the channel) for one write: at
+/// most [`MAX_BATCH`] items, so a flood of answers cannot starve reading. Nothing is taken
+/// from the queues that is not written: the rest waits for the next round.
 fn queue_batch(
     first: SipOut,
     backlog: &mut std::collections::VecDeque<SipOut>,
