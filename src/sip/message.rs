@@ -167,6 +167,18 @@ fn u32_of(n: usize) -> Result<u32, SipError> {
     u32::try_from(n).map_err(|_| SipError::HeadTooLarge)
 }
 
+/// How much of `raw` to check as text for a head of `head_len` bytes. std's ASCII check runs 64
+/// bytes at a time and then byte by byte over the rest; when the body's first bytes complete
+/// the last 64 and are ASCII (a word-wise look), they are checked with the head instead, and
+/// no byte loop runs. The text then reaches a little into the body, every byte of it checked.
+fn text_len(raw: &[u8], head_len: usize) -> usize {
+    let padded = head_len.next_multiple_of(64);
+    match raw.get(head_len..padded) {
+        Some(more) if scan::all_ascii(more) => padded,
+        _ => head_len,
+    }
+}
+
 fn utf8(b: &[u8], e: SipError) -> Result<&str, SipError> {
     from_utf8(b).map_err(|_| e)
 }
@@ -216,7 +228,7 @@ impl SipMessage {
         // start line and core header values are then sliced from it, not checked one by one.
         let head_len = head.body_start as usize;
         let head_text = (head_len <= raw.len())
-            .then(|| ByteString::try_from(raw.slice(..head_len)).ok())
+            .then(|| ByteString::try_from(raw.slice(..text_len(&raw, head_len))).ok())
             .flatten();
         let text = head_text.as_deref();
         let line = raw.get(..head.line_end as usize).unwrap_or_default();

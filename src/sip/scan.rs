@@ -165,6 +165,17 @@ pub(crate) fn has_space_or_control(s: &[u8]) -> bool {
     words.remainder().iter().any(|&b| b <= b' ' || b == 0x7f)
 }
 
+/// True when every byte of `s` is ASCII, eight bytes at a time (SWAR). The last word is read
+/// overlapping the one before it, so bytes are looked at one by one only in a slice under 8.
+pub(crate) fn all_ascii(s: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let plain = |c: &[u8]| <[u8; 8]>::try_from(c).is_ok_and(|w| u64::from_le_bytes(w) & HIGH == 0);
+    match s.len().checked_sub(8) {
+        None => s.is_ascii(),
+        Some(last) => s.chunks_exact(8).all(plain) && s.get(last..).is_some_and(plain),
+    }
+}
+
 /// Index of the first byte matching `pred` outside quoted strings and `<…>`, if any.
 pub(crate) fn find_top_level(s: &[u8], pred: impl Fn(u8) -> bool) -> Option<usize> {
     let mut i = 0;
@@ -453,6 +464,21 @@ mod tests {
     fn comma_split_respects_quotes_and_angles() {
         let v: Vec<&[u8]> = CommaSplit::new(b"\"a,b\" <sip:x;p=1,2>, c ,").collect();
         assert_eq!(v, vec![&b"\"a,b\" <sip:x;p=1,2>"[..], b"c", b""]);
+    }
+
+    #[test]
+    fn all_ascii_sees_a_high_byte_anywhere_in_any_length() {
+        for len in 0..40 {
+            let plain = vec![b'a'; len];
+            assert!(all_ascii(&plain), "{len}");
+            for at in 0..len {
+                for high in [0x80, 0xc3, 0xff] {
+                    let mut s = plain.clone();
+                    s[at] = high;
+                    assert!(!all_ascii(&s), "{len} {at} {high:#x}");
+                }
+            }
+        }
     }
 
     #[test]
